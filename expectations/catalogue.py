@@ -1,0 +1,370 @@
+"""The rule catalogue: every rule of contract section 3 as a Great Expectations expectation.
+
+This module is the source the suite files in `expectations/suites/` are written from
+(`python -m expectations.catalogue --write`); the pipeline runs the JSON files, and a test keeps
+the two in step. Each expectation's meta carries the rule id, its Kahn data-quality category and
+our severity:
+- error: the row goes to quarantine;
+- warning: the row loads, flagged with the rule id;
+- alert: the row loads, flagged, and raises a clinical alert (ops.alerts, `outcomes.safety.alert`).
+The suites see the typed staging tables (transforms/sql/staging): `<col>__unparsed` holds text
+that failed its type, `_...` columns hold facts computed across rows or tables.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import great_expectations as gx
+from great_expectations import expectations as E
+
+SUITE_DIR = Path(__file__).parent / "suites"
+
+INSTRUMENT_RANGES = {
+    "PHQ9": 27, "GAD7": 21, "MADRS": 60, "QIDS_SR16": 27, "HAMD17": 52, "CADSS": 92, "MOAAS": 5,
+    "CSSRS_IDEATION": 5,
+}
+DRUGS = ["esketamine", "ketamine", "arketamine", "other"]
+ROUTES = ["intranasal", "iv", "im", "oral", "sublingual", "subcutaneous"]
+SETTINGS = ["clinic", "inpatient", "emergency", "home"]
+TIMEPOINTS = ["pre", "post40", "discharge", "other"]
+SEVERITIES = ["mild", "moderate", "severe"]
+RELATEDNESS = ["unrelated", "unlikely", "possible", "probable", "definite"]
+OUTCOMES = ["recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal", "unknown"]
+LAB_TESTS = ["ALT", "AST", "ALP", "GGT", "BILIRUBIN", "CREATININE", "URINE_RBC", "URINE_WBC",
+             "URINE_PROTEIN", "EGFR", "UREA", "ALBUMIN", "INR", "PLATELETS", "URINE_DRUG_SCREEN"]
+
+COMPLETENESS = "completeness"
+VALUE = "conformance.value"
+RELATIONAL = "conformance.relational"
+COMPUTATIONAL = "conformance.computational"
+ATEMPORAL = "plausibility.atemporal"
+TEMPORAL = "plausibility.temporal"
+UNIQUENESS = "plausibility.uniqueness"
+
+
+def _rule(exp_cls, rule: str, kahn: str, severity: str, description: str, **kwargs):
+    if "column_A" in kwargs:  # a pair with one side missing is not a violation; required rules cover that
+        kwargs.setdefault("ignore_row_if", "either_value_is_missing")
+    return exp_cls(meta={"rule": rule, "kahn": kahn, "severity": severity, "description": description}, **kwargs)
+
+
+def _when(condition: str) -> dict:
+    return {"row_condition": condition, "condition_parser": "pandas"}
+
+
+def _required(table: str, col: str, typed: str | None = None):
+    return _rule(E.ExpectColumnValuesToNotBeNull, f"{table}.{col}.required", COMPLETENESS, "error",
+                 f"{col} is required", column=typed or col)
+
+
+def _type(table: str, col: str, what: str):
+    return _rule(E.ExpectColumnValuesToBeNull, f"{table}.{col}.type", VALUE, "error",
+                 f"{col} must be {what}", column=f"{col}__unparsed")
+
+
+def _code(table: str, col: str, values: list[str], severity: str = "error"):
+    return _rule(E.ExpectColumnValuesToBeInSet, f"{table}.{col}.code", VALUE, severity,
+                 f"{col} must be one of {', '.join(values)}", column=col, value_set=values)
+
+
+def _unique(table: str, what: str):
+    return _rule(E.ExpectColumnValuesToBeBetween, f"{table}.{what}.unique", UNIQUENESS, "error",
+                 f"{what} must be unique in the export", column="_key_count", max_value=1)
+
+
+def _exists(table: str, col: str, flag: str, severity: str = "error", parent: str = "patients"):
+    return _rule(E.ExpectColumnValuesToBeInSet, f"{table}.{col}.exists", RELATIONAL, severity,
+                 f"{col} must exist in {parent} (this export or an earlier one)", column=flag, value_set=[True])
+
+
+def _not_future(table: str, col: str, bound: str):
+    return _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, f"{table}.{col}.not_future", TEMPORAL, "error",
+                 f"{col} must not be after the export's exported_at", column_A=bound, column_B=col, or_equal=True)
+
+
+def patients() -> list:
+    t = "patients"
+    return [
+        _required(t, "patient_id", "patient_key"),
+        _unique(t, "patient_id"),
+        _type(t, "birth_date", "an ISO date (YYYY-MM-DD)"),
+        _type(t, "birth_year", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "patients.birth_year.range", ATEMPORAL, "error",
+              "birth year must be 1900 or later", column="birth_year", min_value=1900),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.birth_year.not_future", TEMPORAL, "error",
+              "birth year must not be after the export", column_A="_export_year", column_B="birth_year", or_equal=True),
+        _code(t, "sex", ["F", "M", "X", "U"]),
+        _rule(E.ExpectColumnValuesToMatchRegex, "patients.zip.format", VALUE, "error",
+              "zip must be a US ZIP (5 digits, ZIP+4, or the 3-digit prefix)", column="zip",
+              regex=r"^\d{3}(\d{2}(-\d{4})?)?$"),
+        _required(t, "enrolled_on"),
+        _type(t, "enrolled_on", "an ISO date (YYYY-MM-DD)"),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.enrolled_on.not_future", TEMPORAL, "error",
+              "enrolled_on must not be after the export", column_A="_export_date", column_B="enrolled_on", or_equal=True),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.enrolled_on.after_birth", TEMPORAL, "error",
+              "enrolled_on must not be before the birth year", column_A="enrolled_on", column_B="_birth_floor",
+              or_equal=True),
+        _type(t, "trd_failed_trials", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "patients.trd_failed_trials.range", ATEMPORAL, "error",
+              "trd_failed_trials must be 0-30", column="trd_failed_trials", min_value=0, max_value=30),
+        _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "error",
+              "diagnosis_icd10 must be an ICD-10 code such as F33.2", column="diagnosis_icd10",
+              regex=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$"),
+        _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.mdd", ATEMPORAL, "warning",
+              "diagnosis is not major depressive disorder (F32.x / F33.x)", column="diagnosis_icd10",
+              regex=r"^F3[23]"),
+    ]
+
+
+def sessions() -> list:
+    t = "sessions"
+    esk = 'drug == "esketamine"'
+    iv_ket = 'drug == "ketamine" and route == "iv"'
+    return [
+        _required(t, "session_id"),
+        _unique(t, "session_id"),
+        _required(t, "patient_id", "patient_key"),
+        _exists(t, "patient_id", "_patient_exists"),
+        _required(t, "session_start"),
+        _type(t, "session_start", "an ISO 8601 datetime"),
+        _not_future(t, "session_start", "_exported_at"),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "sessions.session_start.after_enrolment", TEMPORAL, "error",
+              "session_start must not be more than 30 days before the patient's enrolled_on",
+              column_A="session_start", column_B="_earliest_start", or_equal=True),
+        _required(t, "drug"),
+        _code(t, "drug", DRUGS),
+        _required(t, "route"),
+        _code(t, "route", ROUTES),
+        _rule(E.ExpectColumnValuesToBeInSet, "sessions.route.esketamine_intranasal", ATEMPORAL, "error",
+              "esketamine is given intranasally", column="route", value_set=["intranasal"], **_when(esk)),
+        _type(t, "dose_mg", "a number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg.positive", ATEMPORAL, "error",
+              "dose_mg must be greater than 0", column="dose_mg", min_value=0, strict_min=True),
+        _rule(E.ExpectColumnValuesToBeInSet, "sessions.dose_mg.esketamine_strength", ATEMPORAL, "error",
+              "esketamine dose_mg must be 28, 56 or 84", column="dose_mg", value_set=[28, 56, 84], **_when(esk)),
+        _type(t, "dose_mg_per_kg", "a number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg_per_kg.iv_max", ATEMPORAL, "error",
+              "IV ketamine above 4.5 mg/kg (the anaesthetic induction ceiling)", column="dose_mg_per_kg",
+              max_value=4.5, **_when(iv_ket)),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg_per_kg.iv_typical", ATEMPORAL, "warning",
+              "IV ketamine outside 0.1-1.0 mg/kg", column="dose_mg_per_kg", min_value=0.1, max_value=1.0,
+              **_when(iv_ket)),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg_per_kg.oral_typical", ATEMPORAL, "warning",
+              "oral ketamine outside 0.25-7.0 mg/kg", column="dose_mg_per_kg", min_value=0.25, max_value=7.0,
+              **_when('drug == "ketamine" and route == "oral"')),
+        _type(t, "weight_kg", "a number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.weight_kg.range", ATEMPORAL, "error",
+              "weight_kg must be 30-300", column="weight_kg", min_value=30, max_value=300),
+        _rule(E.ExpectColumnValuesToNotBeNull, "sessions.weight_kg.required_for_mg_per_kg", COMPLETENESS, "error",
+              "weight_kg is required when dose_mg_per_kg is given", column="weight_kg",
+              **_when("dose_mg_per_kg == dose_mg_per_kg")),  # x == x is false only for NaN
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg.matches_mg_per_kg", COMPUTATIONAL, "warning",
+              "dose_mg differs from dose_mg_per_kg x weight_kg by more than 5 %", column="_dose_mismatch",
+              max_value=0.05),
+        _type(t, "infusion_minutes", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.infusion_minutes.iv_typical", ATEMPORAL, "warning",
+              "IV infusion outside 2-100 minutes", column="infusion_minutes", min_value=2, max_value=100,
+              **_when('route == "iv"')),
+        _type(t, "devices", "a whole number"),
+        _rule(E.ExpectColumnPairValuesToBeEqual, "sessions.devices.esketamine_devices", COMPUTATIONAL, "error",
+              "esketamine devices must equal dose_mg / 28 (1-3)", column_A="devices", column_B="_esk_devices",
+              **_when(esk)),
+        _code(t, "setting", SETTINGS),
+        _rule(E.ExpectColumnValuesToNotBeInSet, "sessions.setting.esketamine_home", ATEMPORAL, "alert",
+              "esketamine given at home: a REMS violation", column="setting", value_set=["home"], **_when(esk)),
+        _type(t, "monitoring_minutes", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.monitoring_minutes.range", ATEMPORAL, "error",
+              "monitoring_minutes must be 0-1440", column="monitoring_minutes", min_value=0, max_value=1440),
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.monitoring_minutes.rems_minimum", ATEMPORAL, "alert",
+              "esketamine monitored for less than the REMS minimum of 120 minutes", column="monitoring_minutes",
+              min_value=120, **_when(esk)),
+    ]
+
+
+def vitals() -> list:
+    t = "vitals"
+    post = 'timepoint != "pre"'
+    return [
+        _required(t, "session_id"),
+        _exists(t, "session_id", "_session_exists", parent="sessions"),
+        _required(t, "timepoint"),
+        _code(t, "timepoint", TIMEPOINTS),
+        _unique(t, "timepoint"),
+        _type(t, "minutes_after_dose", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.minutes_after_dose.range", ATEMPORAL, "error",
+              "minutes_after_dose must be 0-1440", column="minutes_after_dose", min_value=0, max_value=1440),
+        _type(t, "sbp", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.range", ATEMPORAL, "error",
+              "systolic pressure must be 50-300 mmHg", column="sbp", min_value=50, max_value=300),
+        _type(t, "dbp", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.range", ATEMPORAL, "error",
+              "diastolic pressure must be 20-160 mmHg", column="dbp", min_value=20, max_value=160),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "vitals.sbp.above_dbp", ATEMPORAL, "error",
+              "systolic pressure must be above diastolic", column_A="sbp", column_B="dbp", or_equal=False),
+        _type(t, "heart_rate", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.heart_rate.range", ATEMPORAL, "error",
+              "heart rate must be 25-250 /min", column="heart_rate", min_value=25, max_value=250),
+        _type(t, "spo2", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.spo2.range", ATEMPORAL, "error",
+              "SpO2 must be 50-100 %", column="spo2", min_value=50, max_value=100),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.pre_dose_elevated", ATEMPORAL, "warning",
+              "pre-dose blood pressure above 140/90", column="sbp", max_value=140, **_when('timepoint == "pre"')),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.pre_dose_elevated", ATEMPORAL, "warning",
+              "pre-dose blood pressure above 140/90", column="dbp", max_value=90, **_when('timepoint == "pre"')),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.post_dose_high", ATEMPORAL, "alert",
+              "notable blood-pressure rise: post-dose systolic >= 180 mmHg", column="sbp", max_value=180, strict_max=True, **_when(post)),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.post_dose_high", ATEMPORAL, "alert",
+              "notable blood-pressure rise: post-dose diastolic >= 110 mmHg", column="dbp", max_value=110, strict_max=True, **_when(post)),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.rise_over_pre", ATEMPORAL, "alert",
+              "notable blood-pressure rise: systolic up >= 40 mmHg over pre-dose", column="_sbp_rise", max_value=40, strict_max=True),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.rise_over_pre", ATEMPORAL, "alert",
+              "notable blood-pressure rise: diastolic up >= 25 mmHg over pre-dose", column="_dbp_rise", max_value=25, strict_max=True),
+        _rule(E.ExpectColumnValuesToBeBetween, "vitals.spo2.low", ATEMPORAL, "alert",
+              "SpO2 below 92 %", column="spo2", min_value=92),
+    ]
+
+
+def assessments() -> list:
+    t = "assessments"
+    rules = [
+        _required(t, "assessment_id"),
+        _unique(t, "assessment_id"),
+        _required(t, "patient_id", "patient_key"),
+        _exists(t, "patient_id", "_patient_exists"),
+        _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
+        _required(t, "assessed_at"),
+        _type(t, "assessed_at", "an ISO 8601 datetime"),
+        _not_future(t, "assessed_at", "_exported_at"),
+        _required(t, "instrument"),
+        _code(t, "instrument", list(INSTRUMENT_RANGES)),
+        _required(t, "total_score"),
+        _type(t, "total_score", "a whole number"),
+    ]
+    for instrument, top in INSTRUMENT_RANGES.items():
+        rules.append(_rule(E.ExpectColumnValuesToBeBetween, "assessments.total_score.range", ATEMPORAL, "error",
+                           f"{instrument} total must be 0-{top}", column="total_score", min_value=0, max_value=top,
+                           **_when(f'instrument == "{instrument}"')))
+    rules += [
+        _rule(E.ExpectColumnValuesToBeInSet, "assessments.item_scores.format", VALUE, "error",
+              "item_scores must be ';'-separated whole numbers, one per item, each within the item range",
+              column="_items_valid", value_set=[True]),
+        _rule(E.ExpectColumnPairValuesToBeEqual, "assessments.item_scores.sum", COMPUTATIONAL, "error",
+              "item scores must add up to total_score (QIDS-SR16 by domain maxima)",
+              column_A="_item_sum", column_B="total_score", **_when("_items_valid == True")),
+        _type(t, "minutes_after_dose", "a whole number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "assessments.minutes_after_dose.range", ATEMPORAL, "error",
+              "minutes_after_dose must be 0-1440", column="minutes_after_dose", min_value=0, max_value=1440),
+        _rule(E.ExpectColumnValuesToBeBetween, "assessments.phq9_item9.positive", ATEMPORAL, "alert",
+              "PHQ-9 item 9 (thoughts of death or self-harm) >= 1", column="_item9", max_value=0),
+        _rule(E.ExpectColumnValuesToBeBetween, "assessments.cssrs.ideation_high", ATEMPORAL, "alert",
+              "C-SSRS ideation >= 4 (active ideation with intent)", column="total_score", max_value=4, strict_max=True,
+              **_when('instrument == "CSSRS_IDEATION"')),
+        _rule(E.ExpectColumnValuesToBeBetween, "assessments.moaas.unresponsive", ATEMPORAL, "alert",
+              "MOAA/S 0: loss of consciousness", column="total_score", min_value=1,
+              **_when('instrument == "MOAAS"')),
+    ]
+    return rules
+
+
+def adverse_events() -> list:
+    t = "adverse_events"
+    rules = [
+        _required(t, "ae_id"),
+        _unique(t, "ae_id"),
+        _required(t, "patient_id", "patient_key"),
+        _exists(t, "patient_id", "_patient_exists"),
+        _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
+        _required(t, "onset_date"),
+        _type(t, "onset_date", "an ISO date (YYYY-MM-DD)"),
+        _not_future(t, "onset_date", "_export_date"),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "adverse_events.onset_date.after_first_session", TEMPORAL,
+              "error", "onset_date must not be before the patient's first session - 1 day",
+              column_A="onset_date", column_B="_earliest_onset", or_equal=True),
+        _required(t, "term"),
+        _rule(E.ExpectColumnValueLengthsToBeBetween, "adverse_events.term.length", VALUE, "error",
+              "term must be at most 200 characters", column="term", max_value=200),
+        _rule(E.ExpectColumnValuesToMatchRegex, "adverse_events.meddra_code.format", VALUE, "error",
+              "meddra_code must be 8 digits", column="meddra_code", regex=r"^\d{8}$"),
+        _code(t, "severity", SEVERITIES),
+        _type(t, "serious", "0 or 1"),
+    ]
+    for crit in ("death", "life_threatening", "hospitalization", "disability", "congenital_anomaly",
+                 "medically_important"):
+        rules.append(_type(t, crit, "0 or 1"))
+    rules += [
+        _rule(E.ExpectColumnValuesToBeInSet, "adverse_events.serious.criteria", COMPUTATIONAL, "error",
+              "serious must be 1 when any ICH E2A criterion is 1", column="serious", value_set=[True],
+              **_when("_criteria_met == True")),
+        _code(t, "related", RELATEDNESS),
+        _code(t, "outcome", OUTCOMES),
+        _type(t, "resolved_date", "an ISO date (YYYY-MM-DD)"),
+        _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "adverse_events.resolved_date.after_onset", TEMPORAL,
+              "error", "resolved_date must not be before onset_date", column_A="resolved_date",
+              column_B="onset_date", or_equal=True),
+        _rule(E.ExpectColumnValuesToNotBeInSet, "adverse_events.serious.sae", ATEMPORAL, "alert",
+              "serious adverse event", column="serious", value_set=[True]),
+    ]
+    return rules
+
+
+def labs() -> list:
+    t = "labs"
+    return [
+        _required(t, "lab_id"),
+        _unique(t, "lab_id"),
+        _required(t, "patient_id", "patient_key"),
+        _exists(t, "patient_id", "_patient_exists"),
+        _required(t, "collected_on"),
+        _type(t, "collected_on", "an ISO date (YYYY-MM-DD)"),
+        _not_future(t, "collected_on", "_export_date"),
+        _required(t, "test"),
+        _code(t, "test", LAB_TESTS, severity="warning"),
+        _type(t, "value", "a number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "labs.value.non_negative", ATEMPORAL, "error",
+              "value must be >= 0", column="value", min_value=0),
+        _type(t, "uln", "a number"),
+        _rule(E.ExpectColumnValuesToBeBetween, "labs.uln.positive", ATEMPORAL, "error",
+              "uln must be greater than 0", column="uln", min_value=0, strict_min=True),
+        _rule(E.ExpectColumnValuesToBeBetween, "labs.value.hepatic_3x_uln", ATEMPORAL, "alert",
+              "ALT or AST >= 3 x ULN", column="_x_uln", max_value=3, strict_max=True,
+              **_when('test == "ALT" or test == "AST"')),
+    ]
+
+
+BUILDERS = {
+    "patients": patients, "sessions": sessions, "vitals": vitals, "assessments": assessments,
+    "adverse_events": adverse_events, "labs": labs,
+}
+
+
+def build_suite(table: str) -> gx.ExpectationSuite:
+    return gx.ExpectationSuite(name=table, expectations=BUILDERS[table]())
+
+
+def suite_json(table: str) -> dict:
+    d = build_suite(table).to_json_dict()
+    d.pop("id", None)
+    d["meta"] = {"table": table, "written_by": "python -m expectations.catalogue --write"}
+    for e in d["expectations"]:
+        e.pop("id", None)
+    return d
+
+
+def write_suites(directory: Path = SUITE_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for table in BUILDERS:
+        path = directory / f"{table}.json"
+        path.write_text(json.dumps(suite_json(table), indent=2, sort_keys=True) + "\n")
+        out.append(path)
+    return out
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        for p in write_suites():
+            print(p)
+    else:
+        print(json.dumps({t: suite_json(t) for t in BUILDERS}, indent=2, sort_keys=True))

@@ -1,0 +1,245 @@
+"""The ingest flow: one flow run per export, thin orchestration over plain functions.
+
+verify bundle -> (duplicate? record it) -> read tables -> pseudonymise -> validate -> split ->
+(over threshold? reject) -> load in one DuckDB transaction. Every step's logic lives in
+transforms/, expectations/ and warehouse/, where tests call it without Prefect.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from expectations.validate import validate_export
+from transforms import adapters, split
+from transforms.bundle import Bundle, BundleError, open_bundle
+from transforms.pseudonymise import build_key_map, load_key
+from transforms.read import ReadResult
+from transforms.tables import TABLE_ORDER
+from transforms.workspace import open_workspace
+from warehouse.connect import attach, detach, ensure_warehouse, warehouse_path
+from warehouse.load import ExportMeta, LoadOutcome, find_loaded, load_export, record_duplicate, record_rejection
+
+DEFAULT_THRESHOLD = 0.05
+
+
+@dataclass
+class IngestResult:
+    """What the CLI and callers get back: no row values, no identifiers."""
+    registry_id: str
+    export_id: str | None
+    status: str
+    load_id: int | None = None
+    reason: str | None = None
+    source: str = ""
+    exported_at: str | None = None
+    mode: str | None = None
+    tables: dict = field(default_factory=dict)
+    dropped_columns: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    rules_broken: dict = field(default_factory=dict)  # rule -> rows quarantined
+    alerts: dict = field(default_factory=dict)  # rule -> count
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | None) -> ExportMeta:
+    return ExportMeta(
+        registry_id=bundle.registry_id, export_id=bundle.export_id, exported_at=bundle.exported_at,
+        mode=bundle.mode, adapter=adapter, contract=bundle.contract, content_sha256=bundle.manifest_sha256,
+        source=bundle.source, started_at=started, flow_run_id=flow_run_id,
+        source_files={f.table: f.relpath for f in bundle.files},
+    )
+
+
+@task(name="verify-bundle", cache_policy=NO_CACHE)
+def verify_bundle(source: str, adapter: str, options: dict) -> Bundle:
+    return adapters.get(adapter).open(source, **options)
+
+
+@task(name="check-duplicate", cache_policy=NO_CACHE)
+def check_duplicate(ws, warehouse: str, bundle: Bundle) -> int | None:
+    attach(ws, warehouse, read_only=True)
+    try:
+        return find_loaded(ws, bundle.registry_id, bundle.export_id, bundle.manifest_sha256)
+    finally:
+        detach(ws)
+
+
+@task(name="read-tables", cache_policy=NO_CACHE)
+def read_tables(ws, bundle: Bundle, adapter: str) -> dict[str, ReadResult]:
+    return adapters.get(adapter).read(ws, bundle)
+
+
+@task(name="pseudonymise", cache_policy=NO_CACHE)
+def pseudonymise(ws, bundle: Bundle, tables: list[str], key: bytes) -> int:
+    return build_key_map(ws, key, bundle.registry_id, tables)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate(ws, warehouse: str, bundle: Bundle) -> dict:
+    ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
+    ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+    attach(ws, warehouse, read_only=True)
+    try:
+        return validate_export(ws)
+    finally:
+        detach(ws)
+
+
+@task(name="split-rows", cache_policy=NO_CACHE)
+def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, dict]:
+    counts = {}
+    for table in TABLE_ORDER:
+        r = reads.get(table)
+        split.collect_table(ws, table, r.file if r else None)
+        malformed = 0
+        if r and r.malformed_table:
+            malformed = split.collect_malformed(ws, table, r.malformed_table, r.file)
+        if r:
+            counts[table] = split.table_counts(ws, table, r.rows, malformed)
+    return counts
+
+
+@task(name="load", cache_policy=NO_CACHE)
+def load(ws, warehouse: str, meta: ExportMeta, tables: list[str], counts, dropped, results, timings) -> LoadOutcome:
+    return load_export(ws, warehouse, meta, tables, counts, dropped, results, timings)
+
+
+@task(name="reject", cache_policy=NO_CACHE)
+def reject(ws, warehouse: str, meta: ExportMeta, reason: str, counts=None, dropped=None, results=None,
+           timings=None, with_findings: bool = True) -> LoadOutcome:
+    return record_rejection(ws, warehouse, meta, reason, counts, dropped, results, timings, with_findings)
+
+
+def _flow_run_id() -> str | None:
+    try:
+        from prefect.runtime import flow_run
+
+        return str(flow_run.id) if flow_run.id else None
+    except Exception:
+        return None
+
+
+def _summaries(ws, results: dict) -> tuple[dict, dict]:
+    broken = dict(ws.execute("SELECT rule, count(*) FROM q_rows GROUP BY rule ORDER BY rule").fetchall())
+    alerts = dict(ws.execute("SELECT rule, count(*) FROM alert_rows GROUP BY rule ORDER BY rule").fetchall())
+    return broken, alerts
+
+
+@flow(name="ingest-export", log_prints=False)
+def ingest_export(source: str, warehouse: str | None = None, reject_threshold: float = DEFAULT_THRESHOLD,
+                  timezone_name: str = "UTC", adapter: str | None = None, options: dict | None = None) -> dict:
+    """Load one export exactly once. Returns an IngestResult as a dict.
+
+    adapter: kor, redcap or fhir (detected when None); options go to the adapter's open()
+    (for example registry_id and mapping for REDCap)."""
+    logger = get_run_logger()
+    key = load_key()  # refuse to run without a key, before reading anything
+    wh = str(ensure_warehouse(warehouse_path(warehouse)))
+    started = datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    adapter = adapter or adapters.detect(Path(source))
+    options = options or {}
+    ws = open_workspace(timezone_name)
+    spill = ws.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    bundle = None
+    try:
+        try:
+            bundle = verify_bundle(source, adapter, options)
+        except BundleError as e:
+            logger.error("export rejected: %s", e)
+            registry = options.get("registry_id") or "unknown"
+            meta = ExportMeta(registry, e.export, None, "unknown", adapter, None, None, str(source), started,
+                              _flow_run_id())
+            out = reject(ws, wh, meta, str(e), with_findings=False)
+            return IngestResult(registry, e.export, "rejected", out.load_id, str(e), str(source)).as_dict()
+        lap("verify")
+        meta = _meta(bundle, adapter, started, _flow_run_id())
+        result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
+                              exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
+        dup = check_duplicate(ws, wh, bundle)
+        if dup is not None:
+            out = record_duplicate(ws, wh, meta, dup, timings)
+            logger.info("export %s already loaded (load %s): recorded as duplicate", bundle.label, dup)
+            result.status, result.load_id, result.reason = "duplicate", out.load_id, out.reason
+            return result.as_dict()
+        try:
+            reads = read_tables(ws, bundle, adapter)
+        except BundleError as e:
+            logger.error("export rejected: %s", e)
+            out = reject(ws, wh, meta, str(e), with_findings=False)
+            result.status, result.load_id, result.reason = "rejected", out.load_id, str(e)
+            return result.as_dict()
+        lap("read")
+        meta.source_files = {t: r.file for t, r in reads.items()}
+        dropped = {t: r.dropped_columns for t, r in reads.items() if r.dropped_columns}
+        identifiers = {t: r.identifier_columns for t, r in reads.items() if r.identifier_columns}
+        if identifiers:
+            logger.warning("export %s: identifier columns dropped before anything was written: %s",
+                           bundle.label, identifiers)
+        pseudonymise(ws, bundle, list(reads), key)
+        lap("pseudonymise")
+        results = validate(ws, wh, bundle)
+        lap("validate")
+        counts = split_rows(ws, bundle, reads)
+        lap("split")
+        flat = [r for rs in results.values() for r in rs]
+        result.tables, result.dropped_columns = counts, dropped
+        result.rules_broken, result.alerts = _summaries(ws, results)
+        reason = split.over_threshold(counts, reject_threshold)
+        if reason:
+            reason = f"rejected share over the threshold: {reason}"
+            out = reject(ws, wh, meta, reason, counts, dropped, flat, timings)
+            logger.error("export %s rejected: %s", bundle.label, reason)
+            result.status, result.load_id, result.reason = "rejected", out.load_id, reason
+            return result.as_dict()
+        out = load(ws, wh, meta, list(reads), counts, dropped, flat, timings)
+        lap("load")
+        result.status, result.load_id, result.reason, result.timings = out.status, out.load_id, out.reason, timings
+        logger.info("export %s: %s as load %s; rows %s", bundle.label, out.status, out.load_id,
+                    {t: c.get("loaded") for t, c in counts.items()})
+        return result.as_dict()
+    finally:
+        ws.close()
+        shutil.rmtree(spill, ignore_errors=True)
+        if bundle is not None:
+            bundle.close()
+
+
+def plan(paths: list[str]) -> list[tuple[str, str, str]]:
+    """Order bundles by registry and exported_at, so exports of one registry load in order.
+    Bundles whose manifest cannot be read keep their place at the end (they will be rejected)."""
+    from transforms.bundle import find_bundles
+
+    ordered, broken = [], []
+    for p in find_bundles(paths):
+        try:
+            b = open_bundle(p, verify_checksums=False)
+            ordered.append((b.registry_id, b.exported_at.isoformat(), str(p)))
+            b.close()
+        except BundleError:
+            broken.append(("", "", str(p)))
+    return sorted(ordered) + broken
+
+
+@flow(name="ingest-exports")
+def ingest_exports(paths: list[str], warehouse: str | None = None, reject_threshold: float = DEFAULT_THRESHOLD,
+                   timezone_name: str = "UTC") -> list[dict]:
+    """Ingest several exports in exported_at order per registry; one child flow run each."""
+    return [ingest_export(p, warehouse, reject_threshold, timezone_name) for _, _, p in plan(paths)]
+

@@ -1,0 +1,71 @@
+"""Replace patient ids by keyed hashes (contract section 5).
+
+patient_key = HMAC-SHA-256(key, registry_id + U+001F + patient_id), hex. The key lives outside the
+warehouse (OUTCOMES_PSEUDONYM_KEY, or a file named by OUTCOMES_PSEUDONYM_KEY_FILE); without it the
+mapping can be neither reversed nor rebuilt, and the pipeline refuses to run. Ids are hashed once
+per distinct value in Python (few: one per patient) and joined in DuckDB, so the cost does not
+grow with the number of rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+MIN_KEY_BYTES = 16
+PATIENT_TABLES = ("patients", "sessions", "assessments", "adverse_events", "labs")
+
+
+class MissingKeyError(RuntimeError):
+    """No usable pseudonymisation key: refusing to run."""
+
+
+def load_key(env: dict | None = None) -> bytes:
+    env = os.environ if env is None else env
+    value = env.get("OUTCOMES_PSEUDONYM_KEY")
+    source = "OUTCOMES_PSEUDONYM_KEY"
+    if not value and env.get("OUTCOMES_PSEUDONYM_KEY_FILE"):
+        path = Path(env["OUTCOMES_PSEUDONYM_KEY_FILE"]).expanduser()
+        source = f"OUTCOMES_PSEUDONYM_KEY_FILE ({path})"
+        try:
+            value = path.read_text().strip()
+        except OSError as e:
+            raise MissingKeyError(f"cannot read the pseudonymisation key file {path}: {e.strerror}") from None
+    if not value:
+        raise MissingKeyError(
+            "no pseudonymisation key: set OUTCOMES_PSEUDONYM_KEY or OUTCOMES_PSEUDONYM_KEY_FILE "
+            "(`make key` creates a key file outside the warehouse)"
+        )
+    key = value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise MissingKeyError(f"the pseudonymisation key from {source} is shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def patient_key(key: bytes, registry_id: str, patient_id: str) -> str:
+    msg = f"{registry_id}\x1f{patient_id}".encode("utf-8")
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, raw_tables: list[str]) -> int:
+    """Create temp table pk_map(patient_id, patient_key) for every raw patient id of the export."""
+    parts = [f"SELECT DISTINCT trim(patient_id) AS patient_id FROM raw_{t}" for t in raw_tables if t in PATIENT_TABLES]
+    ids: list[str] = []
+    if parts:
+        ids = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall() if r[0]]
+    for t in raw_tables:  # malformed lines' values may hold ids too
+        if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = 'malformed_{t}'").fetchone()[0]:
+            extra = con.execute(
+                f"SELECT DISTINCT trim(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}"
+            ).fetchall()
+            ids += [r[0] for r in extra if r[0]]
+    ids = sorted(set(ids))
+    keys = [patient_key(key, registry_id, i) for i in ids]
+    con.register("_pk_arrow", pa.table({"patient_id": ids, "patient_key": keys}))
+    con.execute("CREATE OR REPLACE TEMP TABLE pk_map AS SELECT * FROM _pk_arrow")
+    con.unregister("_pk_arrow")
+    return len(ids)

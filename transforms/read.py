@@ -1,0 +1,189 @@
+"""Read one table file of an export into DuckDB as text, exactly as it arrived.
+
+Everything is read as VARCHAR (typing is the staging SQL's job, so a bad value becomes a rule
+violation instead of a failed load). Only the contract's columns are kept: a column the contract
+does not name, direct identifiers included, is dropped here, before anything is written, and
+reported by name. Malformed CSV lines (too many or too few fields) are captured by DuckDB's
+reject tables with their line numbers and become quarantine rows.
+
+Line numbers follow DuckDB's reject tables: the header is line 1 and each record counts one line
+(a quoted field with a newline in it does not start a new line). Parquet rows are numbered from 1.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import duckdb
+
+from transforms.bundle import BundleError, ExportFile
+from transforms.tables import TABLES, is_identifier_column, normalise_column_name
+
+
+@dataclass
+class ReadResult:
+    table: str
+    file: str
+    rows: int  # good records + malformed records
+    malformed: int
+    dropped_columns: list[str] = field(default_factory=list)
+    identifier_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    malformed_table: str | None = None  # temp table (_line, error, fields_found, fields_expected, values)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> ReadResult:
+    """Create temp table raw_<table>(_line, <contract columns as VARCHAR>) from one file."""
+    table = TABLES[f.table]
+    src = f"src_{f.table}"
+    rej = f"rej_{f.table}"
+    path = _lit(str(f.path))
+    if f.format == "csv":
+        con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {rej}_scan")
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM read_csv({path}, all_varchar = true, "
+                f"header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
+                f"null_padding = false, strict_mode = true, store_rejects = true, rejects_table = '{rej}', "
+                f"rejects_scan = '{rej}_scan', compression = 'auto', max_line_size = 4194304, "
+                f"columns = {_header_columns(con, f, export)})"
+            )
+        except duckdb.Error as e:
+            raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, f.relpath)
+        ordinal = "rowid"
+    else:
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM read_parquet({path}, file_row_number = true)"
+            )
+        except duckdb.Error as e:
+            raise BundleError("bundle.unreadable", f"Parquet cannot be read ({type(e).__name__})", export, f.relpath)
+        ordinal = None
+
+    described = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
+    if ordinal is None:
+        described = [c for c in described if c != "file_row_number"]
+    by_name: dict[str, str] = {}
+    for c in described:
+        n = normalise_column_name(c)
+        if n in by_name:
+            raise BundleError("bundle.header", f"column {n!r} appears twice in the header", export, f.relpath)
+        by_name[n] = c
+    allowed = set(table.column_names)
+    dropped = sorted(n for n in by_name if n not in allowed)
+    missing = [c for c in table.column_names if c not in by_name]
+
+    result = ReadResult(
+        table=f.table,
+        file=f.relpath,
+        rows=0,
+        malformed=0,
+        dropped_columns=dropped,
+        identifier_columns=[c for c in dropped if is_identifier_column(c)],
+        missing_columns=missing,
+    )
+
+    select = []
+    for c in table.column_names:
+        if c in by_name:
+            select.append(f"CAST({_q(by_name[c])} AS VARCHAR) AS {_q(c)}")
+        else:
+            select.append(f"CAST(NULL AS VARCHAR) AS {_q(c)}")
+    cols_sql = ", ".join(select)
+
+    if f.format == "parquet":
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE raw_{f.table} AS SELECT (file_row_number + 1)::BIGINT AS _line, {cols_sql} "
+            f"FROM {src}"
+        )
+    else:
+        # Records DuckDB rejected are not in src, so a good row's line is its ordinal plus the
+        # rejected records before it: r(g) = g + #{j : r_j - j < g} over the sorted rejected records.
+        n_rej = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
+        if n_rej == 0:
+            line_sql = f"(s.{ordinal} + 2)::BIGINT"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_{f.table} AS SELECT {line_sql} AS _line, {cols_sql} FROM {src} s")
+        else:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE raw_{f.table} AS
+                WITH r AS (SELECT DISTINCT line - 1 AS rec FROM {rej}),
+                     c AS (SELECT rec - row_number() OVER (ORDER BY rec) AS c, row_number() OVER (ORDER BY rec) AS j FROM r),
+                     cm AS (SELECT c, max(j) AS j FROM c GROUP BY c),
+                     g AS (SELECT s.*, s.{ordinal} + 1 AS _g FROM {src} s)
+                SELECT (g._g + coalesce(cm.j, 0) + 1)::BIGINT AS _line, {cols_sql}
+                FROM g ASOF LEFT JOIN cm ON g._g > cm.c"""
+            )
+        result.malformed = n_rej
+        result.malformed_table = _capture_malformed(con, f, rej, described) if n_rej else None
+        con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {rej}_scan")
+    con.execute(f"DROP TABLE {src}")
+    good = con.execute(f"SELECT count(*) FROM raw_{f.table}").fetchone()[0]
+    result.rows = good + result.malformed
+    if result.rows != f.rows:
+        raise BundleError(
+            "bundle.rows", f"file holds {result.rows} records, manifest says {f.rows}", export, f.relpath
+        )
+    return result
+
+
+def _header_columns(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> str:
+    """The header's names, so every column is read as VARCHAR and named as in the file."""
+    header = _first_line(f)
+    if header is None:
+        raise BundleError("bundle.header", "file has no header line", export, f.relpath)
+    names = next(csv.reader([header]))
+    if not names or all(not n.strip() for n in names):
+        raise BundleError("bundle.header", "file has an empty header line", export, f.relpath)
+    return "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+
+
+def _first_line(f: ExportFile) -> str | None:
+    import gzip
+
+    opener = gzip.open if f.relpath.lower().endswith(".gz") else open
+    with opener(f.path, "rb") as fh:
+        raw = fh.readline(4 * 1024 * 1024)
+    if not raw:
+        return None
+    text = raw.decode("utf-8-sig", errors="replace")
+    return text.rstrip("\r\n")
+
+
+def _capture_malformed(con, f: ExportFile, rej: str, header: list[str]) -> str:
+    """Keep malformed lines as quarantine material, without letting an identifier through.
+
+    A malformed line's fields cannot be matched to columns with certainty, so values are kept only
+    when the file carries no column outside the contract (nothing identifying can shift into view);
+    patient ids among them are pseudonymised later, with the rest of the export's ids.
+    """
+    table = TABLES[f.table]
+    allowed = set(table.column_names)
+    normalised = [normalise_column_name(h) for h in header]
+    keep_values = all(n in allowed for n in normalised)
+    rows = con.execute(
+        f"SELECT line, any_value(error_type)::VARCHAR, any_value(csv_line) FROM {rej} GROUP BY line ORDER BY line"
+    ).fetchall()
+    out = []
+    for line, error, text in rows:
+        fields = next(csv.reader(io.StringIO((text or "").strip("\r\n"))), [])
+        values = None
+        if keep_values:
+            values = {normalised[i]: fields[i] for i in range(min(len(fields), len(normalised)))}
+        out.append((int(line), error, len(fields), len(header), values))
+    name = f"malformed_{f.table}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} (_line BIGINT, error VARCHAR, fields_found INTEGER, "
+        f"fields_expected INTEGER, \"values\" MAP(VARCHAR, VARCHAR))"
+    )
+    if out:
+        con.executemany(f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?)", out)
+    return name

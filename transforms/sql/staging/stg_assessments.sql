@@ -1,0 +1,50 @@
+-- raw_assessments -> stg_assessments. Item scores are split and summed here (QIDS-SR16 by its
+-- domain maxima, clinical-reference 1.2) so the suite can compare them with the total.
+CREATE OR REPLACE TEMP TABLE stg_assessments AS
+WITH typed AS (
+    SELECT r._line,
+           txt(r.assessment_id)                       AS assessment_id,
+           k.patient_key,
+           txt(r.session_id)                          AS session_id,
+           as_ts(r.assessed_at)                       AS assessed_at,
+           unparsed(r.assessed_at, as_ts(r.assessed_at)) AS assessed_at__unparsed,
+           upper(txt(r.instrument))                   AS instrument,
+           as_int(r.total_score)                      AS total_score,
+           unparsed(r.total_score, as_int(r.total_score)) AS total_score__unparsed,
+           txt(r.item_scores)                         AS item_scores,
+           as_int(r.minutes_after_dose)               AS minutes_after_dose,
+           unparsed(r.minutes_after_dose, as_int(r.minutes_after_dose)) AS minutes_after_dose__unparsed
+    FROM raw_assessments r
+    LEFT JOIN pk_map k ON k.patient_id = txt(r.patient_id)
+),
+items AS (
+    SELECT t.*,
+           CASE WHEN t.item_scores IS NOT NULL
+                THEN list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
+    FROM typed t
+)
+SELECT i.* EXCLUDE (_items),
+       CASE WHEN i._items IS NULL THEN NULL
+            WHEN list_count(i._items) <> len(i._items) THEN false   -- a non-integer item
+            ELSE len(i._items) = CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
+                                     WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
+                                     ELSE len(i._items) END
+                 AND list_min(i._items) >= 0
+                 AND list_max(i._items) <= CASE i.instrument WHEN 'MADRS' THEN 6 WHEN 'HAMD17' THEN 4
+                                               WHEN 'CADSS' THEN 4 WHEN 'MOAAS' THEN 5 WHEN 'CSSRS_IDEATION' THEN 5
+                                               ELSE 3 END
+       END                                                              AS _items_valid,
+       CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) THEN NULL
+            WHEN i.instrument = 'QIDS_SR16' AND len(i._items) = 16 THEN
+                 list_max(i._items[1:4]) + i._items[5] + list_max(i._items[6:9]) + i._items[10] + i._items[11]
+                 + i._items[12] + i._items[13] + i._items[14] + list_max(i._items[15:16])
+            ELSE list_sum(i._items)
+       END                                                              AS _item_sum,
+       CASE WHEN i.instrument = 'PHQ9' AND len(i._items) = 9 THEN i._items[9] END AS _item9,
+       getvariable('exported_at')::TIMESTAMPTZ                           AS _exported_at,
+       (p.patient_key IS NOT NULL)                                       AS _patient_exists,
+       CASE WHEN i.session_id IS NULL THEN NULL ELSE s.session_id IS NOT NULL END AS _session_exists,
+       CASE WHEN i.assessment_id IS NOT NULL THEN count(*) OVER (PARTITION BY i.assessment_id) END AS _key_count
+FROM items i
+LEFT JOIN ctx_patients p ON p.patient_key = i.patient_key
+LEFT JOIN ctx_sessions s ON s.session_id = i.session_id;

@@ -1,0 +1,29 @@
+"""The in-memory DuckDB an export is read, staged and validated in, before the short write.
+
+Work happens here rather than in the warehouse so that the warehouse file is held only for the
+load transaction. Memory is capped and spills to a temporary folder, so a 10M-row export fits in
+the 2 GB budget.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import duckdb
+
+from transforms import stage
+
+
+def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
+    spill = tempfile.mkdtemp(prefix="outcomes-spill-")
+    config = {
+        "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1200MB"),
+        "temp_directory": spill,
+        "preserve_insertion_order": True,
+    }
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = ?", [timezone_name])
+    stage.install_macros(con)
+    return con

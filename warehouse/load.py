@@ -1,0 +1,221 @@
+"""The load transaction: exactly-once lives here, in DuckDB.
+
+An export's ledger row (ops.loads) is written in the same transaction as its rows, its
+withdrawals, its quarantine, its validation results and its alerts. The duplicate check runs
+inside that transaction too. So a crash at any point leaves the warehouse as it was, and a retry
+either loads the export once or finds it loaded. The warehouse file is held only for this
+transaction; all the reading and validating happened before, in memory.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import duckdb
+
+from transforms import sqlfiles
+from transforms.tables import TABLES
+from warehouse.connect import attach, detach
+
+FAULT_ENV = "OUTCOMES_TEST_FAULT"  # tests: "<step>" makes the load die there (see _fault)
+
+
+@dataclass
+class ExportMeta:
+    registry_id: str
+    export_id: str
+    exported_at: datetime
+    mode: str
+    adapter: str
+    contract: str | None
+    content_sha256: str | None
+    source: str
+    started_at: datetime
+    flow_run_id: str | None = None
+    source_files: dict[str, str] = field(default_factory=dict)  # table -> relpath
+
+
+@dataclass
+class LoadOutcome:
+    status: str  # loaded | duplicate | rejected
+    load_id: int
+    reason: str | None = None
+    duplicate_of: int | None = None
+
+
+def _fragments(table: str) -> dict[str, str]:
+    key = list(TABLES[table].key)
+    def match(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in key)
+    return {
+        "key_cols": ", ".join(key),
+        "key_first": key[0],
+        "key_match": match("k", "h"),
+        "key_match_c": match("k", "c") + " AND k.registry_id = c.registry_id",
+        "key_match_h": match("k", "h"),
+        "key_cols_h": ", ".join(f"h.{c}" for c in key),
+    }
+
+
+def _fault(step: str) -> None:
+    import os
+
+    if os.environ.get(FAULT_ENV) == step:
+        os._exit(137)  # as abrupt as kill -9: no cleanup, no rollback
+
+
+def find_loaded(con: duckdb.DuckDBPyConnection, registry_id: str, export_id: str, sha: str | None,
+                catalog: str = "wh") -> int | None:
+    row = con.execute(
+        f"SELECT min(load_id) FROM {catalog}.ops.loads WHERE registry_id = ? AND status = 'loaded' "
+        f"AND (export_id = ? OR (? IS NOT NULL AND content_sha256 = ?))",
+        [registry_id, export_id, sha, sha],
+    ).fetchone()
+    return row[0]
+
+
+def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, loaded_at: datetime) -> None:
+    con.execute("SET VARIABLE registry_id = ?", [meta.registry_id])
+    con.execute("SET VARIABLE export_id = ?", [meta.export_id])
+    con.execute("SET VARIABLE exported_at = ?", [meta.exported_at.isoformat()])
+    con.execute("SET VARIABLE load_id = ?", [load_id])
+    con.execute("SET VARIABLE loaded_at = ?", [loaded_at.isoformat()])
+    for table, relpath in meta.source_files.items():
+        con.execute(f"SET VARIABLE source_file_{table} = ?", [relpath])
+
+
+def _ledger(con, meta: ExportMeta, load_id: int, status: str, reason: str | None, counts: dict | None,
+            dropped: dict | None, timings: dict | None) -> None:
+    con.execute(
+        "INSERT INTO wh.ops.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            load_id, meta.registry_id, meta.export_id, meta.exported_at, meta.mode, meta.adapter, meta.contract,
+            status, reason, meta.content_sha256, meta.source, json.dumps(counts or {}), json.dumps(dropped or {}),
+            meta.started_at, datetime.now(timezone.utc), json.dumps(timings or {}), meta.flow_run_id,
+        ],
+    )
+
+
+def _write_findings(con, meta: ExportMeta, load_id: int, results: list, with_alerts: bool) -> None:
+    now = datetime.now(timezone.utc)
+    rules = {}
+    for r in results:
+        rules.setdefault(r.rule, r)
+    con.execute(
+        "INSERT INTO wh.ops.quarantine SELECT ?, ?, ?, q.table_name, q.source_file, q.source_row, q.rule, "
+        "r.kahn, r.description, q.raw_values::JSON, ? FROM q_rows q LEFT JOIN _rule_meta r ON r.rule = q.rule",
+        [load_id, meta.registry_id, meta.export_id, now],
+    )
+    if results:
+        con.executemany(
+            "INSERT INTO wh.ops.validation_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [load_id, meta.registry_id, meta.export_id, r.table, r.table, r.rule, r.expectation_type,
+                 json.dumps(r.kwargs), r.kahn, r.severity, r.success, r.rows_checked, r.rows_failed, now]
+                for r in results
+            ],
+        )
+    if with_alerts:
+        con.execute(
+            "INSERT INTO wh.ops.alerts SELECT ?, ?, ?, a.table_name, a.record_id, a.patient_key, a.rule, "
+            "r.description, ? FROM alert_rows a LEFT JOIN _rule_meta r ON r.rule = a.rule",
+            [load_id, meta.registry_id, meta.export_id, now],
+        )
+
+
+def _rule_meta_table(con, results: list) -> None:
+    rows = {}
+    for r in results:
+        rows.setdefault(r.rule, (r.rule, r.kahn, r.description))
+    for t in TABLES:
+        rows.setdefault(f"{t}.row.malformed", (f"{t}.row.malformed", "conformance.value",
+                                                "line does not have the header's number of fields"))
+    con.execute("CREATE OR REPLACE TEMP TABLE _rule_meta (rule VARCHAR, kahn VARCHAR, description VARCHAR)")
+    con.executemany("INSERT INTO _rule_meta VALUES (?, ?, ?)", list(rows.values()))
+
+
+def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta, tables: list[str],
+                counts: dict, dropped: dict, results: list, timings: dict) -> LoadOutcome:
+    """Write a validated export in one transaction. `con` holds the work tables (out_*, q_rows...)."""
+    _rule_meta_table(con, results)
+    attach(con, warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            dup = find_loaded(con, meta.registry_id, meta.export_id, meta.content_sha256)
+            load_id = con.execute("SELECT nextval('wh.ops.load_seq')").fetchone()[0]
+            if dup is not None:
+                _ledger(con, meta, load_id, "duplicate", f"already loaded as load {dup}", counts, dropped, timings)
+                con.execute("COMMIT")
+                return LoadOutcome("duplicate", load_id, f"already loaded as load {dup}", dup)
+            loaded_at = datetime.now(timezone.utc)
+            _set_vars(con, meta, load_id, loaded_at)
+            con.execute("USE wh")
+            for table in tables:
+                frag = _fragments(table)
+                first = con.execute(
+                    f"SELECT NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = ?)", [meta.registry_id]
+                ).fetchone()[0]
+                sqlfiles.run(con, "warehouse", "load/history_insert.sql", table=table)
+                _fault(f"after_history_{table}")
+                if first:
+                    sqlfiles.run(con, "warehouse", "load/current_first_load.sql", table=table)
+                    withdrawn = 0
+                else:
+                    before = con.execute(f"SELECT count(*) FROM history.{table} WHERE load_id = ?", [load_id]).fetchone()[0]
+                    if meta.mode == "full":
+                        sqlfiles.run(con, "warehouse", "load/export_keys.sql", fragments=frag, table=table)
+                        sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
+                    after = con.execute(f"SELECT count(*) FROM history.{table} WHERE load_id = ?", [load_id]).fetchone()[0]
+                    withdrawn = after - before
+                    sqlfiles.run(con, "warehouse", "load/current_refresh.sql", fragments=frag, table=table)
+                counts.setdefault(table, {})["withdrawn"] = withdrawn
+            con.execute("USE memory")
+            _write_findings(con, meta, load_id, results, with_alerts=True)
+            _fault("before_commit")
+            _ledger(con, meta, load_id, "loaded", None, counts, dropped, timings)
+            con.execute("COMMIT")
+            return LoadOutcome("loaded", load_id)
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+    finally:
+        detach(con)
+
+
+def record_rejection(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta, reason: str,
+                     counts: dict | None = None, dropped: dict | None = None, results: list | None = None,
+                     timings: dict | None = None, with_findings: bool = True) -> LoadOutcome:
+    """A rejected export loads nothing; its attempt, findings and quarantine are still recorded."""
+    results = results or []
+    if with_findings:
+        _rule_meta_table(con, results)
+    attach(con, warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        load_id = con.execute("SELECT nextval('wh.ops.load_seq')").fetchone()[0]
+        if with_findings:
+            _write_findings(con, meta, load_id, results, with_alerts=False)
+        _ledger(con, meta, load_id, "rejected", reason, counts, dropped, timings)
+        con.execute("COMMIT")
+        return LoadOutcome("rejected", load_id, reason)
+    finally:
+        detach(con)
+
+
+def record_duplicate(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta, duplicate_of: int,
+                     timings: dict | None = None) -> LoadOutcome:
+    attach(con, warehouse)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        load_id = con.execute("SELECT nextval('wh.ops.load_seq')").fetchone()[0]
+        reason = f"already loaded as load {duplicate_of}"
+        _ledger(con, meta, load_id, "duplicate", reason, None, None, timings)
+        con.execute("COMMIT")
+        return LoadOutcome("duplicate", load_id, reason, duplicate_of)
+    finally:
+        detach(con)
