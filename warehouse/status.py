@@ -1,0 +1,20 @@
+"""What `outcomes status` shows: recent load attempts, current rows, quarantine by rule."""
+from __future__ import annotations
+
+import duckdb
+
+from transforms import sqlfiles
+
+
+def status_report(con: duckdb.DuckDBPyConnection, limit: int = 10) -> dict:
+    cur = con.execute(sqlfiles.read_sql("warehouse", "status/recent_loads.sql"), [limit])
+    cols = [d[0] for d in cur.description]
+    loads = cur.fetchall()
+    current = con.execute(sqlfiles.read_sql("warehouse", "status/current_rows.sql")).fetchall()
+    quarantine = con.execute(sqlfiles.read_sql("warehouse", "status/quarantine_by_rule.sql")).fetchall()
+    return {
+        "loads": [dict(zip(cols, r)) for r in loads],
+        "loads_table": (cols, loads),
+        "current": [{"registry_id": r[0], "table": r[1], "rows": r[2]} for r in current],
+        "quarantine": [{"registry_id": r[0], "table": r[1], "rule": r[2], "rows": r[3]} for r in quarantine],
+    }
