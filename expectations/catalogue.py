@@ -79,9 +79,11 @@ def _exists(table: str, col: str, flag: str, severity: str = "error", parent: st
                  f"{col} must exist in {parent} (this export or an earlier one)", column=flag, value_set=[True])
 
 
-def _not_future(table: str, col: str, bound: str):
+def _not_future(table: str, col: str, day: str):
+    """Compared by calendar day (in the registry's time zone): an export cannot hold a date after
+    its own, and day resolution keeps the check cheap on millions of distinct datetimes."""
     return _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, f"{table}.{col}.not_future", TEMPORAL, "error",
-                 f"{col} must not be after the export's exported_at", column_A=bound, column_B=col, or_equal=True)
+                 f"{col} must not be after the export's date", column_A="_export_date", column_B=day, or_equal=True)
 
 
 def patients() -> list:
@@ -129,10 +131,10 @@ def sessions() -> list:
         _exists(t, "patient_id", "_patient_exists"),
         _required(t, "session_start"),
         _type(t, "session_start", "an ISO 8601 datetime"),
-        _not_future(t, "session_start", "_exported_at"),
+        _not_future(t, "session_start", "_session_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "sessions.session_start.after_enrolment", TEMPORAL, "error",
               "session_start must not be more than 30 days before the patient's enrolled_on",
-              column_A="session_start", column_B="_earliest_start", or_equal=True),
+              column_A="_session_date", column_B="_earliest_start", or_equal=True),
         _required(t, "drug"),
         _code(t, "drug", DRUGS),
         _required(t, "route"),
@@ -236,7 +238,7 @@ def assessments() -> list:
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
         _required(t, "assessed_at"),
         _type(t, "assessed_at", "an ISO 8601 datetime"),
-        _not_future(t, "assessed_at", "_exported_at"),
+        _not_future(t, "assessed_at", "_assessed_on"),
         _required(t, "instrument"),
         _code(t, "instrument", list(INSTRUMENT_RANGES)),
         _required(t, "total_score"),
@@ -278,7 +280,7 @@ def adverse_events() -> list:
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
         _required(t, "onset_date"),
         _type(t, "onset_date", "an ISO date (YYYY-MM-DD)"),
-        _not_future(t, "onset_date", "_export_date"),
+        _not_future(t, "onset_date", "onset_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "adverse_events.onset_date.after_first_session", TEMPORAL,
               "error", "onset_date must not be before the patient's first session - 1 day",
               column_A="onset_date", column_B="_earliest_onset", or_equal=True),
@@ -318,7 +320,7 @@ def labs() -> list:
         _exists(t, "patient_id", "_patient_exists"),
         _required(t, "collected_on"),
         _type(t, "collected_on", "an ISO date (YYYY-MM-DD)"),
-        _not_future(t, "collected_on", "_export_date"),
+        _not_future(t, "collected_on", "collected_on"),
         _required(t, "test"),
         _code(t, "test", LAB_TESTS, severity="warning"),
         _type(t, "value", "a number"),

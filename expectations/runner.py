@@ -72,94 +72,138 @@ def _context():
         return _CTX
 
 
-def columns_read(expectation, available: set[str]) -> tuple[str, ...]:
-    """The staging columns an expectation's verdict depends on (its columns and its row condition)."""
+NULL_ONLY = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
+
+
+def columns_read(expectation, available: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The staging columns an expectation's verdict depends on, split into columns whose values
+    matter and columns of which only null-or-not matters (not-null / null expectations)."""
     cfg = expectation.configuration.kwargs
     cols = [cfg[k] for k in ("column", "column_A", "column_B") if k in cfg]
     cols += list(cfg.get("column_list") or [])
-    cond = cfg.get("row_condition")
+    null_only: list[str] = []
+    if expectation.expectation_type in NULL_ONLY:
+        null_only, cols = cols, []
+    cond = _condition_text(cfg.get("row_condition"))
     if cond:
-        text = cond if isinstance(cond, str) else json.dumps(cond, default=str)
-        cols += [t for t in _TOKEN.findall(text) if t in available]
-    missing = [c for c in cols if c not in available]
+        cols += [t for t in _TOKEN.findall(cond) if t in available]
+    missing = [c for c in cols + null_only if c not in available]
     if missing:
         raise KeyError(f"expectation {expectation.meta.get('rule')} reads unknown columns {missing}")
-    return tuple(sorted(set(cols)))
+    values = tuple(sorted(set(cols)))
+    return values, tuple(sorted(set(null_only) - set(values)))
+
+
+def _condition_text(cond) -> str | None:
+    if not cond:
+        return None
+    if isinstance(cond, str):
+        return cond
+    if isinstance(cond, dict) and "pass_through_filter" in cond:
+        return cond["pass_through_filter"]
+    text = getattr(cond, "pass_through_filter", None)
+    if text is None:
+        raise ValueError(f"unsupported row condition {cond!r}: suites use pandas query strings")
+    return text
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def plan_sets(suite, available: set[str]) -> list[tuple[tuple[str, ...], tuple[str, ...], list]]:
+    """Group a suite's expectations by what they read: each group becomes one set of combinations."""
+    groups: dict = defaultdict(list)
+    for exp in suite.expectations:
+        groups[columns_read(exp, available)].append(exp)
+    return [(values, nulls, exps) for (values, nulls), exps in groups.items()]
+
+
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, suite=None) -> TableValidation:
-    """Validate `staging` with the table's suite; failing rows land in temp table viol_<table>."""
+    """Validate `staging` with the table's suite; failing rows land in temp table viol_<table>.
+
+    Every group of expectations reading the same columns gets its distinct combinations (set k);
+    the sets are stacked in one frame with a `_set` column, each expectation is restricted to its
+    set by its row condition, and GX validates the frame once.
+    """
     import great_expectations as gx
 
     suite = suite or load_suite(table)
     available = {r[0] for r in con.execute(f"DESCRIBE {staging}").fetchall()}
-    groups: dict[tuple[str, ...], list] = defaultdict(list)
-    for exp in suite.expectations:
-        groups[columns_read(exp, available)].append(exp)
-
+    sets = plan_sets(suite, available)
     out = TableValidation(table, violations_table=f"viol_{table}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out.violations_table} (_line BIGINT, rule VARCHAR, severity VARCHAR)")
+    combos = f"combo_{table}"
+    selects = []
+    for k, (values, nulls, _) in enumerate(sets):
+        cols = [f"{_quote(c)}" for c in values] + [f"any_value({_quote(c)}) AS {_quote(c)}" for c in nulls]
+        keys = [_quote(c) for c in values] + [f"({_quote(c)} IS NULL)" for c in nulls]
+        group = f"GROUP BY {', '.join(keys)}" if keys else ""
+        selects.append(f"SELECT {k} AS _set, {', '.join(cols + ['count(*) AS _n'])} FROM {staging} {group}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {combos} AS SELECT (row_number() OVER () - 1)::BIGINT AS _combo, * FROM ("
+        + " UNION ALL BY NAME ".join(f"({q})" for q in selects) + ")"
+    )
+    frame: pd.DataFrame = con.execute(f"SELECT * FROM {combos}").arrow().read_all().to_pandas()
+    restricted = []
+    origin: dict[int, int] = {}
+    for k, (_, _, exps) in enumerate(sets):
+        for exp in exps:
+            cfg = exp.configuration.kwargs
+            cond = _condition_text(cfg.get("row_condition"))
+            text = f"_set == {k}" + (f" and ({cond})" if cond else "")
+            clone = exp.copy(update={"row_condition": text, "condition_parser": "pandas"})
+            origin[len(restricted)] = k
+            restricted.append(clone)
     _, batch_definition = _context()
-    for gi, (cols, exps) in enumerate(groups.items()):
-        combos = f"combo_{table}_{gi}"
-        col_sql = ", ".join(_quote(c) for c in cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {combos} AS "
-            f"SELECT (row_number() OVER () - 1)::BIGINT AS _combo, {col_sql}, count(*) AS _n "
-            f"FROM {staging} GROUP BY ALL"
+    with _CTX_LOCK:  # a GX context is not safe to validate from two threads at once
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            gx.ExpectationSuite(name=table, expectations=restricted),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_combo"]},
         )
-        frame: pd.DataFrame = con.execute(f"SELECT * FROM {combos}").arrow().read_all().to_pandas()
-        sub = gx.ExpectationSuite(name=f"{table}[{','.join(cols)}]", expectations=[e.copy() for e in exps])
-        with _CTX_LOCK:  # a GX context is not safe to validate from two threads at once
-            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(
-                sub, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_combo"]}
+    for i, r in enumerate(result.results):
+        meta = r.expectation_config.meta or {}
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"expectation {meta.get('rule')} on {table} could not run: {r.exception_info.get('exception_message')}"
             )
-        for r in result.results:
-            meta = r.expectation_config.meta or {}
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"expectation {meta.get('rule')} on {table} could not run: {r.exception_info.get('exception_message')}"
-                )
-            failing = [row["_combo"] for row in (r.result.get("unexpected_index_list") or [])]
-            kwargs = r.expectation_config.kwargs
-            cond = kwargs.get("row_condition")
-            checked = frame
-            if cond:
-                text = cond if isinstance(cond, str) else getattr(cond, "pass_through_filter", None) or str(cond)
-                try:
-                    checked = frame.query(text, engine="python")
-                except Exception:  # the count is informative only; GX already applied the condition
-                    checked = frame
-            rows_failed = 0
-            if failing:
-                ids = pd.DataFrame({"_combo": pd.array(failing, dtype="int64")})
-                con.register("_failing", ids)
-                on = " AND ".join(f"s.{_quote(c)} IS NOT DISTINCT FROM c.{_quote(c)}" for c in cols)
-                con.execute(
-                    f"INSERT INTO {out.violations_table} SELECT s._line, ?, ? FROM {staging} s "
-                    f"JOIN (SELECT c.* FROM {combos} c SEMI JOIN _failing f ON f._combo = c._combo) c ON {on}",
-                    [meta["rule"], meta["severity"]],
-                )
-                con.unregister("_failing")
-                rows_failed = int(frame.loc[frame["_combo"].isin(failing), "_n"].sum())
-            out.results.append(
-                RuleResult(
-                    table=table,
-                    rule=meta["rule"],
-                    expectation_type=r.expectation_config.type,
-                    kwargs=json.loads(json.dumps({k: v for k, v in kwargs.items() if k != "batch_id"}, default=str)),
-                    kahn=meta.get("kahn", ""),
-                    severity=meta["severity"],
-                    description=meta.get("description", ""),
-                    success=bool(r.success),
-                    rows_checked=int(checked["_n"].sum()),
-                    rows_failed=rows_failed,
-                )
+        k = origin[i]
+        values, nulls, _ = sets[k]
+        failing = [row["_combo"] for row in (r.result.get("unexpected_index_list") or [])]
+        kwargs = r.expectation_config.kwargs
+        checked = frame.query(_condition_text(kwargs.get("row_condition")))
+        rows_failed = 0
+        if failing:
+            con.register("_failing", pd.DataFrame({"_combo": pd.array(failing, dtype="int64")}))
+            on = [f"s.{_quote(c)} IS NOT DISTINCT FROM c.{_quote(c)}" for c in values]
+            on += [f"(s.{_quote(c)} IS NULL) = (c.{_quote(c)} IS NULL)" for c in nulls]
+            con.execute(
+                f"INSERT INTO {out.violations_table} SELECT s._line, ?, ? FROM {staging} s "
+                f"JOIN (SELECT c.* FROM {combos} c SEMI JOIN _failing f ON f._combo = c._combo) c "
+                f"ON {' AND '.join(on) if on else 'true'}",
+                [meta["rule"], meta["severity"]],
             )
-        con.execute(f"DROP TABLE {combos}")
+            con.unregister("_failing")
+            rows_failed = int(frame.loc[frame["_combo"].isin(failing), "_n"].sum())
+        original = {k2: v for k2, v in kwargs.items() if k2 not in ("batch_id", "row_condition", "condition_parser")}
+        cond = _condition_text(kwargs.get("row_condition"))
+        own = cond.split(" and (", 1)[1][:-1] if cond and " and (" in cond else None
+        if own:
+            original["row_condition"] = own
+        out.results.append(
+            RuleResult(
+                table=table,
+                rule=meta["rule"],
+                expectation_type=r.expectation_config.type,
+                kwargs=json.loads(json.dumps(original, default=str)),
+                kahn=meta.get("kahn", ""),
+                severity=meta["severity"],
+                description=meta.get("description", ""),
+                success=bool(r.success),
+                rows_checked=int(checked["_n"].sum()),
+                rows_failed=rows_failed,
+            )
+        )
+    con.execute(f"DROP TABLE {combos}")
     return out

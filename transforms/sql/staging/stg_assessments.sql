@@ -1,29 +1,32 @@
 -- raw_assessments -> stg_assessments. Item scores are split and summed here (QIDS-SR16 by its
 -- domain maxima, clinical-reference 1.2) so the suite can compare them with the total.
 CREATE OR REPLACE TEMP TABLE stg_assessments AS
-WITH typed AS (
+WITH typed AS MATERIALIZED (
     SELECT r._line,
            txt(r.assessment_id)                       AS assessment_id,
            k.patient_key,
            txt(r.session_id)                          AS session_id,
            as_ts(r.assessed_at)                       AS assessed_at,
-           unparsed(r.assessed_at, as_ts(r.assessed_at)) AS assessed_at__unparsed,
+           r.assessed_at AS assessed_at__raw,
            upper(txt(r.instrument))                   AS instrument,
            as_int(r.total_score)                      AS total_score,
-           unparsed(r.total_score, as_int(r.total_score)) AS total_score__unparsed,
+           r.total_score AS total_score__raw,
            txt(r.item_scores)                         AS item_scores,
            as_int(r.minutes_after_dose)               AS minutes_after_dose,
-           unparsed(r.minutes_after_dose, as_int(r.minutes_after_dose)) AS minutes_after_dose__unparsed
+           r.minutes_after_dose AS minutes_after_dose__raw
     FROM raw_assessments r
     LEFT JOIN pk_map k ON k.patient_id = txt(r.patient_id)
 ),
-items AS (
+items AS MATERIALIZED (
     SELECT t.*,
            CASE WHEN t.item_scores IS NOT NULL
                 THEN list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
     FROM typed t
 )
-SELECT i.* EXCLUDE (_items),
+SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
+       unparsed(i.assessed_at__raw, i.assessed_at) AS assessed_at__unparsed,
+       unparsed(i.total_score__raw, i.total_score) AS total_score__unparsed,
+       unparsed(i.minutes_after_dose__raw, i.minutes_after_dose) AS minutes_after_dose__unparsed,
        CASE WHEN i._items IS NULL THEN NULL
             WHEN list_count(i._items) <> len(i._items) THEN false   -- a non-integer item
             ELSE len(i._items) = CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
@@ -41,10 +44,13 @@ SELECT i.* EXCLUDE (_items),
             ELSE list_sum(i._items)
        END                                                              AS _item_sum,
        CASE WHEN i.instrument = 'PHQ9' AND len(i._items) = 9 THEN i._items[9] END AS _item9,
-       getvariable('exported_at')::TIMESTAMPTZ                           AS _exported_at,
+       i.assessed_at::DATE                                               AS _assessed_on,
+       getvariable('exported_at')::TIMESTAMPTZ::DATE                     AS _export_date,
        (p.patient_key IS NOT NULL)                                       AS _patient_exists,
        CASE WHEN i.session_id IS NULL THEN NULL ELSE s.session_id IS NOT NULL END AS _session_exists,
-       CASE WHEN i.assessment_id IS NOT NULL THEN count(*) OVER (PARTITION BY i.assessment_id) END AS _key_count
+       CASE WHEN i.assessment_id IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM items i
 LEFT JOIN ctx_patients p ON p.patient_key = i.patient_key
-LEFT JOIN ctx_sessions s ON s.session_id = i.session_id;
+LEFT JOIN ctx_sessions s ON s.session_id = i.session_id
+LEFT JOIN (SELECT assessment_id, count(*) AS _n FROM items WHERE assessment_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+       ON dup.assessment_id IS NOT DISTINCT FROM i.assessment_id;
