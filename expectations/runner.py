@@ -24,6 +24,7 @@ import pandas as pd
 SUITE_DIR = Path(__file__).parent / "suites"
 SEVERITIES = ("error", "warning", "alert")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SET_RE = re.compile(r"^_set == (\d+)")
 _CTX_LOCK = threading.Lock()
 _CTX = None
 
@@ -146,14 +147,12 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, sui
     )
     frame: pd.DataFrame = con.execute(f"SELECT * FROM {combos}").arrow().read_all().to_pandas()
     restricted = []
-    origin: dict[int, int] = {}
     for k, (_, _, exps) in enumerate(sets):
         for exp in exps:
             cfg = exp.configuration.kwargs
             cond = _condition_text(cfg.get("row_condition"))
             text = f"_set == {k}" + (f" and ({cond})" if cond else "")
             clone = exp.copy(update={"row_condition": text, "condition_parser": "pandas"})
-            origin[len(restricted)] = k
             restricted.append(clone)
     _, batch_definition = _context()
     with _CTX_LOCK:  # a GX context is not safe to validate from two threads at once
@@ -162,13 +161,15 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, sui
             gx.ExpectationSuite(name=table, expectations=restricted),
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_combo"]},
         )
-    for i, r in enumerate(result.results):
+    for r in result.results:
         meta = r.expectation_config.meta or {}
         if r.exception_info and r.exception_info.get("raised_exception"):
             raise RuntimeError(
                 f"expectation {meta.get('rule')} on {table} could not run: {r.exception_info.get('exception_message')}"
             )
-        k = origin[i]
+        # GX does not return results in suite order: the set comes from the row condition
+        cond_text = _condition_text(r.expectation_config.kwargs.get("row_condition")) or ""
+        k = int(_SET_RE.match(cond_text).group(1))
         values, nulls, _ = sets[k]
         failing = [row["_combo"] for row in (r.result.get("unexpected_index_list") or [])]
         kwargs = r.expectation_config.kwargs

@@ -51,10 +51,8 @@ def _fragments(table: str) -> dict[str, str]:
     return {
         "key_cols": ", ".join(key),
         "key_first": key[0],
-        "key_match": match("k", "h"),
-        "key_match_c": match("k", "c") + " AND k.registry_id = c.registry_id",
-        "key_match_h": match("k", "h"),
-        "key_cols_h": ", ".join(f"h.{c}" for c in key),
+        "key_match_c": match("k", "c"),
+        "key_match_n": match("k", "n"),
     }
 
 
@@ -155,22 +153,21 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             for table in tables:
                 frag = _fragments(table)
                 first = con.execute(
-                    f"SELECT NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = ?)", [meta.registry_id]
+                    f"SELECT NOT EXISTS (SELECT 1 FROM core.{table} WHERE registry_id = $1) "
+                    f"AND NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = $1)", [meta.registry_id]
                 ).fetchone()[0]
-                sqlfiles.run(con, "warehouse", "load/history_insert.sql", table=table)
-                _fault(f"after_history_{table}")
+                withdrawn = 0
                 if first:
-                    sqlfiles.run(con, "warehouse", "load/current_first_load.sql", table=table)
-                    withdrawn = 0
+                    sqlfiles.run(con, "warehouse", "load/first_load.sql", table=table)
                 else:
-                    before = con.execute(f"SELECT count(*) FROM history.{table} WHERE load_id = ?", [load_id]).fetchone()[0]
+                    sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
+                    sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
                     if meta.mode == "full":
                         sqlfiles.run(con, "warehouse", "load/export_keys.sql", fragments=frag, table=table)
                         sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
-                    after = con.execute(f"SELECT count(*) FROM history.{table} WHERE load_id = ?", [load_id]).fetchone()[0]
-                    withdrawn = after - before
-                    sqlfiles.run(con, "warehouse", "load/current_refresh.sql", fragments=frag, table=table)
+                        withdrawn = con.execute(f"SELECT count(*) FROM gone_{table}").fetchone()[0]
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
+                _fault(f"after_{table}")
             con.execute("USE memory")
             _write_findings(con, meta, load_id, results, with_alerts=True)
             _fault("before_commit")

@@ -1,0 +1,12 @@
+-- This export's valid rows of {table}, with lineage: the versions this load brings.
+CREATE OR REPLACE TEMP TABLE new_{table} AS
+SELECT o.* EXCLUDE (_line),
+       getvariable('registry_id')              AS registry_id,
+       getvariable('load_id')::BIGINT          AS load_id,
+       getvariable('export_id')                AS export_id,
+       getvariable('exported_at')::TIMESTAMPTZ AS exported_at,
+       getvariable('loaded_at')::TIMESTAMPTZ   AS loaded_at,
+       getvariable('source_file_{table}')      AS source_file,
+       o._line                                 AS source_row,
+       w.warnings                              AS warnings
+FROM out_{table} o LEFT JOIN warn_{table} w USING (_line);
