@@ -1,0 +1,111 @@
+"""Charts as inline SVG (matplotlib), drawn only from figures that survived suppression, so a
+chart never shows a number the tables hide. Each returns an SVG string (no XML prolog)."""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "ketamine-outcomes", "font.size": 9,
+                     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100})
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _empty(title: str) -> str:
+    fig, ax = plt.subplots(figsize=(6.5, 1.2))
+    ax.axis("off")
+    ax.set_title(title, loc="left")
+    ax.text(0.0, 0.3, "No data to plot (no data, or every point suppressed).", transform=ax.transAxes)
+    return _svg(fig)
+
+
+def monthly_bars(points, title: str) -> str:
+    pts = [(m, g, f.value) for m, g, f in points if not f.suppressed and f.value is not None]
+    if not pts:
+        return _empty(title)
+    months = sorted({m for m, _, _ in pts})
+    groups = sorted({g for _, g, _ in pts})
+    fig, ax = plt.subplots(figsize=(6.5, 2.8))
+    bottom = [0.0] * len(months)
+    for g in groups:
+        vals = [next((v for m2, g2, v in pts if m2 == m and g2 == g), 0) for m in months]
+        ax.bar(months, vals, bottom=bottom, label=g)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_title(title, loc="left")
+    ax.set_ylabel("sessions")
+    ax.legend(fontsize=7, frameon=False)
+    ax.tick_params(axis="x", rotation=45)
+    return _svg(fig)
+
+
+def trajectories(points, title: str, kind: str) -> str:
+    """points: (group, week, Fig) -> one line per group with a CI band."""
+    pts = [(g, w, f) for g, w, f in points if not f.suppressed and f.value is not None]
+    if not pts:
+        return _empty(title)
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    scale = 100 if kind == "pct" else 1
+    for g in sorted({g for g, _, _ in pts}):
+        ser = sorted((w, f) for gg, w, f in pts if gg == g)
+        xs = [w for w, _ in ser]
+        ax.plot(xs, [f.value * scale for _, f in ser], marker="o", label=g)
+        if all(f.ci_low is not None for _, f in ser):
+            ax.fill_between(xs, [f.ci_low * scale for _, f in ser], [f.ci_high * scale for _, f in ser], alpha=0.15)
+    ax.set_xscale("symlog", linthresh=4)
+    ax.set_xticks([1, 2, 4, 8, 12, 26, 52], ["1", "2", "4", "8", "12", "26", "52"])
+    ax.set_xlabel("week since first dose")
+    ax.set_ylabel("% responders" if kind == "pct" else "mean score")
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=7, frameon=False)
+    return _svg(fig)
+
+
+def km(curves, title: str, min_at_risk: int = 11) -> str:
+    """Cumulative incidence of first response; each curve stops where fewer than 11 remain at risk
+    (so no step is drawn from a small risk set)."""
+    if curves is None or len(curves) == 0:
+        return _empty(title)
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    drawn = False
+    for (drug, route), g in curves.groupby(["drug", "route"]):
+        g = g[g["at_risk"] >= min_at_risk]
+        if len(g) < 2:
+            continue
+        ax.step(g["timeline"], 100 * g["cum_incidence"], where="post", label=f"{drug} {route}")
+        ax.fill_between(g["timeline"], 100 * g["ci_low"], 100 * g["ci_high"], step="post", alpha=0.15)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return _empty(title)
+    ax.set_xlabel("days since first dose")
+    ax.set_ylabel("% with a first response")
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=7, frameon=False)
+    return _svg(fig)
+
+
+def forest(rows, title: str) -> str:
+    """rows: (term, group, Fig) -> point and CI per term and group, log-free linear axis."""
+    pts = [(t, g, f) for t, g, f in rows if not f.suppressed and f.value is not None and f.ci_high is not None]
+    if not pts:
+        return _empty(title)
+    pts.sort(key=lambda x: (x[0], x[1]))
+    fig, ax = plt.subplots(figsize=(6.5, max(2.0, 0.22 * len(pts) + 0.8)))
+    groups = sorted({g for _, g, _ in pts})
+    colors = {g: f"C{i}" for i, g in enumerate(groups)}
+    for i, (t, g, f) in enumerate(reversed(pts)):
+        ax.errorbar(f.value, i, xerr=[[f.value - f.ci_low], [f.ci_high - f.value]], fmt="o", color=colors[g], ms=4, capsize=2)
+    ax.set_yticks(range(len(pts)), [f"{t} — {g}" for t, g, _ in reversed(pts)], fontsize=7)
+    ax.set_xlabel("events per 100 sessions")
+    ax.set_title(title, loc="left")
+    return _svg(fig)

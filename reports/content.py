@@ -1,0 +1,387 @@
+"""What the report says: reads the marts for one month and registry, fills a Book of figures and
+the sections' tables and chart series. No HTML here (render.py) and no statistics (stats.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from reports import charts
+from reports.figures import Book, Table
+
+INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16"}
+WEEKS = (1, 2, 4, 8, 12, 26, 52)
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    intro: str = ""
+    tables: list[Table] = field(default_factory=list)
+    charts: list = field(default_factory=list)   # callables producing SVG after suppression
+
+
+def _grp(drug, route):
+    return "all groups" if drug == "all" else f"{drug} {route}"
+
+
+class Content:
+    def __init__(self, con: duckdb.DuckDBPyConnection, month: str, registry: str | None):
+        self.con, self.month, self.reg = con, month, registry or "all"
+        self.book = Book()
+        self.sections: list[Section] = []
+
+    def q(self, sql: str, params=()) -> pd.DataFrame:
+        return self.con.execute(sql, list(params)).df()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def count(self, sec, measure, stratum, n, cell_key=None, groups=()):
+        key = cell_key or (sec, measure, stratum)
+        self.book.cell(key, {"n": n}, groups)
+        return self.book.add(sec, measure, stratum, n, n, cell=key, kind="count")
+
+    def rate(self, sec, measure, stratum, n, value, ci, cell_key, kind="pct"):
+        return self.book.add(sec, measure, stratum, n, value, ci, cell=cell_key, kind=kind)
+
+    def build(self) -> list[Section]:
+        for f in (self.summary, self.exposure, self.efficacy, self.comparisons, self.safety, self.long_term,
+                  self.data_quality):
+            f()
+        self.book.apply()
+        return self.sections
+
+    def has_data(self) -> bool:
+        return bool(self.q("SELECT count(*) c FROM marts.exposure WHERE registry_id = ? AND period = ? AND site_id = 'all' "
+                           "AND drug = 'all' AND dose_band = 'all' AND phase = 'all'", [self.reg, self.month])["c"][0])
+
+    # -- sections --------------------------------------------------------------------------
+    def summary(self):
+        s = Section("summary", "Summary", f"Registry: {self.reg}. Month: {self.month}. 'In month' counts what "
+                    f"happened in {self.month}; 'cumulative' everything up to its end.")
+        t = Table("Key figures", ["Measure", "In month", "Cumulative"])
+        ex = self.q("SELECT period, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? AND "
+                    "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND period IN (?, 'cumulative')",
+                    [self.reg, self.month]).set_index("period")
+        for col, label in (("patients", "Patients treated"), ("sessions", "Treatment sessions")):
+            t.rows.append([label] + [self.count("summary", col, f"period={p}", ex[col].get(p, 0)) for p in (self.month, "cumulative")])
+        py = []
+        for p in (self.month, "cumulative"):
+            k = ("summary", "py", p)
+            self.book.cell(k, {"patients": ex["patients"].get(p, 0)})
+            py.append(self.rate("summary", "patient_years", f"period={p}", ex["patients"].get(p, 0),
+                                ex["patient_years"].get(p, 0), (None, None), k, kind="py"))
+        t.rows.append(["Patient-years of exposure"] + py)
+        ae = self.q("SELECT period, events, sessions, per_100_sessions, per_100_sessions_ci_low lo, per_100_sessions_ci_high hi "
+                    "FROM marts.ae_rates WHERE registry_id = ? AND drug = 'all' AND level = 'any' AND period IN (?, 'cumulative')",
+                    [self.reg, self.month]).set_index("period")
+        row = ["Adverse events per 100 sessions (exact CI)"]
+        for p in (self.month, "cumulative"):
+            if p in ae.index:
+                r = ae.loc[p]
+                k = self.book.cell(("summary", "ae", p), {"events": r.events, "sessions": r.sessions})
+                row.append(self.rate("summary", "ae_per_100_sessions", f"period={p}", r.sessions, r.per_100_sessions,
+                                     (r.lo, r.hi), k, kind="rate"))
+            else:
+                row.append("–")
+        t.rows.append(row)
+        rr = self.q("SELECT * FROM marts.response_rates WHERE registry_id = ? AND drug = 'all' AND instrument = 'PHQ9' AND week = 4",
+                    [self.reg])
+        if not rr.empty:
+            r = rr.iloc[0]
+            k = self.book.cell(("summary", "phq9w4"), {"n": r.patients_evaluable, "k": r.responders})
+            t.rows.append(["PHQ-9 response at week 4 (Wilson CI)", "–",
+                           self.rate("summary", "phq9_response_week4", "period=cumulative", r.patients_evaluable,
+                                     r.response_rate, (r.response_ci_low, r.response_ci_high), k)])
+        s.tables.append(t)
+        self.sections.append(s)
+
+    def exposure(self):
+        s = Section("exposure", "Exposure", "Drug and route are those of each session; patient-years attribute to each "
+                    "session the days to the next session (at most 28) or 7 days after the last.")
+        df = self.q("SELECT * FROM marts.exposure WHERE registry_id = ? AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' "
+                    "AND period IN (?, 'cumulative') ORDER BY drug = 'all', drug, route", [self.reg, self.month])
+        t = Table("By drug and route", ["Drug / route", "Patients (month)", "Sessions (month)", "Patient-years (month)",
+                                         "Patients (cumulative)", "Sessions (cumulative)", "Patient-years (cumulative)"])
+        for (drug, route), g in df.groupby(["drug", "route"], sort=False):
+            row = [_grp(drug, route)]
+            for p in (self.month, "cumulative"):
+                r = g[g.period == p]
+                pts = int(r.patients.iloc[0]) if len(r) else 0
+                ses = int(r.sessions.iloc[0]) if len(r) else 0
+                py = float(r.patient_years.iloc[0]) if len(r) else 0.0
+                gid = ("exposure-route", p)
+                role = "total" if drug == "all" else "part"
+                key = self.book.cell(("exposure", drug, route, p), {"patients": pts, "sessions": ses}, [(str(gid), role)])
+                st = f"group={_grp(drug, route)}; period={p}"
+                row += [self.book.add("exposure", "patients", st, pts, pts, cell=key),
+                        self.book.add("exposure", "sessions", st, ses, ses, cell=key),
+                        self.book.add("exposure", "patient_years", st, pts, py, cell=key, kind="py")]
+            t.rows.append(row)
+        s.tables.append(t)
+        for dim, title in (("dose_band", "By dose band (cumulative)"), ("phase", "By phase (cumulative)")):
+            d = self.q(f"SELECT drug, route, {dim} AS v, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? "
+                       f"AND site_id = 'all' AND period = 'cumulative' AND drug <> 'all' AND {dim} <> 'all' AND "
+                       f"{'phase' if dim == 'dose_band' else 'dose_band'} = 'all' ORDER BY 1, 2, 3", [self.reg])
+            tt = Table(title, ["Drug / route", dim.replace("_", " "), "Patients", "Sessions", "Patient-years"])
+            for r in d.itertuples():
+                st = f"group={_grp(r.drug, r.route)}; {dim}={r.v}; period=cumulative"
+                key = self.book.cell(("exposure", dim, r.drug, r.route, r.v), {"patients": r.patients, "sessions": r.sessions})
+                tt.rows.append([_grp(r.drug, r.route), r.v, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
+                                self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key),
+                                self.book.add("exposure", "patient_years", st, r.patients, r.patient_years, cell=key, kind="py")])
+            s.tables.append(tt)
+        sites = self.q("SELECT registry_id, site_id, patients, sessions FROM marts.exposure e WHERE period = 'cumulative' AND "
+                       "site_id <> 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND "
+                       "(? = 'all' OR registry_id = ?) ORDER BY 1, 2", [self.reg, self.reg])
+        ts = Table("By site (cumulative)", ["Registry", "Site", "Patients", "Sessions"])
+        for r in sites.itertuples():
+            key = self.book.cell(("exposure", "site", r.registry_id, r.site_id), {"patients": r.patients, "sessions": r.sessions},
+                                 [(f"sites-{r.registry_id}", "part")])
+            st = f"registry={r.registry_id}; site={r.site_id}; period=cumulative"
+            ts.rows.append([r.registry_id, r.site_id, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
+                            self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key)])
+        for reg in sites.registry_id.unique():
+            tot = self.q("SELECT patients, sessions FROM marts.exposure WHERE registry_id = ? AND period = 'cumulative' AND "
+                         "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all'", [reg])
+            if len(tot):
+                self.book.cell(("exposure-total", reg), {"patients": tot.patients[0], "sessions": tot.sessions[0]},
+                               [(f"sites-{reg}", "total")])
+                if self.reg == "all":  # registry totals are shown in the all-registries report
+                    st = f"registry={reg}; site=all; period=cumulative"
+                    k = ("exposure-total", reg)
+                    ts.rows.append([reg, "all sites", self.book.add("exposure", "patients", st, tot.patients[0], tot.patients[0], cell=k),
+                                    self.book.add("exposure", "sessions", st, tot.sessions[0], tot.sessions[0], cell=k)])
+        s.tables.append(ts)
+        monthly = self.q("SELECT period, drug || ' ' || route AS grp, sessions, patients FROM marts.exposure WHERE registry_id = ? "
+                         "AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' AND drug <> 'all' AND period <> 'cumulative' "
+                         "AND period <= ? ORDER BY 1", [self.reg, self.month])
+        figs = []
+        for r in monthly.itertuples():
+            key = self.book.cell(("exposure-month", r.period, r.grp), {"sessions": r.sessions, "patients": r.patients},
+                                 [(f"exposure-month-{r.period}", "part")])
+            figs.append((r.period, r.grp, self.book.add("exposure", "sessions", f"group={r.grp}; period={r.period}",
+                                                         r.sessions, r.sessions, cell=key)))
+        s.charts.append(lambda figs=figs: charts.monthly_bars(figs, "Sessions per month by drug and route"))
+        self.sections.append(s)
+
+    def efficacy(self):
+        s = Section("efficacy", "Efficacy", "Cumulative, by treatment group (drug and route of the first session). "
+                    "Response = score at most 50 % of baseline; 95 % Wilson intervals.")
+        rr = self.q("SELECT * FROM marts.response_rates WHERE registry_id = ? ORDER BY instrument, drug = 'all', drug, route, week",
+                    [self.reg])
+        for inst, label in INSTRUMENTS.items():
+            d = rr[rr.instrument == inst]
+            if d.empty:
+                continue
+            alt = inst == "MADRS"
+            cols = ["Group", "Week", "Evaluable", "Responders", "Response % (CI)", "Remitters", "Remission % (CI)"]
+            cols += ["Remitters MADRS<=12", "Remission <=12 % (CI)"] if alt else []
+            cols += ["Mean score (CI)"]
+            t = Table(f"{label}: response and remission by group and week",
+                      cols, note=f"Remission: {d.remission_definition.iloc[0]}" + ("; also MADRS <= 12 (esketamine phase 3)" if alt else ""))
+            traj, resp = [], []
+            for r in d.itertuples():
+                grp = _grp(r.drug, r.route)
+                st = f"instrument={inst}; group={grp}; week={r.week}"
+                counts = {"n": r.patients_evaluable, "responders": r.responders, "remitters": r.remitters}
+                if alt:
+                    counts["remitters_alt"] = r.remitters_alt
+                key = self.book.cell(("eff", inst, r.drug, r.route, r.week), counts,
+                                     [(f"eff-{inst}-{r.week}", "total" if r.drug == "all" else "part")])
+                row = [grp, str(r.week),
+                       self.book.add("efficacy", "patients_evaluable", st, r.patients_evaluable, r.patients_evaluable, cell=key),
+                       self.book.add("efficacy", "responders", st, r.patients_evaluable, r.responders, cell=key),
+                       self.book.add("efficacy", "response_rate", st, r.patients_evaluable, r.response_rate,
+                                     (r.response_ci_low, r.response_ci_high), cell=key, kind="pct"),
+                       self.book.add("efficacy", "remitters", st, r.patients_evaluable, r.remitters, cell=key),
+                       self.book.add("efficacy", "remission_rate", st, r.patients_evaluable, r.remission_rate,
+                                     (r.remission_ci_low, r.remission_ci_high), cell=key, kind="pct")]
+                if alt:
+                    row += [self.book.add("efficacy", "remitters_madrs_le12", st, r.patients_evaluable, r.remitters_alt, cell=key),
+                            self.book.add("efficacy", "remission_rate_madrs_le12", st, r.patients_evaluable, r.remission_alt_rate,
+                                          (r.remission_alt_ci_low, r.remission_alt_ci_high), cell=key, kind="pct")]
+                ms = self.book.add("efficacy", "mean_score", st, r.patients_evaluable, r.mean_score,
+                                   (r.mean_score_ci_low, r.mean_score_ci_high), cell=key, kind="score")
+                row.append(ms)
+                t.rows.append(row)
+                traj.append((grp, r.week, ms))
+                resp.append((grp, r.week, row[4]))
+            s.tables.append(t)
+            s.charts.append(lambda traj=traj, label=label: charts.trajectories(traj, f"{label}: mean score by week (95 % CI)", "score"))
+            s.charts.append(lambda resp=resp, label=label: charts.trajectories(resp, f"{label}: response rate by week (95 % CI)", "pct"))
+        km = self.q("SELECT * FROM marts.km_summary WHERE registry_id = ? ORDER BY outcome DESC, instrument, drug = 'all', drug, route",
+                    [self.reg])
+        t = Table("Time to first response (Kaplan-Meier) and relapse after response",
+                  ["Outcome", "Instrument", "Group", "Patients", "Events", "Median days (CI)",
+                   "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
+                  note="Relapse: two consecutive assessments above 50 % of baseline after a response (PROPOSED rule); "
+                       "time from first response. Medians are shown when reached.")
+        for r in km.itertuples():
+            grp = _grp(r.drug, r.route)
+            st = f"outcome={r.outcome}; instrument={r.instrument}; group={grp}"
+            key = self.book.cell(("km", r.outcome, r.instrument, r.drug, r.route), {"n": r.n, "events": r.events},
+                                 [(f"km-{r.outcome}-{r.instrument}", "total" if r.drug == "all" else "part")])
+            med = self.book.add("efficacy", f"km_{r.outcome}_median_days", st, r.n, r.median,
+                                (r.median_ci_low, r.median_ci_high), cell=key, kind="days")
+            row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
+                   self.book.add("efficacy", f"km_{r.outcome}_patients", st, r.n, r.n, cell=key),
+                   self.book.add("efficacy", f"km_{r.outcome}_events", st, r.n, r.events, cell=key), med]
+            for d in (7, 28, 182):
+                row.append(self.book.add("efficacy", f"km_{r.outcome}_cum_incidence_day{d}", st, r.n,
+                                         getattr(r, f"cum_incidence_d{d}"),
+                                         (getattr(r, f"cum_incidence_d{d}_ci_low"), getattr(r, f"cum_incidence_d{d}_ci_high")),
+                                         cell=key, kind="pct"))
+            t.rows.append(row)
+        s.tables.append(t)
+        curves = self.q("SELECT * FROM marts.km_curves WHERE registry_id = ? AND outcome = 'response' AND instrument = 'PHQ9' "
+                        "AND drug <> 'all' ORDER BY drug, route, timeline", [self.reg])
+        s.charts.append(lambda curves=curves: charts.km(curves, "PHQ-9: time to first response (Kaplan-Meier, 95 % CI)"))
+        self.sections.append(s)
+
+    def comparisons(self):
+        s = Section("comparisons", "Route and dose-regimen comparisons",
+                    "Risk differences against a reference group (esketamine intranasal when present), Newcombe 95 % CI. "
+                    "Observational data: groups differ in who receives them; differences are not causal effects.")
+        df = self.q("SELECT * FROM marts.comparisons WHERE registry_id = ? AND (measure LIKE '%week 4' OR measure LIKE '%: patients with event') "
+                    "ORDER BY comparison DESC, measure, \"group\"", [self.reg])
+        t = Table("Comparisons", ["Comparison", "Measure", "Group", "Patients", "Rate (CI)", "Difference vs reference (CI)", "Reference"])
+        for r in df.itertuples():
+            st = f"comparison={r.comparison}; measure={r.measure}; group={r.group}"
+            key = self.book.cell(("cmp", r.comparison, r.measure, r.group), {"n": r.n, "k": r.k, "ref_n": r.ref_n, "ref_k": r.ref_k})
+            t.rows.append([r.comparison, r.measure, r.group, self.book.add("comparisons", "n", st, r.n, r.n, cell=key),
+                           self.book.add("comparisons", "rate", st, r.n, r.rate, cell=key, kind="pct"),
+                           self.book.add("comparisons", "risk_difference", st, r.n, r.difference, (r.ci_low, r.ci_high),
+                                         cell=key, kind="pct") if r.group != r.reference else "reference", r.reference])
+        s.tables.append(t)
+        self.sections.append(s)
+
+    def _ae_table(self, sec, title, where, periods, forest=False, note=""):
+        df = self.q(f"SELECT * FROM marts.ae_rates WHERE registry_id = ? AND {where} AND period IN (?, 'cumulative') "
+                    f"ORDER BY level, term, drug = 'all', drug, route, period", [self.reg, self.month])
+        t = Table(title, ["Term", "Level", "Group", "Period", "Patients exposed", "Sessions", "Patients with event", "Events",
+                          "Per 100 sessions (exact CI)", "Per 100 patient-years, EAIR (exact CI)"], note=note)
+        forest_rows = []
+        for r in df.itertuples():
+            if r.period not in periods:
+                continue
+            grp = _grp(r.drug, r.route)
+            p = "in month" if r.period == self.month else "cumulative"
+            st = f"term={r.term}; level={r.level}; group={grp}; period={r.period}"
+            key = self.book.cell((sec, r.level, r.term, r.drug, r.route, r.period),
+                                 {"patients": r.patients_exposed, "sessions": r.sessions, "patients_with_event": r.patients_with_event,
+                                  "events": r.events, "new_patients": r.new_patients_with_event},
+                                 [(f"{sec}-{r.level}-{r.term}-{r.period}", "total" if r.drug == "all" else "part")])
+            per100 = self.book.add(sec, "per_100_sessions", st, r.sessions, r.per_100_sessions,
+                                   (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate")
+            t.rows.append([r.term, r.level, grp, p,
+                           self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=key),
+                           self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=key),
+                           self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key),
+                           self.book.add(sec, "events", st, r.sessions, r.events, cell=key), per100,
+                           self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
+                                         (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")])
+            if forest and r.period == "cumulative":
+                forest_rows.append((r.term, grp, per100))
+        return t, forest_rows
+
+    def safety(self):
+        s = Section("safety", "Safety", "Adverse events by treatment group. Incidence per 100 sessions = events / sessions x 100; "
+                    "EAIR = patients with a first event / patient-years at risk (to first event) x 100; exact Poisson CIs.")
+        top = self.q("SELECT term FROM marts.ae_rates WHERE registry_id = ? AND level = 'pt' AND drug = 'all' AND period = 'cumulative' "
+                     "AND events > 0 ORDER BY events DESC, term LIMIT 12", [self.reg]).term.tolist()
+        terms = ", ".join("'" + x.replace("'", "''") + "'" for x in top) or "''"
+        t, forest = self._ae_table("safety", "Adverse events: label groups (clinical-reference 4.1) and the most frequent preferred terms",
+                                   f"(level IN ('any', 'label_group') OR (level = 'pt' AND term IN ({terms})))",
+                                   (self.month, "cumulative"), forest=True)
+        s.tables.append(t)
+        s.charts.append(lambda forest=forest: charts.forest(forest, "Adverse events per 100 sessions by route (cumulative, exact 95 % CI)"))
+        sae = self.q("SELECT meddra_pt, criteria, count(*) FILTER (WHERE onset_month = ?) AS in_month, count(*) AS cumulative "
+                     "FROM marts.sae_listing WHERE (? = 'all' OR registry_id = ?) AND onset_month <= ? GROUP BY ALL ORDER BY 1, 2",
+                     [self.month, self.reg, self.reg, self.month])
+        ts = Table("Serious adverse events (ICH E2A) by term and criterion", ["Preferred term", "Criteria", "In month", "Cumulative"],
+                   note="Counts only: the listing behind it (marts.sae_listing) holds no identifiers but is not printed, as every row is a count of one.")
+        for r in sae.itertuples():
+            st = f"term={r.meddra_pt}; criteria={r.criteria}"
+            ts.rows.append([r.meddra_pt, r.criteria,
+                            self.count("safety", "sae_events", st + f"; period={self.month}", r.in_month,
+                                       groups=[(f"sae-{self.month}", "part")]),
+                            self.count("safety", "sae_events", st + "; period=cumulative", r.cumulative,
+                                       groups=[("sae-cumulative", "part")])])
+        if len(sae):
+            ts.rows.append(["All SAEs", "", self.count("safety", "sae_events", f"term=all; period={self.month}", int(sae.in_month.sum()),
+                                                       groups=[(f"sae-{self.month}", "total")]),
+                            self.count("safety", "sae_events", "term=all; period=cumulative", int(sae.cumulative.sum()),
+                                       groups=[("sae-cumulative", "total")])])
+        s.tables.append(ts)
+        for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (REMS / label thresholds)"),
+                              ("dissociation", "Dissociation (CADSS) after dosing"), ("sedation", "Sedation (MOAA/S) after dosing"),
+                              ("rems", "Monitoring shorter than the REMS minimum (esketamine, 120 min)"),
+                              ("suicidality", "Suicidality screens")):
+            s.tables.append(self._flag_table(domain, title))
+        al = self.q("SELECT rule, period, alerts FROM marts.suicidality_alerts WHERE registry_id = ? AND period IN (?, 'cumulative')",
+                    [self.reg, self.month])
+        ta = Table("Suicidality alerts raised at load", ["Rule", "In month", "Cumulative"])
+        for rule, g in al.groupby("rule"):
+            vals = {r.period: r.alerts for r in g.itertuples()}
+            ta.rows.append([rule] + [self.count("safety", "suicidality_alerts", f"rule={rule}; period={p}", vals.get(p, 0))
+                                     for p in (self.month, "cumulative")])
+        s.tables.append(ta)
+        self.sections.append(s)
+
+    def _flag_table(self, domain, title):
+        df = self.q("SELECT * FROM marts.session_safety WHERE registry_id = ? AND domain = ? AND period IN (?, 'cumulative') "
+                    "ORDER BY measure, drug = 'all', drug, route, period", [self.reg, domain, self.month])
+        unit = "assessments" if domain == "suicidality" else "sessions"
+        t = Table(title, ["Measure", "Group", "Period", f"{unit.title()} evaluable", f"{unit.title()} flagged",
+                          "% of " + unit + " (Wilson CI)", "Patients flagged", "% of patients (Clopper-Pearson CI)"])
+        for r in df.itertuples():
+            grp = _grp(r.drug, r.route)
+            p = "in month" if r.period == self.month else "cumulative"
+            st = f"measure={r.measure}; group={grp}; period={r.period}"
+            key = self.book.cell(("flag", domain, r.measure, r.drug, r.route, r.period),
+                                 {"units": r.units_evaluable, "flagged": r.units_flagged, "patients": r.patients_evaluable,
+                                  "patients_flagged": r.patients_flagged},
+                                 [(f"flag-{domain}-{r.measure}-{r.period}", "total" if r.drug == "all" else "part")])
+            t.rows.append([r.measure, grp, p,
+                           self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=key),
+                           self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key),
+                           self.book.add("safety", f"{domain}_{unit}_rate", st, r.units_evaluable, r.unit_rate,
+                                         (r.unit_ci_low, r.unit_ci_high), cell=key, kind="pct"),
+                           self.book.add("safety", f"{domain}_patients_flagged", st, r.patients_evaluable, r.patients_flagged, cell=key),
+                           self.book.add("safety", f"{domain}_patient_rate", st, r.patients_evaluable, r.patient_rate,
+                                         (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct")])
+        return t
+
+    def long_term(self):
+        s = Section("long_term", "Long-term signals", "Urinary symptoms, hepatic (AE terms and ALT/AST >= 3x ULN in labs), misuse and "
+                    "abuse, cognitive and suicidality terms (clinical-reference 4.4), with patient-year denominators.")
+        t, _ = self._ae_table("long_term", "Long-term signals", "level = 'signal'", (self.month, "cumulative"))
+        s.tables.append(t)
+        self.sections.append(s)
+
+    def data_quality(self):
+        s = Section("data_quality", "Data quality", "Load attempts and quarantined rows, by registry and month.")
+        loads = self.q("SELECT * FROM marts.dq_loads WHERE (? = 'all' OR registry_id = ?) AND month <= ? ORDER BY registry_id, month, status",
+                       [self.reg, self.reg, self.month])
+        t = Table("Loads", ["Registry", "Month", "Status", "Loads", "Rows read", "Rows loaded", "Rows quarantined", "Rows withdrawn"])
+        for r in loads.itertuples():
+            st = f"registry={r.registry_id}; month={r.month}; status={r.status}"
+            key = self.book.cell(("dq", r.registry_id, r.month, r.status),
+                                 {"loads": r.loads, "read": r.rows_read, "loaded": r.rows_loaded, "q": r.rows_quarantined,
+                                  "w": r.rows_withdrawn})
+            t.rows.append([r.registry_id, r.month, r.status] + [self.book.add("data_quality", m, st, getattr(r, c), getattr(r, c), cell=key)
+                          for m, c in (("loads", "loads"), ("rows_read", "rows_read"), ("rows_loaded", "rows_loaded"),
+                                       ("rows_quarantined", "rows_quarantined"), ("rows_withdrawn", "rows_withdrawn"))])
+        s.tables.append(t)
+        q = self.q("SELECT * FROM marts.dq_quarantine WHERE (? = 'all' OR registry_id = ?) AND month <= ? ORDER BY registry_id, month, table_name, rule",
+                   [self.reg, self.reg, self.month])
+        tq = Table("Quarantined rows by rule", ["Registry", "Month", "Table", "Rule", "Rows"])
+        for r in q.itertuples():
+            tq.rows.append([r.registry_id, r.month, r.table_name, r.rule,
+                            self.count("data_quality", "rows_quarantined", f"registry={r.registry_id}; month={r.month}; "
+                                       f"table={r.table_name}; rule={r.rule}", r.rows_quarantined)])
+        s.tables.append(tq)
+        self.sections.append(s)

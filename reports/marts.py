@@ -1,0 +1,269 @@
+"""Build the `marts` schema: run the SQL models of warehouse/sql/marts in order, then add the
+intervals and survival tables that SQL should not hand-compute (reports.stats).
+
+Two places a build can land: the warehouse file itself (`rebuild_marts`, after each load or on
+demand; the file is held read-write only for the rebuild) or an in-memory database with the
+warehouse attached read-only (`build_in_memory`, what a report uses, so that a report for a past
+month or an --as-of load never changes the warehouse).
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from reports import stats
+from reports.sources import create_sources
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "sql" / "marts"
+# Order matters: seeds, then intermediate (TEMP) tables, then marts.
+MODELS = [
+    "seed_label_groups", "int_sessions", "int_patients", "int_efficacy", "int_ae", "int_flags",
+    "marts_exposure", "marts_response_rates", "marts_time_to_response", "marts_ae_rates",
+    "marts_sae_listing", "marts_session_safety", "marts_long_term", "marts_data_quality",
+]
+RESPONSE_INSTRUMENTS = ("PHQ9", "MADRS", "QIDS_SR16")
+REFERENCE_ROUTE = ("esketamine", "intranasal")
+
+
+def code_version() -> str:
+    """`git describe` of the checkout when there is one, else the installed package version."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=SQL_DIR,
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ketamine-outcomes")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
+          cutoff: datetime | None = None, registry: str | None = None) -> dict:
+    """Run every model on `con` (marts land in its default catalog); returns timings and counts."""
+    t0 = time.perf_counter()
+    con.execute("SET TimeZone = 'UTC'")
+    create_sources(con, catalog, as_of_load, cutoff, registry)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    timings = {}
+    for name in MODELS:
+        t = time.perf_counter()
+        con.execute((SQL_DIR / f"{name}.sql").read_text())
+        timings[name] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    _enrich(con)
+    timings["stats"] = round(time.perf_counter() - t, 3)
+    last = con.execute("SELECT max(load_id), max(finished_at) FROM src_loads WHERE status = 'loaded'").fetchone()
+    info = {
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "as_of_load": as_of_load, "last_load_id": last[0],
+        "last_load_at": last[1].isoformat() if last[1] else None,
+        "cutoff": cutoff.isoformat() if cutoff else None, "registry": registry,
+        "code_version": code_version(),
+    }
+    con.execute("CREATE OR REPLACE TABLE marts.build_info AS SELECT * FROM (SELECT ?::TIMESTAMPTZ AS built_at, "
+                "?::BIGINT AS as_of_load, ?::BIGINT AS last_load_id, ?::TIMESTAMPTZ AS last_load_at, "
+                "?::TIMESTAMPTZ AS cutoff, ?::VARCHAR AS registry, ?::VARCHAR AS code_version)",
+                list(info.values()))
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' AND database_name = current_database() "
+        "ORDER BY 1").fetchall()]
+    info["tables"] = {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in tables}
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    info["timings"] = timings
+    return info
+
+
+def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | None = None) -> dict:
+    """Rebuild the `marts` schema inside the warehouse, from core.* or as of a load.
+
+    Holds the file read-write only for this rebuild, in one transaction, so readers see the old
+    marts or the new ones, never half.
+    """
+    from warehouse.connect import retry_locked
+    from warehouse.connect import warehouse_path as resolve
+
+    p = resolve(warehouse_path)
+    if not p.exists():
+        raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+    con = retry_locked(lambda: duckdb.connect(str(p)))
+    try:
+        con.execute("BEGIN")
+        try:
+            info = build(con, "", as_of_load=as_of_load)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    info["warehouse"] = str(p)
+    return info
+
+
+def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | None = None,
+                    cutoff: datetime | None = None, registry: str | None = None
+                    ) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Marts in a private in-memory database; the warehouse is attached read-only, then detached."""
+    from warehouse.connect import attach, detach
+    from warehouse.connect import warehouse_path as resolve
+
+    p = resolve(warehouse_path)
+    if not p.exists():
+        raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+    con = duckdb.connect()
+    attach(con, p, alias="wh", read_only=True)
+    try:
+        info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry)
+    finally:
+        for v in ("src_patients", "src_sessions", "src_vitals", "src_assessments", "src_adverse_events",
+                  "src_labs", "src_loads", "src_quarantine", "src_alerts"):
+            con.execute(f"DROP VIEW IF EXISTS {v}")
+        detach(con)
+    return con, info
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics added after SQL
+
+
+def _replace(con, name: str, df: pd.DataFrame) -> None:
+    con.register("_df", df)
+    con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
+    con.unregister("_df")
+
+
+def _enrich(con) -> None:
+    rr = con.execute("SELECT * FROM marts.response_rates").df()
+    rr["response_rate"] = _div(rr["responders"], rr["patients_evaluable"])
+    rr["response_ci_low"], rr["response_ci_high"] = stats.proportion_ci(rr["responders"], rr["patients_evaluable"])
+    rr["remission_rate"] = _div(rr["remitters"], rr["patients_evaluable"])
+    rr["remission_ci_low"], rr["remission_ci_high"] = stats.proportion_ci(rr["remitters"], rr["patients_evaluable"])
+    alt = rr["remitters_alt"].fillna(0)
+    rr["remission_alt_rate"] = np.where(rr["remitters_alt"].notna(), _div(alt, rr["patients_evaluable"]), np.nan)
+    lo, hi = stats.proportion_ci(alt, rr["patients_evaluable"])
+    rr["remission_alt_ci_low"] = np.where(rr["remitters_alt"].notna(), lo, np.nan)
+    rr["remission_alt_ci_high"] = np.where(rr["remitters_alt"].notna(), hi, np.nan)
+    rr["mean_score_ci_low"], rr["mean_score_ci_high"] = stats.mean_ci(rr["mean_score"], rr["sd_score"], rr["patients_evaluable"])
+    _replace(con, "response_rates", rr.sort_values(["registry_id", "drug", "route", "instrument", "week"]))
+
+    rg = con.execute("SELECT * FROM marts.regimen_response").df()
+    rg["response_rate"] = _div(rg["responders"], rg["patients_evaluable"])
+    rg["response_ci_low"], rg["response_ci_high"] = stats.proportion_ci(rg["responders"], rg["patients_evaluable"])
+    _replace(con, "regimen_response", rg)
+
+    ae = con.execute("SELECT * FROM marts.ae_rates").df()
+    _ae_stats(ae)
+    _replace(con, "ae_rates", ae)
+    lt = ae[ae["level"] == "signal"].copy()
+    _replace(con, "long_term", lt)
+
+    for name in ("session_safety", "bp_excursions", "peri_dose", "rems_monitoring", "suicidality"):
+        df = con.execute(f"SELECT * FROM marts.{name}").df()
+        df["unit_rate"] = _div(df["units_flagged"], df["units_evaluable"])
+        df["unit_ci_low"], df["unit_ci_high"] = stats.proportion_ci(df["units_flagged"], df["units_evaluable"])
+        df["patient_rate"] = _div(df["patients_flagged"], df["patients_evaluable"])
+        df["patient_ci_low"], df["patient_ci_high"] = stats.proportion_ci(df["patients_flagged"], df["patients_evaluable"], "beta")
+        _replace(con, name, df)
+
+    _survival(con)
+    _comparisons(con, rr, rg, ae)
+
+
+def _div(a, b):
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def _ae_stats(ae: pd.DataFrame) -> None:
+    ae["incidence_proportion"] = _div(ae["patients_with_event"], ae["patients_exposed"])
+    ae["incidence_ci_low"], ae["incidence_ci_high"] = stats.proportion_ci(ae["patients_with_event"], ae["patients_exposed"], "beta")
+    ae["per_100_sessions"] = 100 * _div(ae["events"], ae["sessions"])
+    lo, hi = stats.poisson_rate_ci(ae["events"], ae["sessions"])
+    ae["per_100_sessions_ci_low"], ae["per_100_sessions_ci_high"] = 100 * lo, 100 * hi
+    ae["eaer_per_100py"] = 100 * _div(ae["events"], ae["patient_years"])
+    lo, hi = stats.poisson_rate_ci(ae["events"], ae["patient_years"])
+    ae["eaer_ci_low"], ae["eaer_ci_high"] = 100 * lo, 100 * hi
+    ae["eair_per_100py"] = 100 * _div(ae["new_patients_with_event"], ae["py_at_risk"])
+    lo, hi = stats.poisson_rate_ci(ae["new_patients_with_event"], ae["py_at_risk"])
+    ae["eair_ci_low"], ae["eair_ci_high"] = 100 * lo, 100 * hi
+
+
+def _survival(con) -> None:
+    """Kaplan-Meier of time to first response and, among responders, of time to relapse."""
+    ttr = con.execute("SELECT * FROM marts.time_to_response").df()
+    curves, summaries = [], []
+    if not ttr.empty:
+        pooled = [ttr, ttr.assign(registry_id="all")]
+        pooled += [p.assign(drug="all", route="all") for p in list(pooled)]
+        full = pd.concat(pooled, ignore_index=True)
+        for (reg, drug, route, inst), g in full.groupby(["registry_id", "drug", "route", "instrument"], sort=True):
+            for outcome, dur, ev in (("response", "days_to_response", "responded"),
+                                     ("relapse", "days_to_relapse", "relapsed")):
+                gg = g[g[dur].notna()] if outcome == "relapse" else g
+                if gg.empty:
+                    continue
+                table, summ = stats.kaplan_meier(gg[dur], gg[ev].astype(bool), label=outcome)
+                key = {"registry_id": reg, "drug": drug, "route": route, "instrument": inst, "outcome": outcome}
+                curves.append(table.assign(**key))
+                for day in (7, 14, 28, 84, 182):
+                    v, lo, hi = stats.km_at(table, day)
+                    summ[f"cum_incidence_d{day}"] = v
+                    summ[f"cum_incidence_d{day}_ci_low"] = lo
+                    summ[f"cum_incidence_d{day}_ci_high"] = hi
+                summaries.append({**key, **summ})
+    cols = ["registry_id", "drug", "route", "instrument", "outcome"]
+    km = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
+        columns=cols + ["timeline", "at_risk", "cum_incidence", "ci_low", "ci_high"])
+    summary = pd.DataFrame(summaries) if summaries else pd.DataFrame(columns=cols + ["n", "events", "median"])
+    _replace(con, "km_curves", km)
+    _replace(con, "km_summary", summary)
+    _replace(con, "durability", summary[summary["outcome"] == "relapse"] if not summary.empty else summary)
+
+
+def _comparisons(con, rr: pd.DataFrame, rg: pd.DataFrame, ae: pd.DataFrame) -> None:
+    """Risk differences vs a reference group (esketamine intranasal when present, else the
+    largest group), with Newcombe CIs: response by route and week, response by regimen, and
+    patient incidence of each label group by route (cumulative)."""
+    rows = []
+
+    def compare(kind, measure, df, key, k, n, reg):
+        if df.empty:
+            return
+        sizes = df.groupby(key)[n].sum()
+        ref = "esketamine intranasal" if "esketamine intranasal" in sizes.index else sizes.idxmax()
+        refrow = df[df[key] == ref].iloc[0]
+        for _, r in df.iterrows():
+            diff, lo, hi = (np.nan, np.nan, np.nan) if r[key] == ref else stats.risk_difference_ci(
+                int(r[k]), int(r[n]), int(refrow[k]), int(refrow[n]))
+            rows.append({"registry_id": reg, "comparison": kind, "measure": measure, "group": r[key],
+                         "reference": ref, "k": int(r[k]), "n": int(r[n]),
+                         "rate": r[k] / r[n] if r[n] else np.nan,
+                         "ref_k": int(refrow[k]), "ref_n": int(refrow[n]),
+                         "difference": diff, "ci_low": lo, "ci_high": hi})
+
+    r1 = rr[(rr["drug"] != "all")].copy()
+    r1["group"] = r1["drug"] + " " + r1["route"]
+    for (reg, inst, week), g in r1.groupby(["registry_id", "instrument", "week"]):
+        compare("route", f"{inst} response at week {week}", g, "group", "responders", "patients_evaluable", reg)
+    for (reg, inst, week), g in rg.groupby(["registry_id", "instrument", "week"]):
+        compare("regimen", f"{inst} response at week {week}", g, "regimen", "responders", "patients_evaluable", reg)
+    a1 = ae[(ae["level"] == "label_group") & (ae["period"] == "cumulative") & (ae["drug"] != "all")].copy()
+    a1["group"] = a1["drug"] + " " + a1["route"]
+    for (reg, term), g in a1.groupby(["registry_id", "term"]):
+        compare("route", f"{term}: patients with event", g, "group", "patients_with_event", "patients_exposed", reg)
+    cols = ["registry_id", "comparison", "measure", "group", "reference", "k", "n", "rate", "ref_k", "ref_n",
+            "difference", "ci_low", "ci_high"]
+    _replace(con, "comparisons", pd.DataFrame(rows, columns=cols))

@@ -1,0 +1,58 @@
+"""The methods section: every definition and denominator the report uses, in one list, so the
+text and the SQL models (warehouse/sql/marts) can be reviewed side by side."""
+
+METHODS = [
+    ("Data", "Current records (core.*) or, with --as-of L, the warehouse as it stood after load L: per record the latest "
+             "version by exported_at (ties: load_id) among loads <= L; withdrawn records are left out. Events dated on or "
+             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month."),
+    ("Treatment group", "Drug and route of the patient's first session. Efficacy and safety are stratified by it; "
+                        "exposure tables use each session's own drug and route."),
+    ("Phase", "Induction = sessions in days 0-27 after the first session (esketamine label weeks 1-4); maintenance after."),
+    ("Dose band", "Esketamine: dose in mg (28/56/84). Other drugs: mg/kg band (<0.5, 0.5, >0.5-1.0, >1.0) when mg/kg is "
+                  "recorded, else mg band. Dose regimen = group plus the most frequent induction dose band."),
+    ("Exposure time", "Each session contributes the days to the patient's next session (at most 28), or 7 days after the "
+                      "last session (never past the cut-off); patient-years = days / 365.25; a month's patient-years are those "
+                      "of the sessions starting in it."),
+    ("Baseline", "The last score of the instrument at or before the first session and at most 14 days before it; "
+                 "patients with no baseline, or a baseline of 0, are not evaluable."),
+    ("Week-w score", "The assessment nearest to day 7w (day = calendar days since the first session; ties: the earlier) within "
+                     "the window: week 1 days 4-10, 2: 11-17, 4: 21-35, 8: 46-66, 12: 70-98, 26: 154-210, 52: 322-406. "
+                     "Denominator: patients evaluable = baseline and a week-w score."),
+    ("Response", "Week-w score at most 50 % of baseline (>= 50 % reduction)."),
+    ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately labelled, MADRS <= 12 "
+                  "(esketamine phase 3)."),
+    ("Time to first response", "Days from the first session to the first assessment (day >= 1) meeting the response "
+                               "definition; censored at the last assessment of the instrument; Kaplan-Meier (lifelines), "
+                               "Greenwood-exponential 95 % CI; curves are drawn only while more than 10 patients are at risk."),
+    ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline (PROPOSED: the SUSTAIN-1 "
+                "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
+    ("Adverse-event rates", "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
+                            "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
+                            "with a session in the period, sessions in the period, patient-years. Per 100 sessions = events / "
+                            "sessions x 100 (exact Poisson CI); EAIR = patients with a first event in the period / patient-years "
+                            "at risk (exposure of sessions after the first event removed) x 100 (exact Poisson CI); patient "
+                            "incidence proportion with Clopper-Pearson CI. Sessions cluster within patients: the per-session "
+                            "CIs ignore that clustering and are too narrow when events recur in the same patients."),
+    ("Serious adverse events", "ICH E2A: serious flag or any of death, life-threatening, hospitalisation, disability, congenital "
+                               "anomaly, medically important; counted by preferred term and criterion."),
+    ("Blood pressure", "Sessions with a pre-dose and a post-dose reading. Notable rise: post-dose SBP >= 180 or DBP >= 110, or a "
+                       "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, REMS). Pre-dose > 140/90 reported "
+                       "separately (label: consider delaying)."),
+    ("Dissociation", "Sessions with a CADSS after dosing; present = highest post-dose total > 4 and above the pre-dose total "
+                     "when one was recorded (trial threshold)."),
+    ("Sedation", "Sessions with a MOAA/S after dosing; sedation = lowest post-dose score <= 3; loss of consciousness = 0."),
+    ("REMS monitoring", "Esketamine sessions with monitoring minutes recorded; deviation = fewer than 120 minutes."),
+    ("Suicidality", "PHQ-9 item 9 >= 1 (from item scores) and C-SSRS ideation >= 4 among assessments that record them; "
+                    "alerts raised by the loads; suicidality AE terms in long-term signals."),
+    ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and ALT or AST >= 3 x ULN on or after the first dose from labs, "
+                          "counted as an event), misuse and abuse, cognitive and suicidality terms (clinical-reference 4.4), "
+                          "with the AE-rate denominators above."),
+    ("Comparisons", "Risk difference of each group against the reference (esketamine intranasal when present, else the largest "
+                    "group), Newcombe hybrid-score 95 % CI (statsmodels). Observational, unadjusted."),
+    ("Intervals", "Proportions: Wilson score (default) or Clopper-Pearson (patients with rare events) via statsmodels; rates: "
+                  "exact Poisson (Garwood) via statsmodels; mean scores: t interval via scipy."),
+    ("Small cells", "No count from 1 to 10 is shown (CMS); where a hidden count could be derived from a total and the other "
+                    "cells, the smallest other cell above 10 (or the total) is hidden too. A hidden cell hides all its numbers. "
+                    "Counts derived across reports (cumulative this month minus last month) are not protected."),
+    ("Identifiers", "No patient key, record id, birth date or event date appears; SAEs are counted, not listed."),
+]

@@ -1,0 +1,68 @@
+"""The `src_*` views every mart model reads, so a model never knows which state it is built from.
+
+Two states exist: the current one (core.*) and the warehouse as it stood after load L (rebuilt
+from history.*: latest version per record by exported_at, ties by load_id, among rows with
+load_id <= L; a withdrawal removes the record). A cutoff (exclusive) drops events dated on or after
+it, which is how a monthly report sees "cumulative through that month".
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+# Record keys within a registry (mirrors transforms/tables.py; kept here so a build only reads).
+KEYS = {
+    "patients": ("patient_key",),
+    "sessions": ("session_id",),
+    "vitals": ("session_id", "timepoint", "minutes_after_dose"),
+    "assessments": ("assessment_id",),
+    "adverse_events": ("ae_id",),
+    "labs": ("lab_id",),
+}
+# The column that dates each record, for the cutoff.
+DATED = {"patients": "enrolled_on", "sessions": "session_start", "assessments": "assessed_at",
+         "adverse_events": "onset_date", "labs": "collected_on"}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
+                   cutoff: datetime | None = None, registry: str | None = None) -> None:
+    """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`.
+
+    catalog: '' when con is the warehouse itself, else the alias it is attached under. Values go in
+    as DuckDB variables, never into the SQL text.
+    """
+    pre = f"{catalog}." if catalog else ""
+    con.execute("SET VARIABLE as_of_load = ?", [as_of_load])
+    con.execute("SET VARIABLE cutoff = ?::TIMESTAMPTZ", [cutoff.isoformat() if cutoff else None])
+    con.execute("SET VARIABLE registry = ?", [registry])
+    reg = "(getvariable('registry') IS NULL OR registry_id = getvariable('registry'))"
+    views = {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'history'"
+        + (" AND database_name = ?" if catalog else ""), [catalog] if catalog else []).fetchall()}
+    for table, key in KEYS.items():
+        # Migration 0002 keeps current versions only in core.*; history.<t>_versions is all of them.
+        hist = f"{table}_versions" if f"{table}_versions" in views else table
+        if as_of_load is None:
+            body = f"SELECT * FROM {pre}core.{table} WHERE {reg}"
+        else:
+            part = ", ".join(["registry_id", *key])
+            latest = (f"SELECT * FROM {pre}history.{hist} "
+                      f"WHERE load_id <= getvariable('as_of_load') AND {reg} "
+                      f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1")
+            body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
+        col = DATED.get(table)
+        if col:
+            body = f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff')"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {body}")
+    load_filter = "(getvariable('as_of_load') IS NULL OR load_id <= getvariable('as_of_load'))"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_loads AS SELECT * FROM {pre}ops.loads "
+                f"WHERE {load_filter} AND {reg} AND (getvariable('cutoff') IS NULL OR started_at < getvariable('cutoff'))")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_quarantine AS SELECT q.* FROM {pre}ops.quarantine q "
+                f"WHERE q.load_id IN (SELECT load_id FROM src_loads)")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_alerts AS SELECT a.* FROM {pre}ops.alerts a "
+                f"WHERE a.load_id IN (SELECT load_id FROM src_loads)")

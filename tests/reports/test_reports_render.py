@@ -1,0 +1,40 @@
+"""The HTML renders in headless Chromium with its charts and no console messages; the PDF turns
+into non-blank PNG pages. Skipped only when the binaries are missing (CI installs them)."""
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from reports.render import CHROMIUM_FLAGS, chromium_binary
+
+chromium = pytest.mark.skipif(chromium_binary() is None, reason="chromium not installed (Debian package `chromium`)")
+pdftoppm = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm not installed (Debian package `poppler-utils`)")
+
+
+@chromium
+def test_html_renders_with_charts(report, tmp_path):
+    cmd = [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+           "--v=0", "--dump-dom", f"file://{report['html']}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0
+    dom = out.stdout
+    assert dom.count("<svg") >= 4
+    for sec in ("summary", "exposure", "efficacy", "safety", "long_term", "data_quality", "methods", "provenance"):
+        assert f'id="{sec}"' in dom
+    console = [ln for ln in out.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert console == []
+    assert not re.search(r"(src|href)=\"https?://", dom)  # self-contained
+
+
+@pdftoppm
+def test_pdf_pages_not_blank(report, tmp_path):
+    subprocess.run(["pdftoppm", "-r", "30", "-png", report["pdf"], str(tmp_path / "p")], check=True, timeout=120)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert len(pages) >= 4
+    import matplotlib.image as mpimg
+
+    for p in pages:
+        img = mpimg.imread(p)
+        assert np.std(img) > 0.01, p.name

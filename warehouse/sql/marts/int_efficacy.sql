@@ -1,0 +1,31 @@
+-- int_efficacy: baseline and week-w scores per patient and instrument (PHQ9, MADRS, QIDS_SR16).
+-- Baseline = the last score at or before the first session and at most 14 days before it.
+-- Day = calendar days from the first session. Week-w score = the assessment nearest to day 7w
+-- within the window below (ties: the earlier one):
+--   week 1: days 4-10, 2: 11-17, 4: 21-35, 8: 46-66, 12: 70-98, 26: 154-210, 52: 322-406.
+CREATE OR REPLACE TEMP TABLE int_scores AS
+SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, p.regimen, a.instrument, a.total_score,
+       a.assessed_at, p.first_start,
+       date_diff('day', p.first_start::DATE, a.assessed_at::DATE) AS day
+FROM src_assessments a
+JOIN int_patients p USING (registry_id, patient_key)
+WHERE a.instrument IN ('PHQ9', 'MADRS', 'QIDS_SR16') AND a.total_score IS NOT NULL AND a.assessed_at IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE int_baseline AS
+SELECT registry_id, patient_key, instrument, arg_max(total_score, assessed_at) AS baseline
+FROM int_scores
+WHERE assessed_at <= first_start AND assessed_at >= first_start - INTERVAL 14 DAY
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE seed_week_windows AS
+SELECT * FROM (VALUES (1, 4, 10), (2, 11, 17), (4, 21, 35), (8, 46, 66), (12, 70, 98),
+                      (26, 154, 210), (52, 322, 406)) t(week, day_from, day_to);
+
+CREATE OR REPLACE TEMP TABLE int_week_scores AS
+SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, s.regimen, s.instrument, w.week, b.baseline,
+       arg_min(s.total_score, (abs(s.day - 7 * w.week), s.day, s.assessed_at)) AS score
+FROM int_scores s
+JOIN int_baseline b USING (registry_id, patient_key, instrument)
+JOIN seed_week_windows w ON s.day BETWEEN w.day_from AND w.day_to
+WHERE b.baseline > 0
+GROUP BY ALL;

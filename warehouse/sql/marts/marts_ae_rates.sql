@@ -1,0 +1,62 @@
+-- marts.ae_rates: registry x drug x route (treatment group) x level x term x period.
+-- patients_exposed, sessions, patient_years: the group's sessions in the period (month: sessions
+-- starting in it). events, patients_with_event: onsets in the period.
+-- new_patients_with_event: patients whose first onset of the term falls in the period, over
+-- py_at_risk = exposure minus that of sessions after the patient's first onset (EAIR, 7.1).
+-- Incidence per 100 sessions = events / sessions x 100; EAER = events / patient_years x 100;
+-- EAIR = new_patients_with_event / py_at_risk x 100. Exact intervals: reports.stats.
+CREATE OR REPLACE TABLE marts.ae_rates AS
+WITH denom AS (
+    SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+           CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+           CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+           period, count(DISTINCT (registry_id, patient_key)) AS patients_exposed, count(*) AS sessions,
+           sum(exposure_days) / 365.25 AS patient_years
+    FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_sessions)
+    GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, period), (grp_drug, grp_route, period),
+                            (registry_id, period), (period))
+), first_onset AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, min(onset_date) AS first_onset
+    FROM int_ae_terms GROUP BY ALL
+), num AS (
+    SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+           CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+           CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+           level, term, period, count(*) AS events,
+           count(DISTINCT (registry_id, patient_key)) AS patients_with_event
+    FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_ae_terms)
+    GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
+                            (registry_id, level, term, period), (level, term, period))
+), newp AS (
+    SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+           CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+           CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+           level, term, period, count(*) AS new_patients_with_event
+    FROM (SELECT *, unnest([strftime(first_onset, '%Y-%m'), 'cumulative']) AS period FROM first_onset)
+    GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
+                            (registry_id, level, term, period), (level, term, period))
+), excl AS (
+    SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+           CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+           CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+           level, term, period, sum(exposure_days) / 365.25 AS py_excluded
+    FROM (SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.exposure_days,
+                 unnest([s.month, 'cumulative']) AS period
+          FROM first_onset f JOIN int_sessions s USING (registry_id, patient_key)
+          WHERE s.session_start::DATE > f.first_onset)
+    GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
+                            (registry_id, level, term, period), (level, term, period))
+), terms AS (SELECT DISTINCT level, term FROM int_ae_terms)
+SELECT d.registry_id, d.drug, d.route, t.level, t.term, d.period,
+       d.patients_exposed, d.sessions, d.patient_years,
+       coalesce(n.patients_with_event, 0) AS patients_with_event, coalesce(n.events, 0) AS events,
+       coalesce(np.new_patients_with_event, 0) AS new_patients_with_event,
+       greatest(d.patient_years - coalesce(x.py_excluded, 0), 0) AS py_at_risk
+FROM denom d CROSS JOIN terms t
+LEFT JOIN num n ON n.registry_id = d.registry_id AND n.drug = d.drug AND n.route = d.route AND n.period = d.period
+               AND n.level = t.level AND n.term = t.term
+LEFT JOIN newp np ON np.registry_id = d.registry_id AND np.drug = d.drug AND np.route = d.route AND np.period = d.period
+               AND np.level = t.level AND np.term = t.term
+LEFT JOIN excl x ON x.registry_id = d.registry_id AND x.drug = d.drug AND x.route = d.route AND x.period = d.period
+               AND x.level = t.level AND x.term = t.term
+WHERE (d.drug = 'all') = (d.route = 'all');

@@ -1,0 +1,23 @@
+-- marts.exposure: patients, sessions, patient-years by registry, site, drug, route, dose band and
+-- phase, per month (period 'YYYY-MM', by session start) and cumulative (period 'cumulative').
+-- Drug and route here are the session's own. 'all' marks a dimension summed over.
+-- Patient-years: each session's attributed exposure (int_sessions) / 365.25, in the month it starts.
+CREATE OR REPLACE TABLE marts.exposure AS
+WITH x AS (SELECT *, unnest([month, 'cumulative']) AS period FROM int_sessions)
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+       CASE WHEN grouping(site_id) = 1 THEN 'all' ELSE site_id END AS site_id,
+       CASE WHEN grouping(drug) = 1 THEN 'all' ELSE drug END AS drug,
+       CASE WHEN grouping(route) = 1 THEN 'all' ELSE route END AS route,
+       CASE WHEN grouping(dose_band) = 1 THEN 'all' ELSE dose_band END AS dose_band,
+       CASE WHEN grouping(phase) = 1 THEN 'all' ELSE phase END AS phase,
+       period,
+       count(DISTINCT (registry_id, patient_key)) AS patients,
+       count(*) AS sessions,
+       sum(exposure_days) / 365.25 AS patient_years
+FROM x
+GROUP BY GROUPING SETS (
+    (registry_id, site_id, drug, route, dose_band, phase, period),
+    (registry_id, drug, route, dose_band, period), (drug, route, dose_band, period),
+    (registry_id, drug, route, phase, period), (drug, route, phase, period),
+    (registry_id, site_id, period), (registry_id, drug, route, period), (drug, route, period),
+    (registry_id, period), (period));

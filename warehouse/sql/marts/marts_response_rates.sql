@@ -1,0 +1,29 @@
+-- marts.response_rates: registry x drug x route x instrument x week (registry/route 'all' = pooled).
+-- Evaluable = baseline > 0 and a week-w score. Response = score <= 50 % of baseline.
+-- Remission: PHQ9 < 5, QIDS_SR16 <= 5, MADRS <= 10 (remitters) and MADRS <= 12 (remitters_alt).
+-- Intervals (Wilson) and the mean-score t interval are added by reports.stats after this runs.
+CREATE OR REPLACE TABLE marts.response_rates AS
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+       CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+       CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+       instrument, week,
+       count(*) AS patients_evaluable,
+       count(*) FILTER (WHERE score <= 0.5 * baseline) AS responders,
+       count(*) FILTER (WHERE CASE instrument WHEN 'PHQ9' THEN score < 5 WHEN 'QIDS_SR16' THEN score <= 5
+                                              WHEN 'MADRS' THEN score <= 10 END) AS remitters,
+       CASE instrument WHEN 'PHQ9' THEN 'PHQ-9 < 5' WHEN 'QIDS_SR16' THEN 'QIDS-SR16 <= 5'
+                       WHEN 'MADRS' THEN 'MADRS <= 10' END AS remission_definition,
+       CASE WHEN instrument = 'MADRS' THEN count(*) FILTER (WHERE score <= 12) END AS remitters_alt,
+       CASE WHEN instrument = 'MADRS' THEN 'MADRS <= 12' END AS remission_definition_alt,
+       avg(baseline) AS mean_baseline, avg(score) AS mean_score, stddev_samp(score) AS sd_score
+FROM int_week_scores
+GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, instrument, week), (grp_drug, grp_route, instrument, week),
+                        (registry_id, instrument, week), (instrument, week));
+
+-- marts.regimen_response: the same by dose regimen (pooled registries when no registry filter).
+CREATE OR REPLACE TABLE marts.regimen_response AS
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+       regimen, instrument, week, count(*) AS patients_evaluable,
+       count(*) FILTER (WHERE score <= 0.5 * baseline) AS responders
+FROM int_week_scores
+GROUP BY GROUPING SETS ((registry_id, regimen, instrument, week), (regimen, instrument, week));

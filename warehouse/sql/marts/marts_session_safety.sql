@@ -1,0 +1,27 @@
+-- marts.session_safety: per registry x drug x route (treatment group) x domain x measure x period:
+-- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
+-- patients_flagged. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
+-- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
+CREATE OR REPLACE TABLE marts.session_safety AS
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+       CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
+       CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
+       domain, measure, period,
+       count(*) AS units_evaluable, count(*) FILTER (WHERE flagged) AS units_flagged,
+       count(DISTINCT (registry_id, patient_key)) AS patients_evaluable,
+       count(DISTINCT (registry_id, patient_key)) FILTER (WHERE flagged) AS patients_flagged
+FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_flags)
+GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, domain, measure, period), (grp_drug, grp_route, domain, measure, period),
+                        (registry_id, domain, measure, period), (domain, measure, period));
+
+CREATE OR REPLACE TABLE marts.bp_excursions AS SELECT * FROM marts.session_safety WHERE domain = 'blood_pressure';
+CREATE OR REPLACE TABLE marts.peri_dose AS SELECT * FROM marts.session_safety WHERE domain IN ('dissociation', 'sedation');
+CREATE OR REPLACE TABLE marts.rems_monitoring AS SELECT * FROM marts.session_safety WHERE domain = 'rems';
+CREATE OR REPLACE TABLE marts.suicidality AS SELECT * FROM marts.session_safety WHERE domain = 'suicidality';
+
+-- Suicidality alerts raised at load (ops.alerts), by registry, rule and month raised.
+CREATE OR REPLACE TABLE marts.suicidality_alerts AS
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id, rule, period, count(*) AS alerts
+FROM (SELECT *, unnest([strftime(raised_at, '%Y-%m'), 'cumulative']) AS period FROM src_alerts
+      WHERE lower(rule) LIKE '%suicid%' OR lower(rule) LIKE '%item9%' OR lower(rule) LIKE '%item_9%' OR lower(rule) LIKE '%cssrs%')
+GROUP BY GROUPING SETS ((registry_id, rule, period), (rule, period));

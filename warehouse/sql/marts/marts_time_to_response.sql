@@ -1,0 +1,31 @@
+-- marts.time_to_response: one row per patient and instrument with a baseline (no patient key).
+-- Time to first response = days from the first session to the first assessment (day >= 1) with
+-- score <= 50 % of baseline; censored at the last assessment. Relapse (loss of response, PROPOSED
+-- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
+-- each above 50 % of baseline; time counted from the response, censored at the last assessment.
+CREATE OR REPLACE TABLE marts.time_to_response AS
+WITH post AS (
+    SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, s.instrument, s.day, s.assessed_at,
+           s.total_score <= 0.5 * b.baseline AS is_resp
+    FROM int_scores s JOIN int_baseline b USING (registry_id, patient_key, instrument)
+    WHERE b.baseline > 0 AND s.day >= 1
+), first_resp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, instrument,
+           min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day
+    FROM post GROUP BY ALL
+), after AS (
+    SELECT p.registry_id, p.patient_key, p.instrument, p.day,
+           NOT p.is_resp AND NOT lag(p.is_resp, 1, true) OVER (PARTITION BY p.registry_id, p.patient_key, p.instrument
+                                                              ORDER BY p.day, p.assessed_at) AS relapse_here
+    FROM post p JOIN first_resp f USING (registry_id, patient_key, instrument)
+    WHERE f.resp_day IS NOT NULL AND p.day > f.resp_day
+), relapse AS (
+    SELECT registry_id, patient_key, instrument, min(day) FILTER (WHERE relapse_here) AS relapse_day
+    FROM after GROUP BY ALL
+)
+SELECT f.registry_id, f.grp_drug AS drug, f.grp_route AS route, f.instrument,
+       coalesce(f.resp_day, f.last_day) AS days_to_response,
+       f.resp_day IS NOT NULL AS responded,
+       CASE WHEN f.resp_day IS NOT NULL THEN coalesce(r.relapse_day, f.last_day) - f.resp_day END AS days_to_relapse,
+       CASE WHEN f.resp_day IS NOT NULL THEN r.relapse_day IS NOT NULL END AS relapsed
+FROM first_resp f LEFT JOIN relapse r USING (registry_id, patient_key, instrument);

@@ -1,0 +1,38 @@
+-- seed_label_groups: MedDRA preferred term -> label group (clinical-reference 4.1, Spravato label
+-- pooling) and long-term signal (4.4). Matched case-insensitively on meddra_pt, else the verbatim
+-- term. Terms not listed keep label_group/signal NULL (reported at PT level only).
+CREATE OR REPLACE TEMP TABLE seed_label_groups AS
+SELECT lower(pt) AS pt_lower, label_group, signal FROM (VALUES
+    ('Depersonalisation/derealisation disorder', 'Dissociation', NULL),
+    ('Derealisation', 'Dissociation', NULL), ('Diplopia', 'Dissociation', NULL),
+    ('Dissociation', 'Dissociation', NULL), ('Dysaesthesia', 'Dissociation', NULL),
+    ('Feeling cold', 'Dissociation', NULL), ('Feeling hot', 'Dissociation', NULL),
+    ('Hallucination', 'Dissociation', NULL), ('Hyperacusis', 'Dissociation', NULL),
+    ('Paraesthesia', 'Dissociation', NULL), ('Paraesthesia oral', 'Dissociation', NULL),
+    ('Pharyngeal paraesthesia', 'Dissociation', NULL), ('Photophobia', 'Dissociation', NULL),
+    ('Time perception altered', 'Dissociation', NULL), ('Tinnitus', 'Dissociation', NULL),
+    ('Vision blurred', 'Dissociation', NULL),
+    ('Sedation', 'Sedation', NULL), ('Somnolence', 'Sedation', NULL), ('Stupor', 'Sedation', NULL),
+    ('Blood pressure diastolic increased', 'Blood pressure increased', NULL),
+    ('Blood pressure increased', 'Blood pressure increased', NULL),
+    ('Blood pressure systolic increased', 'Blood pressure increased', NULL),
+    ('Hypertension', 'Blood pressure increased', NULL),
+    ('Hypoaesthesia', 'Hypoaesthesia', NULL), ('Hypoaesthesia oral', 'Hypoaesthesia', NULL),
+    ('Intranasal hypoaesthesia', 'Hypoaesthesia', NULL), ('Pharyngeal hypoaesthesia', 'Hypoaesthesia', NULL),
+    ('Pollakiuria', NULL, 'Urinary symptoms'), ('Dysuria', NULL, 'Urinary symptoms'),
+    ('Micturition urgency', NULL, 'Urinary symptoms'), ('Nocturia', NULL, 'Urinary symptoms'),
+    ('Cystitis', NULL, 'Urinary symptoms'), ('Cystitis interstitial', NULL, 'Urinary symptoms'),
+    ('Haematuria', NULL, 'Urinary symptoms'), ('Urinary incontinence', NULL, 'Urinary symptoms'),
+    ('Urinary retention', NULL, 'Urinary symptoms'), ('Bladder spasm', NULL, 'Urinary symptoms'),
+    ('Bladder pain', NULL, 'Urinary symptoms'), ('Lower urinary tract symptoms', NULL, 'Urinary symptoms'),
+    ('Alanine aminotransferase increased', NULL, 'Hepatic'), ('Aspartate aminotransferase increased', NULL, 'Hepatic'),
+    ('Hepatic failure', NULL, 'Hepatic'), ('Cholangitis sclerosing', NULL, 'Hepatic'),
+    ('Drug abuse', NULL, 'Misuse and abuse'), ('Intentional product misuse', NULL, 'Misuse and abuse'),
+    ('Drug dependence', NULL, 'Misuse and abuse'), ('Dependence', NULL, 'Misuse and abuse'),
+    ('Substance use disorder', NULL, 'Misuse and abuse'), ('Drug diversion', NULL, 'Misuse and abuse'),
+    ('Cognitive disorder', NULL, 'Cognitive'), ('Memory impairment', NULL, 'Cognitive'),
+    ('Disturbance in attention', NULL, 'Cognitive'), ('Amnesia', NULL, 'Cognitive'),
+    ('Mental impairment', NULL, 'Cognitive'),
+    ('Suicidal ideation', NULL, 'Suicidality'), ('Suicide attempt', NULL, 'Suicidality'),
+    ('Completed suicide', NULL, 'Suicidality'), ('Intentional self-injury', NULL, 'Suicidality')
+) t(pt, label_group, signal);
