@@ -98,10 +98,10 @@ class CohortParams:
         "esketamine_intranasal": 1.0, "ketamine_iv": 0.8, "ketamine_im": 0.9, "ketamine_oral": 0.5})
     ae_recurrence_per_session: float = 0.05  # an acute AE coming back at a later session
     sae_rate: float = 0.03
-    # per session: a BP surge of +25..+45 systolic at 40 min (label: 8-19 % of patients ≥ +40
-    # at least once in 4 weeks [R4])
+    # per session: a BP surge of +25..+45 systolic at 40 min (label: 8-19 % of esketamine
+    # patients >= +40 systolic and/or +25 diastolic at least once in 4 weeks [R4])
     bp_surge_prob: Mapping[str, float] = field(default_factory=lambda: {
-        "esketamine_intranasal": 0.03, "ketamine_iv": 0.012, "ketamine_im": 0.015, "ketamine_oral": 0.005})
+        "esketamine_intranasal": 0.012, "ketamine_iv": 0.005, "ketamine_im": 0.006, "ketamine_oral": 0.002})
     desaturation_prob: float = 0.002        # per session, SpO2 85-91 at 40 min
     sedation_prob: float = 0.12             # per session, MOAA/S 2-4 at 40 min
     loss_of_consciousness_prob: float = 0.0005  # per session, MOAA/S 0 [R4]: 0.3-0.4 % of patients

@@ -1,0 +1,55 @@
+"""`outcomes synth`: write a synthetic registry's export series to a folder.
+
+Why a command: CI, benchmarks and demos need realistic exports of any size without real
+patient data; the same arguments always give the same bytes, so a failing run can be replayed.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from .generator import INJECTED_LOG, generate_registry
+from .ids import MAX_PATIENTS
+from .schema import FILE_FORMATS
+
+
+def _registry(ctx, param, value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", value):
+        raise click.BadParameter("must match [a-z0-9][a-z0-9-]{0,63}")
+    return value
+
+
+@click.command("synth")
+@click.option("--registry", "registry_id", required=True, callback=_registry,
+              help="registry_id written to every manifest.")
+@click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), required=True, help="Cohort size.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder that receives one sub-folder per export.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Same seed and arguments = byte-identical output.")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default="2025-01-01", show_default=True,
+              help="First day of the registry; month 1 is this date's calendar month.")
+@click.option("--months", type=click.IntRange(1, 240), default=6, show_default=True,
+              help="Number of monthly exports (first and last full, the rest incremental).")
+@click.option("--file-format", type=click.Choice(list(FILE_FORMATS)), default="csv", show_default=True)
+@click.option("--bad-rows", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.0, show_default=True,
+              help=f"Share of rows per table to break; each is logged in OUT/{INJECTED_LOG}.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of one line per export.")
+def synth_command(registry_id, patients, out_dir, seed, start, months, file_format, bad_rows, as_json):
+    """Generate a synthetic ketamine/esketamine registry as monthly `kor` exports."""
+    folders = generate_registry(out_dir, registry_id, patients, seed=seed, start=start.date(), months=months,
+                                file_format=file_format, bad_rows=bad_rows, progress=patients >= 5000)
+    summary = []
+    for folder in folders:
+        m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        summary.append({"export_id": m["export_id"], "mode": m["mode"], "path": str(folder),
+                        "rows": {f["table"]: f["rows"] for f in m["files"]}})
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    for s in summary:
+        rows = " ".join(f"{t}={n}" for t, n in s["rows"].items())
+        click.echo(f"{s['export_id']} {s['mode']:<11} {rows}")

@@ -1,0 +1,41 @@
+"""The `outcomes synth` click command."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from synth.command import synth_command
+
+
+def test_summary_lines(tmp_path):
+    r = CliRunner().invoke(synth_command, ["--registry", "north", "--patients", "30", "--out", str(tmp_path),
+                                           "--months", "3", "--seed", "4"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("2025-01-31T23-00-00Z full ") and "patients=" in lines[0] and "labs=" in lines[0]
+    assert " incremental " in lines[1]
+
+
+def test_json_output(tmp_path):
+    r = CliRunner().invoke(synth_command, ["--registry", "north", "--patients", "20", "--out", str(tmp_path),
+                                           "--months", "2", "--file-format", "csv.gz", "--bad-rows", "0.1",
+                                           "--start", "2026-03-15", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert [d["export_id"] for d in data] == ["2026-03-31T23-00-00Z", "2026-04-30T23-00-00Z"]
+    assert set(data[0]["rows"]) == {"patients", "sessions", "vitals", "assessments", "adverse_events", "labs"}
+    assert (tmp_path / "2026-03-31T23-00-00Z" / "patients.csv.gz").exists()
+    assert (tmp_path / "_injected.jsonl").exists()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    run = CliRunner().invoke
+    base = ["--patients", "5", "--out", str(tmp_path)]
+    assert run(synth_command, ["--registry", "Bad_ID", *base]).exit_code == 2
+    assert run(synth_command, ["--registry", "ok", *base, "--file-format", "xlsx"]).exit_code == 2
+    assert run(synth_command, ["--registry", "ok", *base, "--bad-rows", "0.7"]).exit_code == 2
+    assert run(synth_command, ["--registry", "ok", "--patients", "0", "--out", str(tmp_path)]).exit_code == 2
+    assert run(synth_command, ["--registry", "ok", *base, "--start", "01/02/2025"]).exit_code == 2
+    assert run(synth_command, ["--patients", "5", "--out", str(tmp_path)]).exit_code == 2
