@@ -54,9 +54,12 @@ def _when(condition: str) -> dict:
     return {"row_condition": condition, "condition_parser": "pandas"}
 
 
-def _required(table: str, col: str, typed: str | None = None):
+def _required(table: str, col: str, typed: str | None = None, typed_col: bool = False):
+    """A value that is present but unparseable breaks its type rule, not this one: the condition
+    `x__unparsed != x__unparsed` holds exactly where x__unparsed is missing."""
+    extra = _when(f"{col}__unparsed != {col}__unparsed") if typed_col else {}
     return _rule(E.ExpectColumnValuesToNotBeNull, f"{table}.{col}.required", COMPLETENESS, "error",
-                 f"{col} is required", column=typed or col)
+                 f"{col} is required", column=typed or col, **extra)
 
 
 def _type(table: str, col: str, what: str):
@@ -101,7 +104,7 @@ def patients() -> list:
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.zip.format", VALUE, "error",
               "zip must be a US ZIP (5 digits, ZIP+4, or the 3-digit prefix)", column="zip",
               regex=r"^\d{3}(\d{2}(-\d{4})?)?$"),
-        _required(t, "enrolled_on"),
+        _required(t, "enrolled_on", typed_col=True),
         _type(t, "enrolled_on", "an ISO date (YYYY-MM-DD)"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.enrolled_on.not_future", TEMPORAL, "error",
               "enrolled_on must not be after the export", column_A="_export_date", column_B="enrolled_on", or_equal=True),
@@ -129,7 +132,7 @@ def sessions() -> list:
         _unique(t, "session_id"),
         _required(t, "patient_id", "patient_key"),
         _exists(t, "patient_id", "_patient_exists"),
-        _required(t, "session_start"),
+        _required(t, "session_start", typed_col=True),
         _type(t, "session_start", "an ISO 8601 datetime"),
         _not_future(t, "session_start", "_session_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "sessions.session_start.after_enrolment", TEMPORAL, "error",
@@ -236,12 +239,12 @@ def assessments() -> list:
         _required(t, "patient_id", "patient_key"),
         _exists(t, "patient_id", "_patient_exists"),
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
-        _required(t, "assessed_at"),
+        _required(t, "assessed_at", typed_col=True),
         _type(t, "assessed_at", "an ISO 8601 datetime"),
         _not_future(t, "assessed_at", "_assessed_on"),
         _required(t, "instrument"),
         _code(t, "instrument", list(INSTRUMENT_RANGES)),
-        _required(t, "total_score"),
+        _required(t, "total_score", typed_col=True),
         _type(t, "total_score", "a whole number"),
     ]
     for instrument, top in INSTRUMENT_RANGES.items():
@@ -278,7 +281,7 @@ def adverse_events() -> list:
         _required(t, "patient_id", "patient_key"),
         _exists(t, "patient_id", "_patient_exists"),
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
-        _required(t, "onset_date"),
+        _required(t, "onset_date", typed_col=True),
         _type(t, "onset_date", "an ISO date (YYYY-MM-DD)"),
         _not_future(t, "onset_date", "onset_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "adverse_events.onset_date.after_first_session", TEMPORAL,
@@ -318,7 +321,7 @@ def labs() -> list:
         _unique(t, "lab_id"),
         _required(t, "patient_id", "patient_key"),
         _exists(t, "patient_id", "_patient_exists"),
-        _required(t, "collected_on"),
+        _required(t, "collected_on", typed_col=True),
         _type(t, "collected_on", "an ISO date (YYYY-MM-DD)"),
         _not_future(t, "collected_on", "collected_on"),
         _required(t, "test"),

@@ -1,0 +1,223 @@
+"""One test per validation rule: a clean export breaks no error rule; each case breaks its rule on
+the line it edits. Runs the real read -> stage -> Great Expectations path, without Prefect."""
+from __future__ import annotations
+
+import pytest
+
+from expectations.catalogue import BUILDERS
+from pipeline import base_tables, run_validation, violations
+
+# rule -> (table, row index to edit or "append:<index>", {column: new value}, lines expected)
+# Lines: the header is line 1, so row i of a table is line i + 2.
+CASES = {
+    # patients
+    "patients.patient_id.required": ("patients", 0, {"patient_id": ""}, [2]),
+    "patients.patient_id.unique": ("patients", "append:0", {}, [2, 4]),
+    "patients.birth_date.type": ("patients", 0, {"birth_date": "1970/04/02"}, [2]),
+    "patients.birth_year.type": ("patients", 0, {"birth_date": "", "birth_year": "19x0"}, [2]),
+    "patients.birth_year.range": ("patients", 0, {"birth_date": "", "birth_year": "1850"}, [2]),
+    "patients.birth_year.not_future": ("patients", 0, {"birth_date": "", "birth_year": "2030"}, [2]),
+    "patients.sex.code": ("patients", 0, {"sex": "female"}, [2]),
+    "patients.zip.format": ("patients", 0, {"zip": "ABCDE"}, [2]),
+    "patients.enrolled_on.required": ("patients", 0, {"enrolled_on": ""}, [2]),
+    "patients.enrolled_on.type": ("patients", 0, {"enrolled_on": "05/01/2025"}, [2]),
+    "patients.enrolled_on.not_future": ("patients", 0, {"enrolled_on": "2025-03-01"}, [2]),
+    "patients.enrolled_on.after_birth": ("patients", 0, {"birth_date": "", "birth_year": "2026"}, [2]),
+    "patients.trd_failed_trials.type": ("patients", 0, {"trd_failed_trials": "two"}, [2]),
+    "patients.trd_failed_trials.range": ("patients", 0, {"trd_failed_trials": "31"}, [2]),
+    "patients.diagnosis_icd10.format": ("patients", 0, {"diagnosis_icd10": "depression"}, [2]),
+    "patients.diagnosis_icd10.mdd": ("patients", 0, {"diagnosis_icd10": "F41.1"}, [2]),
+    # sessions: row 0 = S1 esketamine 56 mg, row 1 = S2 IV ketamine 0.5 mg/kg x 80 kg
+    "sessions.session_id.required": ("sessions", 0, {"session_id": ""}, [2]),
+    "sessions.session_id.unique": ("sessions", "append:1", {}, [3, 4]),
+    "sessions.patient_id.required": ("sessions", 1, {"patient_id": ""}, [3]),
+    "sessions.patient_id.exists": ("sessions", 1, {"patient_id": "MRN-9999"}, [3]),
+    "sessions.session_start.required": ("sessions", 1, {"session_start": ""}, [3]),
+    "sessions.session_start.type": ("sessions", 1, {"session_start": "10/01/2025 09:00"}, [3]),
+    "sessions.session_start.not_future": ("sessions", 1, {"session_start": "2025-02-15T10:00:00Z"}, [3]),
+    "sessions.session_start.after_enrolment": ("sessions", 1, {"session_start": "2024-11-01T10:00:00Z"}, [3]),
+    "sessions.drug.required": ("sessions", 1, {"drug": ""}, [3]),
+    "sessions.drug.code": ("sessions", 1, {"drug": "ketamin"}, [3]),
+    "sessions.route.required": ("sessions", 1, {"route": ""}, [3]),
+    "sessions.route.code": ("sessions", 1, {"route": "nasal"}, [3]),
+    "sessions.route.esketamine_intranasal": ("sessions", 0, {"route": "iv"}, [2]),
+    "sessions.dose_mg.type": ("sessions", 1, {"dose_mg": "forty"}, [3]),
+    "sessions.dose_mg.positive": ("sessions", 1, {"dose_mg": "0"}, [3]),
+    "sessions.dose_mg.esketamine_strength": ("sessions", 0, {"dose_mg": "50"}, [2]),
+    "sessions.dose_mg_per_kg.type": ("sessions", 1, {"dose_mg_per_kg": "0,5"}, [3]),
+    "sessions.dose_mg_per_kg.iv_max": ("sessions", 1, {"dose_mg_per_kg": "5"}, [3]),
+    "sessions.dose_mg_per_kg.iv_typical": ("sessions", 1, {"dose_mg_per_kg": "1.5", "dose_mg": "120"}, [3]),
+    "sessions.dose_mg_per_kg.oral_typical": ("sessions", 1, {"route": "oral", "dose_mg_per_kg": "8", "dose_mg": "640"}, [3]),
+    "sessions.weight_kg.type": ("sessions", 1, {"weight_kg": "eighty"}, [3]),
+    "sessions.weight_kg.range": ("sessions", 1, {"weight_kg": "25"}, [3]),
+    "sessions.weight_kg.required_for_mg_per_kg": ("sessions", 1, {"weight_kg": ""}, [3]),
+    "sessions.dose_mg.matches_mg_per_kg": ("sessions", 1, {"dose_mg": "60"}, [3]),
+    "sessions.infusion_minutes.type": ("sessions", 1, {"infusion_minutes": "40.5"}, [3]),
+    "sessions.infusion_minutes.iv_typical": ("sessions", 1, {"infusion_minutes": "120"}, [3]),
+    "sessions.devices.type": ("sessions", 0, {"devices": "two"}, [2]),
+    "sessions.devices.esketamine_devices": ("sessions", 0, {"devices": "3"}, [2]),
+    "sessions.setting.code": ("sessions", 0, {"setting": "office"}, [2]),
+    "sessions.setting.esketamine_home": ("sessions", 0, {"setting": "home"}, [2]),
+    "sessions.monitoring_minutes.type": ("sessions", 0, {"monitoring_minutes": "2h"}, [2]),
+    "sessions.monitoring_minutes.range": ("sessions", 0, {"monitoring_minutes": "-5"}, [2]),
+    "sessions.monitoring_minutes.rems_minimum": ("sessions", 0, {"monitoring_minutes": "90"}, [2]),
+    # vitals: row 0 = S1 pre 122/78, row 1 = S1 post40 138/86, row 2 = S2 pre
+    "vitals.session_id.required": ("vitals", 2, {"session_id": ""}, [4]),
+    "vitals.session_id.exists": ("vitals", 2, {"session_id": "S9"}, [4]),
+    "vitals.timepoint.required": ("vitals", 2, {"timepoint": ""}, [4]),
+    "vitals.timepoint.code": ("vitals", 2, {"timepoint": "before"}, [4]),
+    "vitals.timepoint.unique": ("vitals", "append:2", {}, [4, 5]),
+    "vitals.minutes_after_dose.type": ("vitals", 1, {"minutes_after_dose": "forty"}, [3]),
+    "vitals.minutes_after_dose.range": ("vitals", 1, {"minutes_after_dose": "2000"}, [3]),
+    "vitals.sbp.type": ("vitals", 1, {"sbp": "138/86"}, [3]),
+    "vitals.sbp.range": ("vitals", 1, {"sbp": "310"}, [3]),
+    "vitals.dbp.type": ("vitals", 1, {"dbp": "x"}, [3]),
+    "vitals.dbp.range": ("vitals", 1, {"dbp": "170"}, [3]),
+    "vitals.sbp.above_dbp": ("vitals", 1, {"sbp": "80", "dbp": "90"}, [3]),
+    "vitals.heart_rate.type": ("vitals", 1, {"heart_rate": "fast"}, [3]),
+    "vitals.heart_rate.range": ("vitals", 1, {"heart_rate": "300"}, [3]),
+    "vitals.spo2.type": ("vitals", 1, {"spo2": "97%"}, [3]),
+    "vitals.spo2.range": ("vitals", 1, {"spo2": "101"}, [3]),
+    "vitals.sbp.pre_dose_elevated": ("vitals", 0, {"sbp": "150"}, [2]),
+    "vitals.dbp.pre_dose_elevated": ("vitals", 0, {"dbp": "95"}, [2]),
+    "vitals.sbp.post_dose_high": ("vitals", 1, {"sbp": "185"}, [3]),
+    "vitals.dbp.post_dose_high": ("vitals", 1, {"dbp": "112"}, [3]),
+    "vitals.sbp.rise_over_pre": ("vitals", 1, {"sbp": "165"}, [3]),
+    "vitals.dbp.rise_over_pre": ("vitals", 1, {"dbp": "105"}, [3]),
+    "vitals.spo2.low": ("vitals", 1, {"spo2": "90"}, [3]),
+    # assessments: row 0 = A1 PHQ9 (item 9 = 2), row 1 = A2 CADSS at S1, row 2 = A3 MADRS
+    "assessments.assessment_id.required": ("assessments", 2, {"assessment_id": ""}, [4]),
+    "assessments.assessment_id.unique": ("assessments", "append:2", {}, [4, 5]),
+    "assessments.patient_id.required": ("assessments", 2, {"patient_id": ""}, [4]),
+    "assessments.patient_id.exists": ("assessments", 2, {"patient_id": "MRN-9"}, [4]),
+    "assessments.session_id.exists": ("assessments", 1, {"session_id": "S9"}, [3]),
+    "assessments.assessed_at.required": ("assessments", 2, {"assessed_at": ""}, [4]),
+    "assessments.assessed_at.type": ("assessments", 2, {"assessed_at": "yesterday"}, [4]),
+    "assessments.assessed_at.not_future": ("assessments", 2, {"assessed_at": "2025-03-01T00:00:00Z"}, [4]),
+    "assessments.instrument.required": ("assessments", 2, {"instrument": ""}, [4]),
+    "assessments.instrument.code": ("assessments", 2, {"instrument": "HAMA"}, [4]),
+    "assessments.total_score.required": ("assessments", 2, {"total_score": ""}, [4]),
+    "assessments.total_score.type": ("assessments", 2, {"total_score": "32.5"}, [4]),
+    "assessments.total_score.range": ("assessments", 2, {"total_score": "61"}, [4]),
+    "assessments.item_scores.format": ("assessments", 0, {"item_scores": "3;3;2;2;2;2;2;2"}, [2]),
+    "assessments.item_scores.sum": ("assessments", 0, {"total_score": "21"}, [2]),
+    "assessments.minutes_after_dose.type": ("assessments", 1, {"minutes_after_dose": "forty"}, [3]),
+    "assessments.minutes_after_dose.range": ("assessments", 1, {"minutes_after_dose": "1500"}, [3]),
+    "assessments.phq9_item9.positive": ("assessments", 0, {}, [2]),
+    "assessments.cssrs.ideation_high": ("assessments", 2, {"instrument": "CSSRS_IDEATION", "total_score": "4"}, [4]),
+    "assessments.moaas.unresponsive": ("assessments", 1, {"instrument": "MOAAS", "total_score": "0"}, [3]),
+    # adverse_events: row 0 = E1 dissociation at S1
+    "adverse_events.ae_id.required": ("adverse_events", 0, {"ae_id": ""}, [2]),
+    "adverse_events.ae_id.unique": ("adverse_events", "append:0", {}, [2, 3]),
+    "adverse_events.patient_id.required": ("adverse_events", 0, {"patient_id": ""}, [2]),
+    "adverse_events.patient_id.exists": ("adverse_events", 0, {"patient_id": "MRN-9"}, [2]),
+    "adverse_events.session_id.exists": ("adverse_events", 0, {"session_id": "S9"}, [2]),
+    "adverse_events.onset_date.required": ("adverse_events", 0, {"onset_date": ""}, [2]),
+    "adverse_events.onset_date.type": ("adverse_events", 0, {"onset_date": "10.01.2025"}, [2]),
+    "adverse_events.onset_date.not_future": ("adverse_events", 0, {"onset_date": "2025-03-01", "resolved_date": ""}, [2]),
+    "adverse_events.onset_date.after_first_session": ("adverse_events", 0, {"onset_date": "2025-01-01"}, [2]),
+    "adverse_events.term.required": ("adverse_events", 0, {"term": ""}, [2]),
+    "adverse_events.term.length": ("adverse_events", 0, {"term": "x" * 201}, [2]),
+    "adverse_events.meddra_code.format": ("adverse_events", 0, {"meddra_code": "1234"}, [2]),
+    "adverse_events.severity.code": ("adverse_events", 0, {"severity": "grade 2"}, [2]),
+    "adverse_events.serious.type": ("adverse_events", 0, {"serious": "yes"}, [2]),
+    "adverse_events.death.type": ("adverse_events", 0, {"death": "Y"}, [2]),
+    "adverse_events.life_threatening.type": ("adverse_events", 0, {"life_threatening": "no"}, [2]),
+    "adverse_events.hospitalization.type": ("adverse_events", 0, {"hospitalization": "2"}, [2]),
+    "adverse_events.disability.type": ("adverse_events", 0, {"disability": "true"}, [2]),
+    "adverse_events.congenital_anomaly.type": ("adverse_events", 0, {"congenital_anomaly": "x"}, [2]),
+    "adverse_events.medically_important.type": ("adverse_events", 0, {"medically_important": "-1"}, [2]),
+    "adverse_events.serious.criteria": ("adverse_events", 0, {"hospitalization": "1", "serious": "0"}, [2]),
+    "adverse_events.related.code": ("adverse_events", 0, {"related": "maybe"}, [2]),
+    "adverse_events.outcome.code": ("adverse_events", 0, {"outcome": "resolved"}, [2]),
+    "adverse_events.resolved_date.type": ("adverse_events", 0, {"resolved_date": "soon"}, [2]),
+    "adverse_events.resolved_date.after_onset": ("adverse_events", 0, {"resolved_date": "2025-01-09"}, [2]),
+    "adverse_events.serious.sae": ("adverse_events", 0, {"serious": "1", "hospitalization": "1"}, [2]),
+    # labs: row 0 = L1 ALT 30 U/L, ULN 40
+    "labs.lab_id.required": ("labs", 0, {"lab_id": ""}, [2]),
+    "labs.lab_id.unique": ("labs", "append:0", {}, [2, 3]),
+    "labs.patient_id.required": ("labs", 0, {"patient_id": ""}, [2]),
+    "labs.patient_id.exists": ("labs", 0, {"patient_id": "MRN-9"}, [2]),
+    "labs.collected_on.required": ("labs", 0, {"collected_on": ""}, [2]),
+    "labs.collected_on.type": ("labs", 0, {"collected_on": "2025-1-11"}, [2]),
+    "labs.collected_on.not_future": ("labs", 0, {"collected_on": "2025-03-01"}, [2]),
+    "labs.test.required": ("labs", 0, {"test": ""}, [2]),
+    "labs.test.code": ("labs", 0, {"test": "XYZ"}, [2]),
+    "labs.value.type": ("labs", 0, {"value": "thirty"}, [2]),
+    "labs.value.non_negative": ("labs", 0, {"value": "-1"}, [2]),
+    "labs.uln.type": ("labs", 0, {"uln": "forty"}, [2]),
+    "labs.uln.positive": ("labs", 0, {"uln": "0"}, [2]),
+    "labs.value.hepatic_3x_uln": ("labs", 0, {"value": "130"}, [2]),
+}
+
+ALL_RULES = {e.meta["rule"]: e.meta["severity"] for b in BUILDERS.values() for e in b()}
+KEY_COLUMN = {"patients": "patient_id", "sessions": "session_id", "assessments": "assessment_id",
+              "adverse_events": "ae_id", "labs": "lab_id"}
+
+
+def batch_for(table: str) -> tuple[dict, dict[str, list[int]]]:
+    """All of a table's cases in one export: each case is an appended copy of its base row, with
+    a fresh record key (unless the case is about the key), so cases do not disturb each other.
+    Returns the tables and, per rule, the lines where it must fire."""
+    tables = base_tables()
+    rows = tables[table]
+    base_len = len(rows)
+    expected: dict[str, list[int]] = {}
+    for n, rule in enumerate(sorted(r for r, c in CASES.items() if c[0] == table)):
+        _, where, edits, lines = CASES[rule]
+        index = int(where.split(":")[1]) if isinstance(where, str) else where
+        row = dict(rows[index])
+        if isinstance(where, str):  # a duplicate: the copy keeps the key, both lines break the rule
+            row.update(edits)
+            rows.append(row)
+            expected[rule] = [index + 2, len(rows) + 1]
+            continue
+        key = KEY_COLUMN.get(table)
+        if key and key not in edits:
+            row[key] = f"{row[key]}-case{n}"
+        if table == "vitals" and "minutes_after_dose" not in edits:
+            row["minutes_after_dose"] = str(100 + n)  # the vitals key includes the minutes
+        if table == "patients":  # a fresh patient has no sessions: keep its enrolment plausible
+            row.setdefault("enrolled_on", "2025-01-05")
+        row.update(edits)
+        rows.append(row)
+        expected[rule] = [len(rows) + 1]
+    assert len(rows) > base_len
+    return tables, expected
+
+
+def test_every_rule_has_a_case():
+    assert sorted(set(ALL_RULES) - set(CASES)) == []
+    assert sorted(set(CASES) - set(ALL_RULES)) == []
+
+
+def test_clean_export_breaks_no_error_rule(tmp_path):
+    ws, _, _ = run_validation(tmp_path)
+    assert ws.execute("SELECT table_name, source_row, rule FROM q_rows").fetchall() == []
+    # the base data carries exactly one alert: PHQ-9 item 9 = 2 on A1
+    alerts = ws.execute("SELECT table_name, rule FROM alert_rows").fetchall()
+    assert alerts == [("assessments", "assessments.phq9_item9.positive")]
+
+
+@pytest.mark.parametrize("table", sorted(BUILDERS))
+def test_rules_of_table(tmp_path, table):
+    tables, expected = batch_for(table)
+    ws, _, _ = run_validation(tmp_path, tables)
+    found = violations(ws)
+    quarantined = {(t, l) for t, l in ws.execute("SELECT table_name, source_row FROM q_rows").fetchall()}
+    alerts = {r for (r,) in ws.execute("SELECT rule FROM alert_rows").fetchall()}
+    base_lines = set(range(2, len(base_tables()[table]) + 2))
+    problems = []
+    for rule, lines in sorted(expected.items()):
+        severity = ALL_RULES[rule]
+        for line in lines:
+            if (table, line, rule) not in found:
+                problems.append(f"{rule}: not raised on line {line}")
+            if line not in base_lines and ((table, line) in quarantined) != (severity == "error"):
+                problems.append(f"{rule}: line {line} quarantined={((table, line) in quarantined)}, severity {severity}")
+        stray = {l for t, l, r in found if r == rule and t == table and l in base_lines} - set(lines)
+        if stray and rule != "assessments.phq9_item9.positive":
+            problems.append(f"{rule}: also raised on untouched lines {sorted(stray)}")
+        if severity == "alert" and rule not in alerts:
+            problems.append(f"{rule}: no alert recorded")
+    assert problems == []
