@@ -1,0 +1,46 @@
+"""Small builders shared by the adapter tests."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from transforms import adapters
+
+
+def read_export(con, name: str, path: Path, **options):
+    a = adapters.get(name)
+    bundle = a.open(path, **options)
+    return bundle, a.read(con, bundle)
+
+
+def rows(con, table: str, columns: str = "*", where: str = "true") -> list[tuple]:
+    return con.execute(f"SELECT {columns} FROM raw_{table} WHERE {where} ORDER BY _line").fetchall()
+
+
+def copy_redcap(src: Path, dst: Path, mapping: str | None = None, export: dict | None = None) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, dst / f.name)
+    if mapping is not None:
+        (dst / "mapping.toml").write_text(mapping)
+    if export is not None:
+        (dst / "export.json").write_text(json.dumps(export))
+    return dst
+
+
+def ndjson_export(dst: Path, resources: list[dict], manifest_time: str | None = "2026-01-31T12:00:00Z") -> Path:
+    """Write resources as one NDJSON file per type, and a Bulk completion manifest."""
+    dst.mkdir(parents=True, exist_ok=True)
+    by_type: dict[str, list[dict]] = {}
+    for r in resources:
+        by_type.setdefault(r["resourceType"], []).append(r)
+    output = []
+    for t, rs in by_type.items():
+        (dst / f"{t}.000.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rs))
+        output.append({"type": t, "url": f"https://ehr.invalid/bulk/{t}.000.ndjson"})
+    if manifest_time:
+        (dst / "manifest.json").write_text(json.dumps({"transactionTime": manifest_time, "request": "x",
+                                                       "requiresAccessToken": True, "output": output, "error": []}))
+    return dst

@@ -1,0 +1,210 @@
+"""The REDCap adapter on REDCapR's real test exports (shared/data/real/redcap-exports)."""
+from __future__ import annotations
+
+import pytest
+from adapter_helpers import copy_redcap, read_export, rows
+
+from transforms import adapters
+from transforms.bundle import BundleError
+
+BP_MAPPING = """
+[[source]]
+table = "patients"
+form = "intake"
+[source.columns]
+patient_id = "{record}"
+enrolled_on = { value = "2024-01-01" }
+
+[[source]]
+table = "vitals"
+form = "blood_pressure"
+[source.columns]
+session_id = "{record}-{instance}"
+timepoint = { value = "other" }
+sbp = "sbp"
+dbp = "dbp"
+"""
+
+LONGITUDINAL = """
+[redcap]
+accept_status = [1, 2]
+
+[[source]]
+table = "patients"
+form = "demographics"
+[source.columns]
+patient_id = "{record}"
+enrolled_on = "date_enrolled"
+birth_date = "dob"
+sex = { field = "sex", map = { "0" = "F", "1" = "M" } }
+site_id = "{arm}"
+
+[[source]]
+table = "labs"
+form = "visit_lab_data"
+[source.columns]
+lab_id = "{record}-{event}"
+patient_id = "{record}"
+collected_on = { value = "2015-05-01" }
+test = { value = "ALT" }
+value = "vld1"
+"""
+
+
+def test_detects_redcap_folders_only(real):
+    assert adapters.detect(real / "redcap-exports" / "vignette-repeating") == "redcap"
+    assert adapters.detect(real / "redcap-exports" / "longitudinal") == "redcap"
+    assert adapters.detect(real / "fhir-bulk-ndjson") == "fhir"
+
+
+def test_vignette_blood_pressure_instrument_into_vitals(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    src = real / "redcap-exports" / "vignette-repeating"
+    bundle, res = read_export(ws, "redcap", src, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert res["vitals"].rows == 6 and res["patients"].rows == 2
+    got = rows(ws, "vitals", "_line, sbp, dbp, timepoint")
+    assert [(r[0], r[1], r[2]) for r in got] == [(3, "1.1", "11.1"), (4, "1.2", "11.2"), (5, "1.3", "11.3"),
+                                                 (11, "2.1", "22.1"), (12, "2.2", "22.2"), (13, "2.3", "22.3")]
+    # session ids are built from the record's keyed hash, never the raw record id
+    ids = [r[0] for r in rows(ws, "vitals", "session_id")]
+    assert len(set(i.rsplit("-", 1)[0] for i in ids)) == 2 and not any(i.startswith(("1-", "2-")) for i in ids)
+    # the dictionary's range (sbp 1-300) passes; only mapped columns exist
+    assert res["vitals"].out_of_range == {}
+    assert "image_profile" in res["vitals"].dropped_columns
+
+
+def test_repeating_instruments_incomplete_forms_counted(real, ws, tmp_path):
+    d = copy_redcap(real / "redcap-exports" / "vignette-repeating", tmp_path / "e")
+    text = (d / "data.csv").read_text().replace("1,blood_pressure,2,,,,,1.2,11.2,2", "1,blood_pressure,2,,,,,1.2,11.2,0")
+    (d / "data.csv").write_text(text)
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    _, res = read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert res["vitals"].rows == 5 and res["vitals"].incomplete_forms == 1
+
+
+def test_out_of_range_value_fails_its_type_rule(real, ws, tmp_path):
+    d = copy_redcap(real / "redcap-exports" / "vignette-repeating", tmp_path / "e")
+    (d / "data.csv").write_text((d / "data.csv").read_text().replace(",1.3,11.3,2", ",301,11.3,2"))
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    _, res = read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert res["vitals"].out_of_range == {"sbp": 1}
+    bad = rows(ws, "vitals", "sbp", "sbp LIKE '301%'")[0][0]
+    assert "outside REDCap range 1..300" in bad
+    assert ws.execute("SELECT as_int(?)", [bad]).fetchone()[0] is None  # so staging marks it unparsed
+
+
+def test_longitudinal_events_record_id_is_study_id(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text(LONGITUDINAL)
+    src = real / "redcap-exports" / "longitudinal"
+    _, res = read_export(ws, "redcap", src, mapping=str(tmp_path / "m.toml"), registry_id="longitudinal")
+    pats = rows(ws, "patients", "patient_id, birth_date, birth_year, enrolled_on, site_id")
+    assert [p[0] for p in pats] == ["100", "220", "304", "405", "638"][: len(pats)] and len(pats) >= 3
+    assert all(p[1] is None and len(p[2]) == 4 for p in pats)  # date of birth reduced to the year
+    assert {p[4] for p in pats} <= {"1", "2"} and "2" in {p[4] for p in pats}
+    labs = rows(ws, "labs", "lab_id, value")
+    assert labs and all("_arm_" in lab[0] for lab in labs)
+    # names, telephone and e-mail are nowhere in any raw table
+    for t in ("patients", "labs"):
+        dump = str(rows(ws, t))
+        for ident in ("Zharko", "Lenox", "555-1212", "zlehnox@gmail.com", "1983-09-23"):
+            assert ident not in dump
+    assert {"first_name", "email", "telephone_1"} <= set(res["patients"].identifier_columns)
+
+
+def test_identifier_field_cannot_be_mapped_elsewhere(real, ws, tmp_path):
+    bad = LONGITUDINAL.replace('site_id = "{arm}"', 'site_id = "email"')
+    (tmp_path / "m.toml").write_text(bad)
+    with pytest.raises(BundleError, match="identifier"):
+        read_export(ws, "redcap", real / "redcap-exports" / "longitudinal", mapping=str(tmp_path / "m.toml"),
+                    registry_id="longitudinal")
+
+
+def test_checkboxes_letter_and_numeric_codes(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text("""
+[redcap]
+accept_status = [0, 1, 2]
+[[source]]
+table = "adverse_events"
+form = "form_2"
+[source.columns]
+ae_id = "{record}-{instance}"
+patient_id = "{record}"
+onset_date = { value = "2024-01-01" }
+term = { checkbox = "check_two", map = { a = "nausea", c = "dizziness" } }
+death = { field = "check_one", checked = "1" }
+hospitalization = { field = "check_one", checked = "4" }
+""")
+    _, res = read_export(ws, "redcap", real / "redcap-exports" / "checkboxes-1", mapping=str(tmp_path / "m.toml"),
+                         registry_id="checkboxes")
+    got = rows(ws, "adverse_events", "patient_id, term, death, hospitalization")
+    assert got[0] == ("1", "nausea;dizziness", "1", "0")
+    assert got[1] == ("2", "b;d", "0", "0")
+    assert got[2] == ("3", None, "1", "1")
+
+
+def test_negative_checkbox_code_column_name():
+    from transforms.adapters.redcap_dictionary import checkbox_column
+
+    assert checkbox_column("field", "-2") == "field____2"
+    assert checkbox_column("race", "A") == "race___a"
+
+
+def test_survey_timestamps_and_not_completed(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text("""
+[redcap]
+accept_status = [0, 1, 2]
+[[source]]
+table = "assessments"
+form = "prescreening_survey"
+[source.columns]
+assessment_id = "{record}-pre"
+patient_id = "{record}"
+assessed_at = "{timestamp}"
+instrument = { value = "MOAAS" }
+total_score = "has_diabetes"
+""")
+    _, res = read_export(ws, "redcap", real / "redcap-exports" / "survey", mapping=str(tmp_path / "m.toml"),
+                         registry_id="survey")
+    got = rows(ws, "assessments", "assessed_at, total_score")
+    assert got == [("2018-03-06 15:52:43", "1"), ("2018-03-06 15:53:15", "0")]
+    from transforms.adapters.redcap_values import typed
+
+    assert typed("[not completed]", None, "YMD") == ("", False)
+
+
+def test_ui_dates_in_declared_order_become_iso():
+    from transforms.adapters.redcap_dictionary import Field
+    from transforms.adapters.redcap_values import typed
+
+    mdy = Field("d", "f", "text", "date_mdy", "", "", False)
+    assert typed("04/02/2015", mdy, "YMD") == ("2015-04-02", False)
+    dmy = Field("d", "f", "text", "datetime_dmy", "", "", False)
+    assert typed("04-02-2015 09:30", dmy, "YMD") == ("2015-02-04 09:30:00", False)
+    ymd = Field("d", "f", "text", "date_ymd", "2000-01-01", "", False)
+    assert typed("1999-12-31", ymd, "YMD")[1] is True
+    assert typed("31/12/2015", Field("d", "f", "text", "date_ymd", "", "", False), "YMD")[0] == "31/12/2015"
+
+
+def test_api_metadata_layout_reads_like_the_designer_one(real):
+    from transforms.adapters.redcap_dictionary import read_dictionary
+
+    api = read_dictionary(real / "redcap-exports" / "simple" / "metadata.csv")
+    ui = read_dictionary(real / "redcap-exports" / "simple" / "dictionary.csv")
+    assert api.record_id == ui.record_id == "record_id"
+    assert list(api.fields) == list(ui.fields)
+    assert api.fields["name_first"].identifier and api.fields["dob"].kind == "date"
+
+
+def test_export_identity_from_export_json_and_content(real, tmp_path):
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    a = adapters.get("redcap")
+    src = real / "redcap-exports" / "vignette-repeating"
+    b1 = a.open(src, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    b2 = a.open(src, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert b1.export_id == b2.export_id and b1.manifest_sha256 == b2.manifest_sha256
+    d = copy_redcap(src, tmp_path / "e", BP_MAPPING, {"registry_id": "north", "export_id": "pull-1",
+                                                      "exported_at": "2026-02-01T00:00:00Z"})
+    b3 = a.open(d)
+    assert (b3.registry_id, b3.export_id, b3.exported_at.isoformat()) == ("north", "pull-1", "2026-02-01T00:00:00+00:00")
+    with pytest.raises(BundleError, match="registry_id"):
+        a.open(src, mapping=str(tmp_path / "m.toml"))

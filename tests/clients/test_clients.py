@@ -1,0 +1,172 @@
+"""The API clients against local servers on 127.0.0.1 that implement the REDCap API's record and
+metadata export and the FHIR Bulk Data async pattern."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from transforms.clients import fhir_bulk, redcap_api
+
+REAL = Path("/work/shared/data/real")
+TOKEN = "S3CRET-TOKEN-0123456789"
+
+
+class Server:
+    def __init__(self, handler):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.calls = []
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RedcapHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output (and the token) quiet
+        pass
+
+    def do_POST(self):
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+        self.server.calls.append(form)
+        if form.get("token") != TOKEN:
+            self.send_response(403)
+            self.end_headers()
+            return
+        src = REAL / "redcap-exports" / "vignette-repeating"
+        body = (src / ("data.csv" if form["content"] == "record" else "dictionary.csv")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_redcap_pull_lands_an_export_the_adapter_reads(tmp_path, monkeypatch):
+    if not REAL.is_dir():
+        pytest.skip("shared data not available")
+    monkeypatch.setenv("REDCAP_API_TOKEN", TOKEN)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[[source]]\ntable = "patients"\nform = "intake"\n[source.columns]\n'
+                       'patient_id = "{record}"\nenrolled_on = { value = "2024-01-01" }\n')
+    with Server(RedcapHandler) as srv:
+        folder = redcap_api.pull(srv.url + "/api/", tmp_path / "landing", "vignette", mapping=mapping)
+        calls = srv.httpd.calls
+    assert [c["content"] for c in calls] == ["record", "metadata"]
+    assert calls[0]["rawOrLabel"] == "raw" and calls[0]["type"] == "flat"
+    assert sorted(p.name for p in folder.iterdir()) == ["data.csv", "dictionary.csv", "export.json", "mapping.toml"]
+    assert not [p for p in (tmp_path / "landing").iterdir() if p.name.startswith(".")]
+    from transforms import adapters
+
+    assert adapters.detect(folder) == "redcap"
+    b = adapters.get("redcap").open(folder)
+    assert b.registry_id == "vignette"
+    assert all(TOKEN not in p.read_text() for p in folder.iterdir())
+
+
+def test_redcap_bad_token_lands_nothing_and_does_not_echo_it(tmp_path):
+    with Server(RedcapHandler) as srv:
+        with pytest.raises(redcap_api.RedcapApiError) as e:
+            redcap_api.pull(srv.url, tmp_path / "landing", "x", token="wrong-token-value")
+    assert "wrong-token-value" not in str(e.value)
+    assert list((tmp_path / "landing").iterdir()) == []
+
+
+def make_bulk_handler(resources: dict[str, list[dict]], polls_before_done: int = 2):
+    state = {"polls": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _json(self, code, doc, headers=None):
+            body = json.dumps(doc).encode()
+            self.send_response(code)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            u = urlparse(self.path)
+            self.server.calls.append((u.path, parse_qs(u.query), self.headers.get("Authorization")))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._json(401, {"resourceType": "OperationOutcome"})
+            base = f"http://127.0.0.1:{self.server.server_port}"
+            if u.path.endswith("/$export"):
+                assert self.headers.get("Prefer") == "respond-async"
+                self.send_response(202)
+                self.send_header("Content-Location", base + "/status/1")
+                self.end_headers()
+                return
+            if u.path == "/status/1":
+                state["polls"] += 1
+                if state["polls"] <= polls_before_done:
+                    return self._json(202, {}, {"Retry-After": "7", "X-Progress": "working"})
+                return self._json(200, {"transactionTime": "2026-02-01T10:00:00Z", "request": "x",
+                                        "requiresAccessToken": True, "error": [],
+                                        "output": [{"type": t, "url": f"{base}/files/{t}.ndjson"} for t in resources]})
+            if u.path.startswith("/files/"):
+                t = u.path.rsplit("/", 1)[1].split(".")[0]
+                body = "".join(json.dumps(r) + "\n" for r in resources[t]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+ndjson")
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self._json(404, {})
+    return Handler
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-03-04",
+           "name": [{"family": "Doe"}]}
+
+
+def test_bulk_pull_polls_with_retry_after_and_keeps_since(tmp_path):
+    slept = []
+    state = tmp_path / "state.json"
+    with Server(make_bulk_handler({"Patient": [PATIENT]})) as srv:
+        folder = fhir_bulk.pull(srv.url + "/fhir", tmp_path / "landing", "ehr", types=["Patient", "Observation"],
+                                state_file=state, token=TOKEN, sleep=slept.append)
+        first_kick = srv.httpd.calls[0]
+    assert slept == [7.0, 7.0]
+    assert first_kick[1]["_type"] == ["Patient,Observation"] and "_since" not in first_kick[1]
+    assert json.loads(state.read_text()) == {"transactionTime": "2026-02-01T10:00:00Z"}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["output"][0]["url"] == "Patient.output.000.ndjson"
+    from transforms import adapters
+
+    b = adapters.get("fhir").open(folder)
+    assert b.registry_id == "ehr" and b.exported_at.isoformat() == "2026-02-01T10:00:00+00:00"
+    # the next pull asks only for what changed since
+    with Server(make_bulk_handler({"Patient": [PATIENT]}, polls_before_done=0)) as srv:
+        with pytest.raises(FileExistsError):  # same transactionTime: this server says nothing is newer
+            fhir_bulk.pull(srv.url + "/fhir", tmp_path / "landing", "ehr", state_file=state, token=TOKEN,
+                           sleep=slept.append)
+        assert srv.httpd.calls[0][1]["_since"] == ["2026-02-01T10:00:00Z"]
+
+
+def test_bulk_gives_up_after_max_wait_and_lands_nothing(tmp_path):
+    with Server(make_bulk_handler({"Patient": [PATIENT]}, polls_before_done=100)) as srv:
+        with pytest.raises(fhir_bulk.BulkExportError, match="not complete"):
+            fhir_bulk.pull(srv.url, tmp_path / "landing", "ehr", token=TOKEN, max_wait=20, sleep=lambda s: None)
+    assert not (tmp_path / "landing").exists() or list((tmp_path / "landing").iterdir()) == []
+
+
+def test_retry_after_http_date():
+    assert fhir_bulk.retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 5.0) == 0.0
+    assert fhir_bulk.retry_after(None, 5.0) == 5.0
+    assert fhir_bulk.retry_after("120", 5.0) == 120.0

@@ -1,0 +1,47 @@
+"""Codes the FHIR adapter understands, as data: instruments, their items in scoring order, labs.
+
+LOINC codes are from clinical-reference.md section 1 (PHQ-9 44261-6 and items, GAD-7 70274-6).
+MADRS, QIDS-SR16, HAM-D17, CADSS, MOAA/S (and the C-SSRS ideation level) have no LOINC codes, so they travel in a local code
+system, LOCAL_SYSTEM (documented in docs/adapters.md): the total's code is the instrument's
+canonical name (MADRS, CADSS, ...) and item n of it is "<NAME>.<n>". GAD-7 item codes are the
+LOINC panel 69737-5's members as commonly published (not verified against LOINC here).
+"""
+from __future__ import annotations
+
+LOCAL_SYSTEM = "urn:ketamine-outcomes:instrument"
+EXT = "urn:ketamine-outcomes:ext:"  # local extensions: enrolled-on, trd-failed-trials, timepoint, ...
+
+PHQ9_ITEMS = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"]
+GAD7_ITEMS = ["69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7"]
+LOCAL_ITEMS = {"MADRS": 10, "QIDS_SR16": 16, "HAMD17": 17, "CADSS": 23}
+
+INSTRUMENTS = {"44261-6": "PHQ9", "70274-6": "GAD7", **{n: n for n in ("MADRS", "QIDS_SR16", "HAMD17", "CADSS", "MOAAS", "CSSRS_IDEATION")}}
+
+LABS = {"1742-6": "ALT", "1920-8": "AST", "6768-6": "ALP", "2324-2": "GGT", "1975-2": "BILIRUBIN",
+        "2160-0": "CREATININE"}
+
+# QuestionnaireResponse linkIds for PHQ-9 items: the LOINC item codes (with or without a leading
+# '/', as US Core uses) or the names some published Questionnaires use.
+PHQ9_LINK_NAMES = ["littleinterest", "feelingdown", "troublesleeping", "feelingtired", "badappetite",
+                   "feelingbadaboutself", "troubleconcentrating", "movingspeaking", "selfharm"]
+TOTAL_LINKS = {"44261-6", "totalscore", "total"}
+
+
+def item_rows() -> list[tuple[str, str, int, int]]:
+    """(instrument, item code, position, number of items)."""
+    rows = [("PHQ9", c, i + 1, 9) for i, c in enumerate(PHQ9_ITEMS)]
+    rows += [("GAD7", c, i + 1, 7) for i, c in enumerate(GAD7_ITEMS)]
+    for name, n in LOCAL_ITEMS.items():
+        rows += [(name, f"{name}.{i}", i, n) for i in range(1, n + 1)]
+    return rows
+
+
+def install(con) -> None:
+    """Small lookup tables the SQL joins to."""
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_instruments (code VARCHAR, instrument VARCHAR)")
+    con.executemany("INSERT INTO fhir_instruments VALUES (?, ?)", list(INSTRUMENTS.items()))
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_items (instrument VARCHAR, code VARCHAR, position INTEGER, "
+                "n_items INTEGER)")
+    con.executemany("INSERT INTO fhir_items VALUES (?, ?, ?, ?)", item_rows())
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_lab_codes (code VARCHAR, test VARCHAR)")
+    con.executemany("INSERT INTO fhir_lab_codes VALUES (?, ?)", list(LABS.items()))

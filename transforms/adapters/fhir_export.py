@@ -1,0 +1,156 @@
+"""What one FHIR Bulk Data export is, and how it is opened into a Bundle.
+
+An export is a folder holding the NDJSON files of one `$export` run and, when the client saved it,
+the completion manifest (manifest.json: transactionTime, output[{type, url}], error[]). The
+manifest's transactionTime is the export's exported_at; without a manifest, the transactionTime
+the server logged in log.ndjson (status_complete / manifest_complete) is used, then the newest
+file's modification time. Output URLs are matched to local files by their last path segment, and
+a listed file that is missing rejects the export (a partial download must not look complete).
+
+Bulk exports carry no registry id, so it comes from the `registry_id` option or export.json
+(which the Bulk Data client writes beside the manifest). Mode is incremental when the export was
+requested with `_since` (export.json "since"), full otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+from transforms.bundle import CONTRACT as KOR_CONTRACT
+from transforms.bundle import EXPORT_ID_RE, REGISTRY_RE, Bundle, BundleError, ExportFile, sha256_of
+
+MANIFEST = "manifest.json"
+LOG = "log.ndjson"
+EXPORT_JSON = "export.json"
+CONTRACT = "fhir-bulk-r4"
+TABLE_SOURCES = {  # which resource types feed each table (for lineage only)
+    "patients": "Patient", "sessions": "MedicationAdministration", "vitals": "Observation",
+    "assessments": "Observation", "adverse_events": "AdverseEvent", "labs": "Observation",
+}
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def is_bulk_manifest(doc: dict | None) -> bool:
+    return isinstance(doc, dict) and doc.get("contract") != KOR_CONTRACT and "transactionTime" in doc \
+        and isinstance(doc.get("output"), list)
+
+
+def is_fhir_folder(path: Path) -> bool:
+    """A Bulk Data completion manifest, or NDJSON files and no kor manifest."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    if (path / MANIFEST).is_file():
+        return is_bulk_manifest(_json(path / MANIFEST))
+    return any(p.name != LOG for p in path.glob("*.ndjson"))
+
+
+def _time(value: str, export: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BundleError("bundle.exported_at", f"transactionTime {value!r} is not an ISO 8601 instant", export) \
+            from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _log_time(root: Path) -> str | None:
+    p = root / LOG
+    if not p.is_file():
+        return None
+    found = None
+    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        t = (ev.get("eventDetail") or {}).get("transactionTime") if isinstance(ev, dict) else None
+        if t:
+            found = t
+    return found
+
+
+def _local(root: Path, url: str, export: str) -> Path:
+    name = PurePosixPath(urlparse(url).path).name if "://" in url else PurePosixPath(url.replace("\\", "/")).name
+    if not name or name in (".", ".."):
+        raise BundleError("bundle.path_inside", "manifest output has no file name", export, url)
+    return root / name
+
+
+def list_files(root: Path, manifest: dict | None, export: str) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """([(declared type, path)] of resource files, [error/outcome files])."""
+    if manifest is None:
+        files = sorted(p for p in root.glob("*.ndjson") if p.name != LOG)
+        return [(p.name.split(".", 1)[0], p) for p in files], []
+    out = []
+    for entry in manifest.get("output") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            raise BundleError("fhir.manifest", "an output entry has no url", export)
+        p = _local(root, entry["url"], export)
+        if not p.is_file():
+            raise BundleError("bundle.file_missing", "file listed in the manifest is missing", export, p.name)
+        out.append((str(entry.get("type") or p.name.split(".", 1)[0]), p))
+    errors = []
+    for entry in (manifest.get("error") or []) + (manifest.get("outcome") or []):
+        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+            p = _local(root, entry["url"], export)
+            if p.is_file():
+                errors.append(p)
+    return out, errors
+
+
+def open_export(source, **options) -> Bundle:
+    root = Path(source)
+    label = root.name
+    if not root.is_dir():
+        raise BundleError("fhir.folder", "a FHIR Bulk Data export is a folder of NDJSON files", label)
+    manifest = _json(root / MANIFEST) if (root / MANIFEST).is_file() else None
+    if (root / MANIFEST).is_file() and not is_bulk_manifest(manifest):
+        raise BundleError("fhir.manifest", "manifest.json is not a Bulk Data completion manifest", label)
+    meta = _json(root / EXPORT_JSON) or {}
+    files, errors = list_files(root, manifest, label)
+    if not files:
+        raise BundleError("bundle.files", "the export holds no NDJSON resource files", label)
+
+    hashes = {p.name: sha256_of(p) for _, p in files}
+    if manifest is not None:
+        hashes[MANIFEST] = sha256_of(root / MANIFEST)
+    content = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+    when = (manifest or {}).get("transactionTime") or _log_time(root) or options.get("exported_at")
+    if when:
+        exported_at = _time(when, label)
+    else:
+        newest = max(p.stat().st_mtime for _, p in files)
+        exported_at = datetime.fromtimestamp(newest, timezone.utc).replace(microsecond=0)
+    registry = options.get("registry_id") or meta.get("registry_id")
+    if not isinstance(registry, str) or not REGISTRY_RE.match(registry):
+        raise BundleError("bundle.registry_id", "registry_id missing (pass --registry) or not [a-z0-9][a-z0-9-]{0,63}",
+                          label)
+    export_id = meta.get("export_id") or ("fhir-" + re.sub(r"[^0-9A-Za-z]", "-", exported_at.isoformat())[:40]
+                                          + "-" + content[:8])
+    if not EXPORT_ID_RE.match(export_id):
+        raise BundleError("bundle.export_id", "export_id is not a plain identifier", label)
+    mode = meta.get("mode") or ("incremental" if meta.get("since") else "full")
+    by_type: dict[str, Path] = {}
+    for t, p in files:
+        by_type.setdefault(t, p)
+    bundle_files = [ExportFile(table, by_type.get(rtype, files[0][1]), by_type.get(rtype, files[0][1]).name,
+                               hashes[by_type.get(rtype, files[0][1]).name], 0, "ndjson")
+                    for table, rtype in TABLE_SOURCES.items()]
+    bundle = Bundle(registry_id=registry, export_id=export_id, exported_at=exported_at, mode=mode, contract=CONTRACT,
+                    files=bundle_files, root=root, source=str(source), manifest_sha256=content)
+    bundle.fhir_files = files  # type: ignore[attr-defined]
+    bundle.fhir_errors = errors  # type: ignore[attr-defined]
+    return bundle

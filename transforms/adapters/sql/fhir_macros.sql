@@ -1,0 +1,23 @@
+-- Helpers over FHIR JSON. A value is read only from value[x]; an element with dataAbsentReason
+-- yields NULL, never a number.
+CREATE OR REPLACE TEMP MACRO fhir_ref(x) AS
+    NULLIF(regexp_extract(coalesce(x, ''), '([^/:#]+)$', 1), '');
+CREATE OR REPLACE TEMP MACRO fhir_codes(j) AS json_extract_string(j, '$.code.coding[*].code');
+CREATE OR REPLACE TEMP MACRO fhir_ext(j, u, k) AS
+    json_extract_string(list_filter(json_extract(j, '$.extension[*]'), e -> json_extract_string(e, '$.url') = u)[1], k);
+CREATE OR REPLACE TEMP MACRO fhir_whole(v) AS
+    CASE WHEN TRY_CAST(v AS DOUBLE) IS NOT NULL AND TRY_CAST(v AS DOUBLE) = round(TRY_CAST(v AS DOUBLE))
+              AND abs(TRY_CAST(v AS DOUBLE)) < 1e15
+         THEN CAST(CAST(TRY_CAST(v AS DOUBLE) AS BIGINT) AS VARCHAR) ELSE v END;
+-- LOINC answer list LL358-3 (PHQ-9, GAD-7): LA6568-5 = 0 ... LA6571-9 = 3.
+CREATE OR REPLACE TEMP MACRO fhir_answer(code) AS
+    CASE code WHEN 'LA6568-5' THEN '0' WHEN 'LA6569-3' THEN '1' WHEN 'LA6570-1' THEN '2' WHEN 'LA6571-9' THEN '3' END;
+CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
+    CASE WHEN json_extract(x, '$.dataAbsentReason') IS NULL THEN
+        fhir_whole(coalesce(json_extract_string(x, '$.valueQuantity.value'), json_extract_string(x, '$.valueInteger'),
+                            json_extract_string(x, '$.valueDecimal'),
+                            fhir_answer(json_extract_string(x, '$.valueCodeableConcept.coding[0].code'))))
+    END;
+CREATE OR REPLACE TEMP MACRO fhir_time(j) AS
+    coalesce(json_extract_string(j, '$.effectiveDateTime'), json_extract_string(j, '$.effectivePeriod.start'),
+             json_extract_string(j, '$.effectiveInstant'));

@@ -1,0 +1,66 @@
+-- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
+-- treatment session. A session is the administration's Encounter (R4 `context`); several
+-- administrations in one encounter (split doses) make one session whose dose is their sum.
+-- not-done, on-hold, entered-in-error and unknown administrations make no session.
+CREATE OR REPLACE TEMP TABLE fhir_sessions AS
+WITH ma AS (
+    SELECT r._line, r.id, r.j,
+           fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
+           coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')), r.id)                AS session_id,
+           fhir_time(r.j)                                                       AS start_text,
+           TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
+           TRY_CAST(json_extract_string(r.j, '$.effectivePeriod.end') AS TIMESTAMPTZ)               AS end_ts,
+           fhir_ref(json_extract_string(r.j, '$.medicationReference.reference'))                    AS med_ref,
+           json_extract_string(r.j, '$.dosage.route.coding[0].code')                                AS route_code,
+           json_extract_string(r.j, '$.dosage.dose.value')                                          AS dose_value,
+           lower(coalesce(json_extract_string(r.j, '$.dosage.dose.code'), json_extract_string(r.j, '$.dosage.dose.unit'), '')) AS dose_unit,
+           fhir_ext(r.j, 'urn:ketamine-outcomes:ext:devices', '$.valueInteger') AS devices,
+           lower(coalesce(json_extract_string(r.j, '$.medicationCodeableConcept'), '') || ' ' || coalesce(json_extract_string(r.j, '$.contained'), '')) AS med_text
+    FROM fhir_res r
+    WHERE r.rtype = 'MedicationAdministration' AND json_extract_string(r.j, '$.status') IN ('completed', 'in-progress', 'stopped')
+),
+named AS (
+    SELECT ma.*, ma.med_text || ' ' || lower(coalesce(json_extract_string(m.j, '$.code'), '')) AS drug_text
+    FROM ma LEFT JOIN fhir_res m ON m.rtype = 'Medication' AND m.id = ma.med_ref
+),
+typed AS (
+    SELECT n.*,
+           CASE WHEN regexp_matches(drug_text, 'esketamine|spravato|50458-028') THEN 'esketamine'
+                WHEN regexp_matches(drug_text, 'arketamine') THEN 'arketamine'
+                WHEN regexp_matches(drug_text, 'ketamine|ketalar') THEN 'ketamine'
+                ELSE 'other' END                                                AS drug,
+           CASE route_code WHEN '46713006' THEN 'intranasal' WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im'
+                WHEN '26643006' THEN 'oral' WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous'
+                ELSE route_code END                                             AS route,
+           CASE WHEN dose_unit = 'mg' THEN TRY_CAST(dose_value AS DOUBLE) END   AS dose_mg,
+           coalesce(CASE WHEN dose_unit IN ('mg/kg', 'mg/kg{body weight}') THEN TRY_CAST(dose_value AS DOUBLE) END,
+                    TRY_CAST(fhir_ext(j, 'urn:ketamine-outcomes:ext:dose-mg-per-kg', '$.valueDecimal') AS DOUBLE)) AS dose_mg_per_kg
+    FROM named n
+),
+weights AS (
+    SELECT fhir_ref(json_extract_string(r.j, '$.encounter.reference')) AS encounter_id, any_value(fhir_value(r.j)) AS weight_kg
+    FROM fhir_res r
+    WHERE r.rtype = 'Observation' AND list_contains(fhir_codes(r.j), '29463-7')
+      AND lower(coalesce(json_extract_string(r.j, '$.valueQuantity.code'), json_extract_string(r.j, '$.valueQuantity.unit'), 'kg')) = 'kg'
+    GROUP BY 1
+)
+SELECT min(t._line)                                                  AS _line,
+       t.session_id,
+       arg_min(t.patient_id, t._line)                                AS patient_id,
+       arg_min(t.start_text, t.start_ts)                             AS session_start,
+       min(t.start_ts)                                               AS start_ts,
+       arg_min(t.drug, t._line)                                      AS drug,
+       arg_min(t.route, t._line)                                     AS route,
+       sum(t.dose_mg)                                                AS dose_mg,
+       sum(t.dose_mg_per_kg)                                         AS dose_mg_per_kg,
+       any_value(w.weight_kg)                                        AS weight_kg,
+       CASE WHEN max(t.end_ts) > min(t.start_ts) THEN date_diff('minute', min(t.start_ts), max(t.end_ts)) END AS infusion_minutes,
+       any_value(t.devices)                                          AS devices,
+       CASE any_value(json_extract_string(e.j, '$.class.code')) WHEN 'AMB' THEN 'clinic' WHEN 'IMP' THEN 'inpatient'
+            WHEN 'ACUTE' THEN 'inpatient' WHEN 'EMER' THEN 'emergency' WHEN 'HH' THEN 'home' END AS setting,
+       CASE WHEN TRY_CAST(any_value(json_extract_string(e.j, '$.period.end')) AS TIMESTAMPTZ) >= min(t.start_ts)
+            THEN date_diff('minute', min(t.start_ts), TRY_CAST(any_value(json_extract_string(e.j, '$.period.end')) AS TIMESTAMPTZ)) END AS monitoring_minutes
+FROM typed t
+LEFT JOIN fhir_res e ON e.rtype = 'Encounter' AND e.id = t.session_id
+LEFT JOIN weights w ON w.encounter_id = t.session_id
+GROUP BY t.session_id;
