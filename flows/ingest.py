@@ -118,6 +118,17 @@ def reject(ws, warehouse: str, meta: ExportMeta, reason: str, counts=None, dropp
     return record_rejection(ws, warehouse, meta, reason, counts, dropped, results, timings, with_findings)
 
 
+def adapter_notes(r: ReadResult) -> dict:
+    """What an adapter counted but did not load (incomplete REDCap forms, values outside the
+    dictionary's range, FHIR resources skipped), kept in the load report."""
+    notes = {}
+    for attr in ("incomplete_forms", "out_of_range", "skipped"):
+        value = getattr(r, attr, None)
+        if value:
+            notes[attr] = value
+    return notes
+
+
 def _flow_run_id() -> str | None:
     try:
         from prefect.runtime import flow_run
@@ -197,6 +208,10 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
         results = validate(ws, wh, bundle)
         lap("validate")
         counts = split_rows(ws, bundle, reads)
+        for table, r in reads.items():
+            notes = adapter_notes(r)
+            if notes and table in counts:
+                counts[table]["notes"] = notes
         lap("split")
         flat = [r for rs in results.values() for r in rs]
         result.tables, result.dropped_columns = counts, dropped
@@ -221,19 +236,45 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             bundle.close()
 
 
-def plan(paths: list[str]) -> list[tuple[str, str, str]]:
-    """Order bundles by registry and exported_at, so exports of one registry load in order.
-    Bundles whose manifest cannot be read keep their place at the end (they will be rejected)."""
-    from transforms.bundle import find_bundles
+def discover(paths: list[str]) -> list[tuple[str, str]]:
+    """Expand arguments into (export, adapter): an export folder or .zip in any format, or a folder
+    holding exports (searched recursively)."""
+    out: list[tuple[str, str]] = []
 
+    def visit(p: Path, top: bool) -> None:
+        name = adapters.detect(p)
+        if name != "kor" or adapters.get("kor").detect(p):
+            out.append((str(p), name))
+        elif p.is_dir():
+            for child in sorted(p.iterdir()):
+                if child.is_dir() or child.suffix.lower() == ".zip":
+                    visit(child, False)
+        elif top:
+            raise FileNotFoundError(f"{p} is not an export (no manifest.json, REDCap or FHIR files)")
+
+    for arg in paths:
+        p = Path(arg)
+        if p.is_file() and p.name == "manifest.json":
+            p = p.parent
+        if not p.exists():
+            raise FileNotFoundError(str(p))
+        visit(p, True)
+    return out
+
+
+def plan(paths: list[str], options: dict | None = None) -> list[tuple[str, str, str, str]]:
+    """Order exports by registry and exported_at, so that exports of one registry load in order.
+    Exports whose structure cannot be read keep their place at the end (they will be rejected).
+    Returns (registry, exported_at, path, adapter)."""
     ordered, broken = [], []
-    for p in find_bundles(paths):
+    for path, name in discover(paths):
         try:
-            b = open_bundle(p, verify_checksums=False)
-            ordered.append((b.registry_id, b.exported_at.isoformat(), str(p)))
+            opener = adapters.get(name).open
+            b = opener(path, verify_checksums=False) if name == "kor" else opener(path, **(options or {}))
+            ordered.append((b.registry_id, b.exported_at.isoformat(), path, name))
             b.close()
-        except BundleError:
-            broken.append(("", "", str(p)))
+        except Exception:  # noqa: BLE001 - the ingest itself reports why, with the rule
+            broken.append(("", "", path, name))
     return sorted(ordered) + broken
 
 
@@ -241,5 +282,5 @@ def plan(paths: list[str]) -> list[tuple[str, str, str]]:
 def ingest_exports(paths: list[str], warehouse: str | None = None, reject_threshold: float = DEFAULT_THRESHOLD,
                    timezone_name: str = "UTC") -> list[dict]:
     """Ingest several exports in exported_at order per registry; one child flow run each."""
-    return [ingest_export(p, warehouse, reject_threshold, timezone_name) for _, _, p in plan(paths)]
+    return [ingest_export(p, warehouse, reject_threshold, timezone_name, adapter=a) for _, _, p, a in plan(paths)]
 

@@ -138,19 +138,22 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
         options["registry_id"] = registry_id
     if mapping:
         options["mapping"] = mapping
-    if adapter in (None, "kor") and not options:
-        targets = [p for _, _, p in plan(list(paths))]
-    else:
-        targets = list(paths)
+    try:
+        if adapter is None:
+            targets = [(p, a) for _, _, p, a in plan(list(paths), options)]
+        else:
+            targets = [(p, adapter) for p in paths]
+    except FileNotFoundError as e:
+        raise click.UsageError(str(e))
     if not targets:
         raise click.UsageError("no exports found under " + ", ".join(paths))
     results = []
     show_bar = not as_json and sys.stderr.isatty() and len(targets) > 1
     from tqdm import tqdm
 
-    for target in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
+    for target, name in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
         r = ingest_export(target, warehouse=warehouse, reject_threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                          timezone_name=timezone_name or "UTC", adapter=adapter, options=options)
+                          timezone_name=timezone_name or "UTC", adapter=name, options=options)
         results.append(r)
         if not as_json:
             click.echo(format_result(r))

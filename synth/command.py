@@ -37,16 +37,32 @@ def _registry(ctx, param, value: str) -> str:
 @click.option("--file-format", type=click.Choice(list(FILE_FORMATS)), default="csv", show_default=True)
 @click.option("--bad-rows", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.0, show_default=True,
               help=f"Share of rows per table to break; each is logged in OUT/{INJECTED_LOG}.")
+@click.option("--format", "export_format", type=click.Choice(["kor", "redcap", "fhir"]), default="kor",
+              show_default=True, help="Export format: the native contract, a REDCap project export, or FHIR Bulk Data.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of one line per export.")
-def synth_command(registry_id, patients, out_dir, seed, start, months, file_format, bad_rows, as_json):
-    """Generate a synthetic ketamine/esketamine registry as monthly `kor` exports."""
-    folders = generate_registry(out_dir, registry_id, patients, seed=seed, start=start.date(), months=months,
+def synth_command(registry_id, patients, out_dir, seed, start, months, file_format, bad_rows, export_format, as_json):
+    """Generate a synthetic ketamine/esketamine registry as monthly exports.
+
+    With --format redcap or fhir the same cohort is written in that format (one folder per export),
+    converted from the native exports, so the three formats hold the same facts."""
+    target = out_dir if export_format == "kor" else out_dir / ".kor"
+    folders = generate_registry(target, registry_id, patients, seed=seed, start=start.date(), months=months,
                                 file_format=file_format, bad_rows=bad_rows, progress=patients >= 5000)
     summary = []
     for folder in folders:
         m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        summary.append({"export_id": m["export_id"], "mode": m["mode"], "path": str(folder),
+        path = folder
+        if export_format != "kor":
+            import importlib
+
+            converter = importlib.import_module(f"synth.formats.{export_format}")
+            path = converter.convert(folder, out_dir / folder.name)
+        summary.append({"export_id": m["export_id"], "mode": m["mode"], "path": str(path), "format": export_format,
                         "rows": {f["table"]: f["rows"] for f in m["files"]}})
+    if export_format != "kor":
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
