@@ -1,0 +1,98 @@
+"""The command line: machine output, exit codes that mean something, a read-only SQL surface."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from exports import BASE, write_export
+from outcomes.cli import cli
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "outcomes.cli", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def loaded(tmp_path):
+    wh = str(tmp_path / "wh.duckdb")
+    root = tmp_path / "exports"
+    write_export(root, export_id="e1", exported_at="2025-01-31T23:00:00Z")
+    result = CliRunner().invoke(cli, ["ingest", str(root), "--warehouse", wh, "--json"])
+    assert result.exit_code == 0, result.output
+    return wh, root, json.loads(result.stdout)
+
+
+def test_ingest_json_and_exit_codes(tmp_path, loaded):
+    wh, root, out = loaded
+    assert [(r["registry_id"], r["export_id"], r["status"]) for r in out] == [("test-registry", "e1", "loaded")]
+    # again: a duplicate is not a failure
+    again = CliRunner().invoke(cli, ["ingest", str(root), "--warehouse", wh, "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)[0]["status"] == "duplicate"
+    # a rejected export makes the exit code 1, and the text output says why
+    bad = write_export(tmp_path / "bad", export_id="e2", exported_at="2025-02-28T23:00:00Z")
+    (bad / "labs.csv").write_text("lab_id,patient_id\n")
+    res = CliRunner().invoke(cli, ["ingest", str(bad), "--warehouse", wh])
+    assert res.exit_code == 1
+    assert "rejected" in res.output and "labs.csv" in res.output
+    # usage errors are 2
+    assert CliRunner().invoke(cli, ["ingest", "--warehouse", wh]).exit_code == 2
+    assert CliRunner().invoke(cli, ["ingest", str(tmp_path / "nope"), "--warehouse", wh]).exit_code == 2
+
+
+def test_ingest_without_key_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("OUTCOMES_PSEUDONYM_KEY")
+    res = CliRunner().invoke(cli, ["ingest", str(write_export(tmp_path)), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert res.exit_code == 2 and "no pseudonymisation key" in res.output
+
+
+def test_sql_formats_and_read_only(loaded):
+    wh, _, _ = loaded
+    q = "SELECT session_id, drug FROM core.sessions ORDER BY session_id"
+    j = run("sql", q, "--warehouse", wh, "--format", "json")
+    assert j.returncode == 0 and json.loads(j.stdout) == [{"session_id": "S1", "drug": "esketamine"},
+                                                          {"session_id": "S2", "drug": "ketamine"}]
+    c = run("sql", q, "--warehouse", wh, "--format", "csv")
+    assert c.stdout.splitlines() == ["session_id,drug", "S1,esketamine", "S2,ketamine"]
+    t = run("sql", q, "--warehouse", wh)
+    assert "S1" in t.stdout and "(2 rows)" in t.stdout
+    for forbidden in ["DELETE FROM core.sessions", "CREATE TABLE x (a INT)",
+                      f"SELECT * FROM read_csv('{BASE and __file__}')", "COPY core.sessions TO '/tmp/leak.csv'",
+                      "ATTACH '/tmp/other.duckdb'", "SET enable_external_access = true"]:
+        r = run("sql", forbidden, "--warehouse", wh)
+        assert r.returncode == 1, forbidden
+    assert run("sql", "SELECT count(*) FROM core.sessions", "--warehouse", wh).returncode == 0
+    assert run("sql", "--warehouse", wh).returncode == 2
+
+
+def test_sql_does_not_import_prefect_and_answers_fast(loaded):
+    wh, _, _ = loaded
+    code = ("import sys, time; t = time.time(); from outcomes.cli import main; sys.argv = ['outcomes', 'sql', "
+            f"'SELECT 1', '--warehouse', {wh!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'prefect' not in sys.modules and 'great_expectations' not in sys.modules, 'heavy import'\n")
+    t = time.time()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - t < 20  # generous: the point is no Prefect start-up
+
+
+def test_status_json(loaded):
+    wh, _, _ = loaded
+    r = run("status", "--warehouse", wh, "--json")
+    data = json.loads(r.stdout)
+    assert data["loads"][0]["status"] == "loaded"
+    assert {"registry_id": "test-registry", "table": "sessions", "rows": 2} in data["current"]
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["ingest", "--help"], ["sql", "--help"], ["status", "--help"], ["synth", "--help"],
+                 ["report", "--help"], ["marts", "--help"], ["key", "init", "--help"], ["migrate", "--help"]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0 and "Usage:" in res.output, args
