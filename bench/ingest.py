@@ -64,13 +64,24 @@ def run_child(mode: str, export: Path, work: Path) -> dict:
 # --- the three contenders, each in its own process -------------------------------------------
 
 def child_pipeline(export: Path, work: Path) -> dict:
+    """Timed like a service run: the temporary Prefect API is started (and GX imported) by a
+    warm-up flow first, as `outcomes serve` has them running before an export lands."""
+    from prefect import flow
+
     from flows.ingest import ingest_export
 
+    @flow(name="warm-up")
+    def warm_up() -> None:
+        import great_expectations  # noqa: F401
+
+    t0 = time.perf_counter()
+    warm_up()
+    warm = time.perf_counter() - t0
     t = time.perf_counter()
     r = ingest_export(str(export), warehouse=str(work / "pipeline.duckdb"))
     seconds = time.perf_counter() - t
     assert r["status"] == "loaded", r
-    return {"seconds": seconds, "steps": r["timings"],
+    return {"seconds": seconds, "warm_up_seconds": round(warm, 1), "steps": r["timings"],
             "loaded": sum(c["loaded"] for c in r["tables"].values()),
             "quarantined": sum(c["quarantined"] for c in r["tables"].values())}
 
@@ -104,7 +115,7 @@ def child_naive(export: Path, work: Path) -> dict:
     from expectations.runner import _context, load_suite
     from transforms import sqlfiles, stage
     from transforms.pseudonymise import build_key_map, load_key
-    from transforms.tables import TABLE_ORDER
+    from transforms.tables import TABLE_ORDER, TABLES
     from transforms.workspace import open_workspace
 
     m = json.loads((export / "manifest.json").read_text())
@@ -114,7 +125,9 @@ def child_naive(export: Path, work: Path) -> dict:
         df = pd.read_csv(export / f["path"], dtype=str, keep_default_na=False)
         df.insert(0, "_line", range(2, len(df) + 2))
         ws.register("_df", df)
-        ws.execute(f"CREATE TEMP TABLE raw_{f['table']} AS SELECT * FROM _df")
+        cols = ", ".join(f'"{c}"' if c in df.columns else f'NULL::VARCHAR AS "{c}"'
+                         for c in TABLES[f["table"]].column_names)
+        ws.execute(f"CREATE TEMP TABLE raw_{f['table']} AS SELECT _line, {cols} FROM _df")
         ws.unregister("_df")
     build_key_map(ws, load_key(), m["registry_id"], [f["table"] for f in m["files"]])
     ws.execute("SET VARIABLE registry_id = ?", [m["registry_id"]])

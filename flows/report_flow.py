@@ -1,0 +1,63 @@
+"""The monthly report on a schedule: the 1st of each month, 06:00 in the registry's time zone, for
+the previous month. The report itself is `outcomes report --month YYYY-MM --registry ID`
+(reports.command); this flow only decides the month and runs it."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+
+
+def previous_month(when: datetime, tz: str = "UTC") -> str:
+    """The month before `when` as seen in time zone tz, as YYYY-MM."""
+    local = when.astimezone(ZoneInfo(tz)) if when.tzinfo else when
+    first = date(local.year, local.month, 1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+def report_command(month: str, registry_id: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "outcomes.cli", "report", "--month", month]
+    if registry_id:
+        cmd += ["--registry", registry_id]
+    return cmd
+
+
+def _registries_in_warehouse() -> list[str]:
+    from warehouse.connect import open_readonly
+
+    con = open_readonly()
+    try:
+        return [r[0] for r in con.execute(
+            "SELECT DISTINCT registry_id FROM ops.loads WHERE status = 'loaded' ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+
+
+@flow(name="monthly-report")
+def monthly_report(registry_id: str | None = None, month: str | None = None) -> list[str]:
+    """Run the report for `month` (default: the month before this run's scheduled time, in the
+    registry's time zone). registry_id None: every registry that has loads."""
+    import importlib.util
+
+    from outcomes.config import registry_settings
+
+    logger = get_run_logger()
+    if importlib.util.find_spec("reports.command") is None:
+        raise RuntimeError("the report command (reports.command) is not installed yet: nothing to run")
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time or datetime.now().astimezone()
+    registries = [registry_id] if registry_id else _registries_in_warehouse()
+    done = []
+    for rid in registries:
+        m = month or previous_month(scheduled, registry_settings(rid).timezone)
+        cmd = report_command(m, rid)
+        logger.info("running %s", " ".join(cmd[1:]))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"report for {rid} {m} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        done.append(f"{rid}:{m}")
+    return done

@@ -1,0 +1,141 @@
+"""`outcomes serve`: every deployment of the service, served by one Prefect runner in one process.
+
+Deployments (named after the instance, `[service].name`, default "outcomes"):
+- ingest-landed-export/<name>  triggered by `registry.export.landed` events of this instance; the
+  event's resource label `outcomes.export.location` becomes the `location` parameter;
+- watch-landing-zone/<name>    a watcher run every watch_cycle seconds (runs overlap slightly);
+- sweep-landing-zone/<name>    every sweep_interval seconds (default 300);
+- pull-exports/<name>-<registry>   per registry with a source, every pull_interval seconds;
+- monthly-report/<name>-<registry> cron `report_cron` (default 1st 06:00) in the registry's time zone
+  (one `monthly-report/<name>-all` in UTC when no registry is configured).
+On start the watcher, the sweep and the pulls are also run at once (nothing waits for the first tick), the
+per-registry concurrency limits are created and, unless disabled, the notification automations.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from outcomes.config import Config, load_config, warehouse_for
+
+log = logging.getLogger(__name__)
+
+LOCATION_TEMPLATE = "{{ event.resource['outcomes.export.location'] }}"
+REGISTRY_TEMPLATE = "{{ event.resource['outcomes.registry'] }}"
+
+
+def deployment_specs(cfg: Config) -> list[dict]:
+    """What `outcomes serve` deploys, as plain data (unit-tested; build_deployments turns it into
+    Prefect RunnerDeployments)."""
+    name = cfg.service.name
+    specs = [
+        {"flow": "flows.sweep:ingest_landed", "name": name, "trigger": {
+            "name": f"{name}: ingest landed exports", "expect": ["registry.export.landed"],
+            "match": {"outcomes.instance": name},
+            "parameters": {"location": LOCATION_TEMPLATE, "registry_id": REGISTRY_TEMPLATE}},
+         "description": "Ingest an export when it lands (after every earlier pending export of its registry)."},
+        {"flow": "flows.watch:watch_landing", "name": name, "interval": cfg.service.watch_cycle,
+         "description": f"Watch {cfg.landing_zone} and emit registry.export.landed for complete exports."},
+        {"flow": "flows.sweep:sweep_landing", "name": name, "interval": cfg.service.sweep_interval,
+         "description": "Ingest every landed export not yet recorded in ops.loads."},
+    ]
+    for rid, reg in sorted(cfg.registries.items()):
+        if reg.source:
+            specs.append({"flow": "flows.pull:pull_exports", "name": f"{name}-{rid}", "interval": reg.pull_interval,
+                          "parameters": {"registry_id": rid}, "single": True,
+                          "description": f"Copy new exports of {rid} from {reg.source_kind} source into the landing zone."})
+    report_targets = [(rid, reg.timezone) for rid, reg in sorted(cfg.registries.items())] or [("all", "UTC")]
+    for rid, tz in report_targets:
+        specs.append({"flow": "flows.report_flow:monthly_report", "name": f"{name}-{rid}",
+                      "cron": cfg.service.report_cron, "timezone": tz,
+                      "parameters": {"registry_id": None if rid == "all" else rid},
+                      "description": f"Monthly report of {rid} for the previous month ({cfg.service.report_cron}, {tz})."})
+    return specs
+
+
+def _load_flow(ref: str):
+    import importlib
+
+    module, attr = ref.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_deployments(cfg: Config) -> list:
+    from prefect.deployments.runner import EntrypointType
+    from prefect.events import DeploymentEventTrigger
+    from prefect.schedules import Cron, Interval
+
+    out = []
+    for spec in deployment_specs(cfg):
+        kwargs = {"name": spec["name"], "description": spec["description"], "tags": ["outcomes", cfg.service.name],
+                  "entrypoint_type": EntrypointType.MODULE_PATH, "parameters": spec.get("parameters") or {}}
+        if "trigger" in spec:
+            t = spec["trigger"]
+            kwargs["triggers"] = [DeploymentEventTrigger(name=t["name"], expect=set(t["expect"]), match=t["match"],
+                                                         parameters=t["parameters"])]
+        if "interval" in spec:
+            kwargs["schedules"] = [Interval(timedelta(seconds=spec["interval"]))]
+        if spec.get("single"):  # a slow pull never overlaps the next tick: the new run is cancelled
+            from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+            kwargs["concurrency_limit"] = ConcurrencyLimitConfig(
+                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+        if "cron" in spec:
+            kwargs["schedules"] = [Cron(spec["cron"], timezone=spec["timezone"])]
+        out.append(_load_flow(spec["flow"]).to_deployment(**kwargs))
+    return out
+
+
+def export_paths(cfg: Config) -> None:
+    """Flow runs are subprocesses: give them the same configuration and absolute paths."""
+    if cfg.path is not None:
+        os.environ["OUTCOMES_CONFIG"] = str(Path(cfg.path).resolve())
+    os.environ["OUTCOMES_WAREHOUSE"] = str(warehouse_for(cfg).resolve())
+
+
+def run_service(limit: int | None = 12, kick: bool = True, automations: bool | None = None) -> None:
+    """Register every deployment, create limits (and automations), run the watcher and the sweep
+    now, then serve until interrupted (Ctrl-C / SIGTERM)."""
+    import asyncio
+
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+
+    from flows.sweep import ensure_limit, lock_name
+    from warehouse.connect import ensure_warehouse
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise RuntimeError("PREFECT_API_URL is not set: `outcomes serve` needs a Prefect server "
+                           "(start one with `outcomes serve --with-server`, or `prefect server start`).")
+    cfg = load_config()
+    export_paths(cfg)
+    Path(cfg.landing_zone).mkdir(parents=True, exist_ok=True)
+    ensure_warehouse(warehouse_for(cfg))
+    for rid in cfg.registries:
+        ensure_limit(lock_name(rid))
+    if automations if automations is not None else cfg.service.automations:
+        from flows.automations import ensure_automations
+
+        try:
+            for line in ensure_automations(cfg):
+                log.info(line)
+        except Exception as e:  # notifications must not keep ingest from starting
+            log.error("could not create notification automations: %s", e)
+    runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit)
+    deployments = build_deployments(cfg)
+    for d in deployments:
+        runner.add_deployment(d)
+    if kick:
+        refs = [f"watch-landing-zone/{cfg.service.name}", f"sweep-landing-zone/{cfg.service.name}"]
+        refs += [f"pull-exports/{cfg.service.name}-{rid}" for rid, reg in sorted(cfg.registries.items()) if reg.source]
+        for ref in refs:
+            run_deployment(ref, timeout=0, tags=["outcomes", "startup"])
+    names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
+    print(f"outcomes serve: {len(deployments)} deployments ({names}); landing zone {Path(cfg.landing_zone).resolve()}; "
+          f"warehouse {warehouse_for(cfg).resolve()}; Prefect API {os.environ['PREFECT_API_URL']}", flush=True)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        log.info("interrupted: shutting down")

@@ -1,0 +1,131 @@
+"""Ingest what landed: the event-triggered flow and the sweep, both through one per-registry path.
+
+At most one ingest per registry at a time: a Prefect global concurrency limit
+`outcomes-ingest-<registry>` (limit 1) taken with strict=True, so a missing limit is an error, not a
+silent no-op (the flow creates it when absent). Order: Prefect does not start queued runs in arrival
+order, so inside the slot the flow re-reads the landing zone and ingests every pending export of the
+registry exported at or before the one that triggered it, in exported_at order. Exactly-once lives in
+DuckDB (the ledger row commits with the data); the pending re-check under the slot keeps duplicate
+events and sweeps from even producing `duplicate` rows.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+log = logging.getLogger(__name__)
+
+
+def lock_name(registry_id: str) -> str:
+    return f"outcomes-ingest-{registry_id or 'unknown'}"
+
+
+def ensure_limit(name: str, limit: int = 1) -> None:
+    """Create the global concurrency limit when it does not exist (idempotent, race-tolerant)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+            return
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
+        except ObjectAlreadyExists:
+            pass
+        except Exception as e:  # 409 from a concurrent creator
+            if "409" not in str(e) and "already exists" not in str(e).lower():
+                raise
+
+
+@contextmanager
+def registry_slot(registry_id: str, lease_seconds: float = 60.0):
+    from prefect.concurrency.sync import concurrency
+
+    name = lock_name(registry_id)
+    ensure_limit(name)
+    with concurrency(name, occupy=1, strict=True, lease_duration=max(60.0, lease_seconds)):
+        yield
+
+
+@task(name="find-pending", cache_policy=NO_CACHE)
+def find_pending(root: str, warehouse: str, registry_id: str | None, up_to: str | None, stale_seconds: float) -> list[dict]:
+    from flows.watch import pending
+
+    return [{"path": str(c.path), "registry_id": c.registry_id or "unknown", "export_id": c.export_id,
+             "exported_at": c.exported_at, "state": c.state}
+            for c in pending(Path(root), Path(warehouse), registry_id, stale_seconds, up_to)]
+
+
+@task(name="emit-outcome-events", cache_policy=NO_CACHE)
+def emit_outcome_events(result: dict, warehouse: str, instance: str) -> list[str]:
+    from flows.events import emit_outcome
+
+    return [e["event"] for e in emit_outcome(result, warehouse, instance)]
+
+
+def ingest_registry(registry_id: str, up_to: str | None = None) -> list[dict]:
+    """Inside a flow: take the registry's slot, then ingest its pending exports (those exported at or
+    before up_to) in exported_at order, emitting the outcome events of each."""
+    from flows.ingest import ingest_export
+    from outcomes.config import load_config, warehouse_for
+
+    logger = get_run_logger()
+    cfg = load_config()
+    settings = cfg.registry(registry_id)
+    root, wh = str(Path(cfg.landing_zone).resolve()), str(warehouse_for(cfg).resolve())
+    results = []
+    with registry_slot(registry_id, cfg.service.lock_lease_seconds):
+        todo = find_pending(root, wh, registry_id, up_to, cfg.service.stale_seconds)
+        logger.info("registry %s: %d pending export(s) up to %s", registry_id, len(todo), up_to or "now")
+        for item in todo:
+            options = {"registry_id": registry_id} if registry_id != "unknown" else {}
+            r = ingest_export(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
+                              timezone_name=settings.timezone, options=options)
+            emit_outcome_events(r, wh, cfg.service.name)
+            results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})
+    return results
+
+
+@flow(name="ingest-landed-export")
+def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
+    """Triggered by `registry.export.landed`: ingest the export at `location`, after every earlier
+    pending export of its registry."""
+    from flows.watch import BROKEN, INCOMPLETE, check_export
+
+    logger = get_run_logger()
+    c = check_export(Path(location))
+    if c.state == INCOMPLETE and c.manifest_sha256 is None and not Path(location).exists():
+        logger.warning("%s is gone; nothing to ingest", location)
+        return []
+    registry = c.registry_id or registry_id or "unknown"
+    if c.state == BROKEN or c.registry_id is None:
+        logger.warning("%s: %s", location, c.reason)
+    return ingest_registry(registry, up_to=c.exported_at)
+
+
+@flow(name="sweep-landing-zone")
+def sweep_landing() -> list[dict]:
+    """Ingest every export in the landing zone that ops.loads does not record yet, registry by
+    registry, in exported_at order: nothing is lost when an event was missed or the service was down."""
+    from outcomes.config import load_config, warehouse_for
+
+    logger = get_run_logger()
+    cfg = load_config()
+    root, wh = str(Path(cfg.landing_zone).resolve()), str(warehouse_for(cfg).resolve())
+    Path(root).mkdir(parents=True, exist_ok=True)
+    todo = find_pending(root, wh, None, None, cfg.service.stale_seconds)
+    registries = list(dict.fromkeys(item["registry_id"] for item in todo))
+    logger.info("sweep: %d pending export(s) in %d registr%s", len(todo), len(registries),
+                "y" if len(registries) == 1 else "ies")
+    results = []
+    for reg in registries:
+        results.extend(ingest_registry(reg))
+    return results

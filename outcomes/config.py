@@ -1,0 +1,218 @@
+"""`outcomes.toml`: where exports land, where each registry's exports come from, and who is told.
+
+The file is found at $OUTCOMES_CONFIG (default ./outcomes.toml). It is optional: every setting has a
+default, so the demo runs with no file at all. Relative paths are relative to the working directory.
+Plain data, no Prefect: `load_config()` and `registry_settings(registry_id)` are cheap to call.
+
+    landing_zone = "./data/landing"
+    [service]        name, sweep_interval, watch_poll, settle_seconds, stale_seconds, report_cron, ...
+    [defaults]       reject_threshold, timezone, pull_interval, notify (applies to every registry)
+    [registries.<registry-id>]
+                     source, source_options, pull_interval, reject_threshold, timezone, notify
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CONFIG_ENV = "OUTCOMES_CONFIG"
+DEFAULT_CONFIG = "./outcomes.toml"
+DEFAULT_LANDING = "./data/landing"
+REGISTRY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or a setting is invalid (names the file and the key)."""
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    registry_id: str
+    source: str | None = None  # local folder | file://... | s3://bucket/prefix | http(s)://listing
+    source_options: dict = field(default_factory=dict)  # fsspec storage options (endpoint_url, ...)
+    pull_interval: float = 300.0  # seconds
+    reject_threshold: float = 0.05
+    timezone: str = "UTC"
+    notify: tuple[str, ...] = ()  # webhook URLs told about rejections and safety alerts
+
+    @property
+    def source_kind(self) -> str | None:
+        if not self.source:
+            return None
+        s = self.source.lower()
+        if s.startswith(("http://", "https://")):
+            return "http"
+        if s.startswith("s3://"):
+            return "s3"
+        return "local"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    name: str = "outcomes"  # instance name: scopes deployments, events and triggers
+    sweep_interval: float = 300.0  # seconds between sweeps of the landing zone
+    watch_poll: float = 1.0  # seconds between scans of the landing zone
+    watch_cycle: float = 600.0  # a watcher run lasts this long; a new one is scheduled as often
+    settle_seconds: float = 1.0  # file sizes must be unchanged this long before an export counts as landed
+    stale_seconds: float = 600.0  # an export whose checksums never match is handed to ingest (to be rejected) after this
+    report_cron: str = "0 6 1 * *"  # the monthly report, in each registry's time zone
+    lock_lease_seconds: float = 60.0  # lease of the per-registry ingest slot (Prefect's minimum is 60)
+    automations: bool = True  # create notification automations on start
+
+
+@dataclass(frozen=True)
+class Config:
+    landing_zone: Path = Path(DEFAULT_LANDING)
+    warehouse: Path | None = None  # None: $OUTCOMES_WAREHOUSE or ./data/warehouse.duckdb
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    defaults: RegistrySettings = field(default_factory=lambda: RegistrySettings("*"))
+    registries: dict[str, RegistrySettings] = field(default_factory=dict)
+    path: Path | None = None  # the file read, if any
+
+    def registry(self, registry_id: str) -> RegistrySettings:
+        got = self.registries.get(registry_id)
+        return got if got is not None else replace(self.defaults, registry_id=registry_id, source=None,
+                                                   source_options={})
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def _num(section: dict, key: str, default: float, where: str, low: float = 0.0, high: float | None = None) -> float:
+    v = section.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{where}.{key}: expected a number, got {v!r}")
+    if v < low or (high is not None and v > high):
+        raise ConfigError(f"{where}.{key}: {v} is outside {low}..{high if high is not None else 'inf'}")
+    return float(v)
+
+
+def _tz(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.timezone: expected a time zone name such as 'Europe/Oslo'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}.timezone: unknown time zone {value!r}")
+    return value
+
+
+def _notify(value, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.notify: expected a list of webhook URLs")
+    for v in value:
+        if not v.lower().startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.notify: {v!r} is not an http(s) URL")
+    return tuple(value)
+
+
+def _registry(registry_id: str, section: dict, base: RegistrySettings, where: str) -> RegistrySettings:
+    unknown = set(section) - {"source", "source_options", "pull_interval", "reject_threshold", "timezone", "notify"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}")
+    source = section.get("source", base.source)
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise ConfigError(f"{where}.source: expected a folder, s3:// or http(s):// URL")
+    opts = section.get("source_options", base.source_options)
+    if not isinstance(opts, dict):
+        raise ConfigError(f"{where}.source_options: expected a table")
+    return RegistrySettings(
+        registry_id=registry_id,
+        source=source,
+        source_options=dict(opts),
+        pull_interval=_num(section, "pull_interval", base.pull_interval, where, low=1),
+        reject_threshold=_num(section, "reject_threshold", base.reject_threshold, where, 0, 1),
+        timezone=_tz(section.get("timezone", base.timezone), where),
+        notify=_notify(section.get("notify", list(base.notify)), where),
+    )
+
+
+def parse_config(data: dict, path: Path | None = None) -> Config:
+    where = str(path) if path else "outcomes.toml"
+    top_unknown = set(data) - {"landing_zone", "warehouse", "service", "defaults", "registries"}
+    if top_unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(top_unknown))}")
+    svc = data.get("service", {})
+    if not isinstance(svc, dict):
+        raise ConfigError(f"{where}: [service] must be a table")
+    unknown = set(svc) - set(ServiceSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{where} [service]: unknown setting(s) {', '.join(sorted(unknown))}")
+    d = ServiceSettings()
+    name = svc.get("name", d.name)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ConfigError(f"{where} [service].name: expected [a-z0-9][a-z0-9-]{{0,39}}")
+    cron = svc.get("report_cron", d.report_cron)
+    if not isinstance(cron, str) or len(cron.split()) != 5:
+        raise ConfigError(f"{where} [service].report_cron: expected a 5-field cron expression")
+    service = ServiceSettings(
+        name=name,
+        sweep_interval=_num(svc, "sweep_interval", d.sweep_interval, f"{where} [service]", low=1),
+        watch_poll=_num(svc, "watch_poll", d.watch_poll, f"{where} [service]", low=0.05),
+        watch_cycle=_num(svc, "watch_cycle", d.watch_cycle, f"{where} [service]", low=10),
+        settle_seconds=_num(svc, "settle_seconds", d.settle_seconds, f"{where} [service]"),
+        stale_seconds=_num(svc, "stale_seconds", d.stale_seconds, f"{where} [service]", low=1),
+        report_cron=cron,
+        lock_lease_seconds=_num(svc, "lock_lease_seconds", d.lock_lease_seconds, f"{where} [service]", low=60),
+        automations=bool(svc.get("automations", d.automations)),
+    )
+    dsec = data.get("defaults", {})
+    if not isinstance(dsec, dict):
+        raise ConfigError(f"{where}: [defaults] must be a table")
+    if "source" in dsec:
+        raise ConfigError(f"{where} [defaults]: source is set per registry only")
+    defaults = _registry("*", dsec, RegistrySettings("*"), f"{where} [defaults]")
+    registries = {}
+    for rid, section in (data.get("registries") or {}).items():
+        if not REGISTRY_RE.match(rid):
+            raise ConfigError(f"{where} [registries.{rid}]: registry ids match [a-z0-9][a-z0-9-]{{0,63}}")
+        if not isinstance(section, dict):
+            raise ConfigError(f"{where} [registries.{rid}] must be a table")
+        registries[rid] = _registry(rid, section, defaults, f"{where} [registries.{rid}]")
+    landing = data.get("landing_zone", DEFAULT_LANDING)
+    warehouse = data.get("warehouse")
+    for key, v in (("landing_zone", landing), ("warehouse", warehouse)):
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise ConfigError(f"{where}.{key}: expected a path")
+    return Config(landing_zone=Path(landing), warehouse=Path(warehouse) if warehouse else None,
+                  service=service, defaults=defaults, registries=registries, path=path)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read outcomes.toml ($OUTCOMES_CONFIG, default ./outcomes.toml). A missing file at the default
+    location means all defaults; a missing file named explicitly (argument or env) is an error."""
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    p = Path(path) if path is not None else config_path()
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"configuration file {p} does not exist (from {CONFIG_ENV} or --config)")
+        return Config()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML ({e})")
+    return parse_config(data, p)
+
+
+def registry_settings(registry_id: str, config: Config | None = None) -> RegistrySettings:
+    """Settings of one registry, defaults filled in (a registry not in the file gets [defaults])."""
+    return (config or load_config()).registry(registry_id)
+
+
+def warehouse_for(config: Config) -> Path:
+    """The warehouse file: the config's `warehouse`, else $OUTCOMES_WAREHOUSE, else the default."""
+    from warehouse.connect import warehouse_path
+
+    return Path(config.warehouse) if config.warehouse else warehouse_path(None)
+
+
+__all__ = ["Config", "ConfigError", "RegistrySettings", "ServiceSettings", "load_config", "parse_config",
+           "registry_settings", "warehouse_for", "config_path"]
