@@ -127,9 +127,19 @@ def test_automation_calls_webhook_on_rejection(service, prefect_server):
         assert ensure_automations(cfg) == [f"automation '{service.name}: notify reg-w': 1 webhook target(s)"]
         from flows.events import build_outcome_events
 
-        emit(build_outcome_events({"registry_id": "reg-w", "export_id": "w1", "status": "rejected",
-                                   "reason": "rejected share over the threshold"}, [], service.name))
-        got = wait_for(lambda: received, 30, what="the webhook call")
+        # the server's trigger service picks new automations up on its own schedule: re-send the
+        # event until the automation has seen one (each send is an independent rejection event)
+        import time as _time
+
+        deadline = _time.monotonic() + 120
+        while not received and _time.monotonic() < deadline:
+            emit(build_outcome_events({"registry_id": "reg-w", "export_id": "w1", "status": "rejected",
+                                       "reason": "rejected share over the threshold"}, [], service.name))
+            for _ in range(50):
+                if received:
+                    break
+                _time.sleep(0.2)
+        got = wait_for(lambda: received, 5, what="the webhook call")
         assert got[0]["event"] == "outcomes.export.rejected"
         assert (got[0]["registry"], got[0]["export"]) == ("reg-w", "w1")
         assert "threshold" in got[0]["reason"]
