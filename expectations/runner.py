@@ -67,6 +67,7 @@ def _context():
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             ctx = gx.get_context(mode="ephemeral")
+            ctx.enable_analytics(False)
             ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
             asset = ctx.data_sources.add_pandas("staging").add_dataframe_asset("combinations")
             _CTX = (ctx, asset.add_batch_definition_whole_dataframe("whole"))
