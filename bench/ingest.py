@@ -180,20 +180,25 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the naive pandas + GX baseline")
     ap.add_argument("--json", action="store_true", help="print the result as JSON only")
+    ap.add_argument("--export", type=Path, default=None, help="reuse an export folder instead of generating one")
+    ap.add_argument("--only", choices=["duckdb", "pipeline", "naive"], action="append", default=None,
+                    help="run only these contenders (repeatable)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="outcomes-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    export = make_export(args.rows, work / "registry")
+    export = args.export or make_export(args.rows, work / "registry")
     made = time.perf_counter() - t
     rows = _total_rows(export)
     results = {"assessment_rows": _assessments(export), "total_rows": rows, "generate_seconds": round(made, 1)}
-    for mode in ["duckdb", "pipeline"] + ([] if args.skip_naive else ["naive"]):
+    modes = args.only or (["duckdb", "pipeline"] + ([] if args.skip_naive else ["naive"]))
+    for mode in modes:
         r = run_child(mode, export, work)
         r["rows_per_second"] = round(rows / r["seconds"])
         results[mode] = r
-    results["pipeline_vs_duckdb"] = round(results["pipeline"]["rows_per_second"] / results["duckdb"]["rows_per_second"], 3)
-    if "naive" in results:
+    if "pipeline" in results and "duckdb" in results:
+        results["pipeline_vs_duckdb"] = round(results["pipeline"]["rows_per_second"] / results["duckdb"]["rows_per_second"], 3)
+    if "naive" in results and "pipeline" in results:
         results["pipeline_vs_naive"] = round(results["pipeline"]["rows_per_second"] / results["naive"]["rows_per_second"], 2)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
@@ -204,10 +209,12 @@ def main() -> None:
         if mode in results:
             r = results[mode]
             print(f"{mode:10} {r['seconds']:9.1f} {r['rows_per_second']:12,} {r['peak_rss_mb']:12,.0f}")
-    print(f"pipeline / duckdb throughput: {results['pipeline_vs_duckdb']}")
+    if "pipeline_vs_duckdb" in results:
+        print(f"pipeline / duckdb throughput: {results['pipeline_vs_duckdb']}")
     if "pipeline_vs_naive" in results:
         print(f"pipeline / naive throughput:  {results['pipeline_vs_naive']}")
-    print("pipeline steps (s):", json.dumps(results["pipeline"]["steps"]))
+    if "pipeline" in results:
+        print("pipeline steps (s):", json.dumps(results["pipeline"]["steps"]))
 
 
 if __name__ == "__main__":

@@ -83,12 +83,23 @@ def pseudonymise(ws, bundle: Bundle, tables: list[str], key: bytes) -> int:
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate(ws, warehouse: str, bundle: Bundle) -> dict:
+def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -> dict:
+    """Validate, and split each table as soon as its verdicts are in (quarantine, flags, alerts,
+    the keys a full export holds), then free its raw and staging rows: memory stays bounded by
+    the largest table, not the export."""
     ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
     ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+
+    def done(table: str) -> None:
+        r = reads.get(table)
+        split.collect_table(ws, table, r.file if r else None)
+        if bundle.mode == "full" and r is not None:
+            split.export_keys(ws, table)
+        split.release(ws, table)
+
     attach(ws, warehouse, read_only=True)
     try:
-        return validate_export(ws)
+        return validate_export(ws, on_table_done=done)
     finally:
         detach(ws)
 
@@ -98,7 +109,6 @@ def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, di
     counts = {}
     for table in TABLE_ORDER:
         r = reads.get(table)
-        split.collect_table(ws, table, r.file if r else None)
         malformed = 0
         if r and r.malformed_table:
             malformed = split.collect_malformed(ws, table, r.malformed_table, r.file)
@@ -205,7 +215,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
                            bundle.label, identifiers)
         pseudonymise(ws, bundle, list(reads), key)
         lap("pseudonymise")
-        results = validate(ws, wh, bundle)
+        results = validate(ws, wh, bundle, reads)
         lap("validate")
         counts = split_rows(ws, bundle, reads)
         for table, r in reads.items():

@@ -35,6 +35,18 @@ def collect_table(con: duckdb.DuckDBPyConnection, table: str, source_file: str |
     sqlfiles.run(con, "transforms", "split/alerts.sql", table=table, record=record, patient=patient)
 
 
+def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """keys_<table>: every record key the export holds, valid or not (full exports withdraw the rest)."""
+    key = list(TABLES[table].key)
+    sqlfiles.run(con, "transforms", "split/keys.sql", fragments={"key_cols": ", ".join(key), "key_first": key[0]},
+                 table=table)
+
+
+def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a table's raw text and staging rows once everything needed from them is kept."""
+    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}")
+
+
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:
     """Malformed lines join the quarantine with rule <table>.row.malformed; ids pseudonymised."""
     keys = dict(con.execute("SELECT patient_id, patient_key FROM pk_map").fetchall())

@@ -163,7 +163,6 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
                     sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
                     if meta.mode == "full":
-                        sqlfiles.run(con, "warehouse", "load/export_keys.sql", fragments=frag, table=table)
                         sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
                         withdrawn = con.execute(f"SELECT count(*) FROM gone_{table}").fetchone()[0]
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
