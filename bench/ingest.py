@@ -77,8 +77,11 @@ def child_pipeline(export: Path, work: Path) -> dict:
     t0 = time.perf_counter()
     warm_up()
     warm = time.perf_counter() - t0
+    target = work / "pipeline.duckdb"
+    for stale in (target, Path(f"{target}.wal")):
+        stale.unlink(missing_ok=True)
     t = time.perf_counter()
-    r = ingest_export(str(export), warehouse=str(work / "pipeline.duckdb"))
+    r = ingest_export(str(export), warehouse=str(target))
     seconds = time.perf_counter() - t
     assert r["status"] == "loaded", r
     return {"seconds": seconds, "warm_up_seconds": round(warm, 1), "steps": r["timings"],
@@ -93,7 +96,10 @@ def child_duckdb(export: Path, work: Path) -> dict:
 
     m = json.loads((export / "manifest.json").read_text())
     t = time.perf_counter()
-    con = duckdb.connect(str(work / "raw.duckdb"))
+    target = work / "raw.duckdb"
+    for stale in (target, Path(f"{target}.wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
     con.execute("BEGIN")
     for f in m["files"]:
         table = TABLES[f["table"]]

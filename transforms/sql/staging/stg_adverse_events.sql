@@ -1,7 +1,7 @@
 -- raw_adverse_events -> stg_adverse_events, with the patient's first dose for the onset rule and
 -- the ICH E2A criteria folded into one flag for the seriousness rule.
 CREATE OR REPLACE TEMP TABLE stg_adverse_events AS
-WITH typed AS MATERIALIZED (
+WITH typed AS (
     SELECT r._line,
            txt(r.ae_id)                               AS ae_id,
            k.patient_key,
@@ -58,5 +58,6 @@ FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
 LEFT JOIN ctx_sessions s ON s.session_id = t.session_id
 LEFT JOIN first_dose f ON f.patient_key = t.patient_key
-LEFT JOIN (SELECT ae_id, count(*) AS _n FROM typed WHERE ae_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys, counted on the raw text (cheaper than on the typed rows)
+LEFT JOIN (SELECT ae_id, count(*) AS _n FROM (SELECT txt(ae_id) AS ae_id FROM raw_adverse_events) WHERE ae_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
        ON dup.ae_id IS NOT DISTINCT FROM t.ae_id;

@@ -1,7 +1,7 @@
 -- raw_assessments -> stg_assessments. Item scores are split and summed here (QIDS-SR16 by its
 -- domain maxima, clinical-reference 1.2) so the suite can compare them with the total.
 CREATE OR REPLACE TEMP TABLE stg_assessments AS
-WITH typed AS MATERIALIZED (
+WITH typed AS (
     SELECT r._line,
            txt(r.assessment_id)                       AS assessment_id,
            k.patient_key,
@@ -17,7 +17,7 @@ WITH typed AS MATERIALIZED (
     FROM raw_assessments r
     LEFT JOIN pk_map k ON k.patient_id = txt(r.patient_id)
 ),
-items AS MATERIALIZED (
+items AS (
     SELECT t.*,
            CASE WHEN t.item_scores IS NOT NULL
                 THEN list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
@@ -52,5 +52,6 @@ SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_do
 FROM items i
 LEFT JOIN ctx_patients p ON p.patient_key = i.patient_key
 LEFT JOIN ctx_sessions s ON s.session_id = i.session_id
-LEFT JOIN (SELECT assessment_id, count(*) AS _n FROM items WHERE assessment_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys, counted on the raw text (cheaper than on the typed rows)
+LEFT JOIN (SELECT assessment_id, count(*) AS _n FROM (SELECT txt(assessment_id) AS assessment_id FROM raw_assessments) WHERE assessment_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
        ON dup.assessment_id IS NOT DISTINCT FROM i.assessment_id;

@@ -1,6 +1,6 @@
 -- raw_labs -> stg_labs, with the value as a multiple of the upper limit of normal.
 CREATE OR REPLACE TEMP TABLE stg_labs AS
-WITH typed AS MATERIALIZED (
+WITH typed AS (
     SELECT r._line,
            txt(r.lab_id)                              AS lab_id,
            k.patient_key,
@@ -25,5 +25,6 @@ SELECT t.* EXCLUDE (collected_on__raw, value__raw, uln__raw),
        CASE WHEN t.lab_id IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
-LEFT JOIN (SELECT lab_id, count(*) AS _n FROM typed WHERE lab_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys, counted on the raw text (cheaper than on the typed rows)
+LEFT JOIN (SELECT lab_id, count(*) AS _n FROM (SELECT txt(lab_id) AS lab_id FROM raw_labs) WHERE lab_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
        ON dup.lab_id IS NOT DISTINCT FROM t.lab_id;

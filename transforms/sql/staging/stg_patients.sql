@@ -1,7 +1,7 @@
 -- raw_patients (text as it arrived) -> stg_patients: typed, pseudonymised, with the facts the
 -- patients suite checks. Birth dates and ZIP codes are reduced here, before anything is stored.
 CREATE OR REPLACE TEMP TABLE stg_patients AS
-WITH typed AS MATERIALIZED (
+WITH typed AS (
     SELECT r._line,
            k.patient_key,
            as_date(r.birth_date)                      AS birth_date,
@@ -30,5 +30,6 @@ SELECT t.* EXCLUDE (birth_date, birth_year_raw, birth_date__raw, birth_year__raw
        make_date(coalesce(year(t.birth_date), t.birth_year_raw), 1, 1)    AS _birth_floor,
        CASE WHEN t.patient_key IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
-LEFT JOIN (SELECT patient_key, count(*) AS _n FROM typed WHERE patient_key IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys, counted on the raw text (cheaper than on the typed rows)
+LEFT JOIN (SELECT patient_key, count(*) AS _n FROM (SELECT k.patient_key FROM raw_patients r JOIN pk_map k ON k.patient_id = txt(r.patient_id)) WHERE patient_key IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
        ON dup.patient_key IS NOT DISTINCT FROM t.patient_key;

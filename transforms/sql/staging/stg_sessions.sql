@@ -1,7 +1,7 @@
 -- raw_sessions -> stg_sessions. ctx_patients holds the patients this export may refer to: the
 -- valid rows of this export's patients file and the registry's current patients.
 CREATE OR REPLACE TEMP TABLE stg_sessions AS
-WITH typed AS MATERIALIZED (
+WITH typed AS (
     SELECT r._line,
            txt(r.session_id)                         AS session_id,
            k.patient_key,
@@ -44,5 +44,6 @@ SELECT t.* EXCLUDE (session_start__raw, dose_mg__raw, dose_mg_per_kg__raw, weigh
        CASE WHEN t.session_id IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
-LEFT JOIN (SELECT session_id, count(*) AS _n FROM typed WHERE session_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys, counted on the raw text (cheaper than on the typed rows)
+LEFT JOIN (SELECT session_id, count(*) AS _n FROM (SELECT txt(session_id) AS session_id FROM raw_sessions) WHERE session_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
        ON dup.session_id IS NOT DISTINCT FROM t.session_id;
