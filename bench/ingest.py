@@ -145,7 +145,10 @@ def child_naive(export: Path, work: Path) -> dict:
     migrate(ws)
     ws.execute("USE memory")
     _, batch_definition = _context()
-    out = duckdb.connect(str(work / "naive.duckdb"))
+    target = work / "naive.duckdb"
+    for stale in (target, Path(f"{target}.wal")):
+        stale.unlink(missing_ok=True)
+    out = duckdb.connect(str(target))
     kept = 0
     for table in TABLE_ORDER:
         stage.ensure_raw(ws, table)
