@@ -152,6 +152,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             con.execute("USE wh")
             for table in tables:
                 frag = _fragments(table)
+                sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
                 first = con.execute(
                     f"SELECT NOT EXISTS (SELECT 1 FROM core.{table} WHERE registry_id = $1) "
                     f"AND NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = $1)", [meta.registry_id]
@@ -160,7 +161,6 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                 if first:
                     sqlfiles.run(con, "warehouse", "load/first_load.sql", table=table)
                 else:
-                    sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
                     sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
                     if meta.mode == "full":
                         sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)

@@ -1,5 +1,6 @@
--- This export's valid rows of {table}, with lineage: the versions this load brings.
-CREATE OR REPLACE TEMP TABLE new_{table} AS
+-- This export's valid rows of {table}, with lineage: the versions this load brings. A view:
+-- a first load streams it straight into core, later loads read it a few times (small).
+CREATE OR REPLACE TEMP VIEW new_{table} AS
 SELECT o.* EXCLUDE (_line),
        getvariable('registry_id')              AS registry_id,
        getvariable('load_id')::BIGINT          AS load_id,

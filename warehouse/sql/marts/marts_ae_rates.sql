@@ -5,26 +5,44 @@
 -- py_at_risk = exposure minus that of sessions after the patient's first onset (EAIR, 7.1).
 -- Incidence per 100 sessions = events / sessions x 100; EAER = events / patient_years x 100;
 -- EAIR = new_patients_with_event / py_at_risk x 100. Exact intervals: reports.stats.
+-- Performance: sessions and events are first counted per patient and period (one row per patient
+-- there, since a patient has one treatment group), so patients are counted with count(*) instead of
+-- a DISTINCT, and the grouping sets run over per-patient rows, never over sessions.
 CREATE OR REPLACE TABLE marts.ae_rates AS
-WITH denom AS (
+WITH sp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, month, count(*) AS n, sum(exposure_days) AS days
+    FROM int_sessions GROUP BY registry_id, patient_key, grp_drug, grp_route, month
+), spp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, month AS period, n, days FROM sp
+    UNION ALL
+    SELECT registry_id, patient_key, grp_drug, grp_route, 'cumulative', sum(n), sum(days)
+    FROM sp GROUP BY registry_id, patient_key, grp_drug, grp_route
+), denom AS (
     SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
            CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
-           period, count(DISTINCT (registry_id, patient_key)) AS patients_exposed, count(*) AS sessions,
-           sum(exposure_days) / 365.25 AS patient_years
-    FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_sessions)
+           period, count(*) AS patients_exposed, sum(n)::BIGINT AS sessions,
+           sum(days) / 365.25 AS patient_years
+    FROM spp
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, period), (grp_drug, grp_route, period),
                             (registry_id, period), (period))
 ), first_onset AS (
     SELECT registry_id, patient_key, grp_drug, grp_route, level, term, min(onset_date) AS first_onset
     FROM int_ae_terms GROUP BY ALL
+), tp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month, count(*) AS n
+    FROM int_ae_terms GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term, month
+), tpp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month AS period, n FROM tp
+    UNION ALL
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, 'cumulative', sum(n)
+    FROM tp GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term
 ), num AS (
     SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
            CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
-           level, term, period, count(*) AS events,
-           count(DISTINCT (registry_id, patient_key)) AS patients_with_event
-    FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_ae_terms)
+           level, term, period, sum(n)::BIGINT AS events, count(*) AS patients_with_event
+    FROM tpp
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
 ), newp AS (
@@ -35,15 +53,26 @@ WITH denom AS (
     FROM (SELECT *, unnest([strftime(first_onset, '%Y-%m'), 'cumulative']) AS period FROM first_onset)
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
+), sd AS (
+    -- exposure per patient and session day (the EAIR exclusion compares days)
+    SELECT registry_id, patient_key, session_start::DATE AS d, month, sum(exposure_days) AS days
+    FROM int_sessions GROUP BY registry_id, patient_key, session_start::DATE, month
+), ex AS (
+    SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month, sum(s.days) AS days
+    FROM first_onset f JOIN sd s USING (registry_id, patient_key)
+    WHERE s.d > f.first_onset
+    GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month
+), exx AS (
+    SELECT registry_id, grp_drug, grp_route, level, term, month AS period, days FROM ex
+    UNION ALL
+    SELECT registry_id, grp_drug, grp_route, level, term, 'cumulative', sum(days)
+    FROM ex GROUP BY registry_id, grp_drug, grp_route, level, term
 ), excl AS (
     SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
            CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
-           level, term, period, sum(exposure_days) / 365.25 AS py_excluded
-    FROM (SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.exposure_days,
-                 unnest([s.month, 'cumulative']) AS period
-          FROM first_onset f JOIN int_sessions s USING (registry_id, patient_key)
-          WHERE s.session_start::DATE > f.first_onset)
+           level, term, period, sum(days) / 365.25 AS py_excluded
+    FROM exx
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
 ), terms AS (SELECT DISTINCT level, term FROM int_ae_terms)

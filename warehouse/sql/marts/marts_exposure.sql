@@ -2,8 +2,20 @@
 -- phase, per month (period 'YYYY-MM', by session start) and cumulative (period 'cumulative').
 -- Drug and route here are the session's own. 'all' marks a dimension summed over.
 -- Patient-years: each session's attributed exposure (int_sessions) / 365.25, in the month it starts.
+-- Sessions are first summed per patient and finest stratum (x), so the grouping sets below count
+-- distinct patients over ~10x fewer rows; sums of counts and of whole days are exact.
 CREATE OR REPLACE TABLE marts.exposure AS
-WITH x AS (SELECT *, unnest([month, 'cumulative']) AS period FROM int_sessions)
+WITH pm AS (
+    SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, month,
+           count(*) AS n, sum(exposure_days) AS days
+    FROM int_sessions
+    GROUP BY registry_id, patient_key, site_id, drug, route, dose_band, phase, month
+), x AS (
+    SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, month AS period, n, days FROM pm
+    UNION ALL
+    SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, 'cumulative', sum(n), sum(days)
+    FROM pm GROUP BY registry_id, patient_key, site_id, drug, route, dose_band, phase
+)
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
        CASE WHEN grouping(site_id) = 1 THEN 'all' ELSE site_id END AS site_id,
        CASE WHEN grouping(drug) = 1 THEN 'all' ELSE drug END AS drug,
@@ -12,8 +24,8 @@ SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS re
        CASE WHEN grouping(phase) = 1 THEN 'all' ELSE phase END AS phase,
        period,
        count(DISTINCT (registry_id, patient_key)) AS patients,
-       count(*) AS sessions,
-       sum(exposure_days) / 365.25 AS patient_years
+       sum(n)::BIGINT AS sessions,
+       sum(days) / 365.25 AS patient_years
 FROM x
 GROUP BY GROUPING SETS (
     (registry_id, site_id, drug, route, dose_band, phase, period),

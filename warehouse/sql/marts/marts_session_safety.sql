@@ -2,15 +2,26 @@
 -- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
 -- patients_flagged. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
 -- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
+-- int_flags holds one row per patient and month; the cumulative period re-sums it per patient,
+-- so each row below is one patient and a count of rows is a count of distinct patients (a patient
+-- is in one treatment group and one registry).
 CREATE OR REPLACE TABLE marts.session_safety AS
+WITH pp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, month AS period, units, flagged
+    FROM int_flags
+    UNION ALL
+    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, 'cumulative', sum(units), sum(flagged)
+    FROM int_flags
+    GROUP BY registry_id, patient_key, grp_drug, grp_route, domain, measure
+)
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
        CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
        CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
        domain, measure, period,
-       count(*) AS units_evaluable, count(*) FILTER (WHERE flagged) AS units_flagged,
-       count(DISTINCT (registry_id, patient_key)) AS patients_evaluable,
-       count(DISTINCT (registry_id, patient_key)) FILTER (WHERE flagged) AS patients_flagged
-FROM (SELECT *, unnest([month, 'cumulative']) AS period FROM int_flags)
+       sum(units)::BIGINT AS units_evaluable, sum(flagged)::BIGINT AS units_flagged,
+       count(*) AS patients_evaluable,
+       count(*) FILTER (WHERE flagged > 0) AS patients_flagged
+FROM pp
 GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, domain, measure, period), (grp_drug, grp_route, domain, measure, period),
                         (registry_id, domain, measure, period), (domain, measure, period));
 
