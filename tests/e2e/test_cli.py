@@ -96,3 +96,19 @@ def test_every_command_has_help():
                  ["report", "--help"], ["marts", "--help"], ["key", "init", "--help"], ["migrate", "--help"]):
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 0 and "Usage:" in res.output, args
+
+
+@pytest.mark.parametrize("fmt", ["redcap", "fhir"])
+def test_synth_and_ingest_other_formats_detected(tmp_path, fmt):
+    """outcomes synth --format X writes a series; outcomes ingest finds and detects it, in order."""
+    out = tmp_path / fmt
+    made = CliRunner().invoke(cli, ["synth", "--registry", "clinic-x", "--patients", "25", "--months", "2",
+                                    "--out", str(out), "--format", fmt, "--json"])
+    assert made.exit_code == 0, made.output
+    assert [e["format"] for e in json.loads(made.stdout)] == [fmt, fmt]
+    res = CliRunner().invoke(cli, ["ingest", str(out), "--registry", "clinic-x",
+                                   "--warehouse", str(tmp_path / "wh.duckdb"), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [r["status"] for r in rows] == ["loaded", "loaded"]
+    assert rows[0]["exported_at"] < rows[1]["exported_at"]
