@@ -1,9 +1,12 @@
 """Marts rebuild and report generation on a loaded warehouse, each in its own process so its peak
 RSS is its own (os.wait4).
 
-    python bench/report.py --warehouse /tmp/bench10m/pipeline.duckdb --month 2024-12
+    python bench/report.py --warehouse /tmp/bench10m/pipeline.duckdb --month 2024-12 [--repeat 2]
 
-Use the warehouse bench/ingest.py leaves behind (10M assessment rows with --rows 10000000).
+Use the warehouse bench/ingest.py leaves behind (10M assessment rows with --rows 10000000). The
+marts rebuild writes the marts schema into that file. Each step runs --repeat times (default 2,
+as other work on the machine skews a single run); the best run is reported, every run is listed.
+Target (issue 3): report under 10 s and under 2 GB peak RSS at 10M assessment rows.
 """
 from __future__ import annotations
 
@@ -25,11 +28,12 @@ def child(mode: str, warehouse: str, month: str, out: str) -> dict:
         from reports.marts import rebuild_marts
 
         info = rebuild_marts(warehouse)
-        return {"seconds": time.perf_counter() - t, "tables": len(info.get("tables", info))}
+        return {"seconds": time.perf_counter() - t, "tables": len(info.get("tables", info)), "timings": info["timings"]}
     from reports.report import generate_report
 
-    paths = generate_report(month, out, warehouse_path=warehouse)
-    return {"seconds": time.perf_counter() - t, "outputs": {k: str(v) for k, v in paths.items()}}
+    res = generate_report(month, out, warehouse_path=warehouse)
+    return {"seconds": time.perf_counter() - t, "timings": res.get("timings"),
+            "outputs": {k: str(v) for k, v in res.items() if k in ("html", "pdf", "data")}}
 
 
 def run(mode: str, warehouse: str, month: str, out: str) -> dict:
@@ -41,7 +45,14 @@ def run(mode: str, warehouse: str, month: str, out: str) -> dict:
         raise SystemExit(f"{mode} failed with status {status}")
     r = json.loads(result_file.read_text())
     r["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    r["seconds"] = round(r["seconds"], 2)
     return r
+
+
+def best_of(mode: str, n: int, *args) -> dict:
+    runs = [run(mode, *args) for _ in range(max(1, n))]
+    best = min(runs, key=lambda r: r["seconds"])
+    return {**best, "runs": [{"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]} for r in runs]}
 
 
 def main() -> None:
@@ -53,6 +64,7 @@ def main() -> None:
     ap.add_argument("--warehouse", required=True)
     ap.add_argument("--month", required=True, help="YYYY-MM")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--repeat", type=int, default=2, help="runs per step; the fastest is reported [default 2]")
     args = ap.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="outcomes-report-bench-")
     import duckdb
@@ -60,8 +72,9 @@ def main() -> None:
     con = duckdb.connect(args.warehouse, read_only=True)
     rows = con.execute("SELECT count(*) FROM core.assessments").fetchone()[0]
     con.close()
-    results = {"assessment_rows": rows, "marts": run("marts", args.warehouse, args.month, out),
-               "report": run("report", args.warehouse, args.month, out)}
+    results = {"assessment_rows": rows, "cpus": os.cpu_count(),
+               "marts": best_of("marts", args.repeat, args.warehouse, args.month, out),
+               "report": best_of("report", args.repeat, args.warehouse, args.month, out)}
     print(json.dumps(results, indent=2))
 
 

@@ -157,7 +157,7 @@ class Content:
         s.tables.append(ts)
         monthly = self.q("SELECT period, drug || ' ' || route AS grp, sessions, patients FROM marts.exposure WHERE registry_id = ? "
                          "AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' AND drug <> 'all' AND period <> 'cumulative' "
-                         "AND period <= ? ORDER BY 1", [self.reg, self.month])
+                         "AND period <= ? ORDER BY 1, 2", [self.reg, self.month])
         figs = []
         for r in monthly.itertuples():
             key = self.book.cell(("exposure-month", r.period, r.grp), {"sessions": r.sessions, "patients": r.patients},

@@ -8,7 +8,11 @@ month or an --as-of load never changes the warehouse).
 """
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import subprocess
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +33,22 @@ MODELS = [
 ]
 RESPONSE_INSTRUMENTS = ("PHQ9", "MADRS", "QIDS_SR16")
 REFERENCE_ROUTE = ("esketamine", "intranasal")
+
+
+# DuckDB resources for a build. Without them DuckDB takes 80 % of RAM and every core, and a report
+# at 10M assessment rows peaked at ~15 GB RSS; with a limit it spills hash tables and sorts to
+# temp_directory instead. Override with OUTCOMES_DUCKDB_MEMORY_LIMIT / OUTCOMES_DUCKDB_THREADS.
+MEMORY_LIMIT = os.environ.get("OUTCOMES_DUCKDB_MEMORY_LIMIT", "1GB")
+THREADS = int(os.environ.get("OUTCOMES_DUCKDB_THREADS", "0")) or min(os.cpu_count() or 2, 4)
+
+
+def configure(con: duckdb.DuckDBPyConnection, temp_directory: str | Path | None = None) -> None:
+    """Bound a build connection's memory and threads; spill to temp_directory."""
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET threads = {THREADS}")
+    con.execute("SET preserve_insertion_order = false")
+    if temp_directory is not None:
+        con.execute("SET temp_directory = ?", [str(temp_directory)])
 
 
 def code_version() -> str:
@@ -63,6 +83,9 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | N
     t = time.perf_counter()
     _enrich(con)
     timings["stats"] = round(time.perf_counter() - t, 3)
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                               "(table_name LIKE 'int\\_%' ESCAPE '\\' OR table_name LIKE 'seed\\_%' ESCAPE '\\')").fetchall():
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")  # the intermediates are not part of the marts
     last = con.execute("SELECT max(load_id), max(finished_at) FROM src_loads WHERE status = 'loaded'").fetchone()
     info = {
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -98,6 +121,7 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
         raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
     con = retry_locked(lambda: duckdb.connect(str(p)))
     try:
+        configure(con)  # spills to <warehouse>.tmp, DuckDB's default for a file database
         con.execute("BEGIN")
         try:
             info = build(con, "", as_of_load=as_of_load)
@@ -112,16 +136,22 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
 
 
 def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | None = None,
-                    cutoff: datetime | None = None, registry: str | None = None
-                    ) -> tuple[duckdb.DuckDBPyConnection, dict]:
-    """Marts in a private in-memory database; the warehouse is attached read-only, then detached."""
+                    cutoff: datetime | None = None, registry: str | None = None,
+                    temp_directory: str | Path | None = None) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Marts in a private in-memory database; the warehouse is attached read-only (the models read
+    it through views, nothing is copied), then detached. Spills go to temp_directory (default: a
+    fresh directory removed at exit)."""
     from warehouse.connect import attach, detach
     from warehouse.connect import warehouse_path as resolve
 
     p = resolve(warehouse_path)
     if not p.exists():
         raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+    if temp_directory is None:
+        temp_directory = tempfile.mkdtemp(prefix="outcomes-marts-")
+        atexit.register(shutil.rmtree, temp_directory, True)
     con = duckdb.connect()
+    configure(con, temp_directory)
     attach(con, p, alias="wh", read_only=True)
     try:
         info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry)

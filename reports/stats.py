@@ -33,8 +33,9 @@ def poisson_rate_ci(k, exposure):
     e = np.asarray(exposure, dtype=float)
     lo = np.full(k.shape, np.nan)
     hi = np.full(k.shape, np.nan)
-    for i in np.flatnonzero(e > 0):
-        lo[i], hi[i] = confint_poisson(k[i], e[i], method="exact-c", alpha=ALPHA)
+    ok = e > 0
+    if ok.any():  # 'exact-c' is vectorised in statsmodels: one call for every cell
+        lo[ok], hi[ok] = confint_poisson(k[ok], e[ok], method="exact-c", alpha=ALPHA)
     return lo, hi
 
 

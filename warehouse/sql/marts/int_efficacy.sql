@@ -22,10 +22,21 @@ SELECT * FROM (VALUES (1, 4, 10), (2, 11, 17), (4, 21, 35), (8, 46, 66), (12, 70
                       (26, 154, 210), (52, 322, 406)) t(week, day_from, day_to);
 
 CREATE OR REPLACE TEMP TABLE int_week_scores AS
-SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, s.regimen, s.instrument, w.week, b.baseline,
-       arg_min(s.total_score, (abs(s.day - 7 * w.week), s.day, s.assessed_at)) AS score
-FROM int_scores s
+-- The windows do not overlap, so each score falls in at most one week: a lookup by day (a CASE
+-- generated from the same numbers as seed_week_windows) instead of a range join, and grouping on
+-- the patient key only (group, regimen and baseline are the patient's, constant per key).
+WITH s AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, regimen, instrument, day, assessed_at, total_score,
+           CASE WHEN day BETWEEN 4 AND 10 THEN 1 WHEN day BETWEEN 11 AND 17 THEN 2 WHEN day BETWEEN 21 AND 35 THEN 4
+                WHEN day BETWEEN 46 AND 66 THEN 8 WHEN day BETWEEN 70 AND 98 THEN 12 WHEN day BETWEEN 154 AND 210 THEN 26
+                WHEN day BETWEEN 322 AND 406 THEN 52 END AS week
+    FROM int_scores
+    WHERE day BETWEEN 4 AND 406
+)
+SELECT s.registry_id, s.patient_key, any_value(s.grp_drug) AS grp_drug, any_value(s.grp_route) AS grp_route,
+       any_value(s.regimen) AS regimen, s.instrument, s.week, any_value(b.baseline) AS baseline,
+       arg_min(s.total_score, (abs(s.day - 7 * s.week), s.day, s.assessed_at)) AS score
+FROM s
 JOIN int_baseline b USING (registry_id, patient_key, instrument)
-JOIN seed_week_windows w ON s.day BETWEEN w.day_from AND w.day_to
-WHERE b.baseline > 0
-GROUP BY ALL;
+WHERE b.baseline > 0 AND s.week IS NOT NULL
+GROUP BY s.registry_id, s.patient_key, s.instrument, s.week;

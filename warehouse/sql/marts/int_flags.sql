@@ -1,5 +1,5 @@
--- int_flags: per patient, month, domain and measure: how many units (sessions, or assessments for
--- suicidality) were evaluable and how many of them were flagged. Thresholds (clinical-reference
+-- int_flags: one row per patient and month, with, for every measure below, how many units
+-- (sessions, or assessments for suicidality) were evaluable (*_n) and how many were flagged. Thresholds (clinical-reference
 -- 3.3, 1.2, contract):
 --   blood_pressure: pre and a post-dose reading needed; post SBP >= 180, post DBP >= 110,
 --     rise over pre >= 40 systolic, >= 25 diastolic; any of these; pre-dose > 140/90 (warning).
@@ -9,10 +9,12 @@
 --     loss of consciousness = 0.
 --   rems: esketamine sessions with monitoring_minutes recorded; < 120 = REMS deviation.
 --   suicidality: PHQ-9 item 9 >= 1 (item_scores 9th value), C-SSRS ideation >= 4.
--- Why per patient-month and not per unit: every mart above it needs only counts of units and
--- whether a patient had any flagged unit, and a patient belongs to one treatment group, so
--- counting here keeps the table ~20x smaller than one row per unit and measure. Each session is
--- first reduced to one row (its vitals and peri-dose scores), then counted column-wise.
+-- Why per patient-month and wide, not per unit and measure: marts.session_safety needs only counts
+-- of units and whether a patient had any flagged unit, and a patient belongs to one treatment
+-- group; one wide row per patient-month is ~40x smaller than one row per unit and measure (10M
+-- rows at 10M assessments), so the build stays within its memory limit instead of spilling.
+-- Each session is first reduced to one row (its vitals and peri-dose scores), then counted
+-- column-wise. NULL counts (no such unit that month) mean 0.
 CREATE OR REPLACE TEMP TABLE int_flags AS
 WITH vit AS (
     SELECT registry_id, session_id,
@@ -58,31 +60,16 @@ WITH vit AS (
            count(*) FILTER (WHERE rems_ok AND monitoring_minutes < 120) AS rems_short
     FROM ses
     GROUP BY registry_id, patient_key, grp_drug, grp_route, month
-), long AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month, unnest([
-        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'flagged': bp_sbp180},
-        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'flagged': bp_dbp110},
-        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'flagged': bp_sbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'flagged': bp_dbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'flagged': bp_any},
-        {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'flagged': pre_high},
-        {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'flagged': cadss_flag},
-        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose', 'units': moaas_n, 'flagged': moaas_le3},
-        {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'flagged': moaas_0},
-        {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'flagged': rems_short}
-    ]) AS m
-    FROM pm
+), sui AS (
+    SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, strftime(a.assessed_at, '%Y-%m') AS month,
+           count(*) FILTER (WHERE a.instrument = 'PHQ9') AS phq9_n,
+           count(*) FILTER (WHERE a.instrument = 'PHQ9' AND TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) >= 1) AS phq9_item9,
+           count(*) FILTER (WHERE a.instrument = 'CSSRS_IDEATION') AS cssrs_n,
+           count(*) FILTER (WHERE a.instrument = 'CSSRS_IDEATION' AND a.total_score >= 4) AS cssrs_ge4
+    FROM src_assessments a JOIN int_patients p USING (registry_id, patient_key)
+    WHERE (a.instrument = 'PHQ9' AND TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) IS NOT NULL)
+       OR (a.instrument = 'CSSRS_IDEATION' AND a.total_score IS NOT NULL)
+    GROUP BY a.registry_id, a.patient_key, p.grp_drug, p.grp_route, strftime(a.assessed_at, '%Y-%m')
 )
-SELECT registry_id, patient_key, grp_drug, grp_route, month, m.domain AS domain, m.measure AS measure,
-       m.units AS units, m.flagged AS flagged
-FROM long WHERE m.units > 0
-UNION ALL
-SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, strftime(a.assessed_at, '%Y-%m') AS month, 'suicidality',
-       CASE a.instrument WHEN 'PHQ9' THEN 'PHQ-9 item 9 >= 1' ELSE 'C-SSRS ideation >= 4' END,
-       count(*),
-       count(*) FILTER (WHERE CASE a.instrument WHEN 'PHQ9' THEN TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) >= 1
-                                               ELSE a.total_score >= 4 END)
-FROM src_assessments a JOIN int_patients p USING (registry_id, patient_key)
-WHERE (a.instrument = 'PHQ9' AND TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) IS NOT NULL)
-   OR (a.instrument = 'CSSRS_IDEATION' AND a.total_score IS NOT NULL)
-GROUP BY ALL;
+SELECT * FROM pm
+FULL JOIN sui USING (registry_id, patient_key, grp_drug, grp_route, month);

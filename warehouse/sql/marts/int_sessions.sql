@@ -9,18 +9,20 @@ WITH s AS (
     SELECT s.registry_id, s.patient_key, s.session_id, s.session_start, s.drug, s.route, s.dose_mg,
            s.dose_mg_per_kg, s.monitoring_minutes, s.setting,
            coalesce(p.site_id, 'unknown') AS site_id,
-           min(s.session_start) OVER w AS first_start,
-           arg_min(s.drug, s.session_start) OVER w AS grp_drug,
-           arg_min(s.route, s.session_start) OVER w AS grp_route,
-           lead(s.session_start) OVER (PARTITION BY s.registry_id, s.patient_key ORDER BY s.session_start, s.session_id) AS next_start
+           first_value(s.session_start) OVER w AS first_start,
+           first_value(s.drug) OVER w AS grp_drug,
+           first_value(s.route) OVER w AS grp_route,
+           lead(s.session_start) OVER w AS next_start
     FROM src_sessions s
     LEFT JOIN src_patients p USING (registry_id, patient_key)
     WHERE s.patient_key IS NOT NULL AND s.session_start IS NOT NULL
-    WINDOW w AS (PARTITION BY s.registry_id, s.patient_key)
+    -- one window (one sort) for all four; the first session is the earliest, ties by session_id
+    WINDOW w AS (PARTITION BY s.registry_id, s.patient_key ORDER BY s.session_start, s.session_id)
 )
-SELECT *,
+-- Only the columns the models use (dose and setting go into dose_band): the table is read by most
+-- models, and a narrow one stays in memory under the build's memory limit.
+SELECT * EXCLUDE (dose_mg, dose_mg_per_kg, setting, next_start),
        strftime(session_start, '%Y-%m') AS month,
-       date_diff('day', first_start::DATE, session_start::DATE) AS day,
        CASE WHEN date_diff('day', first_start::DATE, session_start::DATE) < 28 THEN 'induction' ELSE 'maintenance' END AS phase,
        CASE
            WHEN drug = 'esketamine' AND dose_mg IS NOT NULL THEN printf('%d mg', CAST(round(dose_mg) AS INTEGER))

@@ -3,7 +3,8 @@
 -- Drug and route here are the session's own. 'all' marks a dimension summed over.
 -- Patient-years: each session's attributed exposure (int_sessions) / 365.25, in the month it starts.
 -- Sessions are first summed per patient and finest stratum (x), so the grouping sets below count
--- distinct patients over ~10x fewer rows; sums of counts and of whole days are exact.
+-- distinct patients (by their integer pid) over ~10x fewer rows; sums of counts and of whole
+-- days are exact.
 CREATE OR REPLACE TABLE marts.exposure AS
 WITH pm AS (
     SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, month,
@@ -11,10 +12,12 @@ WITH pm AS (
     FROM int_sessions
     GROUP BY registry_id, patient_key, site_id, drug, route, dose_band, phase, month
 ), x AS (
-    SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, month AS period, n, days FROM pm
-    UNION ALL
-    SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, 'cumulative', sum(n), sum(days)
-    FROM pm GROUP BY registry_id, patient_key, site_id, drug, route, dose_band, phase
+    SELECT p.pid, m.registry_id, m.site_id, m.drug, m.route, m.dose_band, m.phase, m.period, m.n, m.days
+    FROM (SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, month AS period, n, days FROM pm
+          UNION ALL
+          SELECT registry_id, patient_key, site_id, drug, route, dose_band, phase, 'cumulative', sum(n), sum(days)
+          FROM pm GROUP BY registry_id, patient_key, site_id, drug, route, dose_band, phase) m
+    JOIN int_patients p USING (registry_id, patient_key)
 )
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
        CASE WHEN grouping(site_id) = 1 THEN 'all' ELSE site_id END AS site_id,
@@ -23,7 +26,7 @@ SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS re
        CASE WHEN grouping(dose_band) = 1 THEN 'all' ELSE dose_band END AS dose_band,
        CASE WHEN grouping(phase) = 1 THEN 'all' ELSE phase END AS phase,
        period,
-       count(DISTINCT (registry_id, patient_key)) AS patients,
+       count(DISTINCT pid) AS patients,
        sum(n)::BIGINT AS sessions,
        sum(days) / 365.25 AS patient_years
 FROM x

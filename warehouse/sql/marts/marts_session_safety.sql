@@ -2,16 +2,36 @@
 -- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
 -- patients_flagged. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
 -- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
--- int_flags holds one row per patient and month; the cumulative period re-sums it per patient,
+-- int_flags holds one wide row per patient and month; it is turned into one row per measure (where
+-- the patient had evaluable units), and the cumulative period re-sums that per patient,
 -- so each row below is one patient and a count of rows is a count of distinct patients (a patient
 -- is in one treatment group and one registry).
 CREATE OR REPLACE TABLE marts.session_safety AS
-WITH pp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, month AS period, units, flagged
+WITH long AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, month, unnest([
+        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'flagged': bp_sbp180},
+        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'flagged': bp_dbp110},
+        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'flagged': bp_sbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'flagged': bp_dbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'flagged': bp_any},
+        {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'flagged': pre_high},
+        {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'flagged': cadss_flag},
+        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose', 'units': moaas_n, 'flagged': moaas_le3},
+        {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'flagged': moaas_0},
+        {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'flagged': rems_short},
+        {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'flagged': phq9_item9},
+        {'domain': 'suicidality', 'measure': 'C-SSRS ideation >= 4', 'units': cssrs_n, 'flagged': cssrs_ge4}
+    ]) AS m
     FROM int_flags
+), pm AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, month, m.domain AS domain, m.measure AS measure,
+           m.units AS units, m.flagged AS flagged
+    FROM long WHERE m.units > 0
+), pp AS (
+    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, month AS period, units, flagged FROM pm
     UNION ALL
     SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, 'cumulative', sum(units), sum(flagged)
-    FROM int_flags
+    FROM pm
     GROUP BY registry_id, patient_key, grp_drug, grp_route, domain, measure
 )
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
