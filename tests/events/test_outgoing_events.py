@@ -122,9 +122,12 @@ def test_automation_calls_webhook_on_rejection(service, prefect_server):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        cfg = parse_config({"service": {"name": service.name},
+        # an instance name of its own: the running service re-syncs the automations of *its* name
+        # whenever it (re)starts (other tests restart it), which would remove this one
+        name = f"{service.name}-webhook"
+        cfg = parse_config({"service": {"name": name},
                             "registries": {"reg-w": {"notify": [f"http://127.0.0.1:{port}/hook"]}}})
-        assert ensure_automations(cfg) == [f"automation '{service.name}: notify reg-w': 1 webhook target(s)"]
+        assert ensure_automations(cfg) == [f"automation '{name}: notify reg-w': 1 webhook target(s)"]
         from flows.events import build_outcome_events
 
         # the server's trigger service picks new automations up on its own schedule: re-send the
@@ -134,7 +137,7 @@ def test_automation_calls_webhook_on_rejection(service, prefect_server):
         deadline = _time.monotonic() + 120
         while not received and _time.monotonic() < deadline:
             emit(build_outcome_events({"registry_id": "reg-w", "export_id": "w1", "status": "rejected",
-                                       "reason": "rejected share over the threshold"}, [], service.name))
+                                       "reason": "rejected share over the threshold"}, [], name))
             for _ in range(50):
                 if received:
                     break
