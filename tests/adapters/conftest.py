@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
-if not REAL.is_dir():  # CI lays shared/ beside the clone
+if not REAL.is_dir():  # a checkout elsewhere: the workplace copy
     REAL = Path("/work/shared/data/real")
 KEY = "adapter-tests-key-0123456789abcdef0123456789"
 

@@ -12,7 +12,9 @@ import pytest
 
 from transforms.clients import fhir_bulk, redcap_api
 
-REAL = Path("/work/shared/data/real")
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"  # ../shared beside the repo
+if not REAL.is_dir():
+    REAL = Path("/work/shared/data/real")
 TOKEN = "S3CRET-TOKEN-0123456789"
 
 
