@@ -116,9 +116,10 @@ def cli():
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="REDCap mapping file (TOML).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
-              help="Reject an export when more than this share of a table's rows is quarantined [default 0.05].")
+              help="Reject an export when more than this share of a table's rows is quarantined "
+                   "[default: the registry's reject_threshold in outcomes.toml, else 0.05].")
 @click.option("--timezone", "timezone_name", default=None,
-              help="Time zone of datetimes without an offset [default UTC].")
+              help="Time zone of datetimes without an offset [default: the registry's in outcomes.toml, else UTC].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per export.")
 def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_name, as_json):
     """Load exports: export folders, .zip bundles, or folders holding exports.
@@ -126,7 +127,7 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     Exports of one registry load in exported_at order, each in its own flow run, exactly once.
     Exit 0 when every export loaded or was a duplicate, 1 when any was rejected.
     """
-    from flows.ingest import DEFAULT_THRESHOLD, ingest_export, plan
+    from flows.ingest import ingest_export, plan
     from transforms.pseudonymise import MissingKeyError, load_key
 
     try:
@@ -138,12 +139,17 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
         options["registry_id"] = registry_id
     if mapping:
         options["mapping"] = mapping
+    from outcomes.config import ConfigError, load_config, registry_settings
+
     try:
+        config = load_config()
         if adapter is None:
-            targets = [(p, a) for _, _, p, a in plan(list(paths), options)]
+            targets = [(p, a, reg) for reg, _, p, a in plan(list(paths), options)]
         else:
-            targets = [(p, adapter) for p in paths]
+            targets = [(p, adapter, registry_id or "") for p in paths]
     except FileNotFoundError as e:
+        raise click.UsageError(str(e))
+    except ConfigError as e:
         raise click.UsageError(str(e))
     if not targets:
         raise click.UsageError("no exports found under " + ", ".join(paths))
@@ -151,15 +157,25 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     show_bar = not as_json and sys.stderr.isatty() and len(targets) > 1
     from tqdm import tqdm
 
-    for target, name in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
-        r = ingest_export(target, warehouse=warehouse, reject_threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                          timezone_name=timezone_name or "UTC", adapter=name, options=options)
+    for target, name, reg in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
+        # flags win; otherwise the registry's settings in outcomes.toml (defaults: 5 %, UTC)
+        settings = registry_settings(reg or registry_id or "*", config)
+        r = ingest_export(target, warehouse=warehouse or _config_warehouse(config),
+                          reject_threshold=settings.reject_threshold if threshold is None else threshold,
+                          timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
         results.append(r)
         if not as_json:
             click.echo(format_result(r))
     if as_json:
         click.echo(json.dumps(_jsonable(results), indent=2))
     sys.exit(1 if any(r["status"] == "rejected" for r in results) else 0)
+
+
+def _config_warehouse(config) -> str | None:
+    """The warehouse named in outcomes.toml, as `outcomes serve` resolves it (--warehouse wins)."""
+    from outcomes.config import warehouse_for
+
+    return str(warehouse_for(config)) if config.warehouse else None
 
 
 def format_result(r: dict) -> str:

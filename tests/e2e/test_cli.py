@@ -112,3 +112,26 @@ def test_synth_and_ingest_other_formats_detected(tmp_path, fmt):
     rows = json.loads(res.stdout)
     assert [r["status"] for r in rows] == ["loaded", "loaded"]
     assert rows[0]["exported_at"] < rows[1]["exported_at"]
+
+
+def test_registry_settings_from_outcomes_toml(tmp_path, monkeypatch):
+    """Without flags, ingest takes the registry's reject threshold and time zone from outcomes.toml."""
+    import copy
+
+    from conftest import query
+
+    cfg = tmp_path / "outcomes.toml"
+    cfg.write_text('[registries.test-registry]\nreject_threshold = 0.5\ntimezone = "Europe/Oslo"\n')
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(cfg))
+    tables = copy.deepcopy(BASE)
+    tables["vitals"][2]["sbp"] = "999"  # 1 of 3 vitals rows quarantined: over 5 %, under 50 %
+    tables["sessions"][0]["session_start"] = "2025-01-10T09:00:00"  # no offset: Oslo time
+    wh = str(tmp_path / "wh.duckdb")
+    res = CliRunner().invoke(cli, ["ingest", str(write_export(tmp_path / "x", tables)), "--warehouse", wh, "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)[0]["status"] == "loaded"
+    assert query(wh, "SELECT strftime(session_start AT TIME ZONE 'UTC', '%H:%M') FROM core.sessions "
+                     "WHERE session_id = 'S1'") == [("08:00",)]
+    # a flag still wins over the file
+    res = CliRunner().invoke(cli, ["ingest", str(write_export(tmp_path / "y", tables, export_id="e2")),
+                                   "--warehouse", wh, "--threshold", "0.05", "--json"])
+    assert res.exit_code == 1 and json.loads(res.stdout)[0]["status"] == "rejected"
