@@ -16,13 +16,3 @@ def prefect_harness(tmp_path_factory):
 @pytest.fixture
 def wh(tmp_path):
     return str(tmp_path / "warehouse.duckdb")
-
-
-def query(path, sql, params=None):
-    import duckdb
-
-    con = duckdb.connect(path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()

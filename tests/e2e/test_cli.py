@@ -118,7 +118,7 @@ def test_registry_settings_from_outcomes_toml(tmp_path, monkeypatch):
     """Without flags, ingest takes the registry's reject threshold and time zone from outcomes.toml."""
     import copy
 
-    from conftest import query
+    from whquery import query
 
     cfg = tmp_path / "outcomes.toml"
     cfg.write_text('[registries.test-registry]\nreject_threshold = 0.5\ntimezone = "Europe/Oslo"\n')

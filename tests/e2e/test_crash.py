@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import query
+from whquery import query
 from exports import write_export
 
 pytestmark = pytest.mark.e2e

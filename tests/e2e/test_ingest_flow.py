@@ -11,7 +11,7 @@ import zipfile
 import duckdb
 import pytest
 
-from conftest import query
+from whquery import query
 from exports import BASE, csv_bytes, write_export
 from flows.ingest import ingest_exports, ingest_export
 from transforms.pseudonymise import patient_key

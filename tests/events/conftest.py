@@ -60,6 +60,17 @@ def prefect_server():
     stop(proc, "prefect server", grace=15)
 
 
+@pytest.fixture(autouse=True)
+def _this_server(prefect_server):
+    """Point this process's Prefect client at the events server for each test. Another test folder
+    may have entered prefect_test_harness() in this worker, whose settings context would win over
+    the environment variable and send automations and events to a server without triggers."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
+        yield
+
+
 class Service:
     """One `outcomes serve` process with its own config, landing zone and warehouse."""
 

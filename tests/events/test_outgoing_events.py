@@ -97,13 +97,28 @@ def test_report_cron_deployment_exists_with_schedule(service, prefect_server):
     assert schedules[0]["active"] is True
 
 
+def _send_to(api_url: str, events: list[dict]) -> None:
+    """Send straight to this server: the process-wide events worker may belong to another test
+    folder's temporary server (prefect_test_harness) when the suite runs in one worker."""
+    import asyncio
+
+    from prefect.events import Event
+    from prefect.events.clients import PrefectEventsClient
+
+    async def go():
+        async with PrefectEventsClient(api_url=api_url) as client:
+            for e in events:
+                await client.emit(Event(event=e["event"], resource=e["resource"], payload=e.get("payload") or {}))
+
+    asyncio.run(go())
+
+
 def test_automation_calls_webhook_on_rejection(service, prefect_server):
     """The notification automation (created as `outcomes serve` does) calls its webhook target."""
     import http.server
     import threading
 
     from flows.automations import ensure_automations
-    from flows.events import emit
     from outcomes.config import parse_config
     from tests.events.conftest import free_port
 
@@ -136,8 +151,9 @@ def test_automation_calls_webhook_on_rejection(service, prefect_server):
 
         deadline = _time.monotonic() + 120
         while not received and _time.monotonic() < deadline:
-            emit(build_outcome_events({"registry_id": "reg-w", "export_id": "w1", "status": "rejected",
-                                       "reason": "rejected share over the threshold"}, [], name))
+            _send_to(prefect_server, build_outcome_events(
+                {"registry_id": "reg-w", "export_id": "w1", "status": "rejected",
+                 "reason": "rejected share over the threshold"}, [], name))
             for _ in range(50):
                 if received:
                     break

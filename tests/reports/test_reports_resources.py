@@ -16,3 +16,26 @@ def test_build_is_bounded_and_drops_intermediates(warehouse, tmp_path):
         assert info["tables"]["session_safety"] > 0
     finally:
         con.close()
+
+
+def test_report_month_build_has_the_same_rows_for_what_a_report_reads(warehouse, tmp_path):
+    """build(report_month=) (what a report uses) skips other months' detail; the rows it keeps
+    (that month, cumulative, and sessions per month by group) equal those of a full build."""
+    cutoff = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    full, _ = build_in_memory(warehouse, cutoff=cutoff, temp_directory=tmp_path / "a")
+    part, _ = build_in_memory(warehouse, cutoff=cutoff, temp_directory=tmp_path / "b", report_month="2025-02")
+    kept = "period IN ('2025-02', 'cumulative')"
+    monthly = "site_id = 'all' AND dose_band = 'all' AND phase = 'all'"
+    try:
+        for table, where in (("ae_rates", kept), ("session_safety", kept), ("bp_excursions", kept),
+                             ("peri_dose", kept), ("rems_monitoring", kept), ("suicidality", kept),
+                             ("long_term", kept), ("exposure", kept), ("exposure", monthly)):
+            sql = f"SELECT * FROM marts.{table} WHERE {where} ORDER BY ALL"
+            a, b = ([repr(r) for r in c.execute(sql).fetchall()] for c in (full, part))  # repr: NaN == NaN
+            assert a == b, table
+            assert a or table in ("suicidality", "long_term"), table  # the cohort has no suicidality units
+        months = part.execute("SELECT DISTINCT period FROM marts.ae_rates ORDER BY 1").fetchall()
+        assert months == [("2025-02",), ("cumulative",)]
+    finally:
+        full.close()
+        part.close()
