@@ -27,7 +27,7 @@ from reports.sources import create_sources
 SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "sql" / "marts"
 # Order matters: seeds, then intermediate (TEMP) tables, then marts.
 MODELS = [
-    "seed_label_groups", "int_sessions", "int_patients", "int_efficacy", "int_ae", "int_flags",
+    "seed_macros", "seed_label_groups", "int_sessions", "int_patients", "int_efficacy", "int_ae", "int_flags",
     "marts_exposure", "marts_response_rates", "marts_time_to_response", "marts_ae_rates",
     "marts_sae_listing", "marts_session_safety", "marts_long_term", "marts_data_quality",
 ]
@@ -69,11 +69,17 @@ def code_version() -> str:
 
 
 def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
-          cutoff: datetime | None = None, registry: str | None = None) -> dict:
-    """Run every model on `con` (marts land in its default catalog); returns timings and counts."""
+          cutoff: datetime | None = None, registry: str | None = None, report_month: str | None = None) -> dict:
+    """Run every model on `con` (marts land in its default catalog); returns timings and counts.
+
+    report_month ('YYYY-MM'): build only what a report for that month shows: the month periods of
+    marts.ae_rates and marts.session_safety (and its slices) are that month's only, marts.exposure
+    has the other months only by group, registry and total (cumulative is unchanged; rows kept are
+    identical to a full build's). None (a rebuild): every month."""
     t0 = time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
     create_sources(con, catalog, as_of_load, cutoff, registry)
+    con.execute("SET VARIABLE report_month = ?::VARCHAR", [report_month])
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     timings = {}
     for name in MODELS:
@@ -137,7 +143,8 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
 
 def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | None = None,
                     cutoff: datetime | None = None, registry: str | None = None,
-                    temp_directory: str | Path | None = None) -> tuple[duckdb.DuckDBPyConnection, dict]:
+                    temp_directory: str | Path | None = None,
+                    report_month: str | None = None) -> tuple[duckdb.DuckDBPyConnection, dict]:
     """Marts in a private in-memory database; the warehouse is attached read-only (the models read
     it through views, nothing is copied), then detached. Spills go to temp_directory (default: a
     fresh directory removed at exit)."""
@@ -154,7 +161,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     configure(con, temp_directory)
     attach(con, p, alias="wh", read_only=True)
     try:
-        info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry)
+        info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry, report_month=report_month)
     finally:
         for v in ("src_patients", "src_sessions", "src_vitals", "src_assessments", "src_adverse_events",
                   "src_labs", "src_loads", "src_quarantine", "src_alerts"):

@@ -26,7 +26,8 @@ def month_bounds(month: str) -> datetime:
 def generate_report(month: str, out_dir: str | Path, registry: str | None = None, as_of_load: int | None = None,
                     warehouse_path: str | Path | None = None, pdf: bool = True) -> dict:
     cutoff = month_bounds(month)
-    con, info = build_in_memory(warehouse_path, as_of_load=as_of_load, cutoff=cutoff, registry=registry)
+    con, info = build_in_memory(warehouse_path, as_of_load=as_of_load, cutoff=cutoff, registry=registry,
+                                report_month=month)
     content = Content(con, month, registry)
     if not content.has_data():
         con.close()

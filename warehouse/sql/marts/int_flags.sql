@@ -15,6 +15,8 @@
 -- rows at 10M assessments), so the build stays within its memory limit instead of spilling.
 -- Each session is first reduced to one row (its vitals and peri-dose scores), then counted
 -- column-wise. NULL counts (no such unit that month) mean 0.
+-- For a report (variable report_month set) every other month is one bucket, 'other': the report shows
+-- that month and cumulative only, and the cumulative sums are the same over fewer rows.
 CREATE OR REPLACE TEMP TABLE int_flags AS
 WITH vit AS (
     SELECT registry_id, session_id,
@@ -23,24 +25,40 @@ WITH vit AS (
     FROM src_vitals
     WHERE session_id IS NOT NULL
     GROUP BY registry_id, session_id
-), peri AS (
+), peri_known AS (
+    -- Most scores carry minutes_after_dose, which alone says pre or post dose: those are reduced
+    -- per session straight from the scan; only scores without it are joined to their session's
+    -- start (a join of every peri-dose score costs more than the aggregate itself). The two parts
+    -- are combined per session in ses with greatest/least (which skip NULLs), not re-aggregated.
+    SELECT registry_id, session_id,
+           max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose > 0) AS cadss_post_max,
+           max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose <= 0) AS cadss_pre_max,
+           min(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose > 0) AS moaas_post_min
+    FROM src_assessments
+    WHERE instrument IN ('CADSS', 'MOAAS') AND total_score IS NOT NULL AND minutes_after_dose IS NOT NULL
+    GROUP BY registry_id, session_id
+), peri_unknown AS (
     SELECT a.registry_id, a.session_id,
-           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND (a.minutes_after_dose > 0 OR (a.minutes_after_dose IS NULL AND a.assessed_at > s.session_start))) AS cadss_post_max,
-           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND (a.minutes_after_dose <= 0 OR (a.minutes_after_dose IS NULL AND a.assessed_at <= s.session_start))) AS cadss_pre_max,
-           min(a.total_score) FILTER (WHERE a.instrument = 'MOAAS' AND (a.minutes_after_dose > 0 OR (a.minutes_after_dose IS NULL AND a.assessed_at > s.session_start))) AS moaas_post_min
+           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND a.assessed_at > s.session_start) AS cadss_post_max,
+           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND a.assessed_at <= s.session_start) AS cadss_pre_max,
+           min(a.total_score) FILTER (WHERE a.instrument = 'MOAAS' AND a.assessed_at > s.session_start) AS moaas_post_min
     FROM src_assessments a
     JOIN (SELECT registry_id, session_id, session_start FROM int_sessions) s USING (registry_id, session_id)
-    WHERE a.instrument IN ('CADSS', 'MOAAS') AND a.total_score IS NOT NULL
+    WHERE a.instrument IN ('CADSS', 'MOAAS') AND a.total_score IS NOT NULL AND a.minutes_after_dose IS NULL
     GROUP BY a.registry_id, a.session_id
 ), ses AS (
-    SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, s.month,
+    SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, CASE WHEN getvariable('report_month') IS NULL OR s.month = getvariable('report_month') THEN s.month ELSE 'other' END AS month,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AS pre_ok,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AND v.post_sbp IS NOT NULL AND v.post_dbp IS NOT NULL AS bp_ok,
-           v.pre_sbp, v.pre_dbp, v.post_sbp, v.post_dbp, p.cadss_post_max, p.cadss_pre_max, p.moaas_post_min,
+           v.pre_sbp, v.pre_dbp, v.post_sbp, v.post_dbp,
+           greatest(pk.cadss_post_max, pu.cadss_post_max) AS cadss_post_max,
+           greatest(pk.cadss_pre_max, pu.cadss_pre_max) AS cadss_pre_max,
+           least(pk.moaas_post_min, pu.moaas_post_min) AS moaas_post_min,
            s.drug = 'esketamine' AND s.monitoring_minutes IS NOT NULL AS rems_ok, s.monitoring_minutes
     FROM int_sessions s
     LEFT JOIN vit v USING (registry_id, session_id)
-    LEFT JOIN peri p USING (registry_id, session_id)
+    LEFT JOIN peri_known pk USING (registry_id, session_id)
+    LEFT JOIN peri_unknown pu USING (registry_id, session_id)
 ), pm AS (
     SELECT registry_id, patient_key, grp_drug, grp_route, month,
            count(*) FILTER (WHERE bp_ok) AS bp_n,
@@ -61,15 +79,23 @@ WITH vit AS (
     FROM ses
     GROUP BY registry_id, patient_key, grp_drug, grp_route, month
 ), sui AS (
-    SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, strftime(a.assessed_at, '%Y-%m') AS month,
-           count(*) FILTER (WHERE a.instrument = 'PHQ9') AS phq9_n,
-           count(*) FILTER (WHERE a.instrument = 'PHQ9' AND TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) >= 1) AS phq9_item9,
-           count(*) FILTER (WHERE a.instrument = 'CSSRS_IDEATION') AS cssrs_n,
-           count(*) FILTER (WHERE a.instrument = 'CSSRS_IDEATION' AND a.total_score >= 4) AS cssrs_ge4
-    FROM src_assessments a JOIN int_patients p USING (registry_id, patient_key)
-    WHERE (a.instrument = 'PHQ9' AND TRY_CAST(split_part(a.item_scores, ';', 9) AS INTEGER) IS NOT NULL)
-       OR (a.instrument = 'CSSRS_IDEATION' AND a.total_score IS NOT NULL)
-    GROUP BY a.registry_id, a.patient_key, p.grp_drug, p.grp_route, strftime(a.assessed_at, '%Y-%m')
+    -- counted per patient and month first, then joined to the patient's group (a join of ~10x
+    -- fewer rows than one per assessment); item 9 is parsed once per row
+    SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, a.month, a.phq9_n, a.phq9_item9, a.cssrs_n, a.cssrs_ge4
+    FROM (
+        SELECT registry_id, patient_key,
+               CASE WHEN getvariable('report_month') IS NULL OR utc_month(assessed_at) = getvariable('report_month') THEN utc_month(assessed_at) ELSE 'other' END AS month,
+               count(*) FILTER (WHERE instrument = 'PHQ9') AS phq9_n,
+               count(*) FILTER (WHERE instrument = 'PHQ9' AND item9 >= 1) AS phq9_item9,
+               count(*) FILTER (WHERE instrument = 'CSSRS_IDEATION') AS cssrs_n,
+               count(*) FILTER (WHERE instrument = 'CSSRS_IDEATION' AND total_score >= 4) AS cssrs_ge4
+        FROM (SELECT registry_id, patient_key, assessed_at, instrument, total_score,
+                     CASE WHEN instrument = 'PHQ9' THEN TRY_CAST(split_part(item_scores, ';', 9) AS INTEGER) END AS item9
+              FROM src_assessments WHERE instrument IN ('PHQ9', 'CSSRS_IDEATION'))
+        WHERE (instrument = 'PHQ9' AND item9 IS NOT NULL) OR (instrument = 'CSSRS_IDEATION' AND total_score IS NOT NULL)
+        GROUP BY registry_id, patient_key, 3
+    ) a
+    JOIN int_patients p USING (registry_id, patient_key)
 )
 SELECT * FROM pm
 FULL JOIN sui USING (registry_id, patient_key, grp_drug, grp_route, month);

@@ -22,8 +22,8 @@ WITH s AS (
 -- Only the columns the models use (dose and setting go into dose_band): the table is read by most
 -- models, and a narrow one stays in memory under the build's memory limit.
 SELECT * EXCLUDE (dose_mg, dose_mg_per_kg, setting, next_start),
-       strftime(session_start, '%Y-%m') AS month,
-       CASE WHEN date_diff('day', first_start::DATE, session_start::DATE) < 28 THEN 'induction' ELSE 'maintenance' END AS phase,
+       utc_month(session_start) AS month,
+       CASE WHEN date_diff('day', utc_date(first_start), utc_date(session_start)) < 28 THEN 'induction' ELSE 'maintenance' END AS phase,
        CASE
            WHEN drug = 'esketamine' AND dose_mg IS NOT NULL THEN printf('%d mg', CAST(round(dose_mg) AS INTEGER))
            WHEN dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg < 0.5 THEN '<0.5 mg/kg'
@@ -36,7 +36,7 @@ SELECT * EXCLUDE (dose_mg, dose_mg_per_kg, setting, next_start),
            ELSE 'unknown'
        END AS dose_band,
        greatest(0, CASE
-           WHEN next_start IS NOT NULL THEN least(date_diff('day', session_start::DATE, next_start::DATE), 28)
-           WHEN getvariable('cutoff') IS NOT NULL THEN least(7, date_diff('day', session_start::DATE, getvariable('cutoff')::DATE))
+           WHEN next_start IS NOT NULL THEN least(date_diff('day', utc_date(session_start), utc_date(next_start)), 28)
+           WHEN getvariable('cutoff') IS NOT NULL THEN least(7, date_diff('day', utc_date(session_start), getvariable('cutoff')::DATE))
            ELSE 7 END) AS exposure_days
 FROM s;

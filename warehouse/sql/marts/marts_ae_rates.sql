@@ -8,12 +8,15 @@
 -- Performance: sessions and events are first counted per patient and period (one row per patient
 -- there, since a patient has one treatment group), so patients are counted with count(*) instead of
 -- a DISTINCT, and the grouping sets run over per-patient rows, never over sessions.
+-- For a report (variable report_month set) only that month and cumulative are built: other months
+-- are one bucket ('other') that feeds the cumulative sums and is never output as a period.
 CREATE OR REPLACE TABLE marts.ae_rates AS
 WITH sp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month, count(*) AS n, sum(exposure_days) AS days
-    FROM int_sessions GROUP BY registry_id, patient_key, grp_drug, grp_route, month
+    SELECT registry_id, patient_key, grp_drug, grp_route, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+           count(*) AS n, sum(exposure_days) AS days
+    FROM int_sessions GROUP BY registry_id, patient_key, grp_drug, grp_route, 5
 ), spp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month AS period, n, days FROM sp
+    SELECT registry_id, patient_key, grp_drug, grp_route, month AS period, n, days FROM sp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
     SELECT registry_id, patient_key, grp_drug, grp_route, 'cumulative', sum(n), sum(days)
     FROM sp GROUP BY registry_id, patient_key, grp_drug, grp_route
@@ -30,10 +33,11 @@ WITH sp AS (
     SELECT registry_id, patient_key, grp_drug, grp_route, level, term, min(onset_date) AS first_onset
     FROM int_ae_terms GROUP BY ALL
 ), tp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month, count(*) AS n
-    FROM int_ae_terms GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term, month
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+           count(*) AS n
+    FROM int_ae_terms GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term, 7
 ), tpp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month AS period, n FROM tp
+    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month AS period, n FROM tp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
     SELECT registry_id, patient_key, grp_drug, grp_route, level, term, 'cumulative', sum(n)
     FROM tp GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term
@@ -50,20 +54,22 @@ WITH sp AS (
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
            CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
            level, term, period, count(*) AS new_patients_with_event
-    FROM (SELECT *, unnest([strftime(first_onset, '%Y-%m'), 'cumulative']) AS period FROM first_onset)
+    FROM (SELECT * FROM (SELECT *, unnest([strftime(first_onset, '%Y-%m'), 'cumulative']) AS period FROM first_onset)
+          WHERE period = 'cumulative' OR getvariable('report_month') IS NULL OR period = getvariable('report_month'))
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
 ), sd AS (
     -- exposure per patient and session day (the EAIR exclusion compares days)
-    SELECT registry_id, patient_key, session_start::DATE AS d, month, sum(exposure_days) AS days
-    FROM int_sessions GROUP BY registry_id, patient_key, session_start::DATE, month
+    SELECT registry_id, patient_key, utc_date(session_start) AS d, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+           sum(exposure_days) AS days
+    FROM int_sessions GROUP BY registry_id, patient_key, utc_date(session_start), 4
 ), ex AS (
     SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month, sum(s.days) AS days
     FROM first_onset f JOIN sd s USING (registry_id, patient_key)
     WHERE s.d > f.first_onset
     GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month
 ), exx AS (
-    SELECT registry_id, grp_drug, grp_route, level, term, month AS period, days FROM ex
+    SELECT registry_id, grp_drug, grp_route, level, term, month AS period, days FROM ex WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
     SELECT registry_id, grp_drug, grp_route, level, term, 'cumulative', sum(days)
     FROM ex GROUP BY registry_id, grp_drug, grp_route, level, term

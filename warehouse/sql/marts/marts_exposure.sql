@@ -30,9 +30,26 @@ SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS re
        sum(n)::BIGINT AS sessions,
        sum(days) / 365.25 AS patient_years
 FROM x
+WHERE getvariable('report_month') IS NULL OR period IN (getvariable('report_month'), 'cumulative')
 GROUP BY GROUPING SETS (
     (registry_id, site_id, drug, route, dose_band, phase, period),
     (registry_id, drug, route, dose_band, period), (drug, route, dose_band, period),
     (registry_id, drug, route, phase, period), (drug, route, phase, period),
     (registry_id, site_id, period), (registry_id, drug, route, period), (drug, route, period),
-    (registry_id, period), (period));
+    (registry_id, period), (period))
+UNION ALL
+-- A report (variable report_month set) shows the other months only as sessions per month by group
+-- (and needs no site, dose band or phase breakdown of them): those months get the four sets it reads.
+SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
+       'all' AS site_id,
+       CASE WHEN grouping(drug) = 1 THEN 'all' ELSE drug END AS drug,
+       CASE WHEN grouping(route) = 1 THEN 'all' ELSE route END AS route,
+       'all' AS dose_band,
+       'all' AS phase,
+       period,
+       count(DISTINCT pid) AS patients,
+       sum(n)::BIGINT AS sessions,
+       sum(days) / 365.25 AS patient_years
+FROM x
+WHERE getvariable('report_month') IS NOT NULL AND period NOT IN (getvariable('report_month'), 'cumulative')
+GROUP BY GROUPING SETS ((registry_id, drug, route, period), (drug, route, period), (registry_id, period), (period));

@@ -29,6 +29,7 @@ WITH long AS (
     FROM long WHERE m.units > 0
 ), pp AS (
     SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, month AS period, units, flagged FROM pm
+    WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')  -- a report's month only ('other': int_flags)
     UNION ALL
     SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, 'cumulative', sum(units), sum(flagged)
     FROM pm

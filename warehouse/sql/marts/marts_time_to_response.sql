@@ -3,29 +3,30 @@
 -- score <= 50 % of baseline; censored at the last assessment. Relapse (loss of response, PROPOSED
 -- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
 -- each above 50 % of baseline; time counted from the response, censored at the last assessment.
+-- Per patient by pid (int_scores); registry and group are joined from int_patients at the end.
 CREATE OR REPLACE TABLE marts.time_to_response AS
 WITH post AS (
-    SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, s.instrument, s.day, s.assessed_at,
-           s.total_score <= 0.5 * b.baseline AS is_resp
-    FROM int_scores s JOIN int_baseline b USING (registry_id, patient_key, instrument)
+    SELECT s.pid, s.instrument, s.day, s.assessed_at, s.total_score <= 0.5 * b.baseline AS is_resp
+    FROM int_scores s JOIN int_baseline b USING (pid, instrument)
     WHERE b.baseline > 0 AND s.day >= 1
 ), first_resp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, instrument,
-           min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day
+    SELECT pid, instrument, min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day
     FROM post GROUP BY ALL
 ), after AS (
-    SELECT p.registry_id, p.patient_key, p.instrument, p.day,
-           NOT p.is_resp AND NOT lag(p.is_resp, 1, true) OVER (PARTITION BY p.registry_id, p.patient_key, p.instrument
+    SELECT p.pid, p.instrument, p.day,
+           NOT p.is_resp AND NOT lag(p.is_resp, 1, true) OVER (PARTITION BY p.pid, p.instrument
                                                               ORDER BY p.day, p.assessed_at) AS relapse_here
-    FROM post p JOIN first_resp f USING (registry_id, patient_key, instrument)
+    FROM post p JOIN first_resp f USING (pid, instrument)
     WHERE f.resp_day IS NOT NULL AND p.day > f.resp_day
 ), relapse AS (
-    SELECT registry_id, patient_key, instrument, min(day) FILTER (WHERE relapse_here) AS relapse_day
+    SELECT pid, instrument, min(day) FILTER (WHERE relapse_here) AS relapse_day
     FROM after GROUP BY ALL
 )
-SELECT f.registry_id, f.grp_drug AS drug, f.grp_route AS route, f.instrument,
+SELECT pt.registry_id, pt.grp_drug AS drug, pt.grp_route AS route, f.instrument,
        coalesce(f.resp_day, f.last_day) AS days_to_response,
        f.resp_day IS NOT NULL AS responded,
        CASE WHEN f.resp_day IS NOT NULL THEN coalesce(r.relapse_day, f.last_day) - f.resp_day END AS days_to_relapse,
        CASE WHEN f.resp_day IS NOT NULL THEN r.relapse_day IS NOT NULL END AS relapsed
-FROM first_resp f LEFT JOIN relapse r USING (registry_id, patient_key, instrument);
+FROM first_resp f
+JOIN int_patients pt USING (pid)
+LEFT JOIN relapse r USING (pid, instrument);

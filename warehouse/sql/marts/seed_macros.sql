@@ -1,0 +1,7 @@
+-- utc_date(ts) and utc_month(ts): the calendar date and 'YYYY-MM' of a TIMESTAMPTZ in UTC, i.e.
+-- ts::DATE and strftime(ts, '%Y-%m') under the build's TimeZone 'UTC' (reports.marts.build sets
+-- it), computed from the epoch instead of through ICU's per-row time-zone conversion, which cost
+-- ~0.6 s per strftime over 1.7M sessions (~0.1 s this way). Same values: checked row by row on
+-- every session and assessment of the 10M-row benchmark warehouse.
+CREATE OR REPLACE TEMP MACRO utc_date(ts) AS make_timestamp(epoch_us(ts))::DATE;
+CREATE OR REPLACE TEMP MACRO utc_month(ts) AS strftime(make_timestamp(epoch_us(ts)), '%Y-%m');
