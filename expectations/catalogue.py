@@ -89,6 +89,17 @@ def _not_future(table: str, col: str, day: str):
                  f"{col} must not be after the export's date", column_A="_export_date", column_B=day, or_equal=True)
 
 
+def _record(table: str, id_col: str) -> list:
+    """A patient's record: its id is required and unique, its patient required and known."""
+    return [_required(table, id_col), _unique(table, id_col), _required(table, "patient_id", "patient_key"),
+            _exists(table, "patient_id", "_patient_exists")]
+
+
+def _dated(table: str, col: str, what: str, day: str) -> list:
+    """A required date or datetime: present, well-formed, not after the export."""
+    return [_required(table, col, typed_col=True), _type(table, col, what), _not_future(table, col, day)]
+
+
 def patients() -> list:
     t = "patients"
     return [
@@ -128,13 +139,8 @@ def sessions() -> list:
     esk = 'drug == "esketamine"'
     iv_ket = 'drug == "ketamine" and route == "iv"'
     return [
-        _required(t, "session_id"),
-        _unique(t, "session_id"),
-        _required(t, "patient_id", "patient_key"),
-        _exists(t, "patient_id", "_patient_exists"),
-        _required(t, "session_start", typed_col=True),
-        _type(t, "session_start", "an ISO 8601 datetime"),
-        _not_future(t, "session_start", "_session_date"),
+        *_record(t, "session_id"),
+        *_dated(t, "session_start", "an ISO 8601 datetime", "_session_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "sessions.session_start.after_enrolment", TEMPORAL, "error",
               "session_start must not be more than 30 days before the patient's enrolled_on",
               column_A="_session_date", column_B="_earliest_start", or_equal=True),
@@ -234,14 +240,9 @@ def vitals() -> list:
 def assessments() -> list:
     t = "assessments"
     rules = [
-        _required(t, "assessment_id"),
-        _unique(t, "assessment_id"),
-        _required(t, "patient_id", "patient_key"),
-        _exists(t, "patient_id", "_patient_exists"),
+        *_record(t, "assessment_id"),
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
-        _required(t, "assessed_at", typed_col=True),
-        _type(t, "assessed_at", "an ISO 8601 datetime"),
-        _not_future(t, "assessed_at", "_assessed_on"),
+        *_dated(t, "assessed_at", "an ISO 8601 datetime", "_assessed_on"),
         _required(t, "instrument"),
         _code(t, "instrument", list(INSTRUMENT_RANGES)),
         _required(t, "total_score", typed_col=True),
@@ -276,14 +277,9 @@ def assessments() -> list:
 def adverse_events() -> list:
     t = "adverse_events"
     rules = [
-        _required(t, "ae_id"),
-        _unique(t, "ae_id"),
-        _required(t, "patient_id", "patient_key"),
-        _exists(t, "patient_id", "_patient_exists"),
+        *_record(t, "ae_id"),
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
-        _required(t, "onset_date", typed_col=True),
-        _type(t, "onset_date", "an ISO date (YYYY-MM-DD)"),
-        _not_future(t, "onset_date", "onset_date"),
+        *_dated(t, "onset_date", "an ISO date (YYYY-MM-DD)", "onset_date"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "adverse_events.onset_date.after_first_session", TEMPORAL,
               "error", "onset_date must not be before the patient's first session - 1 day",
               column_A="onset_date", column_B="_earliest_onset", or_equal=True),
@@ -317,13 +313,8 @@ def adverse_events() -> list:
 def labs() -> list:
     t = "labs"
     return [
-        _required(t, "lab_id"),
-        _unique(t, "lab_id"),
-        _required(t, "patient_id", "patient_key"),
-        _exists(t, "patient_id", "_patient_exists"),
-        _required(t, "collected_on", typed_col=True),
-        _type(t, "collected_on", "an ISO date (YYYY-MM-DD)"),
-        _not_future(t, "collected_on", "collected_on"),
+        *_record(t, "lab_id"),
+        *_dated(t, "collected_on", "an ISO date (YYYY-MM-DD)", "collected_on"),
         _required(t, "test"),
         _code(t, "test", LAB_TESTS, severity="warning"),
         _type(t, "value", "a number"),
