@@ -92,7 +92,11 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | N
     for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                                "(table_name LIKE 'int\\_%' ESCAPE '\\' OR table_name LIKE 'seed\\_%' ESCAPE '\\')").fetchall():
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")  # the intermediates are not part of the marts
-    last = con.execute("SELECT max(load_id), max(finished_at) FROM src_loads WHERE status = 'loaded'").fetchone()
+    # provenance: the warehouse state the figures come from (its last load, or the as-of load),
+    # whatever the report's data cut-off; loads happen in wall-clock time, data months do not
+    pre = f"{catalog}." if catalog else ""
+    last = con.execute(f"SELECT max(load_id), max(finished_at) FROM {pre}ops.loads WHERE status = 'loaded' "
+                       f"AND (? IS NULL OR load_id <= ?)", [as_of_load, as_of_load]).fetchone()
     info = {
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "as_of_load": as_of_load, "last_load_id": last[0],
