@@ -12,7 +12,7 @@ import click
 @click.option("--month", required=True, help="Report month, YYYY-MM.")
 @click.option("--registry", default=None, help="Only this registry [default: all registries pooled].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Output folder [default ./reports/<month>[-<registry>]].")
+              help="Output folder [default ./data/reports/<month>[-<registry>]].")
 @click.option("--as-of", "as_of", type=int, default=None, help="Report the warehouse as it stood after this load id.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ...}.')
 @click.option("--warehouse", "-w", type=click.Path(dir_okay=False), default=None,
@@ -25,7 +25,8 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
         month_bounds(month)
     except ValueError as e:
         raise click.UsageError(str(e))
-    out_dir = out_dir or f"./reports/{month}" + (f"-{registry}" if registry else "")
+    # under data/, beside the warehouse: ./reports is the code package's folder
+    out_dir = out_dir or f"./data/reports/{month}" + (f"-{registry}" if registry else "")
     try:
         res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse)
     except NoData as e:
