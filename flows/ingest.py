@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from expectations.validate import validate_export
 from transforms import adapters, split
-from transforms.bundle import Bundle, BundleError, open_bundle
+from transforms.bundle import Bundle, BundleError
 from transforms.pseudonymise import build_key_map, load_key
 from transforms.read import ReadResult
 from transforms.tables import TABLE_ORDER
@@ -148,7 +148,7 @@ def _flow_run_id() -> str | None:
         return None
 
 
-def _summaries(ws, results: dict) -> tuple[dict, dict]:
+def _summaries(ws) -> tuple[dict, dict]:
     broken = dict(ws.execute("SELECT rule, count(*) FROM q_rows GROUP BY rule ORDER BY rule").fetchall())
     alerts = dict(ws.execute("SELECT rule, count(*) FROM alert_rows GROUP BY rule ORDER BY rule").fetchall())
     return broken, alerts
@@ -225,7 +225,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
         lap("split")
         flat = [r for rs in results.values() for r in rs]
         result.tables, result.dropped_columns = counts, dropped
-        result.rules_broken, result.alerts = _summaries(ws, results)
+        result.rules_broken, result.alerts = _summaries(ws)
         reason = split.over_threshold(counts, reject_threshold)
         if reason:
             reason = f"rejected share over the threshold: {reason}"

@@ -55,7 +55,7 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
                 f"header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
                 f"null_padding = false, strict_mode = true, store_rejects = true, rejects_table = '{rej}', "
                 f"rejects_scan = '{rej}_scan', compression = 'auto', max_line_size = 4194304, "
-                f"columns = {_header_columns(con, f, export)})"
+                f"columns = {_header_columns(f, export)})"
             )
         except duckdb.Error as e:
             raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, f.relpath)
@@ -135,7 +135,7 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
     return result
 
 
-def _header_columns(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> str:
+def _header_columns(f: ExportFile, export: str) -> str:
     """The header's names, so every column is read as VARCHAR and named as in the file."""
     header = _first_line(f)
     if header is None:
