@@ -24,7 +24,6 @@ import pandas as pd
 SUITE_DIR = Path(__file__).parent / "suites"
 SEVERITIES = ("error", "warning", "alert")
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SET_RE = re.compile(r"^_set == (\d+)")
 _CTX_LOCK = threading.Lock()
 _CTX = None
 
@@ -124,9 +123,13 @@ def plan_sets(suite, available: set[str]) -> list[tuple[tuple[str, ...], tuple[s
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, suite=None) -> TableValidation:
     """Validate `staging` with the table's suite; failing rows land in temp table viol_<table>.
 
-    Every group of expectations reading the same columns gets its distinct combinations (set k);
-    the sets are stacked in one frame with a `_set` column, each expectation is restricted to its
-    set by its row condition, and GX validates the frame once.
+    Every group of expectations reading the same columns gets its distinct combinations (set k),
+    and GX validates each set's frame (those columns only) with that group's expectations. Why not
+    one stacked frame with `_set == k` row conditions: GX's pandas engine applies a row condition
+    with DataFrame.query, which costs time per column of the frame, for every metric. Why two
+    passes: most expectations pass, and a pass/fail verdict (BOOLEAN_ONLY) costs GX about half of
+    a verdict with the failing combinations (COMPLETE), which only the failed ones then get.
+    Together these made a small export's validation ~3x faster.
     """
     import great_expectations as gx
 
@@ -146,66 +149,75 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, sui
         f"CREATE OR REPLACE TEMP TABLE {combos} AS SELECT (row_number() OVER () - 1)::BIGINT AS _combo, * FROM ("
         + " UNION ALL BY NAME ".join(f"({q})" for q in selects) + ")"
     )
-    frame: pd.DataFrame = con.execute(f"SELECT * FROM {combos}").arrow().read_all().to_pandas()
-    restricted = []
-    for k, (_, _, exps) in enumerate(sets):
-        for exp in exps:
-            cfg = exp.configuration.kwargs
-            cond = _condition_text(cfg.get("row_condition"))
-            text = f"_set == {k}" + (f" and ({cond})" if cond else "")
-            clone = exp.copy(update={"row_condition": text, "condition_parser": "pandas"})
-            restricted.append(clone)
     _, batch_definition = _context()
-    with _CTX_LOCK:  # a GX context is not safe to validate from two threads at once
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(
-            gx.ExpectationSuite(name=table, expectations=restricted),
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_combo"]},
-        )
-    for r in result.results:
-        meta = r.expectation_config.meta or {}
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            raise RuntimeError(
-                f"expectation {meta.get('rule')} on {table} could not run: {r.exception_info.get('exception_message')}"
-            )
-        # GX does not return results in suite order: the set comes from the row condition
-        cond_text = _condition_text(r.expectation_config.kwargs.get("row_condition")) or ""
-        k = int(_SET_RE.match(cond_text).group(1))
-        values, nulls, _ = sets[k]
-        failing = [row["_combo"] for row in (r.result.get("unexpected_index_list") or [])]
-        kwargs = r.expectation_config.kwargs
-        checked = frame.query(_condition_text(kwargs.get("row_condition")))
-        rows_failed = 0
-        if failing:
-            con.register("_failing", pd.DataFrame({"_combo": pd.array(failing, dtype="int64")}))
-            on = [f"s.{_quote(c)} IS NOT DISTINCT FROM c.{_quote(c)}" for c in values]
-            on += [f"(s.{_quote(c)} IS NULL) = (c.{_quote(c)} IS NULL)" for c in nulls]
-            con.execute(
-                f"INSERT INTO {out.violations_table} SELECT s._line, ?, ? FROM {staging} s "
-                f"JOIN (SELECT c.* FROM {combos} c SEMI JOIN _failing f ON f._combo = c._combo) c "
-                f"ON {' AND '.join(on) if on else 'true'}",
-                [meta["rule"], meta["severity"]],
-            )
-            con.unregister("_failing")
-            rows_failed = int(frame.loc[frame["_combo"].isin(failing), "_n"].sum())
-        original = {k2: v for k2, v in kwargs.items() if k2 not in ("batch_id", "row_condition", "condition_parser")}
-        cond = _condition_text(kwargs.get("row_condition"))
-        own = cond.split(" and (", 1)[1][:-1] if cond and " and (" in cond else None
-        if own:
-            original["row_condition"] = own
-        out.results.append(
-            RuleResult(
-                table=table,
-                rule=meta["rule"],
-                expectation_type=r.expectation_config.type,
-                kwargs=json.loads(json.dumps(original, default=str)),
-                kahn=meta.get("kahn", ""),
-                severity=meta["severity"],
-                description=meta.get("description", ""),
-                success=bool(r.success),
-                rows_checked=int(checked["_n"].sum()),
-                rows_failed=rows_failed,
-            )
-        )
+
+    def run(frame: pd.DataFrame, exps: list, name: str, result_format: dict) -> list:
+        with _CTX_LOCK:  # a GX context is not safe to validate from two threads at once
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in exps]),
+                                    result_format=result_format)
+        for r in result.results:
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise RuntimeError(f"expectation {(r.expectation_config.meta or {}).get('rule')} on {table} "
+                                   f"could not run: {r.exception_info.get('exception_message')}")
+        return result.results
+
+    for k, (values, nulls, exps) in enumerate(sets):
+        names = ", ".join(_quote(c) for c in ("_combo", *values, *nulls, "_n"))
+        frame: pd.DataFrame = con.execute(f"SELECT {names} FROM {combos} WHERE _set = ?", [k]).arrow().read_all().to_pandas()
+        verdicts = run(frame, exps, f"{table}-{k}", {"result_format": "BOOLEAN_ONLY"})
+        failed = {_identity(r.expectation_config) for r in verdicts if not r.success}
+        if failed:
+            detail = run(frame, [e for e in exps if _identity(e.configuration) in failed], f"{table}-{k}-failed",
+                         {"result_format": "COMPLETE", "unexpected_index_column_names": ["_combo"]})
+            if len(detail) != len(failed):  # never drop a failed verdict for want of its details
+                raise RuntimeError(f"{table}: {len(failed)} failed expectation(s), {len(detail)} detailed")
+            verdicts = [r for r in verdicts if r.success] + detail
+        for r in verdicts:
+            out.results.append(_collect(con, table, staging, combos, out.violations_table, frame, values, nulls, r))
     con.execute(f"DROP TABLE {combos}")
     return out
+
+
+def _identity(config) -> str:
+    """An expectation's identity within a suite (a rule may have several expectations)."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return json.dumps([config.type, (config.meta or {}).get("rule"), kwargs], sort_keys=True, default=str)
+
+
+def _collect(con, table: str, staging: str, combos: str, violations: str, frame: pd.DataFrame,
+             values: tuple[str, ...], nulls: tuple[str, ...], r) -> RuleResult:
+    """One expectation's verdict: its failing combinations' rows into the violations table."""
+    meta = r.expectation_config.meta or {}
+    failing = [] if r.success else [row["_combo"] for row in (r.result.get("unexpected_index_list") or [])]
+    kwargs = r.expectation_config.kwargs
+    cond = _condition_text(kwargs.get("row_condition"))
+    rows_checked = int((frame.query(cond) if cond else frame)["_n"].sum())
+    rows_failed = 0
+    if failing:
+        con.register("_failing", pd.DataFrame({"_combo": pd.array(failing, dtype="int64")}))
+        on = [f"s.{_quote(c)} IS NOT DISTINCT FROM c.{_quote(c)}" for c in values]
+        on += [f"(s.{_quote(c)} IS NULL) = (c.{_quote(c)} IS NULL)" for c in nulls]
+        con.execute(
+            f"INSERT INTO {violations} SELECT s._line, ?, ? FROM {staging} s "
+            f"JOIN (SELECT c.* FROM {combos} c SEMI JOIN _failing f ON f._combo = c._combo) c "
+            f"ON {' AND '.join(on) if on else 'true'}",
+            [meta["rule"], meta["severity"]],
+        )
+        con.unregister("_failing")
+        rows_failed = int(frame.loc[frame["_combo"].isin(failing), "_n"].sum())
+    original = {k2: v for k2, v in kwargs.items() if k2 not in ("batch_id", "row_condition", "condition_parser")}
+    if cond:
+        original["row_condition"] = cond
+    return RuleResult(
+        table=table,
+        rule=meta["rule"],
+        expectation_type=r.expectation_config.type,
+        kwargs=json.loads(json.dumps(original, default=str)),
+        kahn=meta.get("kahn", ""),
+        severity=meta["severity"],
+        description=meta.get("description", ""),
+        success=bool(r.success),
+        rows_checked=rows_checked,
+        rows_failed=rows_failed,
+    )
