@@ -66,12 +66,57 @@ def pct(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def _ts(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def breakdown(api: str, wh: Path, landed: dict[str, float]) -> dict:
+    """Median seconds of each stage of the path, per export, from the server's events and flow
+    runs and from ops.loads: landed -> event emitted (watcher) -> triggered flow run created
+    (server) -> flow run started (runner poll + process start) -> ingest started -> committed."""
+    import httpx
+
+    from warehouse.connect import open_readonly
+
+    r = httpx.post(api + "/events/filter", timeout=30, json={
+        "filter": {"event": {"prefix": ["registry.export.landed"]}, "order": "ASC"}, "limit": 50})
+    r.raise_for_status()
+    emitted = {}
+    for e in r.json()["events"]:
+        emitted.setdefault(e["resource"].get("outcomes.export.location", ""), _ts(e["occurred"]))
+    r = httpx.post(api + "/flow_runs/filter", timeout=30, json={
+        "flows": {"name": {"any_": ["ingest-landed-export"]}}, "limit": 200})
+    r.raise_for_status()
+    runs = {}
+    for fr in r.json():
+        loc = (fr.get("parameters") or {}).get("location", "")
+        if fr.get("start_time"):
+            runs.setdefault(loc, (_ts(fr["created"]), _ts(fr["start_time"])))
+    con = open_readonly(wh)
+    loads = {e: (a.timestamp(), b.timestamp()) for e, a, b in con.execute(
+        "SELECT export_id, started_at, finished_at FROM ops.loads WHERE status = 'loaded'").fetchall()}
+    con.close()
+    rows = []
+    for export_id, t0 in landed.items():
+        loc = next((k for k in emitted if k.endswith("/" + export_id)), None)
+        if loc is None or loc not in runs or export_id not in loads:
+            continue
+        ev, (created, started), (ing0, ing1) = emitted[loc], runs[loc], loads[export_id]
+        rows.append({"landed_to_event": ev - t0, "event_to_run_created": created - ev,
+                     "created_to_run_started": started - created, "run_started_to_ingest": ing0 - started,
+                     "ingest_to_committed": ing1 - ing0})
+    return {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]} if rows else {}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--exports", type=int, default=20)
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--keep", default=None, help="work folder to keep (default: a temp folder, removed)")
-    ap.add_argument("--poll", default="1", help="PREFECT_RUNNER_POLL_FREQUENCY for the service [1]")
+    ap.add_argument("--poll", default=None, help="PREFECT_RUNNER_POLL_FREQUENCY for the service "
+                    "[default: outcomes.toml's runner_poll, 0.5 s]")
     args = ap.parse_args()
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="outcomes-bench-"))
@@ -88,8 +133,10 @@ def main() -> None:
     landing, wh = work / "landing", work / "warehouse.duckdb"
     cfg = work / "outcomes.toml"
     cfg.write_text(f'landing_zone = "{landing}"\nwarehouse = "{wh}"\n[service]\nname = "bench"\n'
-                   f'watch_poll = 0.25\nsettle_seconds = 0.5\nautomations = false\n')
-    env = dict(os.environ, OUTCOMES_CONFIG=str(cfg), PREFECT_API_URL=api, PREFECT_RUNNER_POLL_FREQUENCY=args.poll)
+                   f'automations = false\n')  # every timing setting at its default
+    env = dict(os.environ, OUTCOMES_CONFIG=str(cfg), PREFECT_API_URL=api)
+    if args.poll:
+        env["PREFECT_RUNNER_POLL_FREQUENCY"] = args.poll
     log = open(work / "serve.log", "ab")
     svc = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "serve", "--no-automations"], env=env, cwd=ROOT,
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -110,6 +157,8 @@ def main() -> None:
             time.sleep(0.05)
 
     latencies, rows_per_export = [], 0
+    landed_wall: dict[str, float] = {}
+    stages: dict = {}
     try:
         src = work / "src"
         bundles = []
@@ -125,6 +174,7 @@ def main() -> None:
             tmp.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(b, tmp)
             t0 = time.monotonic()
+            landed_wall[b.name] = time.time()
             os.rename(tmp, landing / "bench" / b.name)
             while True:
                 try:
@@ -140,6 +190,10 @@ def main() -> None:
                 if time.monotonic() - t0 > 300:
                     raise SystemExit(f"{b.name} not loaded after 300 s (see {work / 'serve.log'})")
                 time.sleep(0.1)
+        try:
+            stages = breakdown(api, wh, landed_wall)
+        except Exception as e:  # the breakdown is a diagnostic; the latencies stand without it
+            stages = {"error": repr(e)[:300]}
     finally:
         stop_reader.set()
         stop(svc, "outcomes serve")
@@ -156,6 +210,7 @@ def main() -> None:
                           "p95": round(pct(waits, 0.95), 3) if waits else None,
                           "max": round(max(waits), 3) if waits else None},
         "median_step_s": step,
+        "median_stage_s": stages,
     }
     print(json.dumps(summary, indent=2))
     if not args.keep:

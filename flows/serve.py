@@ -123,7 +123,13 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
                 log.info(line)
         except Exception as e:  # notifications must not keep ingest from starting
             log.error("could not create notification automations: %s", e)
-    runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit)
+    workers = cfg.service.ingest_worker
+    if workers:
+        from flows.worker import WORKER_ENV
+
+        os.environ[WORKER_ENV] = "1"  # inherited by the flow runs: they hand ingests to the worker
+    poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or cfg.service.runner_poll)
+    runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit, query_seconds=poll)
     deployments = build_deployments(cfg)
     for d in deployments:
         runner.add_deployment(d)
@@ -135,7 +141,24 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
     names = ", ".join(f"{d.flow_name}/{d.name}" for d in deployments)
     print(f"outcomes serve: {len(deployments)} deployments ({names}); landing zone {Path(cfg.landing_zone).resolve()}; "
           f"warehouse {warehouse_for(cfg).resolve()}; Prefect API {os.environ['PREFECT_API_URL']}", flush=True)
+    async def main() -> None:
+        if not workers:
+            await runner.start()
+            return
+        from flows.worker import serve_worker
+
+        # either one ending (Ctrl-C, SIGTERM, a crash) ends the service
+        tasks = [asyncio.create_task(runner.start()), asyncio.create_task(serve_worker())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     try:
-        asyncio.run(runner.start())
+        asyncio.run(main())
     except KeyboardInterrupt:
         log.info("interrupted: shutting down")

@@ -94,6 +94,15 @@ def ingest_registry(registry_id: str, up_to: str | None = None) -> list[dict]:
     return results
 
 
+def run_ingest(registry_id: str, up_to: str | None = None) -> list[dict]:
+    """In the warm worker of `outcomes serve` when there is one (flows/worker.py), else here."""
+    from flows.worker import submit_and_wait, worker_enabled
+
+    if worker_enabled():
+        return submit_and_wait(registry_id, up_to)
+    return ingest_registry(registry_id, up_to)
+
+
 @flow(name="ingest-landed-export")
 def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     """Triggered by `registry.export.landed`: ingest the export at `location`, after every earlier
@@ -108,7 +117,7 @@ def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     registry = c.registry_id or registry_id or "unknown"
     if c.state == BROKEN or c.registry_id is None:
         logger.warning("%s: %s", location, c.reason)
-    return ingest_registry(registry, up_to=c.exported_at)
+    return run_ingest(registry, up_to=c.exported_at)
 
 
 @flow(name="sweep-landing-zone")
@@ -127,5 +136,5 @@ def sweep_landing() -> list[dict]:
                 "y" if len(registries) == 1 else "ies")
     results = []
     for reg in registries:
-        results.extend(ingest_registry(reg))
+        results.extend(run_ingest(reg))
     return results

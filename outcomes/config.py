@@ -56,13 +56,15 @@ class RegistrySettings:
 class ServiceSettings:
     name: str = "outcomes"  # instance name: scopes deployments, events and triggers
     sweep_interval: float = 300.0  # seconds between sweeps of the landing zone
-    watch_poll: float = 1.0  # seconds between scans of the landing zone
+    watch_poll: float = 0.5  # seconds between scans of the landing zone
     watch_cycle: float = 600.0  # a watcher run lasts this long; a new one is scheduled as often
-    settle_seconds: float = 1.0  # file sizes must be unchanged this long before an export counts as landed
+    settle_seconds: float = 0.5  # file sizes must be unchanged this long before an export counts as landed
     stale_seconds: float = 600.0  # an export whose checksums never match is handed to ingest (to be rejected) after this
     report_cron: str = "0 6 1 * *"  # the monthly report, in each registry's time zone
     lock_lease_seconds: float = 60.0  # lease of the per-registry ingest slot (Prefect's minimum is 60)
     automations: bool = True  # create notification automations on start
+    ingest_worker: bool = True  # ingest in the warm worker of `outcomes serve` (False: each in its own flow-run process)
+    runner_poll: float = 0.5  # seconds between the runner's polls for triggered and scheduled runs
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         report_cron=cron,
         lock_lease_seconds=_num(svc, "lock_lease_seconds", d.lock_lease_seconds, f"{where} [service]", low=60),
         automations=bool(svc.get("automations", d.automations)),
+        ingest_worker=bool(svc.get("ingest_worker", d.ingest_worker)),
+        runner_poll=_num(svc, "runner_poll", d.runner_poll, f"{where} [service]", low=0.2),
     )
     dsec = data.get("defaults", {})
     if not isinstance(dsec, dict):

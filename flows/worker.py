@@ -1,0 +1,107 @@
+"""The warm ingest worker of `outcomes serve`: ingest runs in a process that is already running.
+
+Why: Prefect's runner starts every flow run in a fresh Python process. For an ingest that process
+imported Prefect and Great Expectations and built GX's context and metric registry before the first
+row was validated: ~5 s of a small export's ~10 s from landing to queryable. So `outcomes serve`
+also runs a Prefect task worker (`prefect.task_worker`) serving `ingest_pending`, warmed up at start
+by validating a tiny synthetic export; the triggered flow run and the sweep stay what they were
+(deployments, visible in the UI, one per event) but hand the ingest to the worker with
+`ingest_pending.delay(...)` and wait for its result. Without the worker (OUTCOMES_INGEST_WORKER
+unset: tests, a flow run outside `outcomes serve`) they ingest in their own process as before.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from prefect import task
+
+log = logging.getLogger(__name__)
+
+WORKER_ENV = "OUTCOMES_INGEST_WORKER"  # set by `outcomes serve` for itself and its flow runs
+
+
+@task(name="ingest-pending", persist_result=True, log_prints=False)
+def ingest_pending(registry_id: str, up_to: str | None, request_id: str) -> list[dict]:
+    """Ingest a registry's pending exports (see flows.sweep.ingest_registry) in the warm worker.
+
+    request_id makes every submission distinct: a task worker gives its tasks Prefect's default
+    cache policy (inputs + run id), and an ingest must never be answered from a cache."""
+    from flows.sweep import ingest_registry
+
+    return ingest_registry(registry_id, up_to)
+
+
+def worker_enabled() -> bool:
+    return os.environ.get(WORKER_ENV) == "1"
+
+
+def submit_and_wait(registry_id: str, up_to: str | None, poll: float = 5.0) -> list[dict]:
+    """Hand the ingest to the worker and wait for it. The worker lives in `outcomes serve`, this
+    flow run's parent: if that process dies (kill -9) the run fails instead of waiting forever, and
+    the sweep of the restarted service loads what is left."""
+    parent = os.getppid()
+    future = ingest_pending.delay(registry_id, up_to, uuid.uuid4().hex)
+    while True:
+        future.wait(timeout=poll)
+        if future.state.is_final():
+            return future.result()
+        if os.getppid() != parent:
+            raise RuntimeError(f"the ingest worker (outcomes serve, pid {parent}) is gone; "
+                               f"the next sweep ingests registry {registry_id}")
+
+
+def warm_up() -> float:
+    """Validate a tiny synthetic export with the real code path (read, pseudonymise, stage, Great
+    Expectations), so the first real export does not pay GX's first-use cost. Loads nothing."""
+    from datetime import date
+
+    from expectations.validate import validate_export
+    from synth import generate_registry
+    from transforms.adapters import kor
+    from transforms.bundle import open_bundle
+    from transforms.pseudonymise import build_key_map
+    from transforms.workspace import open_workspace
+    from warehouse.connect import attach, detach, ensure_warehouse
+
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="outcomes-warmup-") as tmp:
+        folder = generate_registry(Path(tmp) / "exports", "warmup", patients=8, seed=1, start=date(2025, 1, 1),
+                                   months=1)[0]
+        bundle = open_bundle(folder)
+        ws = open_workspace()
+        try:
+            reads = kor.read(ws, bundle)
+            build_key_map(ws, b"warm-up key, never used for real data", bundle.registry_id, list(reads))
+            ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
+            ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+            attach(ws, ensure_warehouse(Path(tmp) / "warmup.duckdb"), read_only=True)
+            try:
+                validate_export(ws)
+            finally:
+                detach(ws)
+        finally:
+            ws.close()
+    return time.perf_counter() - t
+
+
+async def serve_worker() -> None:
+    """Warm up, then serve `ingest_pending` until cancelled. Runs in the `outcomes serve` process.
+
+    One ingest at a time: DuckDB lets one process attach a database file once, and every ingest
+    attaches the warehouse; validation holds the GIL anyway. Per-registry order and exclusion still
+    come from the registry slots (flows.sweep), which also cover ingests outside this worker."""
+    import anyio
+    from prefect.task_worker import TaskWorker
+
+    try:
+        seconds = await anyio.to_thread.run_sync(warm_up)
+        log.info("ingest worker warmed up in %.1f s", seconds)
+    except Exception as e:  # a failed warm-up only costs the first export its cold start
+        log.warning("ingest worker warm-up failed (%s); serving anyway", e)
+    worker = TaskWorker(ingest_pending, limit=1)
+    await worker.astart()
