@@ -77,7 +77,7 @@ def _list_http(url: str, options: dict) -> list[RemoteExport]:
     for link in links:
         if not isinstance(link, str):
             continue
-        full = urljoin(url if url.endswith("/") else url + "/", link)
+        full = urljoin(str(r.url), link)  # relative to the listing as served (after redirects), as a browser does
         name = full.rstrip("/").rsplit("/", 1)[-1]
         if SAFE_NAME.match(name) and name.lower().endswith(".zip"):
             out.append(RemoteExport(name, "zip", full))
