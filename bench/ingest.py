@@ -119,7 +119,7 @@ def child_naive(export: Path, work: Path) -> dict:
     import pandas as pd
 
     from expectations.runner import _context, load_suite
-    from transforms import sqlfiles, stage
+    from transforms import stage
     from transforms.pseudonymise import build_key_map, load_key
     from transforms.tables import TABLE_ORDER, TABLES
     from transforms.workspace import open_workspace
@@ -168,7 +168,7 @@ def child_naive(export: Path, work: Path) -> dict:
         ws.execute(f"CREATE OR REPLACE TEMP TABLE viol_{table} AS SELECT _line, 'x' AS rule, 'error' AS severity "
                    f"FROM stg_{table} WHERE _line IN (SELECT unnest(?::BIGINT[]))", [sorted(bad)])
         ws.execute(f"CREATE OR REPLACE TEMP TABLE errors_{table} AS SELECT DISTINCT _line FROM viol_{table}")
-        sqlfiles.run(ws, "transforms", f"conform/out_{table}.sql")
+        stage.conform_table(ws, table)
         if table == "patients":
             ws.execute("CREATE OR REPLACE TEMP TABLE ctx_patients AS SELECT patient_key, enrolled_on FROM out_patients")
         elif table == "sessions":

@@ -11,14 +11,18 @@ from transforms.tables import TABLE_ORDER
 def validate_export(con: duckdb.DuckDBPyConnection, on_table_done=None) -> dict[str, list[RuleResult]]:
     """Stage, validate and conform every canonical table; the warehouse must be attached as wh.
 
-    on_table_done(table) runs as soon as a table's verdicts are in, so its caller can collect
-    what it needs and free the table's raw and staging rows before the next, larger table."""
+    on_table_done(table) runs as soon as a table's verdicts are in (errors_<t> marked, raw_<t> and
+    stg_<t> still there), so its caller can collect what it needs from them; then out_<t> is made
+    (for the large tables out of stg_<t> itself) and the raw rows are freed before the next,
+    larger table."""
     results: dict[str, list[RuleResult]] = {}
     for table in TABLE_ORDER:
         stage.ensure_raw(con, table)
         stage.stage_table(con, table)
         results[table] = validate_table(con, table, f"stg_{table}", load_suite(table)).results
-        stage.conform_table(con, table)
+        stage.mark_errors(con, table)
         if on_table_done is not None:
             on_table_done(table)
+        stage.conform_table(con, table)
+        stage.release(con, table)
     return results

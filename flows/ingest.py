@@ -95,7 +95,6 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
         split.collect_table(ws, table, r.file if r else None)
         if bundle.mode == "full" and r is not None:
             split.export_keys(ws, table)
-        split.release(ws, table)
 
     attach(ws, warehouse, read_only=True)
     try:

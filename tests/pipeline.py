@@ -31,11 +31,10 @@ def run_validation(tmp_path: Path, tables: dict | None = None, warehouse: Path |
     wh = ensure_warehouse(warehouse or tmp_path / "wh.duckdb")
     attach(ws, wh, read_only=True)
     try:
-        results = validate_export(ws)
+        results = validate_export(ws, on_table_done=lambda t: split.collect_table(ws, t, reads[t].file)
+                                  if t in reads else None)
     finally:
         detach(ws)
-    for table, r in reads.items():
-        split.collect_table(ws, table, r.file)
     return ws, reads, results
 
 

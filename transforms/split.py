@@ -42,11 +42,6 @@ def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
                  table=table)
 
 
-def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a table's raw text and staging rows once everything needed from them is kept."""
-    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}")
-
-
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:
     """Malformed lines join the quarantine with rule <table>.row.malformed; ids pseudonymised."""
     keys = dict(con.execute("SELECT patient_id, patient_key FROM pk_map").fetchall())

@@ -31,11 +31,44 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     sqlfiles.run(con, "transforms", f"staging/stg_{table}.sql")
 
 
-def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """errors_<t> from the validation verdicts, then out_<t>: the rows that will load."""
+def mark_errors(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """errors_<t>: the lines that broke an error-level rule (from the validation verdicts)."""
     sqlfiles.run(con, "transforms", "split/errors.sql", table=table)
-    sqlfiles.run(con, "transforms", f"conform/out_{table}.sql")
+
+
+# Tables whose rows load as staged (no reshaping): their out_<t> is stg_<t> itself, without the
+# quarantined rows and reduced to these columns in place. Copying 10M assessment rows into a new
+# table cost ~4 s at the workspace's memory limit; deleting, dropping columns and renaming is free.
+IN_PLACE = {
+    "vitals": ("session_id", "timepoint", "minutes_after_dose", "sbp", "dbp", "heart_rate", "spo2", "_line"),
+    "assessments": ("assessment_id", "patient_key", "session_id", "assessed_at", "instrument", "total_score",
+                    "item_scores", "minutes_after_dose", "_line"),
+}
+
+
+def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """out_<t>: the rows that will load. For IN_PLACE tables out_<t> is stg_<t> itself, so
+    stg_<t> is gone afterwards: read it before."""
+    keep = IN_PLACE.get(table)
+    if keep is None:
+        sqlfiles.run(con, "transforms", f"conform/out_{table}.sql")
+    else:
+        con.execute(f"DELETE FROM stg_{table} WHERE _line IN (SELECT _line FROM errors_{table})")
+        have = [r[0] for r in con.execute(f"DESCRIBE stg_{table}").fetchall()]
+        missing = set(keep) - set(have)
+        if missing:
+            raise RuntimeError(f"stg_{table} lacks {sorted(missing)}")
+        for col in have:
+            if col not in keep:
+                con.execute(f'ALTER TABLE stg_{table} DROP COLUMN "{col}"')
+        con.execute(f"DROP TABLE IF EXISTS out_{table}")
+        con.execute(f"ALTER TABLE stg_{table} RENAME TO out_{table}")
     if table == "patients":
         sqlfiles.run(con, "transforms", "context/ctx_patients.sql")
     elif table == "sessions":
         sqlfiles.run(con, "transforms", "context/ctx_sessions.sql")
+
+
+def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a table's raw text and what is left of its staging rows once out_<t> exists."""
+    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}")
