@@ -24,8 +24,18 @@ def lock_name(registry_id: str) -> str:
     return f"outcomes-ingest-{registry_id or 'unknown'}"
 
 
+_ENSURED: set[str] = set()  # limits known to exist: the warm ingest worker asks once, not per export
+
+
 def ensure_limit(name: str, limit: int = 1) -> None:
     """Create the global concurrency limit when it does not exist (idempotent, race-tolerant)."""
+    if name in _ENSURED:
+        return
+    _ensure_limit(name, limit)
+    _ENSURED.add(name)
+
+
+def _ensure_limit(name: str, limit: int) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -55,13 +65,16 @@ def registry_slot(registry_id: str, lease_seconds: float = 60.0):
         yield
 
 
-@task(name="find-pending", cache_policy=NO_CACHE)
-def find_pending(root: str, warehouse: str, registry_id: str | None, up_to: str | None, stale_seconds: float) -> list[dict]:
+def pending_exports(root: str, warehouse: str, registry_id: str | None, up_to: str | None,
+                    stale_seconds: float) -> list[dict]:
     from flows.watch import pending
 
     return [{"path": str(c.path), "registry_id": c.registry_id or "unknown", "export_id": c.export_id,
              "exported_at": c.exported_at, "state": c.state}
             for c in pending(Path(root), Path(warehouse), registry_id, stale_seconds, up_to)]
+
+
+find_pending = task(name="find-pending", cache_policy=NO_CACHE)(pending_exports)
 
 
 @task(name="emit-outcome-events", cache_policy=NO_CACHE)
@@ -83,7 +96,8 @@ def ingest_registry(registry_id: str, up_to: str | None = None) -> list[dict]:
     root, wh = str(Path(cfg.landing_zone).resolve()), str(warehouse_for(cfg).resolve())
     results = []
     with registry_slot(registry_id, cfg.service.lock_lease_seconds):
-        todo = find_pending(root, wh, registry_id, up_to, cfg.service.stale_seconds)
+        # a plain call, not the task: inside the slot every API round trip delays the load
+        todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds)
         logger.info("registry %s: %d pending export(s) up to %s", registry_id, len(todo), up_to or "now")
         for item in todo:
             options = {"registry_id": registry_id} if registry_id != "unknown" else {}

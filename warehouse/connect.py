@@ -40,7 +40,7 @@ def retry_locked(fn, timeout: float | None = None):
             if not is_lock_error(e) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay + random.random() * delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 0.1)  # a load holds the lock ~0.1-1 s: notice its end promptly
 
 
 def open_readonly(path: str | Path | None = None, external_access: bool = False,
