@@ -3,7 +3,7 @@
 -- Group = the patient's treatment group; events of patients without a session are left out
 -- (no exposure denominator).
 CREATE OR REPLACE TEMP TABLE int_ae AS
-SELECT e.registry_id, e.patient_key, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
+SELECT p.pid, e.registry_id, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
        coalesce(nullif(trim(e.meddra_pt), ''), e.term) AS pt, g.label_group, g.signal,
        e.serious, e.death, e.life_threatening, e.hospitalization, e.disability, e.congenital_anomaly,
        e.medically_important, e.severity, e.related, e.outcome,
@@ -14,15 +14,15 @@ JOIN int_patients p USING (registry_id, patient_key)
 LEFT JOIN seed_label_groups g ON g.pt_lower = lower(coalesce(nullif(trim(e.meddra_pt), ''), e.term));
 
 CREATE OR REPLACE TEMP TABLE int_ae_terms AS
-SELECT registry_id, patient_key, grp_drug, grp_route, onset_date, month, 'pt' AS level, pt AS term FROM int_ae
-UNION ALL SELECT registry_id, patient_key, grp_drug, grp_route, onset_date, month, 'label_group', label_group FROM int_ae WHERE label_group IS NOT NULL
-UNION ALL SELECT registry_id, patient_key, grp_drug, grp_route, onset_date, month, 'signal', signal FROM int_ae WHERE signal IS NOT NULL
-UNION ALL SELECT registry_id, patient_key, grp_drug, grp_route, onset_date, month, 'any', 'Any adverse event' FROM int_ae;
+SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'pt' AS level, pt AS term FROM int_ae
+UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'label_group', label_group FROM int_ae WHERE label_group IS NOT NULL
+UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'signal', signal FROM int_ae WHERE signal IS NOT NULL
+UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'any', 'Any adverse event' FROM int_ae;
 
 -- Hepatic signal from labs: ALT or AST >= 3 x ULN collected on or after the first session day
 -- counts as one event of signal 'ALT/AST >= 3x ULN (labs)' (clinical-reference 4.4, contract labs).
 INSERT INTO int_ae_terms
-SELECT l.registry_id, l.patient_key, p.grp_drug, p.grp_route, l.collected_on, strftime(l.collected_on, '%Y-%m'),
+SELECT p.pid, l.registry_id, p.grp_drug, p.grp_route, l.collected_on, strftime(l.collected_on, '%Y-%m'),
        'signal', 'ALT/AST >= 3x ULN (labs)'
 FROM src_labs l JOIN int_patients p USING (registry_id, patient_key)
 WHERE upper(l.test) IN ('ALT', 'AST') AND l.uln > 0 AND l.value >= 3 * l.uln

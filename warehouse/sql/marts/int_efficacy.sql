@@ -44,5 +44,5 @@ WITH s AS (
     WHERE b.baseline > 0 AND s.week IS NOT NULL
     GROUP BY s.pid, s.instrument, s.week
 )
-SELECT p.registry_id, p.patient_key, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score
+SELECT p.registry_id, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score
 FROM w JOIN int_patients p USING (pid);

@@ -1,4 +1,4 @@
--- int_flags: one row per patient and month, with, for every measure below, how many units
+-- int_flags: one row per patient (pid) and month, with, for every measure below, how many units
 -- (sessions, or assessments for suicidality) were evaluable (*_n) and how many were flagged. Thresholds (clinical-reference
 -- 3.3, 1.2, contract):
 --   blood_pressure: pre and a post-dose reading needed; post SBP >= 180, post DBP >= 110,
@@ -18,49 +18,49 @@
 -- For a report (variable report_month set) every other month is one bucket, 'other': the report shows
 -- that month and cumulative only, and the cumulative sums are the same over fewer rows.
 CREATE OR REPLACE TEMP TABLE int_flags AS
-WITH vit AS (
-    SELECT registry_id, session_id,
-           max(sbp) FILTER (WHERE timepoint = 'pre') AS pre_sbp, max(dbp) FILTER (WHERE timepoint = 'pre') AS pre_dbp,
-           max(sbp) FILTER (WHERE timepoint <> 'pre') AS post_sbp, max(dbp) FILTER (WHERE timepoint <> 'pre') AS post_dbp
-    FROM src_vitals
-    WHERE session_id IS NOT NULL
-    GROUP BY registry_id, session_id
-), peri_known AS (
+WITH per_session AS (
+    -- Each session reduced to one row from its vitals and its peri-dose scores in one aggregate
+    -- over both (one hash table and one join to int_sessions instead of two of each: ~0.3 s).
     -- Most scores carry minutes_after_dose, which alone says pre or post dose: those are reduced
-    -- per session straight from the scan; only scores without it are joined to their session's
-    -- start (a join of every peri-dose score costs more than the aggregate itself). The two parts
-    -- are combined per session in ses with greatest/least (which skip NULLs), not re-aggregated.
+    -- per session straight from the scan. Scores without it need their session's start: they are
+    -- kept per session as a list (few or none) and compared with it in ses, so one scan of the
+    -- peri-dose scores serves both (a join of every peri-dose score costs more than the
+    -- aggregate itself, and a second scan of 10M assessments for the few without minutes ~0.15 s).
     SELECT registry_id, session_id,
+           max(sbp) FILTER (WHERE pre) AS pre_sbp, max(dbp) FILTER (WHERE pre) AS pre_dbp,
+           max(sbp) FILTER (WHERE NOT pre) AS post_sbp, max(dbp) FILTER (WHERE NOT pre) AS post_dbp,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose > 0) AS cadss_post_max,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose <= 0) AS cadss_pre_max,
-           min(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose > 0) AS moaas_post_min
-    FROM src_assessments
-    WHERE instrument IN ('CADSS', 'MOAAS') AND total_score IS NOT NULL AND minutes_after_dose IS NOT NULL
+           min(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose > 0) AS moaas_post_min,
+           list({'instrument': instrument, 'score': total_score, 'assessed_at': assessed_at})
+               FILTER (WHERE instrument IS NOT NULL AND minutes_after_dose IS NULL) AS unknown
+    FROM (
+        SELECT registry_id, session_id, timepoint = 'pre' AS pre, sbp, dbp, NULL::VARCHAR AS instrument,
+               NULL::INTEGER AS total_score, NULL::INTEGER AS minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at
+        FROM src_vitals WHERE session_id IS NOT NULL
+        UNION ALL
+        SELECT registry_id, session_id, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at
+        FROM src_assessments WHERE instrument IN ('CADSS', 'MOAAS') AND total_score IS NOT NULL
+    )
     GROUP BY registry_id, session_id
-), peri_unknown AS (
-    SELECT a.registry_id, a.session_id,
-           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND a.assessed_at > s.session_start) AS cadss_post_max,
-           max(a.total_score) FILTER (WHERE a.instrument = 'CADSS' AND a.assessed_at <= s.session_start) AS cadss_pre_max,
-           min(a.total_score) FILTER (WHERE a.instrument = 'MOAAS' AND a.assessed_at > s.session_start) AS moaas_post_min
-    FROM src_assessments a
-    JOIN (SELECT registry_id, session_id, session_start FROM int_sessions) s USING (registry_id, session_id)
-    WHERE a.instrument IN ('CADSS', 'MOAAS') AND a.total_score IS NOT NULL AND a.minutes_after_dose IS NULL
-    GROUP BY a.registry_id, a.session_id
 ), ses AS (
-    SELECT s.registry_id, s.patient_key, s.grp_drug, s.grp_route, CASE WHEN getvariable('report_month') IS NULL OR s.month = getvariable('report_month') THEN s.month ELSE 'other' END AS month,
+    SELECT s.pid, CASE WHEN getvariable('report_month') IS NULL OR s.month = getvariable('report_month') THEN s.month ELSE 'other' END AS month,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AS pre_ok,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AND v.post_sbp IS NOT NULL AND v.post_dbp IS NOT NULL AS bp_ok,
            v.pre_sbp, v.pre_dbp, v.post_sbp, v.post_dbp,
-           greatest(pk.cadss_post_max, pu.cadss_post_max) AS cadss_post_max,
-           greatest(pk.cadss_pre_max, pu.cadss_pre_max) AS cadss_pre_max,
-           least(pk.moaas_post_min, pu.moaas_post_min) AS moaas_post_min,
+           -- greatest/least skip NULLs; a NULL assessed_at is neither before nor after the start
+           greatest(v.cadss_post_max, list_max([x.score FOR x IN v.unknown
+                                                 IF x.instrument = 'CADSS' AND x.assessed_at > s.session_start])) AS cadss_post_max,
+           greatest(v.cadss_pre_max, list_max([x.score FOR x IN v.unknown
+                                                IF x.instrument = 'CADSS' AND x.assessed_at <= s.session_start])) AS cadss_pre_max,
+           least(v.moaas_post_min, list_min([x.score FOR x IN v.unknown
+                                              IF x.instrument = 'MOAAS' AND x.assessed_at > s.session_start])) AS moaas_post_min,
            s.drug = 'esketamine' AND s.monitoring_minutes IS NOT NULL AS rems_ok, s.monitoring_minutes
     FROM int_sessions s
-    LEFT JOIN vit v USING (registry_id, session_id)
-    LEFT JOIN peri_known pk USING (registry_id, session_id)
-    LEFT JOIN peri_unknown pu USING (registry_id, session_id)
+    LEFT JOIN per_session v USING (registry_id, session_id)
 ), pm AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month,
+    -- per pid and month; registry and group are the patient's (int_patients, joined below)
+    SELECT pid, month,
            count(*) FILTER (WHERE bp_ok) AS bp_n,
            count(*) FILTER (WHERE bp_ok AND post_sbp >= 180) AS bp_sbp180,
            count(*) FILTER (WHERE bp_ok AND post_dbp >= 110) AS bp_dbp110,
@@ -77,11 +77,11 @@ WITH vit AS (
            count(*) FILTER (WHERE rems_ok) AS rems_n,
            count(*) FILTER (WHERE rems_ok AND monitoring_minutes < 120) AS rems_short
     FROM ses
-    GROUP BY registry_id, patient_key, grp_drug, grp_route, month
+    GROUP BY pid, month
 ), sui AS (
-    -- counted per patient and month first, then joined to the patient's group (a join of ~10x
-    -- fewer rows than one per assessment); item 9 is parsed once per row
-    SELECT a.registry_id, a.patient_key, p.grp_drug, p.grp_route, a.month, a.phq9_n, a.phq9_item9, a.cssrs_n, a.cssrs_ge4
+    -- counted per patient and month first, then joined to the patient's pid and group (a join of
+    -- ~10x fewer rows than one per assessment); item 9 is parsed once per row
+    SELECT p.pid, a.registry_id, p.grp_drug, p.grp_route, a.month, a.phq9_n, a.phq9_item9, a.cssrs_n, a.cssrs_ge4
     FROM (
         SELECT registry_id, patient_key,
                CASE WHEN getvariable('report_month') IS NULL OR utc_month(assessed_at) = getvariable('report_month') THEN utc_month(assessed_at) ELSE 'other' END AS month,
@@ -97,5 +97,5 @@ WITH vit AS (
     ) a
     JOIN int_patients p USING (registry_id, patient_key)
 )
-SELECT * FROM pm
-FULL JOIN sui USING (registry_id, patient_key, grp_drug, grp_route, month);
+SELECT * FROM (SELECT p.pid, p.registry_id, p.grp_drug, p.grp_route, pm.* EXCLUDE (pid) FROM pm JOIN int_patients p USING (pid))
+FULL JOIN sui USING (pid, registry_id, grp_drug, grp_route, month);

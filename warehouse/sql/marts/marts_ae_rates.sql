@@ -7,19 +7,23 @@
 -- EAIR = new_patients_with_event / py_at_risk x 100. Exact intervals: reports.stats.
 -- Performance: sessions and events are first counted per patient and period (one row per patient
 -- there, since a patient has one treatment group), so patients are counted with count(*) instead of
--- a DISTINCT, and the grouping sets run over per-patient rows, never over sessions.
+-- a DISTINCT, and the grouping sets run over per-patient rows, never over sessions. Patients are
+-- grouped and joined by their integer pid (int_sessions); registry and group, the same on every row
+-- of a patient, are carried with any_value rather than grouped on.
 -- For a report (variable report_month set) only that month and cumulative are built: other months
 -- are one bucket ('other') that feeds the cumulative sums and is never output as a period.
 CREATE OR REPLACE TABLE marts.ae_rates AS
 WITH sp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
-           count(*) AS n, sum(exposure_days) AS days
-    FROM int_sessions GROUP BY registry_id, patient_key, grp_drug, grp_route, 5
+    SELECT s.*, p.registry_id, p.grp_drug, p.grp_route
+    FROM (SELECT pid, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+                 count(*) AS n, sum(exposure_days) AS days
+          FROM int_sessions GROUP BY pid, 2) s
+    JOIN int_patients p USING (pid)
 ), spp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month AS period, n, days FROM sp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
+    SELECT pid, registry_id, grp_drug, grp_route, month AS period, n, days FROM sp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
-    SELECT registry_id, patient_key, grp_drug, grp_route, 'cumulative', sum(n), sum(days)
-    FROM sp GROUP BY registry_id, patient_key, grp_drug, grp_route
+    SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), 'cumulative', sum(n), sum(days)
+    FROM sp GROUP BY pid
 ), denom AS (
     SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
@@ -30,17 +34,19 @@ WITH sp AS (
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, period), (grp_drug, grp_route, period),
                             (registry_id, period), (period))
 ), first_onset AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, min(onset_date) AS first_onset
-    FROM int_ae_terms GROUP BY ALL
+    SELECT pid, any_value(registry_id) AS registry_id, any_value(grp_drug) AS grp_drug, any_value(grp_route) AS grp_route,
+           level, term, min(onset_date) AS first_onset
+    FROM int_ae_terms GROUP BY pid, level, term
 ), tp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+    SELECT pid, any_value(registry_id) AS registry_id, any_value(grp_drug) AS grp_drug, any_value(grp_route) AS grp_route,
+           level, term, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
            count(*) AS n
-    FROM int_ae_terms GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term, 7
+    FROM int_ae_terms GROUP BY pid, level, term, 7
 ), tpp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, month AS period, n FROM tp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
+    SELECT pid, registry_id, grp_drug, grp_route, level, term, month AS period, n FROM tp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
-    SELECT registry_id, patient_key, grp_drug, grp_route, level, term, 'cumulative', sum(n)
-    FROM tp GROUP BY registry_id, patient_key, grp_drug, grp_route, level, term
+    SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), level, term, 'cumulative', sum(n)
+    FROM tp GROUP BY pid, level, term
 ), num AS (
     SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
@@ -60,12 +66,12 @@ WITH sp AS (
                             (registry_id, level, term, period), (level, term, period))
 ), sd AS (
     -- exposure per patient and session day (the EAIR exclusion compares days)
-    SELECT registry_id, patient_key, utc_date(session_start) AS d, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
+    SELECT pid, utc_date(session_start) AS d, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
            sum(exposure_days) AS days
-    FROM int_sessions GROUP BY registry_id, patient_key, utc_date(session_start), 4
+    FROM int_sessions GROUP BY pid, utc_date(session_start), 3
 ), ex AS (
     SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month, sum(s.days) AS days
-    FROM first_onset f JOIN sd s USING (registry_id, patient_key)
+    FROM first_onset f JOIN sd s USING (pid)
     WHERE s.d > f.first_onset
     GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month
 ), exx AS (

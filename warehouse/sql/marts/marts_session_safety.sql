@@ -2,13 +2,32 @@
 -- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
 -- patients_flagged. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
 -- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
--- int_flags holds one wide row per patient and month; it is turned into one row per measure (where
--- the patient had evaluable units), and the cumulative period re-sums that per patient,
--- so each row below is one patient and a count of rows is a count of distinct patients (a patient
--- is in one treatment group and one registry).
+-- int_flags holds one wide row per patient (pid) and month; with a cumulative row per patient it is
+-- turned into one row per measure (where the patient had evaluable units), so each row below is
+-- one patient and a count of rows is a count of distinct patients (a patient is in one treatment
+-- group and one registry).
 CREATE OR REPLACE TABLE marts.session_safety AS
-WITH long AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month, unnest([
+WITH wide AS (
+    -- per patient: the report's month (every month in a rebuild; 'other' in int_flags is never a
+    -- period) and the cumulative sums, still wide, so the cumulative period is one sum per patient
+    -- over ~1.5 rows instead of a group by patient and measure over ~2M unnested rows. The sums equal
+    -- those over the months where the measure had units: a unit flagged is a unit evaluable.
+    SELECT pid, registry_id, grp_drug, grp_route, month AS period,
+           bp_n, bp_sbp180, bp_dbp110, bp_sbp_rise, bp_dbp_rise, bp_any, pre_n, pre_high,
+           cadss_n, cadss_flag, moaas_n, moaas_le3, moaas_0, rems_n, rems_short, phq9_n,
+           phq9_item9, cssrs_n, cssrs_ge4
+    FROM int_flags
+    WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
+    UNION ALL
+    SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), 'cumulative',
+           sum(bp_n), sum(bp_sbp180), sum(bp_dbp110), sum(bp_sbp_rise), sum(bp_dbp_rise), sum(bp_any),
+           sum(pre_n), sum(pre_high), sum(cadss_n), sum(cadss_flag), sum(moaas_n), sum(moaas_le3),
+           sum(moaas_0), sum(rems_n), sum(rems_short), sum(phq9_n), sum(phq9_item9), sum(cssrs_n),
+           sum(cssrs_ge4)
+    FROM int_flags
+    GROUP BY pid  -- registry and group are the patient's (pid)
+), long AS (
+    SELECT pid, registry_id, grp_drug, grp_route, period, unnest([
         {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'flagged': bp_sbp180},
         {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'flagged': bp_dbp110},
         {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'flagged': bp_sbp_rise},
@@ -22,18 +41,11 @@ WITH long AS (
         {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'flagged': phq9_item9},
         {'domain': 'suicidality', 'measure': 'C-SSRS ideation >= 4', 'units': cssrs_n, 'flagged': cssrs_ge4}
     ]) AS m
-    FROM int_flags
-), pm AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, month, m.domain AS domain, m.measure AS measure,
+    FROM wide
+), pp AS (
+    SELECT pid, registry_id, grp_drug, grp_route, period, m.domain AS domain, m.measure AS measure,
            m.units AS units, m.flagged AS flagged
     FROM long WHERE m.units > 0
-), pp AS (
-    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, month AS period, units, flagged FROM pm
-    WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')  -- a report's month only ('other': int_flags)
-    UNION ALL
-    SELECT registry_id, patient_key, grp_drug, grp_route, domain, measure, 'cumulative', sum(units), sum(flagged)
-    FROM pm
-    GROUP BY registry_id, patient_key, grp_drug, grp_route, domain, measure
 )
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
        CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
