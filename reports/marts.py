@@ -14,22 +14,27 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
 
-from reports import stats
-from reports.sources import create_sources
+from reports.sources import create_sources, sql_literal
+
+# numpy, pandas and reports.stats (scipy, statsmodels, lifelines: ~1 s of imports) are imported
+# where used, not here: a report imports them in a background thread while the SQL models run
+# (reports.report), and the SQL needs none of them.
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "sql" / "marts"
-# Order matters: seeds, then intermediate (TEMP) tables, then marts.
+# Order matters: seeds, then intermediate (TEMP) tables, then marts, each after what it reads.
+# The efficacy marts come right after int_efficacy and ae_rates before session_safety so that
+# their statistics (python, one core) run in a thread while the next models run (DuckDB releases
+# the GIL while it executes): see build().
 MODELS = [
-    "seed_macros", "seed_label_groups", "int_sessions", "int_patients", "int_efficacy", "int_ae", "int_flags",
-    "marts_exposure", "marts_response_rates", "marts_time_to_response", "marts_ae_rates",
-    "marts_sae_listing", "marts_session_safety", "marts_long_term", "marts_data_quality",
+    "seed_macros", "seed_label_groups", "int_sessions", "int_patients", "int_efficacy",
+    "marts_response_rates", "marts_time_to_response", "int_ae", "int_flags", "marts_exposure",
+    "marts_ae_rates", "marts_sae_listing", "marts_session_safety", "marts_long_term", "marts_data_quality",
 ]
 RESPONSE_INSTRUMENTS = ("PHQ9", "MADRS", "QIDS_SR16")
 REFERENCE_ROUTE = ("esketamine", "intranasal")
@@ -48,7 +53,7 @@ def configure(con: duckdb.DuckDBPyConnection, temp_directory: str | Path | None 
     con.execute(f"SET threads = {THREADS}")
     con.execute("SET preserve_insertion_order = false")
     if temp_directory is not None:
-        con.execute("SET temp_directory = ?", [str(temp_directory)])
+        con.execute(f"SET temp_directory = {sql_literal(str(temp_directory))}")  # no bound parameter: sql_literal
 
 
 def code_version() -> str:
@@ -79,16 +84,40 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | N
     t0 = time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
     create_sources(con, catalog, as_of_load, cutoff, registry)
-    con.execute("SET VARIABLE report_month = ?::VARCHAR", [report_month])
+    con.execute(f"SET VARIABLE report_month = {sql_literal(report_month)}::VARCHAR")
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     timings = {}
-    for name in MODELS:
+    # The statistics (reports.stats, pandas) of each mart run in one worker thread as soon as the
+    # mart exists, overlapping the SQL models still to run; only this thread touches `con` (the
+    # worker gets DataFrames), so a rebuild stays one transaction. The tables are replaced at the end.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="marts-stats")
+    jobs = []
+    try:
+        for name in MODELS:
+            t = time.perf_counter()
+            con.execute((SQL_DIR / f"{name}.sql").read_text())
+            timings[name] = round(time.perf_counter() - t, 3)
+            if name == "marts_time_to_response":
+                efficacy = {n: con.execute(f"SELECT * FROM marts.{n}").df()
+                            for n in ("response_rates", "regimen_response", "time_to_response")}
+                jobs.append(pool.submit(_timed, _efficacy_stats, efficacy))
+            elif name == "marts_ae_rates":
+                ae = con.execute("SELECT * FROM marts.ae_rates").df()
+                jobs.append(pool.submit(_timed, _ae_and_comparisons, ae, jobs[0]))
         t = time.perf_counter()
-        con.execute((SQL_DIR / f"{name}.sql").read_text())
-        timings[name] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    _enrich(con)
-    timings["stats"] = round(time.perf_counter() - t, 3)
+        out = _safety_stats({n: con.execute(f"SELECT * FROM marts.{n}").df() for n in SAFETY_MARTS})
+        background = 0.0
+        for job in jobs:
+            tables, seconds = job.result()
+            out.update(tables)
+            background += seconds
+        for n, df in out.items():
+            if not n.startswith("_"):
+                _replace(con, n, df)
+        timings["stats"] = round(time.perf_counter() - t, 3)  # after the last model: what the overlap left
+        timings["stats_in_background"] = round(background, 3)
+    finally:
+        pool.shutdown(wait=True)
     for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                                "(table_name LIKE 'int\\_%' ESCAPE '\\' OR table_name LIKE 'seed\\_%' ESCAPE '\\')").fetchall():
         con.execute(f"DROP TABLE IF EXISTS temp.{name}")  # the intermediates are not part of the marts
@@ -178,14 +207,27 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
 # Statistics added after SQL
 
 
-def _replace(con, name: str, df: pd.DataFrame) -> None:
+def _replace(con, name: str, df) -> None:
     con.register("_df", df)
     con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
     con.unregister("_df")
 
 
-def _enrich(con) -> None:
-    rr = con.execute("SELECT * FROM marts.response_rates").df()
+SAFETY_MARTS = ("session_safety", "bp_excursions", "peri_dose", "rems_monitoring", "suicidality")
+
+
+def _timed(f, *args):
+    t = time.perf_counter()
+    return f(*args), time.perf_counter() - t
+
+
+def _efficacy_stats(marts: dict) -> dict:
+    """Intervals of response_rates and regimen_response; Kaplan-Meier tables from time_to_response."""
+    import numpy as np
+
+    from reports import stats
+
+    rr, rg = marts["response_rates"], marts["regimen_response"]
     rr["response_rate"] = _div(rr["responders"], rr["patients_evaluable"])
     rr["response_ci_low"], rr["response_ci_high"] = stats.proportion_ci(rr["responders"], rr["patients_evaluable"])
     rr["remission_rate"] = _div(rr["remitters"], rr["patients_evaluable"])
@@ -196,39 +238,46 @@ def _enrich(con) -> None:
     rr["remission_alt_ci_low"] = np.where(rr["remitters_alt"].notna(), lo, np.nan)
     rr["remission_alt_ci_high"] = np.where(rr["remitters_alt"].notna(), hi, np.nan)
     rr["mean_score_ci_low"], rr["mean_score_ci_high"] = stats.mean_ci(rr["mean_score"], rr["sd_score"], rr["patients_evaluable"])
-    _replace(con, "response_rates", rr.sort_values(["registry_id", "drug", "route", "instrument", "week"]))
-
-    rg = con.execute("SELECT * FROM marts.regimen_response").df()
     rg["response_rate"] = _div(rg["responders"], rg["patients_evaluable"])
     rg["response_ci_low"], rg["response_ci_high"] = stats.proportion_ci(rg["responders"], rg["patients_evaluable"])
-    _replace(con, "regimen_response", rg)
+    out = {"response_rates": rr.sort_values(["registry_id", "drug", "route", "instrument", "week"]),
+           "regimen_response": rg, "_rr": rr}  # _rr (unsorted, for the comparisons) is not a table
+    out.update(_survival(marts["time_to_response"]))
+    return out
 
-    ae = con.execute("SELECT * FROM marts.ae_rates").df()
+
+def _ae_and_comparisons(ae, efficacy_job) -> dict:
+    """ae_rates intervals, long_term (its signal rows), and the comparisons, which also need the
+    response rates of the efficacy job (done by then: one worker runs the jobs in order)."""
     _ae_stats(ae)
-    _replace(con, "ae_rates", ae)
-    lt = ae[ae["level"] == "signal"].copy()
-    _replace(con, "long_term", lt)
+    efficacy, _ = efficacy_job.result()
+    return {"ae_rates": ae, "long_term": ae[ae["level"] == "signal"].copy(),
+            "comparisons": _comparisons(efficacy["_rr"], efficacy["regimen_response"], ae)}
 
-    for name in ("session_safety", "bp_excursions", "peri_dose", "rems_monitoring", "suicidality"):
-        df = con.execute(f"SELECT * FROM marts.{name}").df()
+
+def _safety_stats(marts: dict) -> dict:
+    from reports import stats
+
+    for df in marts.values():
         df["unit_rate"] = _div(df["units_flagged"], df["units_evaluable"])
         df["unit_ci_low"], df["unit_ci_high"] = stats.proportion_ci(df["units_flagged"], df["units_evaluable"])
         df["patient_rate"] = _div(df["patients_flagged"], df["patients_evaluable"])
         df["patient_ci_low"], df["patient_ci_high"] = stats.proportion_ci(df["patients_flagged"], df["patients_evaluable"], "beta")
-        _replace(con, name, df)
-
-    _survival(con)
-    _comparisons(con, rr, rg, ae)
+    return marts
 
 
 def _div(a, b):
+    import numpy as np
+
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
 
 
-def _ae_stats(ae: pd.DataFrame) -> None:
+def _ae_stats(ae) -> None:
+    from reports import stats
+
     ae["incidence_proportion"] = _div(ae["patients_with_event"], ae["patients_exposed"])
     ae["incidence_ci_low"], ae["incidence_ci_high"] = stats.proportion_ci(ae["patients_with_event"], ae["patients_exposed"], "beta")
     ae["per_100_sessions"] = 100 * _div(ae["events"], ae["sessions"])
@@ -242,21 +291,40 @@ def _ae_stats(ae: pd.DataFrame) -> None:
     ae["eair_ci_low"], ae["eair_ci_high"] = 100 * lo, 100 * hi
 
 
-def _survival(con) -> None:
-    """Kaplan-Meier of time to first response and, among responders, of time to relapse."""
-    ttr = con.execute("SELECT * FROM marts.time_to_response").df()
+def _survival(ttr) -> dict:
+    """Kaplan-Meier of time to first response and, among responders, of time to relapse, per
+    registry (and 'all'), treatment group (and 'all') and instrument.
+
+    The pooled strata are index sets of ttr's rows (each row is in its registry's and in the 'all'
+    registries' stratum, each with its group and with 'all' groups), in the sorted order a groupby
+    of the four stacked copies would give, rather than a groupby over four copies of every row
+    (~1M rows at 10M assessments, half a second of pandas); a fit does not depend on row order."""
+    import numpy as np
+    import pandas as pd
+
+    from reports import stats
+
     curves, summaries = [], []
     if not ttr.empty:
-        pooled = [ttr, ttr.assign(registry_id="all")]
-        pooled += [p.assign(drug="all", route="all") for p in list(pooled)]
-        full = pd.concat(pooled, ignore_index=True)
-        for (reg, drug, route, inst), g in full.groupby(["registry_id", "drug", "route", "instrument"], sort=True):
+        strata: dict[tuple, list] = {}
+        for (reg, drug, route, inst), idx in ttr.groupby(["registry_id", "drug", "route", "instrument"], sort=False,
+                                                         dropna=False).indices.items():
+            for key in ((reg, drug, route, inst), ("all", drug, route, inst),
+                        (reg, "all", "all", inst), ("all", "all", "all", inst)):
+                if not any(pd.isna(k) for k in key):  # groupby leaves out NULL keys
+                    strata.setdefault(key, []).append(idx)
+        data = {c: ttr[c].to_numpy() for c in ("days_to_response", "responded", "days_to_relapse", "relapsed")}
+        for reg, drug, route, inst in sorted(strata):
+            rows = np.concatenate(strata[(reg, drug, route, inst)])
             for outcome, dur, ev in (("response", "days_to_response", "responded"),
                                      ("relapse", "days_to_relapse", "relapsed")):
-                gg = g[g[dur].notna()] if outcome == "relapse" else g
-                if gg.empty:
+                d, e = data[dur][rows], data[ev][rows]
+                if outcome == "relapse":
+                    keep = pd.notna(d)
+                    d, e = d[keep], e[keep]
+                if len(d) == 0:
                     continue
-                table, summ = stats.kaplan_meier(gg[dur], gg[ev].astype(bool), label=outcome)
+                table, summ = stats.kaplan_meier(d, e.astype(bool), label=outcome)
                 key = {"registry_id": reg, "drug": drug, "route": route, "instrument": inst, "outcome": outcome}
                 curves.append(table.assign(**key))
                 for day in (7, 14, 28, 84, 182):
@@ -269,15 +337,19 @@ def _survival(con) -> None:
     km = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=cols + ["timeline", "at_risk", "cum_incidence", "ci_low", "ci_high"])
     summary = pd.DataFrame(summaries) if summaries else pd.DataFrame(columns=cols + ["n", "events", "median"])
-    _replace(con, "km_curves", km)
-    _replace(con, "km_summary", summary)
-    _replace(con, "durability", summary[summary["outcome"] == "relapse"] if not summary.empty else summary)
+    return {"km_curves": km, "km_summary": summary,
+            "durability": summary[summary["outcome"] == "relapse"] if not summary.empty else summary}
 
 
-def _comparisons(con, rr: pd.DataFrame, rg: pd.DataFrame, ae: pd.DataFrame) -> None:
+def _comparisons(rr, rg, ae):
     """Risk differences vs a reference group (esketamine intranasal when present, else the
     largest group), with Newcombe CIs: response by route and week, response by regimen, and
     patient incidence of each label group by route (cumulative)."""
+    import numpy as np
+    import pandas as pd
+
+    from reports import stats
+
     rows = []
 
     def compare(kind, measure, df, key, k, n, reg):
@@ -307,4 +379,4 @@ def _comparisons(con, rr: pd.DataFrame, rg: pd.DataFrame, ae: pd.DataFrame) -> N
         compare("route", f"{term}: patients with event", g, "group", "patients_with_event", "patients_exposed", reg)
     cols = ["registry_id", "comparison", "measure", "group", "reference", "k", "n", "rate", "ref_k", "ref_n",
             "difference", "ci_low", "ci_high"]
-    _replace(con, "comparisons", pd.DataFrame(rows, columns=cols))
+    return pd.DataFrame(rows, columns=cols)

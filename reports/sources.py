@@ -29,21 +29,36 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_literal(value) -> str:
+    """A SQL literal for None, an int or a str (quotes doubled, DuckDB's only escape in a string).
+
+    Why not a bound parameter: DuckDB's Python client imports numpy and pandas the first time it
+    binds an int or a str parameter (~0.3 s), and a report imports those in a thread while the SQL
+    runs (reports.report): a bound parameter before the first model would make the SQL wait."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"no SQL literal for {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
 def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
                    cutoff: datetime | None = None, registry: str | None = None) -> None:
     """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`.
 
     catalog: '' when con is the warehouse itself, else the alias it is attached under. Values go in
-    as DuckDB variables, never into the SQL text.
+    as DuckDB variables (set from quoted literals, sql_literal), never into the views' SQL text.
     """
     pre = f"{catalog}." if catalog else ""
-    con.execute("SET VARIABLE as_of_load = ?", [as_of_load])
-    con.execute("SET VARIABLE cutoff = ?::TIMESTAMPTZ", [cutoff.isoformat() if cutoff else None])
-    con.execute("SET VARIABLE registry = ?", [registry])
+    con.execute(f"SET VARIABLE as_of_load = {sql_literal(as_of_load)}")
+    con.execute(f"SET VARIABLE cutoff = {sql_literal(cutoff.isoformat() if cutoff else None)}::TIMESTAMPTZ")
+    con.execute(f"SET VARIABLE registry = {sql_literal(registry)}")
     reg = "(getvariable('registry') IS NULL OR registry_id = getvariable('registry'))"
     views = {r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE schema_name = 'history'"
-        + (" AND database_name = ?" if catalog else ""), [catalog] if catalog else []).fetchall()}
+        + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")).fetchall()}
     for table, key in KEYS.items():
         # Migration 0002 keeps current versions only in core.*; history.<t>_versions is all of them.
         hist = f"{table}_versions" if f"{table}_versions" in views else table
