@@ -33,7 +33,7 @@ def ingest_pending(registry_id: str, up_to: str | None, request_id: str) -> list
     cache policy (inputs + run id), and an ingest must never be answered from a cache."""
     from flows.sweep import ingest_registry
 
-    return ingest_registry(registry_id, up_to)
+    return ingest_registry(registry_id, up_to, in_worker=True)
 
 
 def worker_enabled() -> bool:

@@ -29,7 +29,7 @@ def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_se
     svc.env.pop("OUTCOMES_TEST_FAULT")
     svc.start()
     try:
-        # the registry's slot held by the killed run is released when its lease (60 s) expires
+        # the worker's slot died with it; outside the worker a killed run's slot lease (60 s) would expire
         rows = svc.wait_loaded("reg-k", ["k1", "k2"], timeout=150)
         time.sleep(3)  # let any duplicate event/sweep run finish
         rows = [r for r in svc.loads() if r[0] == "reg-k"]
