@@ -94,7 +94,7 @@ def breakdown(api: str, wh: Path, landed: dict[str, float]) -> dict:
         loc = (fr.get("parameters") or {}).get("location", "")
         if fr.get("start_time"):
             runs.setdefault(loc, (_ts(fr["created"]), _ts(fr["start_time"])))
-    con = open_readonly(wh)
+    con = open_readonly(wh, external_access=True)  # no lock_configuration: another reader may share the instance
     loads = {e: (a.timestamp(), b.timestamp()) for e, a, b in con.execute(
         "SELECT export_id, started_at, finished_at FROM ops.loads WHERE status = 'loaded'").fetchall()}
     con.close()
