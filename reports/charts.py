@@ -117,7 +117,7 @@ def forest(rows, title: str) -> str:
     return _svg(fig)
 
 
-def draw_all(jobs: list, timeout: float = 120) -> list[str]:
+def draw_all(jobs: list, timeout: float = 30) -> list[str]:
     """Call every chart function of `jobs` (no arguments, each returns an SVG string) and return
     the SVGs in order, drawing them in this process and a forked copy of it at once.
 
