@@ -60,3 +60,22 @@ def test_two_exports_landing_together_load_in_exported_at_order(service, tmp_pat
     assert by_id["b-early"][2] == by_id["a-late"][2] == "loaded", rows
     assert by_id["b-early"][3] < by_id["a-late"][3], "b-early (earlier exported_at) must load first"
     assert len(rows) == 2  # once each: no duplicate attempts recorded
+
+
+def test_without_the_warm_worker_flow_runs_ingest_in_order_under_the_prefect_limit(prefect_server, tmp_path):
+    """`ingest_worker = false`: each triggered run ingests in its own process, the registry's
+    Prefect concurrency limit keeps them one at a time, and exports still load in exported_at order."""
+    from tests.events.conftest import Service
+
+    (tmp_path / "svc").mkdir()
+    svc = Service(tmp_path / "svc", prefect_server, service="ingest_worker = false").start()
+    try:
+        a = write_export(tmp_path / "src", registry="reg-nw", export_id="n1", exported_at="2025-01-31T23:00:00Z")
+        b = write_export(tmp_path / "src", registry="reg-nw", export_id="n2", exported_at="2025-02-28T23:00:00Z")
+        land(b, svc.landing / "reg-nw")
+        land(a, svc.landing / "reg-nw")
+        rows = svc.wait_loaded("reg-nw", ["n1", "n2"], timeout=120)
+        assert [(r[1], r[2]) for r in sorted(rows, key=lambda r: r[3])] == [("n1", "loaded"), ("n2", "loaded")]
+        assert b"warmed up" not in svc.log.read_bytes()  # no worker in this service
+    finally:
+        svc.stop()
