@@ -123,8 +123,8 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
                 log.info(line)
         except Exception as e:  # notifications must not keep ingest from starting
             log.error("could not create notification automations: %s", e)
-    workers = cfg.service.ingest_worker
-    if workers:
+    warm_worker = cfg.service.ingest_worker
+    if warm_worker:
         from flows.worker import WORKER_ENV
 
         os.environ[WORKER_ENV] = "1"  # inherited by the flow runs: they hand ingests to the worker
@@ -142,7 +142,7 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
     print(f"outcomes serve: {len(deployments)} deployments ({names}); landing zone {Path(cfg.landing_zone).resolve()}; "
           f"warehouse {warehouse_for(cfg).resolve()}; Prefect API {os.environ['PREFECT_API_URL']}", flush=True)
     async def main() -> None:
-        if not workers:
+        if not warm_worker:
             await runner.start()
             return
         from flows.worker import serve_worker

@@ -93,8 +93,8 @@ async def serve_worker() -> None:
     """Warm up, then serve `ingest_pending` until cancelled. Runs in the `outcomes serve` process.
 
     One ingest at a time: DuckDB lets one process attach a database file once, and every ingest
-    attaches the warehouse; validation holds the GIL anyway. Per-registry order and exclusion still
-    come from the registry slots (flows.sweep), which also cover ingests outside this worker."""
+    attaches the warehouse; validation holds the GIL anyway. Within it each ingest still takes its
+    registry's lock (flows.sweep.local_slot) and ingests pending exports in exported_at order."""
     import anyio
     from prefect.task_worker import TaskWorker
 

@@ -27,7 +27,24 @@ def ensure_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
         con.execute(f"CREATE TEMP TABLE raw_{table} (_line BIGINT, {cols})")
 
 
+# Record keys as staging types them (the typed CTE of each stg_<t>.sql), for the duplicate count.
+# Patients are keyed by their pseudonym, counted in stg_patients.sql itself.
+DUP_KEYS = {
+    "sessions": {"session_id": "txt(session_id)"},
+    "vitals": {"session_id": "txt(session_id)", "timepoint": "lower(txt(timepoint))",
+               "minutes_after_dose": "as_int(minutes_after_dose)"},
+    "assessments": {"assessment_id": "txt(assessment_id)"},
+    "adverse_events": {"ae_id": "txt(ae_id)"},
+    "labs": {"lab_id": "txt(lab_id)"},
+}
+
+
 def stage_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    keys = DUP_KEYS.get(table)
+    if keys:
+        sqlfiles.run(con, "transforms", "staging/duplicates.sql", table=table, fragments={
+            "key_exprs": ", ".join(f"{expr} AS {name}" for name, expr in keys.items()),
+            "key_names": ", ".join(keys), "key_first": next(iter(keys))})
     sqlfiles.run(con, "transforms", f"staging/stg_{table}.sql")
 
 
@@ -37,22 +54,23 @@ def mark_errors(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 # Tables whose rows load as staged (no reshaping): their out_<t> is stg_<t> itself, without the
-# quarantined rows and reduced to these columns in place. Copying 10M assessment rows into a new
-# table cost ~4 s at the workspace's memory limit; deleting, dropping columns and renaming is free.
-IN_PLACE = {
-    "vitals": ("session_id", "timepoint", "minutes_after_dose", "sbp", "dbp", "heart_rate", "spo2", "_line"),
-    "assessments": ("assessment_id", "patient_key", "session_id", "assessed_at", "instrument", "total_score",
-                    "item_scores", "minutes_after_dose", "_line"),
-}
+# quarantined rows and reduced to the contract's columns (patient_key for patient_id) in place.
+# Copying 10M assessment rows into a new table cost ~4 s at the workspace's memory limit; deleting,
+# dropping columns and renaming is free.
+IN_PLACE = ("vitals", "assessments")
+
+
+def out_columns(table: str) -> list[str]:
+    return ["patient_key" if c == "patient_id" else c for c in TABLES[table].column_names] + ["_line"]
 
 
 def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """out_<t>: the rows that will load. For IN_PLACE tables out_<t> is stg_<t> itself, so
     stg_<t> is gone afterwards: read it before."""
-    keep = IN_PLACE.get(table)
-    if keep is None:
+    if table not in IN_PLACE:
         sqlfiles.run(con, "transforms", f"conform/out_{table}.sql")
     else:
+        keep = out_columns(table)
         con.execute(f"DELETE FROM stg_{table} WHERE _line IN (SELECT _line FROM errors_{table})")
         have = [r[0] for r in con.execute(f"DESCRIBE stg_{table}").fetchall()]
         missing = set(keep) - set(have)
@@ -71,4 +89,4 @@ def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop a table's raw text and what is left of its staging rows once out_<t> exists."""
-    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}")
+    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}; DROP TABLE IF EXISTS dup_{table}")

@@ -58,9 +58,6 @@ FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
 LEFT JOIN ctx_sessions s ON s.session_id = t.session_id
 LEFT JOIN first_dose f ON f.patient_key = t.patient_key
--- duplicate keys, counted on the raw text (cheaper than on the typed rows), exactly but only for
--- ids whose 64-bit hash repeats: grouping integers is ~2x faster than grouping 10M distinct strings
-LEFT JOIN (SELECT ae_id, count(*) AS _n FROM (SELECT txt(ae_id) AS ae_id FROM raw_adverse_events
-                                              WHERE hash(txt(ae_id)) IN (SELECT h FROM (SELECT hash(txt(ae_id)) AS h FROM raw_adverse_events) GROUP BY h HAVING count(*) > 1))
-           WHERE ae_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys: dup_adverse_events (staging/duplicates.sql)
+LEFT JOIN dup_adverse_events dup
        ON dup.ae_id IS NOT DISTINCT FROM t.ae_id;

@@ -52,9 +52,6 @@ SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_do
 FROM items i
 LEFT JOIN ctx_patients p ON p.patient_key = i.patient_key
 LEFT JOIN ctx_sessions s ON s.session_id = i.session_id
--- duplicate keys, counted on the raw text (cheaper than on the typed rows), exactly but only for
--- ids whose 64-bit hash repeats: grouping integers is ~2x faster than grouping 10M distinct strings
-LEFT JOIN (SELECT assessment_id, count(*) AS _n FROM (SELECT txt(assessment_id) AS assessment_id FROM raw_assessments
-                                              WHERE hash(txt(assessment_id)) IN (SELECT h FROM (SELECT hash(txt(assessment_id)) AS h FROM raw_assessments) GROUP BY h HAVING count(*) > 1))
-           WHERE assessment_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys: dup_assessments (staging/duplicates.sql)
+LEFT JOIN dup_assessments dup
        ON dup.assessment_id IS NOT DISTINCT FROM i.assessment_id;

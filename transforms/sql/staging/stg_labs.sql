@@ -25,9 +25,6 @@ SELECT t.* EXCLUDE (collected_on__raw, value__raw, uln__raw),
        CASE WHEN t.lab_id IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
--- duplicate keys, counted on the raw text (cheaper than on the typed rows), exactly but only for
--- ids whose 64-bit hash repeats: grouping integers is ~2x faster than grouping 10M distinct strings
-LEFT JOIN (SELECT lab_id, count(*) AS _n FROM (SELECT txt(lab_id) AS lab_id FROM raw_labs
-                                              WHERE hash(txt(lab_id)) IN (SELECT h FROM (SELECT hash(txt(lab_id)) AS h FROM raw_labs) GROUP BY h HAVING count(*) > 1))
-           WHERE lab_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys: dup_labs (staging/duplicates.sql)
+LEFT JOIN dup_labs dup
        ON dup.lab_id IS NOT DISTINCT FROM t.lab_id;

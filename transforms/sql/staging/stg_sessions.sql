@@ -44,9 +44,6 @@ SELECT t.* EXCLUDE (session_start__raw, dose_mg__raw, dose_mg_per_kg__raw, weigh
        CASE WHEN t.session_id IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
 LEFT JOIN ctx_patients p ON p.patient_key = t.patient_key
--- duplicate keys, counted on the raw text (cheaper than on the typed rows), exactly but only for
--- ids whose 64-bit hash repeats: grouping integers is ~2x faster than grouping 10M distinct strings
-LEFT JOIN (SELECT session_id, count(*) AS _n FROM (SELECT txt(session_id) AS session_id FROM raw_sessions
-                                              WHERE hash(txt(session_id)) IN (SELECT h FROM (SELECT hash(txt(session_id)) AS h FROM raw_sessions) GROUP BY h HAVING count(*) > 1))
-           WHERE session_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys: dup_sessions (staging/duplicates.sql)
+LEFT JOIN dup_sessions dup
        ON dup.session_id IS NOT DISTINCT FROM t.session_id;

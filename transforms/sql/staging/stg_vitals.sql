@@ -35,13 +35,6 @@ SELECT t.* EXCLUDE (minutes_after_dose__raw, sbp__raw, dbp__raw, heart_rate__raw
 FROM typed t
 LEFT JOIN ctx_sessions s ON s.session_id = t.session_id
 LEFT JOIN pre ON pre.session_id = t.session_id
--- duplicate keys, counted on the raw text (cheaper than on the typed rows), exactly but only for
--- keys whose 64-bit hash repeats: grouping integers is ~2x faster than grouping millions of keys
-LEFT JOIN (SELECT session_id, timepoint, minutes_after_dose, count(*) AS _n
-           FROM (SELECT txt(session_id) AS session_id, lower(txt(timepoint)) AS timepoint, as_int(minutes_after_dose) AS minutes_after_dose
-                 FROM raw_vitals
-                 WHERE hash(txt(session_id), lower(txt(timepoint)), as_int(minutes_after_dose)) IN (
-                     SELECT h FROM (SELECT hash(txt(session_id), lower(txt(timepoint)), as_int(minutes_after_dose)) AS h FROM raw_vitals)
-                     GROUP BY h HAVING count(*) > 1))
-           WHERE session_id IS NOT NULL GROUP BY ALL HAVING count(*) > 1) dup
+-- duplicate keys: dup_vitals (staging/duplicates.sql)
+LEFT JOIN dup_vitals dup
        ON dup.session_id IS NOT DISTINCT FROM t.session_id AND dup.timepoint IS NOT DISTINCT FROM t.timepoint AND dup.minutes_after_dose IS NOT DISTINCT FROM t.minutes_after_dose;
