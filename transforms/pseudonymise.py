@@ -53,7 +53,7 @@ def patient_key(key: bytes, registry_id: str, patient_id: str) -> str:
 
 def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, raw_tables: list[str]) -> int:
     """Create temp table pk_map(patient_id, patient_key) for every raw patient id of the export."""
-    parts = [f"SELECT DISTINCT trim(patient_id) AS patient_id FROM raw_{t}" for t in raw_tables if t in PATIENT_TABLES]
+    parts = [f"SELECT DISTINCT txt(patient_id) AS patient_id FROM raw_{t}" for t in raw_tables if t in PATIENT_TABLES]
     ids: list[str] = []
     if parts:
         ids = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall() if r[0]]

@@ -42,11 +42,13 @@ def _lit(value: str) -> str:
 
 
 def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> ReadResult:
-    """Create temp table raw_<table>(_line, <contract columns as VARCHAR>) from one file."""
+    """Make raw_<table>(_line, <contract columns as VARCHAR>) from one file: a view over the rows as
+    read (src_<table>), or a table when malformed lines shift the line numbers."""
     table = TABLES[f.table]
     src = f"src_{f.table}"
     rej = f"rej_{f.table}"
     path = _lit(str(f.path))
+    drop_raw(con, f.table)
     if f.format == "csv":
         con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {rej}_scan")
         try:
@@ -102,16 +104,16 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
 
     if f.format == "parquet":
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw_{f.table} AS SELECT (file_row_number + 1)::BIGINT AS _line, {cols_sql} "
+            f"CREATE TEMP VIEW raw_{f.table} AS SELECT (file_row_number + 1)::BIGINT AS _line, {cols_sql} "
             f"FROM {src}"
         )
     else:
         # Records DuckDB rejected are not in src, so a good row's line is its ordinal plus the
         # rejected records before it: r(g) = g + #{j : r_j - j < g} over the sorted rejected records.
         n_rej = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
-        if n_rej == 0:
+        if n_rej == 0:  # the usual case: a view, no copy (10M rows of text cost ~1 s to copy)
             line_sql = f"(s.{ordinal} + 2)::BIGINT"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_{f.table} AS SELECT {line_sql} AS _line, {cols_sql} FROM {src} s")
+            con.execute(f"CREATE TEMP VIEW raw_{f.table} AS SELECT {line_sql} AS _line, {cols_sql} FROM {src} s")
         else:
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE raw_{f.table} AS
@@ -125,7 +127,8 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
         result.malformed = n_rej
         result.malformed_table = _capture_malformed(con, f, rej, described) if n_rej else None
         con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {rej}_scan")
-    con.execute(f"DROP TABLE {src}")
+        if n_rej:
+            con.execute(f"DROP TABLE {src}")
     good = con.execute(f"SELECT count(*) FROM raw_{f.table}").fetchone()[0]
     result.rows = good + result.malformed
     if result.rows != f.rows:
@@ -133,6 +136,18 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
             "bundle.rows", f"file holds {result.rows} records, manifest says {f.rows}", export, f.relpath
         )
     return result
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop raw_<table>, a view over the file's rows (src_<table>) or a table, and what it reads."""
+    kinds = {r[0] for r in con.execute(
+        "SELECT 'view' FROM duckdb_views() WHERE temporary AND view_name = $1 UNION ALL "
+        "SELECT 'table' FROM duckdb_tables() WHERE temporary AND table_name = $1", [f"raw_{table}"]).fetchall()}
+    if "view" in kinds:
+        con.execute(f"DROP VIEW raw_{table}")
+    if "table" in kinds:
+        con.execute(f"DROP TABLE raw_{table}")
+    con.execute(f"DROP TABLE IF EXISTS src_{table}")
 
 
 def _header_columns(f: ExportFile, export: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from transforms import sqlfiles
+from transforms.read import drop_raw
 from transforms.tables import TABLES
 
 
@@ -20,7 +21,8 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 def ensure_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """A table the export does not carry is staged as empty, so every later step is uniform."""
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [f"raw_{table}"]
+        "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() WHERE temporary UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE temporary) WHERE n = ?", [f"raw_{table}"]
     ).fetchone()[0]
     if not exists:
         cols = ", ".join(f'"{c}" VARCHAR' for c in TABLES[table].column_names)
@@ -89,4 +91,5 @@ def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def release(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Drop a table's raw text and what is left of its staging rows once out_<t> exists."""
-    con.execute(f"DROP TABLE IF EXISTS raw_{table}; DROP TABLE IF EXISTS stg_{table}; DROP TABLE IF EXISTS dup_{table}")
+    drop_raw(con, table)
+    con.execute(f"DROP TABLE IF EXISTS stg_{table}; DROP TABLE IF EXISTS dup_{table}")

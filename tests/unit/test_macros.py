@@ -1,0 +1,70 @@
+"""The staging parsers (transforms/sql/macros.sql) are written for speed. Property: on any text
+they agree with their plain definitions below, which say what the contract means."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from transforms.workspace import open_workspace
+
+REFERENCE = """
+CREATE OR REPLACE TEMP MACRO ref_txt(x) AS NULLIF(trim(x), '');
+CREATE OR REPLACE TEMP MACRO ref_int(x) AS
+    CASE WHEN regexp_full_match(ref_txt(x), '[+-]?[0-9]{1,9}') THEN CAST(ref_txt(x) AS INTEGER) END;
+CREATE OR REPLACE TEMP MACRO ref_double(x) AS
+    CASE WHEN regexp_full_match(ref_txt(x), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?')
+         THEN CAST(ref_txt(x) AS DOUBLE) END;
+CREATE OR REPLACE TEMP MACRO ref_day(x) AS
+    length(x) >= 10 AND x[5] = '-' AND x[8] = '-' AND regexp_full_match(x[1:4], '[0-9]{4}');
+CREATE OR REPLACE TEMP MACRO ref_date(x) AS
+    CASE WHEN length(ref_txt(x)) = 10 AND ref_day(ref_txt(x)) THEN TRY_CAST(ref_txt(x) AS DATE) END;
+CREATE OR REPLACE TEMP MACRO ref_ts(x) AS
+    CASE WHEN ref_day(ref_txt(x)) AND (length(ref_txt(x)) = 10 OR ref_txt(x)[11] IN ('T', ' '))
+         THEN TRY_CAST(ref_txt(x) AS TIMESTAMPTZ) END;
+CREATE OR REPLACE TEMP MACRO ref_flag(x) AS CASE ref_txt(x) WHEN '1' THEN true WHEN '0' THEN false END;
+CREATE OR REPLACE TEMP MACRO ref_unparsed(x, v) AS CASE WHEN ref_txt(x) IS NOT NULL AND v IS NULL THEN ref_txt(x) END;
+"""
+
+PAIRS = [("txt", "ref_txt"), ("as_int", "ref_int"), ("as_double", "ref_double"), ("as_date", "ref_date"),
+         ("as_ts", "ref_ts"), ("as_flag", "ref_flag")]
+
+# Text near the shapes the parsers look for, and anything else.
+PIECES = st.sampled_from(["2025", "0099", "-", "01", "1", "12", "31", "T", " ", "  ", ":", "00", "09:30", "Z",
+                          "+01:00", "-05", ".", "5", "e3", "E-2", "+", "0", "\t", "x", "é", "٣", "_", "1_000", ""])
+TEXT = st.one_of(st.text(max_size=24), st.lists(PIECES, max_size=9).map("".join),
+                 st.builds(lambda pre, y, m, d, rest, post: f"{pre}{y}-{m}-{d}{rest}{post}",
+                           st.sampled_from(["", " ", "  ", "\t"]), st.sampled_from(["2025", "0001", "20x5", "999"]),
+                           st.sampled_from(["01", "1", "12", "13", "1x"]), st.sampled_from(["01", "31", "3", "30"]),
+                           st.sampled_from(["", "T09:00:00", " 09:00", "T09:00:00Z", "T09:00:00+05:30", "X", "T25:00"]),
+                           st.sampled_from(["", " ", "  ", "\n"])))
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = open_workspace()
+    c.execute(REFERENCE)
+    yield c
+    c.close()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.none(), TEXT), min_size=1, max_size=20))
+def test_fast_parsers_agree_with_their_definitions(con: duckdb.DuckDBPyConnection, values):
+    con.execute("CREATE OR REPLACE TEMP TABLE v AS SELECT unnest(?::VARCHAR[]) AS x", [values])
+    for fast, ref in PAIRS:
+        bad = con.execute(f"SELECT x, {fast}(x)::VARCHAR, {ref}(x)::VARCHAR FROM v "
+                          f"WHERE {fast}(x) IS DISTINCT FROM {ref}(x)").fetchall()
+        assert not bad, (fast, bad)
+    bad = con.execute("SELECT x FROM v WHERE unparsed(x, as_int(x)) IS DISTINCT FROM ref_unparsed(x, ref_int(x))"
+                      ).fetchall()
+    assert not bad, bad
+
+
+def test_examples(con: duckdb.DuckDBPyConnection):
+    row = con.execute("SELECT txt('  a '), txt(''), txt('   '), as_int(' 42 '), as_int('1_000'), as_int('1e3'), "
+                      "as_date('2025-1-1'), as_date(' 2025-01-31 '), as_ts('2025-01-31 09:00')::VARCHAR, "
+                      "unparsed('x1', as_int('x1'))").fetchone()
+    assert row == ("a", None, None, 42, None, None, None,
+                   __import__("datetime").date(2025, 1, 31), "2025-01-31 09:00:00+00", "x1")
