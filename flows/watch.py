@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -361,7 +362,11 @@ def watch_landing(run_for: float | None = None) -> int:
             return set()
 
     count = 0
+    parent = os.getppid()  # `outcomes serve`, whose runner started this flow run
     while time.monotonic() < deadline:
+        if os.getppid() != parent:  # the service died (kill -9): its restart starts a new watcher
+            logger.warning("the service that started this watcher (pid %s) is gone: stopping", parent)
+            break
         for c in tracker.scan(root, is_recorded=is_recorded):
             if emitted.get(c.path) == c.signature:
                 continue

@@ -100,12 +100,28 @@ class Service:
         return self
 
     def kill(self):
-        """kill -9 the service and every flow run it started (its process group)."""
+        """kill -9 the service and every flow run it started (its process group), also when the
+        service itself has already died."""
         import signal
 
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(10)
+
+    def processes(self) -> list[int]:
+        """Live processes started for this service (its config in their environment), itself included."""
+        needle = f"OUTCOMES_CONFIG={self.config}".encode()
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if int(proc.name) != os.getpid() and needle in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except (OSError, ValueError):
+                continue
+        return found
 
     def stop(self):
         from flows.serve_command import stop

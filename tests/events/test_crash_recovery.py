@@ -21,6 +21,9 @@ def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_se
         wait_for(lambda: svc.proc.poll() == 137 or b"Process exited with status code: 137" in svc.log.read_bytes(),
                  90, what="the ingest to die mid-load")
         assert [r for r in svc.loads() if r[1] == "k1"] == [], "the crashed load must not have committed"
+        if svc.proc.poll() is not None:  # the service itself died: nothing of it lives on (its
+            # watcher flow run notices that its parent is gone and stops)
+            wait_for(lambda: not svc.processes(), 30, what="the dead service's flow runs to stop")
     finally:
         svc.kill()  # kill -9 the service and its flow runs
     # while it is down, another export lands (no watcher: its event is never emitted)
