@@ -68,3 +68,21 @@ def test_examples(con: duckdb.DuckDBPyConnection):
                       "unparsed('x1', as_int('x1'))").fetchone()
     assert row == ("a", None, None, 42, None, None, None,
                    __import__("datetime").date(2025, 1, 31), "2025-01-31 09:00:00+00", "x1")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stamps=st.lists(st.datetimes(min_value=__import__("datetime").datetime(1, 1, 2),
+                                    max_value=__import__("datetime").datetime(9999, 12, 30)), min_size=1, max_size=20),
+       offset=st.integers(min_value=-14 * 60, max_value=14 * 60),
+       zone=st.sampled_from(["UTC", "Etc/UTC", "Europe/Oslo", "America/New_York", "Asia/Kolkata"]))
+def test_day_of_is_the_calendar_day_in_the_session_time_zone(con: duckdb.DuckDBPyConnection, stamps, offset, zone):
+    sign = "+" if offset >= 0 else "-"
+    texts = [f"{s.isoformat(sep=' ')}{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}" for s in stamps]
+    con.execute("SET TimeZone = ?", [zone])
+    try:
+        bad = con.execute("SELECT x, day_of(ts), ts::DATE FROM (SELECT x, x::TIMESTAMPTZ AS ts FROM "
+                          "(SELECT unnest(?::VARCHAR[]) AS x)) WHERE day_of(ts) IS DISTINCT FROM ts::DATE",
+                          [texts]).fetchall()
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+    assert not bad, bad

@@ -44,7 +44,7 @@ SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_do
             ELSE list_sum(i._items)
        END                                                              AS _item_sum,
        CASE WHEN i.instrument = 'PHQ9' AND len(i._items) = 9 THEN i._items[9] END AS _item9,
-       i.assessed_at::DATE                                               AS _assessed_on,
+       day_of(i.assessed_at)                                             AS _assessed_on,
        getvariable('exported_at')::TIMESTAMPTZ::DATE                     AS _export_date,
        (p.patient_key IS NOT NULL)                                       AS _patient_exists,
        CASE WHEN i.session_id IS NULL THEN NULL ELSE s.session_id IS NOT NULL END AS _session_exists,

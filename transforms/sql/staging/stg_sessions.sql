@@ -33,7 +33,7 @@ SELECT t.* EXCLUDE (session_start__raw, dose_mg__raw, dose_mg_per_kg__raw, weigh
        unparsed(t.infusion_minutes__raw, t.infusion_minutes) AS infusion_minutes__unparsed,
        unparsed(t.devices__raw, t.devices) AS devices__unparsed,
        unparsed(t.monitoring_minutes__raw, t.monitoring_minutes) AS monitoring_minutes__unparsed,
-       t.session_start::DATE                                          AS _session_date,
+       day_of(t.session_start)                                        AS _session_date,
        getvariable('exported_at')::TIMESTAMPTZ::DATE                 AS _export_date,
        (p.patient_key IS NOT NULL)                                    AS _patient_exists,
        p.enrolled_on - 30                                             AS _earliest_start,
