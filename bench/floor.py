@@ -31,7 +31,7 @@ from transforms.tables import TABLES  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--export", type=Path, required=True, help="an export folder (manifest.json and CSV files)")
-    ap.add_argument("--memory-limit", default="1200MB", help="DuckDB memory limit (the workspace's default)")
+    ap.add_argument("--memory-limit", default="1000MB", help="DuckDB memory limit (the workspace's default)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = ap.parse_args()
     manifest = json.loads((args.export / "manifest.json").read_text())

@@ -17,7 +17,7 @@ from transforms import stage
 def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
     spill = tempfile.mkdtemp(prefix="outcomes-spill-")
     config = {
-        "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1200MB"),
+        "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1000MB"),
         "temp_directory": spill,
         "preserve_insertion_order": True,
     }
