@@ -107,7 +107,7 @@ def local_slot(registry_id: str):
 def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool = False) -> list[dict]:
     """Inside a flow: take the registry's slot, then ingest its pending exports (those exported at or
     before up_to) in exported_at order, emitting the outcome events of each."""
-    from flows.ingest import ingest_export
+    from flows.ingest import ingest_export, without_heartbeats
     from outcomes.config import load_config, warehouse_for
 
     logger = get_run_logger()
@@ -126,8 +126,9 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
         for item in todo:
             options = {"registry_id": registry_id} if registry_id != "unknown" else {}
-            r = ingest_export(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
-                              timezone_name=settings.timezone, options=options)
+            with without_heartbeats():
+                r = ingest_export(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
+                                  timezone_name=settings.timezone, options=options)
             emit_outcome_events(r, wh, cfg.service.name)
             results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})
     return results
