@@ -7,8 +7,9 @@ our severity:
 - error: the row goes to quarantine;
 - warning: the row loads, flagged with the rule id;
 - alert: the row loads, flagged, and raises a clinical alert (ops.alerts, `outcomes.safety.alert`).
-The suites see the typed staging tables (transforms/sql/staging): `<col>__unparsed` holds text
-that failed its type, `_...` columns hold facts computed across rows or tables.
+The suites see the typed staging tables (transforms/sql/staging): `<col>__unparsed` is true where
+the column's text failed its type (NULL otherwise), `_...` columns hold facts computed across rows
+or tables.
 """
 from __future__ import annotations
 
