@@ -9,14 +9,18 @@ import duckdb
 from transforms import sqlfiles
 from transforms.tables import TABLES
 
-RECORD_COLUMN = {
-    "patients": ("patient_key", "patient_key"),
-    "sessions": ("session_id", "patient_key"),
-    "vitals": ("session_id", "_patient_key"),
-    "assessments": ("assessment_id", "patient_key"),
-    "adverse_events": ("ae_id", "patient_key"),
-    "labs": ("lab_id", "patient_key"),
+RECORD_COLUMN = {  # the column naming an alert's record; its patient is the row's patient_key
+    "patients": "patient_key",
+    "sessions": "session_id",
+    "vitals": "session_id",
+    "assessments": "assessment_id",
+    "adverse_events": "ae_id",
+    "labs": "lab_id",
 }
+# Vitals rows carry no patient: an alert's patient is its session's, looked up only for the alerts
+# (carrying the 64-character key on every staged vitals row cost ~0.4 GB at 5M rows).
+_SESSION_PATIENT = ("LEFT JOIN (SELECT session_id, any_value(patient_key) AS patient_key FROM ctx_sessions "
+                    "GROUP BY session_id) sp ON sp.session_id = s.session_id")
 
 
 def _raw_row(table: str) -> dict[str, str]:
@@ -31,8 +35,10 @@ def collect_table(con: duckdb.DuckDBPyConnection, table: str, source_file: str |
     con.execute(f"SET VARIABLE source_file_{table} = ?", [source_file])
     sqlfiles.run(con, "transforms", "split/quarantine.sql", fragments=_raw_row(table), table=table)
     sqlfiles.run(con, "transforms", "split/warnings.sql", table=table)
-    record, patient = RECORD_COLUMN[table]
-    sqlfiles.run(con, "transforms", "split/alerts.sql", table=table, record=record, patient=patient)
+    has_patient = "patient_id" in TABLES[table].column_names
+    sqlfiles.run(con, "transforms", "split/alerts.sql", table=table, record=RECORD_COLUMN[table], fragments={
+        "patient_sql": "s.patient_key" if has_patient else "sp.patient_key",
+        "patient_join": "" if has_patient else _SESSION_PATIENT})
 
 
 def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:

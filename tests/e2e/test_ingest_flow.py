@@ -221,3 +221,27 @@ def test_identifiers_reach_nothing(tmp_path, wh, shared_data, capfd):
     assert leaks == []
     raw = open(wh, "rb").read()
     assert not [n for n in needles if n.encode() in raw]
+
+
+def test_every_alert_names_the_patient_of_its_record(tmp_path, wh):
+    """Vitals rows have no patient column: their alerts take the patient of the row's session."""
+    from datetime import date
+
+    from synth import generate_registry
+
+    for export in generate_registry(tmp_path / "reg", "alerts", patients=60, seed=5, start=date(2025, 1, 1), months=2):
+        assert ingest_export(str(export), warehouse=wh)["status"] == "loaded"
+    by_table = dict(query(wh, "SELECT table_name, count(*) FROM ops.alerts GROUP BY ALL"))
+    assert by_table.get("vitals", 0) > 0 and by_table.get("assessments", 0) > 0, by_table
+    wrong = query(wh, """
+        SELECT a.table_name, a.record_id, a.patient_key FROM ops.alerts a
+        WHERE a.patient_key IS DISTINCT FROM CASE a.table_name
+            WHEN 'vitals' THEN (SELECT any_value(s.patient_key) FROM history_and_core_sessions s WHERE s.session_id = a.record_id)
+            WHEN 'sessions' THEN (SELECT any_value(s.patient_key) FROM history_and_core_sessions s WHERE s.session_id = a.record_id)
+            WHEN 'assessments' THEN (SELECT any_value(x.patient_key) FROM core.assessments x WHERE x.assessment_id = a.record_id)
+            WHEN 'adverse_events' THEN (SELECT any_value(x.patient_key) FROM core.adverse_events x WHERE x.ae_id = a.record_id)
+            WHEN 'labs' THEN (SELECT any_value(x.patient_key) FROM core.labs x WHERE x.lab_id = a.record_id)
+            ELSE a.patient_key END""".replace(
+        "history_and_core_sessions", "(SELECT session_id, patient_key FROM core.sessions UNION ALL "
+                                     "SELECT session_id, patient_key FROM history.sessions)"))
+    assert wrong == []

@@ -28,7 +28,6 @@ SELECT t.* EXCLUDE (minutes_after_dose__raw, sbp__raw, dbp__raw, heart_rate__raw
        unparsed(t.heart_rate__raw, t.heart_rate) AS heart_rate__unparsed,
        unparsed(t.spo2__raw, t.spo2) AS spo2__unparsed,
        (s.session_id IS NOT NULL)                                AS _session_exists,
-       s.patient_key                                             AS _patient_key,
        CASE WHEN t.timepoint <> 'pre' THEN t.sbp - coalesce(pre.sbp, s.pre_sbp) END AS _sbp_rise,
        CASE WHEN t.timepoint <> 'pre' THEN t.dbp - coalesce(pre.dbp, s.pre_dbp) END AS _dbp_rise,
        CASE WHEN t.session_id IS NOT NULL AND t.timepoint IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
