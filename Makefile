@@ -22,7 +22,7 @@ help:
 	@echo "make demo   - build .venv, make a synthetic registry, load it, write a report"
 	@echo "make test   - run the test suite"
 	@echo "make serve  - Prefect server + outcomes serve (event-driven loading)"
-	@echo "make bench  - ingest benchmark (docs/benchmarks.md)"
+	@echo "make bench  - ingest benchmark, median of 3 runs (docs/benchmarks.md)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,7 +60,7 @@ serve: $(STAMP) key
 	$(BIN)/outcomes serve --with-server
 
 bench: $(STAMP) key
-	$(BIN)/python bench/ingest.py --rows 1000000
+	$(BIN)/python bench/ingest.py --rows 1000000 --repeat 3
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache
