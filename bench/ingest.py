@@ -70,7 +70,7 @@ def child_pipeline(export: Path, work: Path) -> dict:
     built) first, as `outcomes serve` has them running before an export lands."""
     from prefect import flow
 
-    from flows.ingest import ingest_export, without_heartbeats
+    from flows.ingest import ingest_in_process
     from flows.worker import warm_up as warm_ingest
 
     @flow(name="warm-up")
@@ -84,8 +84,7 @@ def child_pipeline(export: Path, work: Path) -> dict:
     for stale in (target, Path(f"{target}.wal")):
         stale.unlink(missing_ok=True)
     t = time.perf_counter()
-    with without_heartbeats():  # as every caller in the project runs it
-        r = ingest_export(str(export), warehouse=str(target))
+    r = ingest_in_process(str(export), warehouse=str(target))  # as every caller in the project runs it
     seconds = time.perf_counter() - t
     assert r["status"] == "loaded", r
     return {"seconds": seconds, "warm_up_seconds": round(warm, 1), "steps": r["timings"],

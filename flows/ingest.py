@@ -43,6 +43,13 @@ def without_heartbeats():
         yield
 
 
+def ingest_in_process(source: str, **kwargs) -> dict:
+    """ingest_export as the project's callers run it (CLI, warm worker, sweep, ingest_exports):
+    without flow-run heartbeats (without_heartbeats says why)."""
+    with without_heartbeats():
+        return ingest_export(source, **kwargs)
+
+
 @dataclass
 class IngestResult:
     """What the CLI and callers get back: no row values, no identifiers."""
@@ -306,6 +313,6 @@ def plan(paths: list[str], options: dict | None = None) -> list[tuple[str, str, 
 def ingest_exports(paths: list[str], warehouse: str | None = None, reject_threshold: float = DEFAULT_THRESHOLD,
                    timezone_name: str = "UTC") -> list[dict]:
     """Ingest several exports in exported_at order per registry; one child flow run each."""
-    with without_heartbeats():
-        return [ingest_export(p, warehouse, reject_threshold, timezone_name, adapter=a) for _, _, p, a in plan(paths)]
+    return [ingest_in_process(p, warehouse=warehouse, reject_threshold=reject_threshold, timezone_name=timezone_name,
+                              adapter=a) for _, _, p, a in plan(paths)]
 

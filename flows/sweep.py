@@ -3,9 +3,10 @@
 At most one ingest per registry at a time: a Prefect global concurrency limit
 `outcomes-ingest-<registry>` (limit 1) taken with strict=True, so a missing limit is an error, not a
 silent no-op (the flow creates it when absent). Inside `outcomes serve` every ingest runs in its one
-warm worker thread (flows/worker.py), which takes a per-registry lock in its own process instead. Order: Prefect does not start queued runs in arrival
-order, so inside the slot the flow re-reads the landing zone and ingests every pending export of the
-registry exported at or before the one that triggered it, in exported_at order. Exactly-once lives in
+warm worker thread (flows/worker.py), which takes a per-registry lock in its own process instead.
+Order: Prefect does not start queued runs in arrival order, so inside the slot the flow re-reads the
+landing zone and ingests every pending export of the registry exported at or before the one that
+triggered it, in exported_at order. Exactly-once lives in
 DuckDB (the ledger row commits with the data); the pending re-check under the slot keeps duplicate
 events and sweeps from even producing `duplicate` rows.
 """
@@ -107,7 +108,7 @@ def local_slot(registry_id: str):
 def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool = False) -> list[dict]:
     """Inside a flow: take the registry's slot, then ingest its pending exports (those exported at or
     before up_to) in exported_at order, emitting the outcome events of each."""
-    from flows.ingest import ingest_export, without_heartbeats
+    from flows.ingest import ingest_in_process
     from outcomes.config import load_config, warehouse_for
 
     logger = get_run_logger()
@@ -126,8 +127,7 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
         for item in todo:
             options = {"registry_id": registry_id} if registry_id != "unknown" else {}
-            with without_heartbeats():
-                r = ingest_export(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
+            r = ingest_in_process(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
                                   timezone_name=settings.timezone, options=options)
             emit_outcome_events(r, wh, cfg.service.name)
             results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})

@@ -127,7 +127,7 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     Exports of one registry load in exported_at order, each in its own flow run, exactly once.
     Exit 0 when every export loaded or was a duplicate, 1 when any was rejected.
     """
-    from flows.ingest import ingest_export, plan, without_heartbeats
+    from flows.ingest import ingest_in_process, plan
     from transforms.pseudonymise import MissingKeyError, load_key
 
     try:
@@ -160,8 +160,7 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     for target, name, reg in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
         # flags win; otherwise the registry's settings in outcomes.toml (defaults: 5 %, UTC)
         settings = registry_settings(reg or registry_id or "*", config)
-        with without_heartbeats():
-            r = ingest_export(target, warehouse=warehouse or _config_warehouse(config),
+        r = ingest_in_process(target, warehouse=warehouse or _config_warehouse(config),
                               reject_threshold=settings.reject_threshold if threshold is None else threshold,
                               timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
         results.append(r)

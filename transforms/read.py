@@ -138,11 +138,16 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
     return result
 
 
-def drop_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop raw_<table>, a view over the file's rows (src_<table>) or a table, and what it reads."""
-    kinds = {r[0] for r in con.execute(
+def raw_kinds(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """What raw_<table> is in this workspace: {'view'}, {'table'} or nothing yet."""
+    return {r[0] for r in con.execute(
         "SELECT 'view' FROM duckdb_views() WHERE temporary AND view_name = $1 UNION ALL "
         "SELECT 'table' FROM duckdb_tables() WHERE temporary AND table_name = $1", [f"raw_{table}"]).fetchall()}
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop raw_<table>, a view over the file's rows (src_<table>) or a table, and what it reads."""
+    kinds = raw_kinds(con, table)
     if "view" in kinds:
         con.execute(f"DROP VIEW raw_{table}")
     if "table" in kinds:

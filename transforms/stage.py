@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from transforms import sqlfiles
-from transforms.read import drop_raw
+from transforms.read import drop_raw, raw_kinds
 from transforms.tables import TABLES
 
 
@@ -20,11 +20,7 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 def ensure_raw(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """A table the export does not carry is staged as empty, so every later step is uniform."""
-    exists = con.execute(
-        "SELECT count(*) FROM (SELECT table_name AS n FROM duckdb_tables() WHERE temporary UNION ALL "
-        "SELECT view_name FROM duckdb_views() WHERE temporary) WHERE n = ?", [f"raw_{table}"]
-    ).fetchone()[0]
-    if not exists:
+    if not raw_kinds(con, table):
         cols = ", ".join(f'"{c}" VARCHAR' for c in TABLES[table].column_names)
         con.execute(f"CREATE TEMP TABLE raw_{table} (_line BIGINT, {cols})")
 

@@ -1,7 +1,5 @@
 -- Strict parsers for the contract's text: a value either parses exactly or stays NULL, and
--- unparsed() is true where text was there but failed (NULL otherwise), which the suites' type rules
--- then see. A flag, not the text: staging holds one per typed column for every row, and the rows'
--- text stays in raw_<table> for the quarantine (10M rows x 16-byte strings cost ~1 s to write).
+-- unparsed() marks the text that failed, which the suites' type rules then see.
 -- They run on every value of every row (10M+ per export), so each is written for its common
 -- case: trim() copies the string, so txt() trims only a value that starts or ends with a space
 -- or holds a non-ASCII character (trim() also strips Unicode spaces such as U+00A0);
@@ -29,6 +27,8 @@ CREATE OR REPLACE TEMP MACRO ts_of(t) AS
     CASE WHEN iso_day(t) AND (length(t) = 10 OR t[11] IN ('T', ' ')) THEN TRY_CAST(t AS TIMESTAMPTZ) END;
 CREATE OR REPLACE TEMP MACRO as_ts(x) AS ts_of(txt(x));
 CREATE OR REPLACE TEMP MACRO as_flag(x) AS CASE txt(x) WHEN '1' THEN true WHEN '0' THEN false END;
+-- True where text was there but failed (NULL otherwise). A flag, not the text: staging holds one per
+-- typed column for every row, and the rows' text stays in raw_<table> for the quarantine.
 CREATE OR REPLACE TEMP MACRO unparsed(x, v) AS CASE WHEN v IS NULL AND txt(x) IS NOT NULL THEN true END;
 -- A timestamp's calendar day in the session's TimeZone. In UTC (the default) it is computed from
 -- the microseconds since the epoch: 0.08 s per 10M values against 0.64 s for ICU's cast.
