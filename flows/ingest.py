@@ -205,7 +205,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             bundle = verify_bundle(source, adapter, options)
         except BundleError as e:
             logger.error("export rejected: %s", e)
-            registry = options.get("registry_id") or "unknown"
+            registry = options.get("registry_id") or e.registry or "unknown"
             meta = ExportMeta(registry, e.export, None, "unknown", adapter, None, None, str(source), started,
                               _flow_run_id())
             out = reject(ws, wh, meta, str(e), with_findings=False)

@@ -19,14 +19,16 @@ from transforms.tables import TABLES
 CONTRACT = "ketamine-outcomes-export/1"
 REGISTRY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 EXPORT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+CONTRACT_RE = re.compile(r"^ketamine-outcomes-export/[0-9]{1,3}$")  # a version worth naming in an error
 FORMATS = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet"}
 
 
 class BundleError(Exception):
     """A structural failure: the whole export is rejected."""
 
-    def __init__(self, rule: str, message: str, export: str = "?", file: str | None = None):
-        self.rule, self.export, self.file = rule, export, file
+    def __init__(self, rule: str, message: str, export: str = "?", file: str | None = None,
+                 registry: str | None = None):
+        self.rule, self.export, self.file, self.registry = rule, export, file, registry
         where = f"export {export}" + (f", file {file}" if file else "")
         super().__init__(f"{where}: {message} [rule {rule}]")
         self.message = message
@@ -116,7 +118,8 @@ def _parse_time(value: str, export: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (TypeError, ValueError):
-        raise BundleError("bundle.exported_at", f"exported_at {value!r} is not an ISO 8601 datetime", export)
+        # the value is not repeated: a manifest field that fails its check may hold anything
+        raise BundleError("bundle.exported_at", "exported_at is not an ISO 8601 datetime", export) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt
@@ -151,18 +154,33 @@ def _read_manifest(root: Path, source: str, tmp, verify_checksums: bool) -> Bund
         raise BundleError("bundle.manifest", f"manifest.json is not valid JSON ({e.__class__.__name__})", label)
     if not isinstance(m, dict):
         raise BundleError("bundle.manifest", "manifest.json is not a JSON object", label)
-    export = str(m.get("export_id") or label)
-    if m.get("contract") != CONTRACT:
-        raise BundleError("bundle.contract", f"unknown contract version {m.get('contract')!r}, expected {CONTRACT!r}", export)
+    # Errors name the export by its id only once the id has passed its check (else by the bundle's
+    # file name), and never repeat a failing field's value: it could be anything, a name included.
+    export_id = m.get("export_id")
+    export = export_id if isinstance(export_id, str) and EXPORT_ID_RE.match(export_id) else label
     registry = m.get("registry_id")
-    if not isinstance(registry, str) or not REGISTRY_RE.match(registry):
+    known = registry if isinstance(registry, str) and REGISTRY_RE.match(registry) else None
+    if m.get("contract") != CONTRACT:
+        shown = m.get("contract") if isinstance(m.get("contract"), str) and CONTRACT_RE.match(m["contract"]) else None
+        raise BundleError("bundle.contract", f"unknown contract version{f' {shown!r}' if shown else ''}, "
+                          f"expected {CONTRACT!r}", export, registry=known)
+    if known is None:
         raise BundleError("bundle.registry_id", "registry_id must match [a-z0-9][a-z0-9-]{0,63}", export)
-    if not isinstance(m.get("export_id"), str) or not EXPORT_ID_RE.match(m["export_id"]):
+    if not (isinstance(export_id, str) and EXPORT_ID_RE.match(export_id)):
         raise BundleError("bundle.export_id", "export_id missing or not a plain identifier", export)
+    try:
+        return _read_files(root, source, tmp, verify_checksums, m, raw, known, export)
+    except BundleError as e:  # the registry is known from here on: a rejection is recorded under it
+        e.registry = e.registry or known
+        raise
+
+
+def _read_files(root: Path, source: str, tmp, verify_checksums: bool, m: dict, raw: bytes, registry: str,
+                export: str) -> Bundle:
     exported_at = _parse_time(m.get("exported_at"), export)
     mode = m.get("mode")
     if mode not in ("full", "incremental"):
-        raise BundleError("bundle.mode", f"mode must be full or incremental, not {mode!r}", export)
+        raise BundleError("bundle.mode", "mode must be full or incremental", export)
     entries = m.get("files")
     if not isinstance(entries, list) or not entries:
         raise BundleError("bundle.files", "manifest lists no files", export)
@@ -175,7 +193,8 @@ def _read_manifest(root: Path, source: str, tmp, verify_checksums: bool) -> Bund
             raise BundleError("bundle.files", "a files entry is not an object", export)
         table, relpath = entry.get("table"), entry.get("path")
         if table not in TABLES:
-            raise BundleError("bundle.table", f"unknown table {table!r}", export, str(relpath))
+            raise BundleError("bundle.table", f"unknown table (expected one of {', '.join(TABLES)})", export,
+                              str(relpath))
         if table in seen:
             raise BundleError("bundle.table", f"table {table} listed twice", export, str(relpath))
         seen.add(table)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -31,6 +32,11 @@ class ReadResult:
     identifier_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
     malformed_table: str | None = None  # temp table (_line, error, fields_found, fields_expected, values)
+
+
+# What a column name looks like (after normalise_column_name); anything else in a header is
+# reported by count only, since it may be a value (a phone number, an email) rather than a name.
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_ .\-]{0,63}")
 
 
 def _q(name: str) -> str:
@@ -60,7 +66,9 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
                 f"columns = {_header_columns(f, export)})"
             )
         except duckdb.Error as e:
-            raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, f.relpath)
+            # from None: DuckDB's message quotes the file's text, which may hold identifiers
+            raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export,
+                              f.relpath) from None
         ordinal = "rowid"
     else:
         try:
@@ -68,7 +76,8 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
                 f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM read_parquet({path}, file_row_number = true)"
             )
         except duckdb.Error as e:
-            raise BundleError("bundle.unreadable", f"Parquet cannot be read ({type(e).__name__})", export, f.relpath)
+            raise BundleError("bundle.unreadable", f"Parquet cannot be read ({type(e).__name__})", export,
+                              f.relpath) from None
         ordinal = None
 
     described = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
@@ -78,19 +87,28 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
     for c in described:
         n = normalise_column_name(c)
         if n in by_name:
-            raise BundleError("bundle.header", f"column {n!r} appears twice in the header", export, f.relpath)
+            raise _twice(n, export, f.relpath)
         by_name[n] = c
     allowed = set(table.column_names)
     dropped = sorted(n for n in by_name if n not in allowed)
     missing = [c for c in table.column_names if c not in by_name]
+    lacking = [c.name for c in table.columns if c.required and c.name not in by_name]
+    if lacking:
+        # A header without the table's required columns is no header (a file that starts with a
+        # data row) or the wrong file: its names may be a patient's values, so none is repeated.
+        raise BundleError("bundle.header", f"header lacks required column(s) {', '.join(lacking)}"
+                          + (f"; {len(dropped)} column(s) outside the contract, not named" if dropped else ""),
+                          export, f.relpath)
+    named = [n for n in dropped if _COLUMN_NAME.fullmatch(n)]
+    unnamed = len(dropped) - len(named)  # reported by count: what is not a column name may be a value
 
     result = ReadResult(
         table=f.table,
         file=f.relpath,
         rows=0,
         malformed=0,
-        dropped_columns=dropped,
-        identifier_columns=[c for c in dropped if is_identifier_column(c)],
+        dropped_columns=named + ([f"({unnamed} more, not named: not column names)"] if unnamed else []),
+        identifier_columns=[c for c in named if is_identifier_column(c)],
         missing_columns=missing,
     )
 
@@ -163,7 +181,17 @@ def _header_columns(f: ExportFile, export: str) -> str:
     names = next(csv.reader([header]))
     if not names or all(not n.strip() for n in names):
         raise BundleError("bundle.header", "file has an empty header line", export, f.relpath)
+    seen: set[str] = set()
+    for n in names:  # checked here: DuckDB's own error would quote the name
+        if normalise_column_name(n) in seen:
+            raise _twice(normalise_column_name(n), export, f.relpath)
+        seen.add(normalise_column_name(n))
     return "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+
+
+def _twice(name: str, export: str, relpath: str) -> BundleError:
+    shown = repr(name) if _COLUMN_NAME.fullmatch(name) else "(not a column name, not shown)"
+    return BundleError("bundle.header", f"column {shown} appears twice in the header", export, relpath)
 
 
 def _first_line(f: ExportFile) -> str | None:

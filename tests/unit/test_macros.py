@@ -15,7 +15,7 @@ CREATE OR REPLACE TEMP MACRO ref_int(x) AS
     CASE WHEN regexp_full_match(ref_txt(x), '[+-]?[0-9]{1,9}') THEN CAST(ref_txt(x) AS INTEGER) END;
 CREATE OR REPLACE TEMP MACRO ref_double(x) AS
     CASE WHEN regexp_full_match(ref_txt(x), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?')
-         THEN CAST(ref_txt(x) AS DOUBLE) END;
+         THEN nullif(nullif(CAST(ref_txt(x) AS DOUBLE), 'inf'::DOUBLE), '-inf'::DOUBLE) END;
 CREATE OR REPLACE TEMP MACRO ref_day(x) AS
     length(x) >= 10 AND x[5] = '-' AND x[8] = '-' AND regexp_full_match(x[1:4], '[0-9]{4}');
 CREATE OR REPLACE TEMP MACRO ref_date(x) AS
@@ -32,7 +32,7 @@ PAIRS = [("txt", "ref_txt"), ("as_int", "ref_int"), ("as_double", "ref_double"),
 
 # Text near the shapes the parsers look for, and anything else.
 PIECES = st.sampled_from(["2025", "0099", "-", "01", "1", "12", "31", "T", " ", "  ", ":", "00", "09:30", "Z",
-                          "+01:00", "-05", ".", "5", "e3", "E-2", "+", "0", "\t", "x", "é", "٣", "_", "1_000", ""])
+                          "+01:00", "-05", ".", "5", "e3", "E-2", "+", "0", "\t", "x", "é", "٣", "_", "1_000", "e999", "9e308", ""])
 TEXT = st.one_of(st.text(max_size=24), st.lists(PIECES, max_size=9).map("".join),
                  st.builds(lambda pre, y, m, d, rest, post: f"{pre}{y}-{m}-{d}{rest}{post}",
                            st.sampled_from(["", " ", "  ", "\t"]), st.sampled_from(["2025", "0001", "20x5", "999"]),

@@ -60,7 +60,7 @@ def _time(value: str, export: str) -> datetime:
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise BundleError("bundle.exported_at", f"transactionTime {value!r} is not an ISO 8601 instant", export) \
+        raise BundleError("bundle.exported_at", "transactionTime is not an ISO 8601 instant", export) \
             from None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 

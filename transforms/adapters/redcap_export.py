@@ -78,7 +78,7 @@ def _time(value, export: str) -> datetime:
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise BundleError("bundle.exported_at", f"exported_at {value!r} is not an ISO 8601 datetime", export) from None
+        raise BundleError("bundle.exported_at", "exported_at is not an ISO 8601 datetime", export) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
@@ -124,7 +124,7 @@ def open_export(source, **options) -> Bundle:
         exported_at = datetime.fromtimestamp(first.stat().st_mtime, timezone.utc).replace(microsecond=0)
     mode = meta.get("mode", "full")
     if mode not in ("full", "incremental"):
-        raise BundleError("bundle.mode", f"mode must be full or incremental, not {mode!r}", export_id)
+        raise BundleError("bundle.mode", "mode must be full or incremental", export_id)
     bundle = Bundle(registry_id=registry, export_id=export_id, exported_at=exported_at, mode=mode,
                     contract=CONTRACT, files=files, root=root, source=str(source), manifest_sha256=content)
     bundle.mapping = mapping  # type: ignore[attr-defined]  # read() needs it; Bundle has no slot for it

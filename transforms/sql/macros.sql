@@ -12,8 +12,10 @@ CREATE OR REPLACE TEMP MACRO txt(x) AS
 CREATE OR REPLACE TEMP MACRO int_of(t) AS
     CASE WHEN regexp_full_match(t, '[+-]?[0-9]{1,9}') THEN CAST(t AS INTEGER) END;
 CREATE OR REPLACE TEMP MACRO as_int(x) AS int_of(txt(x));
+-- A finite number only: 1e999 would parse as infinity and compare above every range.
 CREATE OR REPLACE TEMP MACRO double_of(t) AS
     CASE WHEN regexp_full_match(t, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?')
+              AND isfinite(CAST(t AS DOUBLE))
          THEN CAST(t AS DOUBLE) END;
 CREATE OR REPLACE TEMP MACRO as_double(x) AS double_of(txt(x));
 -- Dates and datetimes: DuckDB's cast reads ISO 8601; the shape check (YYYY-MM-DD first) keeps

@@ -39,8 +39,8 @@ SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_do
        END                                                              AS _items_valid,
        CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) THEN NULL
             WHEN i.instrument = 'QIDS_SR16' AND len(i._items) = 16 THEN
-                 list_max(i._items[1:4]) + i._items[5] + list_max(i._items[6:9]) + i._items[10] + i._items[11]
-                 + i._items[12] + i._items[13] + i._items[14] + list_max(i._items[15:16])
+                 list_max(i._items[1:4])::BIGINT + i._items[5] + list_max(i._items[6:9]) + i._items[10]
+                 + i._items[11] + i._items[12] + i._items[13] + i._items[14] + list_max(i._items[15:16])  -- BIGINT: no overflow
             ELSE list_sum(i._items)
        END                                                              AS _item_sum,
        CASE WHEN i.instrument = 'PHQ9' AND len(i._items) = 9 THEN i._items[9] END AS _item9,

@@ -27,7 +27,8 @@ SELECT t.* EXCLUDE (birth_date, birth_year_raw, birth_date__raw, birth_year__raw
        coalesce(year(t.birth_date), t.birth_year_raw)                     AS birth_year,
        year(getvariable('exported_at')::TIMESTAMPTZ)                      AS _export_year,
        getvariable('exported_at')::TIMESTAMPTZ::DATE                      AS _export_date,
-       make_date(coalesce(year(t.birth_date), t.birth_year_raw), 1, 1)    AS _birth_floor,
+       CASE WHEN coalesce(year(t.birth_date), t.birth_year_raw) BETWEEN 1 AND 9999   -- else make_date fails
+            THEN make_date(coalesce(year(t.birth_date), t.birth_year_raw), 1, 1) END AS _birth_floor,
        CASE WHEN t.patient_key IS NOT NULL THEN coalesce(dup._n, 1) END AS _key_count
 FROM typed t
 -- duplicate keys, counted on the raw text (cheaper than on the typed rows)
