@@ -96,6 +96,15 @@ def _record(table: str, id_col: str) -> list:
             _exists(table, "patient_id", "_patient_exists")]
 
 
+def _identifier_text(table: str, what: str):
+    """Free text that held an email, SSN, phone number or URL: loaded with it redacted (staging's
+    redact()), flagged so the registry can be told to keep identifiers out of its exports."""
+    col = "term" if table == "adverse_events" else "site_id"
+    return _rule(E.ExpectColumnValuesToNotBeInSet, f"{table}.{col}.identifier", VALUE, "warning",
+                 f"{what} held an email, SSN, phone number or URL: redacted before loading",
+                 column="_text_identifier", value_set=[True])
+
+
 def _dated(table: str, col: str, what: str, day: str) -> list:
     """A required date or datetime: present, well-formed, not after the export."""
     return [_required(table, col, typed_col=True), _type(table, col, what), _not_future(table, col, day)]
@@ -126,6 +135,7 @@ def patients() -> list:
         _type(t, "trd_failed_trials", "a whole number"),
         _rule(E.ExpectColumnValuesToBeBetween, "patients.trd_failed_trials.range", ATEMPORAL, "error",
               "trd_failed_trials must be 0-30", column="trd_failed_trials", min_value=0, max_value=30),
+        _identifier_text(t, "site_id"),
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "error",
               "diagnosis_icd10 must be an ICD-10 code such as F33.2", column="diagnosis_icd10",
               regex=r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?$"),
@@ -287,6 +297,7 @@ def adverse_events() -> list:
         _required(t, "term"),
         _rule(E.ExpectColumnValueLengthsToBeBetween, "adverse_events.term.length", VALUE, "error",
               "term must be at most 200 characters", column="term", max_value=200),
+        _identifier_text(t, "term or meddra_pt"),
         _rule(E.ExpectColumnValuesToMatchRegex, "adverse_events.meddra_code.format", VALUE, "error",
               "meddra_code must be 8 digits", column="meddra_code", regex=r"^\d{8}$"),
         _code(t, "severity", SEVERITIES),

@@ -22,6 +22,7 @@ from transforms import adapters, split
 from transforms.bundle import Bundle, BundleError
 from transforms.pseudonymise import build_key_map, load_key
 from transforms.read import ReadResult
+from transforms.redaction import StepFailed, contained
 from transforms.tables import TABLE_ORDER
 from transforms.workspace import open_workspace
 from warehouse.connect import attach, detach, ensure_warehouse, warehouse_path
@@ -81,11 +82,13 @@ def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | No
 
 
 @task(name="verify-bundle", cache_policy=NO_CACHE)
+@contained("verify-bundle", passes=(BundleError,))
 def verify_bundle(source: str, adapter: str, options: dict) -> Bundle:
     return adapters.get(adapter).open(source, **options)
 
 
 @task(name="check-duplicate", cache_policy=NO_CACHE)
+@contained("check-duplicate", passes=(BundleError,))
 def check_duplicate(ws, warehouse: str, bundle: Bundle) -> int | None:
     attach(ws, warehouse, read_only=True)
     try:
@@ -95,16 +98,19 @@ def check_duplicate(ws, warehouse: str, bundle: Bundle) -> int | None:
 
 
 @task(name="read-tables", cache_policy=NO_CACHE)
+@contained("read-tables", passes=(BundleError,))
 def read_tables(ws, bundle: Bundle, adapter: str) -> dict[str, ReadResult]:
     return adapters.get(adapter).read(ws, bundle)
 
 
 @task(name="pseudonymise", cache_policy=NO_CACHE)
+@contained("pseudonymise", passes=(BundleError,))
 def pseudonymise(ws, bundle: Bundle, tables: list[str], key: bytes) -> int:
     return build_key_map(ws, key, bundle.registry_id, tables)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
+@contained("validate", passes=(BundleError,))
 def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -> dict:
     """Validate, and split each table as soon as its verdicts are in (quarantine, flags, alerts,
     the keys a full export holds), then free its raw and staging rows: memory stays bounded by
@@ -126,6 +132,7 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
 
 
 @task(name="split-rows", cache_policy=NO_CACHE)
+@contained("split-rows", passes=(BundleError,))
 def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, dict]:
     counts = {}
     for table in TABLE_ORDER:
@@ -139,6 +146,7 @@ def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, di
 
 
 @task(name="load", cache_policy=NO_CACHE)
+@contained("load", passes=(BundleError,))
 def load(ws, warehouse: str, meta: ExportMeta, tables: list[str], counts, dropped, results, timings) -> LoadOutcome:
     return load_export(ws, warehouse, meta, tables, counts, dropped, results, timings)
 
@@ -203,63 +211,78 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
     try:
         try:
             bundle = verify_bundle(source, adapter, options)
-        except BundleError as e:
+        except (BundleError, StepFailed) as e:
+            if isinstance(e, StepFailed) and e.transient:
+                raise
             logger.error("export rejected: %s", e)
-            registry = options.get("registry_id") or e.registry or "unknown"
-            meta = ExportMeta(registry, e.export, None, "unknown", adapter, None, None, str(source), started,
+            registry = options.get("registry_id") or getattr(e, "registry", None) or "unknown"
+            export = getattr(e, "export", None) or Path(source).name
+            meta = ExportMeta(registry, export, None, "unknown", adapter, None, None, str(source), started,
                               _flow_run_id())
             out = reject(ws, wh, meta, str(e), with_findings=False)
-            return IngestResult(registry, e.export, "rejected", out.load_id, str(e), str(source)).as_dict()
+            return IngestResult(registry, export, "rejected", out.load_id, str(e), str(source)).as_dict()
         lap("verify")
         meta = _meta(bundle, adapter, started, _flow_run_id())
         result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
                               exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
-        dup = check_duplicate(ws, wh, bundle)
-        if dup is not None:
-            out = record_duplicate(ws, wh, meta, dup, timings)
-            logger.info("export %s already loaded (load %s): recorded as duplicate", bundle.label, dup)
-            result.status, result.load_id, result.reason = "duplicate", out.load_id, out.reason
-            return result.as_dict()
         try:
-            reads = read_tables(ws, bundle, adapter)
-        except BundleError as e:
-            logger.error("export rejected: %s", e)
-            out = reject(ws, wh, meta, str(e), with_findings=False)
-            result.status, result.load_id, result.reason = "rejected", out.load_id, str(e)
+            dup = check_duplicate(ws, wh, bundle)
+            if dup is not None:
+                out = record_duplicate(ws, wh, meta, dup, timings)
+                logger.info("export %s already loaded (load %s): recorded as duplicate", bundle.label, dup)
+                result.status, result.load_id, result.reason = "duplicate", out.load_id, out.reason
+                return result.as_dict()
+            try:
+                reads = read_tables(ws, bundle, adapter)
+            except BundleError as e:
+                logger.error("export rejected: %s", e)
+                out = reject(ws, wh, meta, str(e), with_findings=False)
+                result.status, result.load_id, result.reason = "rejected", out.load_id, str(e)
+                return result.as_dict()
+            lap("read")
+            meta.source_files = {t: r.file for t, r in reads.items()}
+            dropped = {t: r.dropped_columns for t, r in reads.items() if r.dropped_columns}
+            identifiers = {t: r.identifier_columns for t, r in reads.items() if r.identifier_columns}
+            if identifiers:
+                logger.warning("export %s: identifier columns dropped before anything was written: %s",
+                               bundle.label, identifiers)
+            pseudonymise(ws, bundle, list(reads), key)
+            lap("pseudonymise")
+            results = validate(ws, wh, bundle, reads)
+            lap("validate")
+            counts = split_rows(ws, bundle, reads)
+            for table, r in reads.items():
+                notes = adapter_notes(r)
+                if notes and table in counts:
+                    counts[table]["notes"] = notes
+            lap("split")
+            flat = [r for rs in results.values() for r in rs]
+            result.tables, result.dropped_columns = counts, dropped
+            result.rules_broken, result.alerts = _summaries(ws)
+            reason = split.over_threshold(counts, reject_threshold)
+            if reason:
+                reason = f"rejected share over the threshold: {reason}"
+                out = reject(ws, wh, meta, reason, counts, dropped, flat, timings)
+                logger.error("export %s rejected: %s", bundle.label, reason)
+                result.status, result.load_id, result.reason = "rejected", out.load_id, reason
+                return result.as_dict()
+            out = load(ws, wh, meta, list(reads), counts, dropped, flat, timings)
+            lap("load")
+            result.status, result.load_id, result.reason, result.timings = out.status, out.load_id, out.reason, timings
+            logger.info("export %s: %s as load %s; rows %s", bundle.label, out.status, out.load_id,
+                        {t: c.get("loaded") for t, c in counts.items()})
             return result.as_dict()
-        lap("read")
-        meta.source_files = {t: r.file for t, r in reads.items()}
-        dropped = {t: r.dropped_columns for t, r in reads.items() if r.dropped_columns}
-        identifiers = {t: r.identifier_columns for t, r in reads.items() if r.identifier_columns}
-        if identifiers:
-            logger.warning("export %s: identifier columns dropped before anything was written: %s",
-                           bundle.label, identifiers)
-        pseudonymise(ws, bundle, list(reads), key)
-        lap("pseudonymise")
-        results = validate(ws, wh, bundle, reads)
-        lap("validate")
-        counts = split_rows(ws, bundle, reads)
-        for table, r in reads.items():
-            notes = adapter_notes(r)
-            if notes and table in counts:
-                counts[table]["notes"] = notes
-        lap("split")
-        flat = [r for rs in results.values() for r in rs]
-        result.tables, result.dropped_columns = counts, dropped
-        result.rules_broken, result.alerts = _summaries(ws)
-        reason = split.over_threshold(counts, reject_threshold)
-        if reason:
-            reason = f"rejected share over the threshold: {reason}"
-            out = reject(ws, wh, meta, reason, counts, dropped, flat, timings)
+        except StepFailed as e:
+            # Not the data's fault in a way a rule names (those are quarantined or rejected above):
+            # recorded as a rejection, so the batch goes on and the export can be ingested again
+            # once fixed; a transient failure (lock, memory, disk) fails the run, to be retried.
+            if e.transient:
+                raise
+            reason = f"{e}; nothing loaded"
             logger.error("export %s rejected: %s", bundle.label, reason)
+            out = reject(ws, wh, meta, reason, with_findings=False)
             result.status, result.load_id, result.reason = "rejected", out.load_id, reason
             return result.as_dict()
-        out = load(ws, wh, meta, list(reads), counts, dropped, flat, timings)
-        lap("load")
-        result.status, result.load_id, result.reason, result.timings = out.status, out.load_id, out.reason, timings
-        logger.info("export %s: %s as load %s; rows %s", bundle.label, out.status, out.load_id,
-                    {t: c.get("loaded") for t, c in counts.items()})
-        return result.as_dict()
     finally:
         ws.close()
         shutil.rmtree(spill, ignore_errors=True)

@@ -88,22 +88,31 @@ def _extract_zip(zpath: Path) -> tuple[tempfile.TemporaryDirectory, Path]:
     """Extract a zip safely: members with absolute or parent paths are refused, links are not followed."""
     tmp = tempfile.TemporaryDirectory(prefix="outcomes-zip-")
     root = Path(tmp.name)
-    with zipfile.ZipFile(zpath) as zf:
-        for info in zf.infolist():
-            name = info.filename
-            p = PurePosixPath(name.replace("\\", "/"))
-            if p.is_absolute() or any(part == ".." for part in p.parts):
-                tmp.cleanup()
-                raise BundleError("bundle.path_inside", "zip member leaves the bundle", zpath.name, name)
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                tmp.cleanup()
-                raise BundleError("bundle.path_inside", "zip member is a symbolic link", zpath.name, name)
-        zf.extractall(root)
+    try:
+        _unzip(zpath, root, tmp)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as e:
+        tmp.cleanup()  # a truncated or damaged zip (one still being copied in, say) is rejected
+        raise BundleError("bundle.zip", f"the zip cannot be read ({type(e).__name__})", zpath.name) from None
+    except BaseException:
+        tmp.cleanup()
+        raise
     manifests = list(root.rglob("manifest.json"))
     if len(manifests) != 1:
         tmp.cleanup()
         raise BundleError("bundle.manifest", f"zip holds {len(manifests)} manifest.json files, expected 1", zpath.name)
     return tmp, manifests[0].parent
+
+
+def _unzip(zpath: Path, root: Path, tmp) -> None:
+    with zipfile.ZipFile(zpath) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            p = PurePosixPath(name.replace("\\", "/"))
+            if p.is_absolute() or any(part == ".." for part in p.parts):
+                raise BundleError("bundle.path_inside", "zip member leaves the bundle", zpath.name, name)
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise BundleError("bundle.path_inside", "zip member is a symbolic link", zpath.name, name)
+        zf.extractall(root)
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -167,7 +176,7 @@ def _read_manifest(root: Path, source: str, tmp, verify_checksums: bool) -> Bund
     if known is None:
         raise BundleError("bundle.registry_id", "registry_id must match [a-z0-9][a-z0-9-]{0,63}", export)
     if not (isinstance(export_id, str) and EXPORT_ID_RE.match(export_id)):
-        raise BundleError("bundle.export_id", "export_id missing or not a plain identifier", export)
+        raise BundleError("bundle.export_id", "export_id missing or not a plain identifier", export, registry=known)
     try:
         return _read_files(root, source, tmp, verify_checksums, m, raw, known, export)
     except BundleError as e:  # the registry is known from here on: a rejection is recorded under it

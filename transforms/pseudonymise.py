@@ -60,7 +60,7 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
     for t in raw_tables:  # malformed lines' values may hold ids too
         if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = 'malformed_{t}'").fetchone()[0]:
             extra = con.execute(
-                f"SELECT DISTINCT trim(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}"
+                f"SELECT DISTINCT txt(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}"
             ).fetchall()
             ids += [r[0] for r in extra if r[0]]
     ids = sorted(set(ids))

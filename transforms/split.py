@@ -23,11 +23,31 @@ _SESSION_PATIENT = ("LEFT JOIN (SELECT session_id, any_value(patient_key) AS pat
                     "GROUP BY session_id) sp ON sp.session_id = s.session_id")
 
 
+# Values the quarantine keeps only reduced (macros.sql): a full ZIP and a birth date identify. Every
+# other value is kept as it arrived but for what redact() finds in it (an email, SSN, phone, URL).
+REDUCED = {"patients": {"zip": "q_zip", "birth_date": "q_birth", "birth_year": "q_birth"}}
+
+
+def _value_sql(table: str, col: str, value: str) -> str:
+    """A quarantined value as kept: REDUCED, or with what identifies redacted (macros.sql)."""
+    return f"{REDUCED.get(table, {}).get(col, 'redact')}({value})"
+
+
+def protect_values(con: duckdb.DuckDBPyConnection, table: str, raw: dict) -> dict:
+    """A malformed line's fields as the quarantine keeps them: by the same macros as _raw_row's."""
+    cols = [c for c, v in raw.items() if isinstance(v, str) and not c.startswith("_") and c != "patient_id"]
+    if not cols:
+        return {}
+    exprs = ", ".join(_value_sql(table, c, f"${i + 1}::VARCHAR") for i, c in enumerate(cols))
+    return dict(zip(cols, con.execute(f"SELECT {exprs}", [raw[c] for c in cols]).fetchone()))
+
+
 def _raw_row(table: str) -> dict[str, str]:
     """SQL for the quarantined row's values: the contract's columns, patient_id as its key."""
     cols = TABLES[table].column_names
-    parts = [f'"{c}" := ' + ("k.patient_key" if c == "patient_id" else f'r."{c}"') for c in cols]
-    join = "LEFT JOIN pk_map k ON k.patient_id = trim(r.patient_id)" if "patient_id" in cols else ""
+    parts = [f'"{c}" := ' + ("k.patient_key" if c == "patient_id" else _value_sql(table, c, f'r."{c}"'))
+             for c in cols]
+    join = "LEFT JOIN pk_map k ON k.patient_id = txt(r.patient_id)" if "patient_id" in cols else ""
     return {"row_struct": "struct_pack(" + ", ".join(parts) + ")", "patient_join": join}
 
 
@@ -50,17 +70,24 @@ def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:
     """Malformed lines join the quarantine with rule <table>.row.malformed; ids pseudonymised."""
-    keys = dict(con.execute("SELECT patient_id, patient_key FROM pk_map").fetchall())
+    # Every value's key, if its text (trimmed as staging trims it: txt()) is a patient id of the
+    # export: a shifted field may carry an id into another column. Trimming here in Python instead
+    # once missed an id that started with a tab (DuckDB's trim keeps tabs) and kept it raw.
+    keys = dict(con.execute(
+        f'SELECT DISTINCT v, k.patient_key FROM (SELECT unnest(map_values("values")) AS v FROM {malformed_table}) '
+        f"JOIN pk_map k ON k.patient_id = txt(v)").fetchall())
     rows = con.execute(
         f'SELECT _line, error, fields_found, fields_expected, "values" FROM {malformed_table} ORDER BY _line'
     ).fetchall()
     out = []
     for line, error, found, expected, values in rows:
         raw = {"_error": error, "_fields_found": found, "_fields_expected": expected}
-        if values:
-            for k, v in dict(values).items():
-                stripped = (v or "").strip()
-                raw[k] = keys.get(stripped, v) if (k == "patient_id" or stripped in keys) else v
+        for k, v in dict(values or {}).items():
+            if k == "patient_id":
+                raw[k] = keys.get(v)  # its key, or nothing: never the id as it arrived
+            else:
+                raw[k] = keys.get(v, v) if v is not None else None
+        raw.update(protect_values(con, table, raw))
         out.append((table, source_file, line, f"{table}.row.malformed", json.dumps(raw)))
     if out:
         con.executemany("INSERT INTO q_rows VALUES (?, ?, ?, ?, ?)", out)

@@ -25,6 +25,7 @@ CASES = {
     "patients.enrolled_on.after_birth": ("patients", 0, {"birth_date": "", "birth_year": "2026"}, [2]),
     "patients.trd_failed_trials.type": ("patients", 0, {"trd_failed_trials": "two"}, [2]),
     "patients.trd_failed_trials.range": ("patients", 0, {"trd_failed_trials": "31"}, [2]),
+    "patients.site_id.identifier": ("patients", 0, {"site_id": "Dr Jones (555) 013-7789"}, [2]),
     "patients.diagnosis_icd10.format": ("patients", 0, {"diagnosis_icd10": "depression"}, [2]),
     "patients.diagnosis_icd10.mdd": ("patients", 0, {"diagnosis_icd10": "F41.1"}, [2]),
     # sessions: row 0 = S1 esketamine 56 mg, row 1 = S2 IV ketamine 0.5 mg/kg x 80 kg
@@ -118,6 +119,7 @@ CASES = {
     "adverse_events.onset_date.after_first_session": ("adverse_events", 0, {"onset_date": "2025-01-01"}, [2]),
     "adverse_events.term.required": ("adverse_events", 0, {"term": ""}, [2]),
     "adverse_events.term.length": ("adverse_events", 0, {"term": "x" * 201}, [2]),
+    "adverse_events.term.identifier": ("adverse_events", 0, {"term": "nausea; patient ssn 987-65-4329"}, [2]),
     "adverse_events.meddra_code.format": ("adverse_events", 0, {"meddra_code": "1234"}, [2]),
     "adverse_events.severity.code": ("adverse_events", 0, {"severity": "grade 2"}, [2]),
     "adverse_events.serious.type": ("adverse_events", 0, {"serious": "yes"}, [2]),

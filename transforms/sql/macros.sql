@@ -39,3 +39,27 @@ CREATE OR REPLACE TEMP MACRO day_of(ts) AS
          THEN DATE '1970-01-01' + CAST((epoch_us(ts) - ((epoch_us(ts) % 86400000000) + 86400000000) % 86400000000)
                                        // 86400000000 AS INTEGER)
          ELSE ts::DATE END;
+-- What a limited data set may keep of a ZIP code: its first 3 digits, the sparsely populated
+-- prefixes as 000 (HHS de-identification guidance, 2010 Census list).
+CREATE OR REPLACE TEMP MACRO zip3_of(t) AS
+    CASE WHEN left(t, 3) IN ('036', '059', '102', '202', '203', '204', '205', '369', '556', '692',
+                             '753', '772', '821', '823', '878', '879', '884', '893')
+         THEN '000' ELSE left(t, 3) END;
+-- The quarantine keeps a row's values as they arrived, but not a full ZIP or birth date (contract
+-- section 5): the ZIP as zip3_of, a birth date as its year, withheld when not a year or when the
+-- patient is 90 or older at the export (the warehouse withholds birth years from 90 on).
+CREATE OR REPLACE TEMP MACRO q_zip(x) AS zip3_of(txt(x));
+CREATE OR REPLACE TEMP MACRO q_birth(x) AS
+    CASE WHEN txt(x) IS NULL THEN NULL
+         WHEN NOT regexp_full_match(left(txt(x), 4), '[0-9]{4}') THEN '(withheld: not a year)'
+         WHEN year(getvariable('exported_at')::TIMESTAMPTZ) - CAST(left(txt(x), 4) AS INTEGER) >= 90
+              THEN '(withheld: 90 or older)'
+         ELSE left(txt(x), 4) END;
+-- Free text (an adverse event's term, a site name, a quarantined value) may hold what identifies
+-- a person. What a pattern can tell (an email, a US SSN or phone number, a URL) is replaced before
+-- anything is stored; names cannot be told by a pattern (README: free text).
+CREATE OR REPLACE TEMP MACRO identifier_re() AS
+    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|\(?\b[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}\b|(?i:https?://|www\.)[^ ]+';
+CREATE OR REPLACE TEMP MACRO has_identifier(t) AS regexp_matches(t, identifier_re());
+CREATE OR REPLACE TEMP MACRO redact(t) AS
+    CASE WHEN regexp_matches(t, identifier_re()) THEN regexp_replace(t, identifier_re(), '[redacted]', 'g') ELSE t END;

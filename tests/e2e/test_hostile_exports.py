@@ -1,0 +1,195 @@
+"""End-to-end: exports built to leak or to break the flow (found by a privacy review). Nothing
+identifying may reach the warehouse, a result or a log; a value that once crashed the flow is a
+rule violation; an unexpected error is a rejection that repeats none of the export's values."""
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import os
+import tempfile
+
+import duckdb
+import pytest
+
+from exports import BASE, csv_bytes, write_export
+from flows.ingest import ingest_export
+from test_ingest_flow import all_text
+from whquery import query
+
+pytestmark = pytest.mark.e2e
+
+NAME, SSN, PHONE, EMAIL = "Zebediah Quackenbush", "987-65-4329", "(555) 013-7789", "zq.marker@example.org"
+
+
+def tables(**changes):
+    t = copy.deepcopy(BASE)
+    for table, fn in changes.items():
+        fn(t[table])
+    return t
+
+
+def nowhere(wh: str, capfd, result: dict, needles: list[str]) -> list[str]:
+    """The needles found in the warehouse's values, its file's bytes, the result or the logs."""
+    text, out = all_text(wh), capfd.readouterr()
+    blob = open(wh, "rb").read()
+    where = [text, out.out, out.err, json.dumps(result)]
+    return [n for n in needles if any(n in w for w in where) or n.encode() in blob]
+
+
+def test_malformed_line_keeps_no_raw_patient_id(tmp_path, wh, capfd):
+    """A malformed line's patient id starting with a tab (DuckDB's trim keeps tabs, Python's strip
+    does not) was kept as it arrived; a shifted id in another field must be keyed too."""
+    header = list(BASE["sessions"][0]) + [c for c in BASE["sessions"][1] if c not in BASE["sessions"][0]]
+    good = csv_bytes(BASE["sessions"], header).decode()
+    bad = [["S9", "\tPIDTAB-001", "2025-01-12T10:00:00Z", "ketamine", "iv", "40", "", "", "", "", "clinic", "90", "x"],
+           ["S8", "MRN-1001", "MRN-1002", "ketamine", "iv", "40", "", "", "", "", "clinic", "90", "y"]]
+    lines = good + "".join(",".join(f'"{v}"' for v in row) + "\n" for row in bad)
+    folder = write_export(tmp_path / "x", {"sessions": []} | {k: v for k, v in BASE.items() if k != "sessions"},
+                          raw_files={"sessions": lines.encode()}, rows_override={"sessions": 4})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["sessions"]["malformed"] == 2
+    kept = [json.loads(v) for (v,) in query(
+        wh, "SELECT raw_values FROM ops.quarantine WHERE rule = 'sessions.row.malformed' ORDER BY source_row")]
+    assert kept[0]["session_id"] == "S9" and kept[0]["patient_id"] and len(kept[0]["patient_id"]) == 64
+    assert len(kept[1]["patient_id"]) == 64 and len(kept[1]["session_start"]) == 64  # the shifted id too
+    assert nowhere(wh, capfd, r, ["PIDTAB-001", "MRN-1001", "MRN-1002"]) == []
+
+
+def test_quarantined_patient_keeps_no_full_zip_or_birth_date(tmp_path, wh, capfd):
+    def add(rows):
+        rows.append({**rows[0], "patient_id": "MRN-2001", "zip": "90210", "birth_date": "1961-07-04",
+                     "enrolled_on": "2031-01-01"})  # enrolled in the future: quarantined
+        rows.append({**rows[0], "patient_id": "MRN-2002", "zip": "03601", "birth_date": "1921-03-09",
+                     "sex": "female"})  # 90 or older, bad code, sparsely populated ZIP prefix
+        rows.append({**rows[0], "patient_id": "MRN-2003", "birth_date": "07/04/1961", "zip": "94110"})
+    r = ingest_export(str(write_export(tmp_path / "x", tables(patients=add))), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["patients"]["quarantined"] == 3
+    kept = {v["patient_id"]: v for v in (json.loads(x) for (x,) in query(
+        wh, "SELECT DISTINCT raw_values FROM ops.quarantine WHERE table_name = 'patients'"))}
+    assert sorted((v["zip"], v["birth_date"]) for v in kept.values()) == [
+        ("000", "(withheld: 90 or older)"), ("902", "1961"), ("941", "(withheld: not a year)")]
+    # numbers quoted: bare digits could turn up inside a timestamp's microseconds
+    assert nowhere(wh, capfd, r, ['"90210"', '"1961-07-04"', "07/04/1961", '"1921-03-09"', '"03601"']) == []
+
+
+def test_malformed_patient_line_keeps_no_full_zip_or_birth_date(tmp_path, wh, capfd):
+    header = list(BASE["patients"][0])
+    text = csv_bytes(BASE["patients"], header).decode() + \
+        '"MRN-3001","1961-07-04","F","90210","2025-01-05","north","3","F33.2","extra"\n'
+    folder = write_export(tmp_path / "x", raw_files={"patients": text.encode()}, rows_override={"patients": 3})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert r["tables"]["patients"]["malformed"] == 1
+    (raw,) = query(wh, "SELECT raw_values FROM ops.quarantine WHERE rule = 'patients.row.malformed'")[0]
+    v = json.loads(raw)
+    assert (v["zip"], v["birth_date"], len(v["patient_id"])) == ("902", "1961", 64)
+    assert nowhere(wh, capfd, r, ['"90210"', '"1961-07-04"', "MRN-3001"]) == []
+
+
+def test_identifiers_in_free_text_are_redacted_and_flagged(tmp_path, wh, capfd):
+    term = f"nausea after dose; {NAME} ssn {SSN} call {PHONE} or {EMAIL}"
+
+    def ae(rows):
+        rows[0]["term"] = term
+        rows.append({**rows[0], "ae_id": "E2", "severity": "awful"})  # quarantined, with the same term
+
+    def site(rows):
+        rows[1]["site_id"] = f"clinic of Dr X {PHONE}"
+    r = ingest_export(str(write_export(tmp_path / "x", tables(adverse_events=ae, patients=site))), warehouse=wh,
+                      reject_threshold=1.0)
+    assert r["status"] == "loaded"
+    assert query(wh, "SELECT term FROM core.adverse_events") == [
+        (f"nausea after dose; {NAME} ssn [redacted] call [redacted] or [redacted]",)]
+    assert query(wh, "SELECT site_id FROM core.patients WHERE site_id <> 'north'") == [("clinic of Dr X [redacted]",)]
+    assert query(wh, "SELECT list_sort(flatten(list(warnings))) FROM core.adverse_events")[0][0] == [
+        "adverse_events.term.identifier"]
+    assert "patients.site_id.identifier" in query(wh, "SELECT flatten(list(warnings)) FROM core.patients")[0][0]
+    (raw,) = query(wh, "SELECT raw_values FROM ops.quarantine WHERE table_name = 'adverse_events'")[0]
+    assert "[redacted]" in json.loads(raw)["term"]
+    assert nowhere(wh, capfd, r, [SSN, PHONE, "013-7789", EMAIL]) == []
+
+
+def test_header_without_required_columns_rejects_without_naming_its_values(tmp_path, wh, capfd):
+    """A patients file that starts with a data row: its values were reported as dropped columns."""
+    data = csv_bytes(BASE["patients"]).split(b"\n", 1)[1]
+    folder = write_export(tmp_path / "x", raw_files={"patients": data}, rows_override={"patients": 1})
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected" and "[rule bundle.header]" in r["reason"]
+    assert "header lacks required column(s) patient_id, enrolled_on" in r["reason"]
+    assert query(wh, "SELECT registry_id, status, dropped_columns FROM ops.loads") == [
+        ("test-registry", "rejected", "{}")]
+    assert nowhere(wh, capfd, r, ["MRN-1001", "1970-04-02"]) == []
+
+
+@pytest.mark.parametrize("field,value", [("export_id", NAME), ("mode", EMAIL), ("exported_at", PHONE),
+                                         ("contract", SSN)])
+def test_bad_manifest_values_are_not_repeated(tmp_path, wh, capfd, field, value):
+    folder = write_export(tmp_path / "x", manifest_overrides={field: value})
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected" and f"bundle.{field}" in r["reason"]
+    registry, export = query(wh, "SELECT registry_id, export_id FROM ops.loads")[0]
+    assert registry == "test-registry" and (field != "export_id" or export == folder.name)
+    assert nowhere(wh, capfd, r, [value]) == []
+
+
+def test_damaged_zip_is_rejected_and_leaves_nothing_behind(tmp_path, wh):
+    bad = tmp_path / "half-copied.zip"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "outcomes-zip-*")))
+    r = ingest_export(str(bad), warehouse=wh)
+    assert r["status"] == "rejected" and "[rule bundle.zip]" in r["reason"]
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "outcomes-zip-*"))) <= before
+
+
+def test_values_that_once_crashed_the_flow_break_rules_instead(tmp_path, wh):
+    def patients(rows):
+        rows.append({**rows[0], "patient_id": "MRN-1003", "birth_date": "", "birth_year": "999999999"})
+
+    def sessions(rows):
+        rows.append({**rows[1], "session_id": "S3", "dose_mg": "1e999"})
+
+    def assessments(rows):
+        rows.append({**rows[0], "assessment_id": "A9", "instrument": "QIDS_SR16", "total_score": "10",
+                     "item_scores": ";".join(["2000000000"] * 16)})
+    t = tables(patients=patients, sessions=sessions, assessments=assessments)
+    r = ingest_export(str(write_export(tmp_path / "x", t)), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded"
+    assert {"patients.birth_year.not_future", "sessions.dose_mg.type", "assessments.item_scores.format"} <= set(
+        r["rules_broken"])
+    assert query(wh, "SELECT count(*) FROM core.sessions WHERE NOT isfinite(dose_mg)") == [(0,)]
+
+
+def test_unexpected_error_is_a_rejection_that_repeats_no_value(tmp_path, wh, capfd, monkeypatch):
+    """A DuckDB error quotes the value it failed on; the step's error leaves it out, the export is
+    recorded as rejected (the batch goes on), and once the cause is gone it loads."""
+    import transforms.split as split
+
+    real = split.collect_table
+
+    def broken(con, table, source_file):
+        if table == "sessions":
+            raise duckdb.ConversionException(f"Could not convert string '{NAME}' to INT32 at {SSN}")
+        return real(con, table, source_file)
+    monkeypatch.setattr(split, "collect_table", broken)
+    folder = write_export(tmp_path / "x")
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected"
+    assert r["reason"].startswith("step validate failed: ConversionException: ")
+    assert "nothing loaded" in r["reason"]
+    assert nowhere(wh, capfd, r, [NAME, SSN]) == []
+    assert query(wh, "SELECT count(*) FROM core.sessions") == [(0,)]
+    monkeypatch.setattr(split, "collect_table", real)
+    assert ingest_export(str(folder), warehouse=wh)["status"] == "loaded"
+
+
+def test_transient_error_fails_the_run_for_a_retry(tmp_path, wh, monkeypatch):
+    import transforms.split as split
+    from transforms.redaction import StepFailed
+
+    def locked(con, table, source_file):
+        raise duckdb.IOException(f"Could not set lock on file '{NAME}.duckdb'")
+    monkeypatch.setattr(split, "collect_table", locked)
+    with pytest.raises(StepFailed, match="step validate failed: IOException") as e:
+        ingest_export(str(write_export(tmp_path / "x")), warehouse=wh)
+    assert NAME not in str(e.value)
+    assert query(wh, "SELECT count(*) FROM ops.loads") == [(0,)]

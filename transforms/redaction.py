@@ -1,0 +1,47 @@
+"""What an error may say. DuckDB's messages quote the value they failed on ("Could not convert
+string 'Jane Doe' to INT32"), and a failed task's message reaches Prefect's logs, the run's state
+and the CLI, so an unexpected error leaves a step with its quoted text and numbers blanked."""
+from __future__ import annotations
+
+import functools
+import re
+
+import duckdb
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_NUMBER = re.compile(r"\d[\d\-/.:]{2,}")
+
+
+def redact_message(text: str) -> str:
+    """The message with quoted text and numbers of 3+ characters (ids, dates, SSNs) blanked."""
+    return _NUMBER.sub("#", _QUOTED.sub("'…'", text))
+
+
+class StepFailed(Exception):
+    """An unexpected error inside an ingest step, its message redacted. Transient ones (the file
+    lock, memory, the disk) may pass on a retry; the rest would fail the same way again."""
+
+    def __init__(self, step: str, error: BaseException):
+        self.step, self.kind = step, type(error).__name__
+        self.transient = isinstance(error, (duckdb.IOException, duckdb.OutOfMemoryException, OSError, MemoryError))
+        first = redact_message(str(error)).strip().splitlines()
+        super().__init__(f"step {step} failed: {self.kind}: {first[0] if first else ''}")
+
+
+def contained(step: str, passes: tuple[type[BaseException], ...] = ()):
+    """Decorator: let `passes` (errors that already say what they mean) through; turn any other
+    exception into StepFailed, without the original chained (its message is the unredacted one)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (StepFailed, *passes):
+                raise
+            except Exception as e:  # noqa: BLE001 - re-raised, redacted
+                raise StepFailed(step, e) from None
+
+        return inner
+
+    return wrap
