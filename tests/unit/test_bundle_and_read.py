@@ -206,3 +206,47 @@ def test_gzip_header_read(tmp_path):
     read_table(ws, b.files[0], b.export_id)
     assert _values(ws)[0] == (2, "MRN-1001", "2025-01-05")
     rehash(folder)
+
+
+def test_header_lacking_required_columns_is_structural_and_names_no_value(tmp_path):
+    """A file that starts with a data row: its 'names' are a patient's values."""
+    data = csv_bytes(PATIENTS).split(b"\n", 1)[1]
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, data, rows=1)
+    assert e.value.rule == "bundle.header"
+    assert "patient_id, enrolled_on" in str(e.value) and "8 column(s) outside the contract" in str(e.value)
+    assert "MRN-1001" not in str(e.value) and "02139" not in str(e.value)
+
+
+def test_dropped_names_that_are_not_column_names_are_only_counted(tmp_path):
+    rows = [p | {"notes": "x", "jane@example.org": "y", "(555) 013-7789": "z"} for p in PATIENTS]
+    ws, r = _read(tmp_path, csv_bytes(rows))
+    assert r.dropped_columns == ["notes", "(2 more, not named: not column names)"]
+    assert r.identifier_columns == []
+
+
+@pytest.mark.parametrize("twice, shown", [("site_id", "'site_id'"), ("987-65-4329", "not a column name")])
+def test_a_name_twice_in_the_header_is_named_only_if_it_is_a_name(tmp_path, twice, shown):
+    header = list(PATIENTS[0]) + [twice, twice]
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, csv_bytes(PATIENTS, header))
+    assert e.value.rule == "bundle.header" and shown in str(e.value)
+    assert "987-65-4329" not in str(e.value)
+
+
+def test_manifest_errors_repeat_no_failing_value_and_keep_the_registry(tmp_path):
+    for field, value in [("export_id", "Jane Doe"), ("mode", "jane@example.org"), ("exported_at", "555-013-7789"),
+                         ("contract", "987-65-4329")]:
+        folder = write_export(tmp_path / field, manifest_overrides={field: value})
+        with pytest.raises(BundleError) as e:
+            open_bundle(folder)
+        assert value not in str(e.value) and e.value.registry == "test-registry"
+        assert e.value.export == (folder.name if field == "export_id" else "2025-01-31T23-00-00Z")
+
+
+def test_damaged_zip_is_a_bundle_error(tmp_path):
+    bad = tmp_path / "x.zip"
+    bad.write_bytes(b"PK\x03\x04truncated")
+    with pytest.raises(BundleError) as e:
+        open_bundle(bad)
+    assert e.value.rule == "bundle.zip" and "x.zip" in str(e.value)

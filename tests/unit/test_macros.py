@@ -86,3 +86,35 @@ def test_day_of_is_the_calendar_day_in_the_session_time_zone(con: duckdb.DuckDBP
     finally:
         con.execute("SET TimeZone = 'UTC'")
     assert not bad, bad
+
+
+IDENTIFYING = st.sampled_from(["987-65-4329", "(555) 013-7789", "555.013.7789", "555 013 7789", "jane.doe@example.org",
+                               "J_D+1@mail.example.co.uk", "https://example.org/p?id=7", "www.example.org"])
+AROUND = st.sampled_from(["", " ", "nausea ", "call ", "x", "1", "-", "(", ")", "@", ".", "Dr Jones, ", ";"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.one_of(IDENTIFYING, AROUND, st.text(max_size=8)), min_size=1, max_size=8))
+def test_redact_leaves_nothing_it_would_find(con: duckdb.DuckDBPyConnection, parts):
+    text = "".join(parts)
+    redacted, found, again = con.execute("SELECT redact($1), has_identifier($1), has_identifier(redact($1))",
+                                         [text]).fetchone()
+    assert again is False
+    assert (redacted != text) == found
+    for p in parts:  # whatever surrounds it, an identifier inserted whole is gone
+        if p in ("987-65-4329", "(555) 013-7789", "555.013.7789", "jane.doe@example.org"):
+            assert p not in redacted
+
+
+def test_redact_keeps_clinical_text(con: duckdb.DuckDBPyConnection):
+    for text in ["Dissociation", "2025-01-31T09:00:00Z", "3;3;2;2;2;2;2;2;2", "F33.2", "BP 180/110 at 40 min",
+                 "12345-6789", "dose 0.5 mg/kg x 80 kg"]:
+        assert con.execute("SELECT redact($1)", [text]).fetchone()[0] == text
+
+
+def test_quarantine_reductions(con: duckdb.DuckDBPyConnection):
+    con.execute("SET VARIABLE exported_at = '2025-01-31T23:00:00+00:00'")
+    rows = con.execute("SELECT q_zip(z), q_birth(b) FROM (VALUES ('90210', '1961-07-04'), (' 03601 ', '1935'), "
+                       "('9', '1935-02-01'), (NULL, '07/04/1961'), ('', NULL)) v(z, b)").fetchall()
+    assert rows == [("902", "1961"), ("000", "(withheld: 90 or older)"), ("9", "(withheld: 90 or older)"),
+                    (None, "(withheld: not a year)"), (None, None)]

@@ -57,9 +57,10 @@ CREATE OR REPLACE TEMP MACRO q_birth(x) AS
          ELSE left(txt(x), 4) END;
 -- Free text (an adverse event's term, a site name, a quarantined value) may hold what identifies
 -- a person. What a pattern can tell (an email, a US SSN or phone number, a URL) is replaced before
--- anything is stored; names cannot be told by a pattern (README: free text).
+-- anything is stored; names cannot be told by a pattern (README: free text). No word boundaries:
+-- an SSN run into other text is still one (a long number that contains the shape goes too).
 CREATE OR REPLACE TEMP MACRO identifier_re() AS
-    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b|\(?\b[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}\b|(?i:https?://|www\.)[^ ]+';
+    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[0-9]{3}-[0-9]{2}-[0-9]{4}|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|(?i:https?://|www\.)[^ ]+';
 CREATE OR REPLACE TEMP MACRO has_identifier(t) AS regexp_matches(t, identifier_re());
 CREATE OR REPLACE TEMP MACRO redact(t) AS
     CASE WHEN regexp_matches(t, identifier_re()) THEN regexp_replace(t, identifier_re(), '[redacted]', 'g') ELSE t END;
