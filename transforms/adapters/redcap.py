@@ -70,9 +70,13 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
             r.out_of_range[k] = r.out_of_range.get(k, 0) + v
     structural = {"redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
                   "redcap_data_access_group", mapping.record_id or (dictionary.record_id if dictionary else "")}
+    reported: set[str] = set()
     for table, r in results.items():
         r.rows = write_raw(con, table, rows[table])
         data = files[r.file]
+        if r.file in reported:  # a file's unused columns are said once, under its first table
+            continue
+        reported.add(r.file)
         unused = sorted(c for c in data.header if c not in used.get(r.file, set()) and c not in structural)
         r.dropped_columns = unused
         r.identifier_columns = [c for c in unused if is_identifier_column(c) or (
