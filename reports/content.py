@@ -352,7 +352,7 @@ class Content:
                     f"ORDER BY level, term, drug = 'all', drug, route, period", [self.reg, self.month])
         t = Table(title, ["Term", "Level", "Group", "Period", "Patients exposed", "Sessions", "Patients with event", "Events",
                           "Per 100 sessions (exact CI)", "Per 100 patient-years, EAIR (exact CI)"], note=note)
-        forest_rows = []
+        forest_rows, term_figs = [], {}
         for r in df.itertuples():
             if r.period not in periods:
                 continue
@@ -371,8 +371,13 @@ class Content:
                     self.book.add(sec, "events", st, r.sessions, r.events, cell=key), per100,
                     self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
                                   (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
-            # a preferred term (a data value, not our vocabulary) is printed only beside a shown number
-            label = Guarded(r.term, figs, "suppressed term") if r.level == "pt" else r.term
+            # a preferred term (a data value, not our vocabulary) is printed only if one of its rows
+            # shows a number: the term's rows share one list of figures
+            if r.level == "pt":
+                term_figs.setdefault(r.term, []).extend(figs)
+                label = Guarded(r.term, term_figs[r.term], "suppressed term")
+            else:
+                label = r.term
             t.rows.append([label, r.level, grp, p, *figs])
             if forest and r.period == "cumulative":
                 forest_rows.append((r.term, grp, per100))
