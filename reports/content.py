@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
 import duckdb
 import pandas as pd
 
@@ -26,6 +28,44 @@ class Section:
 
 def _grp(drug, route):
     return "all groups" if drug == "all" else f"{drug} {route}"
+
+
+EXPOSURE_ALL = ("exposure", "all", "all")  # + (period,): the 'all groups' exposure cell
+EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt")]  # non-responders etc. are counts too
+AE_PAIRS = [("patients", "patients_with_event"), ("patients_with_event", "new_patients")]
+FLAG_PAIRS = [("units", "flagged"), ("patients", "patients_flagged")]
+
+# A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
+SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def site_labels(sites: pd.DataFrame) -> dict[tuple, str]:
+    """(registry, site_id) -> the label printed: the id when it matches SITE_CODE, else 'site N' (N its
+    rank among the registry's sites, by id), so free text in site_id never reaches the report."""
+    out = {}
+    for reg, g in sites.groupby("registry_id", sort=False):
+        for i, sid in enumerate(sorted(g.site_id.astype(str)), 1):
+            out[(reg, sid)] = sid if SITE_CODE.fullmatch(sid) else f"site {i}"
+    return out  # no clash: a code has no space, a neutral label has one
+
+
+@dataclass
+class Guarded:
+    """A row label that is printed only if one of the row's numbers is: when all of them are
+    suppressed it becomes `neutral` (in the HTML and in the figures' strata), so a label that may
+    carry free text (a term) says nothing about a hidden small count."""
+    text: str
+    figs: list
+    neutral: str
+    field: str = "term"
+    zero_is_silent: bool = False  # a shown 0 beside hidden counts says nothing: neutral label too
+
+    def resolve(self) -> str:
+        if self.figs and all(f.suppressed or (self.zero_is_silent and not f.value) for f in self.figs):
+            for f in self.figs:
+                f.stratum = f.stratum.replace(f"{self.field}={self.text};", f"{self.field}={self.neutral};", 1)
+            return self.neutral
+        return self.text
 
 
 class Content:
@@ -51,6 +91,9 @@ class Content:
                   self.data_quality):
             f()
         self.book.apply()
+        for s in self.sections:
+            for t in s.tables:
+                t.rows = [[x.resolve() if isinstance(x, Guarded) else x for x in row] for row in t.rows]
         return self.sections
 
     def has_data(self) -> bool:
@@ -65,14 +108,17 @@ class Content:
         ex = self.q("SELECT period, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? AND "
                     "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND period IN (?, 'cumulative')",
                     [self.reg, self.month]).set_index("period")
+        # The same numbers as the exposure table's 'all groups' rows: the same cells (EXPOSURE_ALL),
+        # so a cell hidden there is hidden here too.
+        for p in (self.month, "cumulative"):
+            self.book.cell(EXPOSURE_ALL + (p,), {"patients": ex["patients"].get(p, 0), "sessions": ex["sessions"].get(p, 0)})
         for col, label in (("patients", "Patients treated"), ("sessions", "Treatment sessions")):
-            t.rows.append([label] + [self.count("summary", col, f"period={p}", ex[col].get(p, 0)) for p in (self.month, "cumulative")])
+            t.rows.append([label] + [self.book.add("summary", col, f"period={p}", ex[col].get(p, 0), ex[col].get(p, 0),
+                                                   cell=EXPOSURE_ALL + (p,)) for p in (self.month, "cumulative")])
         py = []
         for p in (self.month, "cumulative"):
-            k = ("summary", "py", p)
-            self.book.cell(k, {"patients": ex["patients"].get(p, 0)})
             py.append(self.rate("summary", "patient_years", f"period={p}", ex["patients"].get(p, 0),
-                                ex["patient_years"].get(p, 0), (None, None), k, kind="py"))
+                                ex["patient_years"].get(p, 0), (None, None), EXPOSURE_ALL + (p,), kind="py"))
         t.rows.append(["Patient-years of exposure"] + py)
         ae = self.q("SELECT period, events, sessions, per_100_sessions, per_100_sessions_ci_low lo, per_100_sessions_ci_high hi "
                     "FROM marts.ae_rates WHERE registry_id = ? AND drug = 'all' AND level = 'any' AND period IN (?, 'cumulative')",
@@ -81,7 +127,8 @@ class Content:
         for p in (self.month, "cumulative"):
             if p in ae.index:
                 r = ae.loc[p]
-                k = self.book.cell(("summary", "ae", p), {"events": r.events, "sessions": r.sessions})
+                k = self.book.cell(("safety", "any", "Any adverse event", "all", "all", p),  # the safety table's cell
+                                   {"events": r.events, "sessions": r.sessions})
                 row.append(self.rate("summary", "ae_per_100_sessions", f"period={p}", r.sessions, r.per_100_sessions,
                                      (r.lo, r.hi), k, kind="rate"))
             else:
@@ -91,7 +138,8 @@ class Content:
                     [self.reg])
         if not rr.empty:
             r = rr.iloc[0]
-            k = self.book.cell(("summary", "phq9w4"), {"n": r.patients_evaluable, "k": r.responders})
+            k = self.book.cell(("eff", "PHQ9", "all", "all", 4), {"n": r.patients_evaluable, "responders": r.responders},
+                               pairs=EFF_PAIRS)  # the efficacy table's cell
             t.rows.append(["PHQ-9 response at week 4 (Wilson CI)", "–",
                            self.rate("summary", "phq9_response_week4", "period=cumulative", r.patients_evaluable,
                                      r.response_rate, (r.response_ci_low, r.response_ci_high), k)])
@@ -128,7 +176,11 @@ class Content:
             tt = Table(title, ["Drug / route", dim.replace("_", " "), "Patients", "Sessions", "Patient-years"])
             for r in d.itertuples():
                 st = f"group={_grp(r.drug, r.route)}; {dim}={r.v}; period=cumulative"
-                key = self.book.cell(("exposure", dim, r.drug, r.route, r.v), {"patients": r.patients, "sessions": r.sessions})
+                # bands (phases) of a route add up to the route's cumulative row: one additive group
+                gid = f"exposure-{dim}-{r.drug} {r.route}"
+                self.book.cell(("exposure", r.drug, r.route, "cumulative"), {}, [(gid, "total")])
+                key = self.book.cell(("exposure", dim, r.drug, r.route, r.v), {"patients": r.patients, "sessions": r.sessions},
+                                     [(gid, "part")])
                 tt.rows.append([_grp(r.drug, r.route), r.v, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
                                 self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key),
                                 self.book.add("exposure", "patient_years", st, r.patients, r.patient_years, cell=key, kind="py")])
@@ -137,31 +189,41 @@ class Content:
                        "site_id <> 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND "
                        "(? = 'all' OR registry_id = ?) ORDER BY 1, 2", [self.reg, self.reg])
         ts = Table("By site (cumulative)", ["Registry", "Site", "Patients", "Sessions"])
+        labels = site_labels(sites)
         for r in sites.itertuples():
             key = self.book.cell(("exposure", "site", r.registry_id, r.site_id), {"patients": r.patients, "sessions": r.sessions},
                                  [(f"sites-{r.registry_id}", "part")])
-            st = f"registry={r.registry_id}; site={r.site_id}; period=cumulative"
-            ts.rows.append([r.registry_id, r.site_id, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
+            site = labels[(r.registry_id, r.site_id)]
+            st = f"registry={r.registry_id}; site={site}; period=cumulative"
+            ts.rows.append([r.registry_id, site, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
                             self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key)])
         for reg in sites.registry_id.unique():
             tot = self.q("SELECT patients, sessions FROM marts.exposure WHERE registry_id = ? AND period = 'cumulative' AND "
                          "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all'", [reg])
             if len(tot):
-                self.book.cell(("exposure-total", reg), {"patients": tot.patients[0], "sessions": tot.sessions[0]},
-                               [(f"sites-{reg}", "total")])
+                # A one-registry report shows this total as its 'all groups' row (the same cell); in the
+                # all-registries report the registry totals add up to that row.
+                tkey = EXPOSURE_ALL + ("cumulative",) if self.reg == reg else ("exposure-total", reg)
+                self.book.cell(tkey, {"patients": tot.patients[0], "sessions": tot.sessions[0]}, [(f"sites-{reg}", "total")])
+                if self.reg == "all":
+                    self.book.cell(tkey, {}, [("registries-cumulative", "part")])
+                    self.book.cell(EXPOSURE_ALL + ("cumulative",), {}, [("registries-cumulative", "total")])
                 if self.reg == "all":  # registry totals are shown in the all-registries report
                     st = f"registry={reg}; site=all; period=cumulative"
                     k = ("exposure-total", reg)
                     ts.rows.append([reg, "all sites", self.book.add("exposure", "patients", st, tot.patients[0], tot.patients[0], cell=k),
                                     self.book.add("exposure", "sessions", st, tot.sessions[0], tot.sessions[0], cell=k)])
         s.tables.append(ts)
-        monthly = self.q("SELECT period, drug || ' ' || route AS grp, sessions, patients FROM marts.exposure WHERE registry_id = ? "
+        monthly = self.q("SELECT period, drug, route, drug || ' ' || route AS grp, sessions, patients FROM marts.exposure WHERE registry_id = ? "
                          "AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' AND drug <> 'all' AND period <> 'cumulative' "
-                         "AND period <= ? ORDER BY 1, 2", [self.reg, self.month])
+                         "AND period <= ? ORDER BY period, grp", [self.reg, self.month])
         figs = []
         for r in monthly.itertuples():
-            key = self.book.cell(("exposure-month", r.period, r.grp), {"sessions": r.sessions, "patients": r.patients},
-                                 [(f"exposure-month-{r.period}", "part")])
+            # the months of a group add up to its cumulative row (sessions; patients do not add up)
+            gid = f"exposure-months-{r.grp}"
+            self.book.cell(("exposure", r.drug, r.route, "cumulative"), {}, [(gid, "total", ("sessions",))])
+            key = self.book.cell(("exposure", r.drug, r.route, r.period), {"sessions": r.sessions, "patients": r.patients},
+                                 [(f"exposure-month-{r.period}", "part"), (gid, "part", ("sessions",))])
             figs.append((r.period, r.grp, self.book.add("exposure", "sessions", f"group={r.grp}; period={r.period}",
                                                          r.sessions, r.sessions, cell=key)))
         s.charts.append(lambda figs=figs: charts.monthly_bars(figs, "Sessions per month by drug and route"))
@@ -189,8 +251,8 @@ class Content:
                 counts = {"n": r.patients_evaluable, "responders": r.responders, "remitters": r.remitters}
                 if alt:
                     counts["remitters_alt"] = r.remitters_alt
-                key = self.book.cell(("eff", inst, r.drug, r.route, r.week), counts,
-                                     [(f"eff-{inst}-{r.week}", "total" if r.drug == "all" else "part")])
+                key = self.book.cell(("eff", inst, r.drug, r.route, int(r.week)), counts,
+                                     [(f"eff-{inst}-{r.week}", "total" if r.drug == "all" else "part")], EFF_PAIRS)
                 row = [grp, str(r.week),
                        self.book.add("efficacy", "patients_evaluable", st, r.patients_evaluable, r.patients_evaluable, cell=key),
                        self.book.add("efficacy", "responders", st, r.patients_evaluable, r.responders, cell=key),
@@ -222,8 +284,10 @@ class Content:
         for r in km.itertuples():
             grp = _grp(r.drug, r.route)
             st = f"outcome={r.outcome}; instrument={r.instrument}; group={grp}"
-            key = self.book.cell(("km", r.outcome, r.instrument, r.drug, r.route), {"n": r.n, "events": r.events},
-                                 [(f"km-{r.outcome}-{r.instrument}", "total" if r.drug == "all" else "part")])
+            # response and relapse of a group share a cell: relapse n is the response events
+            key = self.book.cell(("km", r.instrument, r.drug, r.route), {f"{r.outcome}_n": r.n, f"{r.outcome}_events": r.events},
+                                 [(f"km-{r.instrument}", "total" if r.drug == "all" else "part")],
+                                 [(f"{r.outcome}_n", f"{r.outcome}_events")])
             med = self.book.add("efficacy", f"km_{r.outcome}_median_days", st, r.n, r.median,
                                 (r.median_ci_low, r.median_ci_high), cell=key, kind="days")
             row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
@@ -250,20 +314,45 @@ class Content:
         t = Table("Comparisons", ["Comparison", "Measure", "Group", "Patients", "Rate (CI)", "Difference vs reference (CI)", "Reference"])
         for r in df.itertuples():
             st = f"comparison={r.comparison}; measure={r.measure}; group={r.group}"
-            key = self.book.cell(("cmp", r.comparison, r.measure, r.group), {"n": r.n, "k": r.k, "ref_n": r.ref_n, "ref_k": r.ref_k})
+            key = self._cmp_cell(r.comparison, r.measure, r.group, r.n, r.k)
+            ref = self._cmp_cell(r.comparison, r.measure, r.reference, r.ref_n, r.ref_k)
             t.rows.append([r.comparison, r.measure, r.group, self.book.add("comparisons", "n", st, r.n, r.n, cell=key),
                            self.book.add("comparisons", "rate", st, r.n, r.rate, cell=key, kind="pct"),
+                           # the difference reveals the reference's rate too: hidden with either cell
                            self.book.add("comparisons", "risk_difference", st, r.n, r.difference, (r.ci_low, r.ci_high),
-                                         cell=key, kind="pct") if r.group != r.reference else "reference", r.reference])
+                                         cell=key, kind="pct", deps=(ref,)) if r.group != r.reference else "reference",
+                           r.reference])
         s.tables.append(t)
         self.sections.append(s)
+
+    def _cmp_cell(self, comparison, measure, group, n, k) -> tuple:
+        """The cell of one comparison row. By route, the row shows a group's numbers from the efficacy or
+        safety table, so it is that table's cell (hidden there = hidden here). By regimen, the regimens of a
+        route add up to the route's efficacy row, and all regimens to 'all groups'."""
+        m = re.fullmatch(r"(\S+) response at week (\d+)", measure)
+        gid = f"cmp-{comparison}-{measure}"
+        if comparison == "route" and m and " " in group:
+            drug, route = group.split(" ", 1)
+            return self.book.cell(("eff", m[1], drug, route, int(m[2])), {"n": n, "responders": k}, [(gid, "part")], EFF_PAIRS)
+        if comparison == "route" and measure.endswith(": patients with event") and " " in group:
+            drug, route = group.split(" ", 1)
+            return self.book.cell(("safety", "label_group", measure[: -len(": patients with event")], drug, route, "cumulative"),
+                                  {"patients": n, "patients_with_event": k}, [(gid, "part")], AE_PAIRS)
+        groups = [(gid, "part")]
+        if comparison == "regimen" and m and group.count(" ") >= 2:
+            drug, route, _ = group.split(" ", 2)
+            inst, week = m[1], int(m[2])
+            self.book.cell(("eff", inst, drug, route, week), {}, [(f"{gid}-{drug} {route}", "total")])
+            self.book.cell(("eff", inst, "all", "all", week), {}, [(gid, "total")])
+            groups.append((f"{gid}-{drug} {route}", "part"))
+        return self.book.cell(("cmp", comparison, measure, group), {"n": n, "responders": k}, groups, EFF_PAIRS)
 
     def _ae_table(self, sec, title, where, periods, forest=False, note=""):
         df = self.q(f"SELECT * FROM marts.ae_rates WHERE registry_id = ? AND {where} AND period IN (?, 'cumulative') "
                     f"ORDER BY level, term, drug = 'all', drug, route, period", [self.reg, self.month])
         t = Table(title, ["Term", "Level", "Group", "Period", "Patients exposed", "Sessions", "Patients with event", "Events",
                           "Per 100 sessions (exact CI)", "Per 100 patient-years, EAIR (exact CI)"], note=note)
-        forest_rows = []
+        forest_rows, term_figs = [], {}
         for r in df.itertuples():
             if r.period not in periods:
                 continue
@@ -273,25 +362,43 @@ class Content:
             key = self.book.cell((sec, r.level, r.term, r.drug, r.route, r.period),
                                  {"patients": r.patients_exposed, "sessions": r.sessions, "patients_with_event": r.patients_with_event,
                                   "events": r.events, "new_patients": r.new_patients_with_event},
-                                 [(f"{sec}-{r.level}-{r.term}-{r.period}", "total" if r.drug == "all" else "part")])
+                                 [(f"{sec}-{r.level}-{r.term}-{r.period}", "total" if r.drug == "all" else "part")], AE_PAIRS)
             per100 = self.book.add(sec, "per_100_sessions", st, r.sessions, r.per_100_sessions,
                                    (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate")
-            t.rows.append([r.term, r.level, grp, p,
-                           self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=key),
-                           self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=key),
-                           self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key),
-                           self.book.add(sec, "events", st, r.sessions, r.events, cell=key), per100,
-                           self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
-                                         (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")])
+            figs = [self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=key),
+                    self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=key),
+                    self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key),
+                    self.book.add(sec, "events", st, r.sessions, r.events, cell=key), per100,
+                    self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
+                                  (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
+            # a preferred term (a data value, not our vocabulary) is printed only if one of its rows
+            # shows a number: the term's rows share one list of figures
+            if r.level == "pt":
+                term_figs.setdefault(r.term, []).extend(figs)
+                label = Guarded(r.term, term_figs[r.term], "suppressed term")
+            else:
+                label = r.term
+            t.rows.append([label, r.level, grp, p, *figs])
             if forest and r.period == "cumulative":
                 forest_rows.append((r.term, grp, per100))
+        # Events of the preferred terms add up to 'any adverse event' when every term with an event is
+        # shown: then they form an additive group (events only; a patient can have several terms).
+        pt, anyr = df[df.level == "pt"], df[df.level == "any"]
+        if len(pt) and len(anyr):
+            sums = pt.groupby(["drug", "route", "period"]).events.sum()
+            for r in anyr.itertuples():
+                if r.period in periods and sums.get((r.drug, r.route, r.period)) == r.events:
+                    gid = (f"{sec}-pt-sum-{r.drug}-{r.route}-{r.period}", "part", ("events",))
+                    self.book.cell((sec, r.level, r.term, r.drug, r.route, r.period), {}, [(gid[0], "total", gid[2])])
+                    for q in pt[(pt.drug == r.drug) & (pt.route == r.route) & (pt.period == r.period)].itertuples():
+                        self.book.cell((sec, q.level, q.term, q.drug, q.route, q.period), {}, [gid])
         return t, forest_rows
 
     def safety(self):
         s = Section("safety", "Safety", "Adverse events by treatment group. Incidence per 100 sessions = events / sessions x 100; "
                     "EAIR = patients with a first event / patient-years at risk (to first event) x 100; exact Poisson CIs.")
         top = self.q("SELECT term FROM marts.ae_rates WHERE registry_id = ? AND level = 'pt' AND drug = 'all' AND period = 'cumulative' "
-                     "AND events > 0 ORDER BY events DESC, term LIMIT 12", [self.reg]).term.tolist()
+                     "AND events > 10 ORDER BY events DESC, term LIMIT 12", [self.reg]).term.tolist()
         terms = ", ".join("'" + x.replace("'", "''") + "'" for x in top) or "''"
         t, forest = self._ae_table("safety", "Adverse events: label groups (clinical-reference 4.1) and the most frequent preferred terms",
                                    f"(level IN ('any', 'label_group') OR (level = 'pt' AND term IN ({terms})))",
@@ -303,13 +410,14 @@ class Content:
                      [self.month, self.reg, self.reg, self.month])
         ts = Table("Serious adverse events (ICH E2A) by term and criterion", ["Preferred term", "Criteria", "In month", "Cumulative"],
                    note="Counts only: the listing behind it (marts.sae_listing) holds no identifiers but is not printed, as every row is a count of one.")
-        for r in sae.itertuples():
+        for i, r in enumerate(sae.itertuples(), 1):
             st = f"term={r.meddra_pt}; criteria={r.criteria}"
-            ts.rows.append([r.meddra_pt, r.criteria,
-                            self.count("safety", "sae_events", st + f"; period={self.month}", r.in_month,
-                                       groups=[(f"sae-{self.month}", "part")]),
-                            self.count("safety", "sae_events", st + "; period=cumulative", r.cumulative,
-                                       groups=[("sae-cumulative", "part")])])
+            figs = [self.count("safety", "sae_events", st + f"; period={self.month}", r.in_month,
+                               groups=[(f"sae-{self.month}", "part")]),
+                    self.count("safety", "sae_events", st + "; period=cumulative", r.cumulative,
+                               groups=[("sae-cumulative", "part")])]
+            # the term is printed only beside a shown count (one SAE of a rare term may identify a patient)
+            ts.rows.append([Guarded(r.meddra_pt, figs, f"suppressed term {i}", zero_is_silent=True), r.criteria, *figs])
         if len(sae):
             ts.rows.append(["All SAEs", "", self.count("safety", "sae_events", f"term=all; period={self.month}", int(sae.in_month.sum()),
                                                        groups=[(f"sae-{self.month}", "total")]),
@@ -344,7 +452,7 @@ class Content:
             key = self.book.cell(("flag", domain, r.measure, r.drug, r.route, r.period),
                                  {"units": r.units_evaluable, "flagged": r.units_flagged, "patients": r.patients_evaluable,
                                   "patients_flagged": r.patients_flagged},
-                                 [(f"flag-{domain}-{r.measure}-{r.period}", "total" if r.drug == "all" else "part")])
+                                 [(f"flag-{domain}-{r.measure}-{r.period}", "total" if r.drug == "all" else "part")], FLAG_PAIRS)
             t.rows.append([r.measure, grp, p,
                            self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=key),
                            self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key),

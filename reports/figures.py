@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reports.suppression import Cell, suppress
+from reports.suppression import Cell, is_small, suppress
 
 CSV_COLUMNS = ["section", "measure", "stratum", "n", "value", "ci_low", "ci_high", "suppressed"]
 
@@ -27,6 +27,7 @@ class Fig:
     cell: tuple | None = None
     kind: str = "count"          # count | rate | pct | days | score | py
     suppressed: bool = False
+    deps: tuple = ()             # other cells this number reveals something of (hidden with any of them)
 
     def text(self, ci: bool = True) -> str:
         if self.suppressed:
@@ -69,29 +70,34 @@ class Book:
     figs: list[Fig] = field(default_factory=list)
     cells: dict[tuple, Cell] = field(default_factory=dict)
 
-    def cell(self, key: tuple, counts: dict, groups: list[tuple[str, str]] = ()) -> tuple:
+    def cell(self, key: tuple, counts: dict, groups=(), pairs=()) -> tuple:
+        """The cell `key` (created, or merged into when the same numbers are shown twice)."""
         counts = {k: int(v) for k, v in counts.items() if _finite(v)}
         c = self.cells.get(key)
         if c is None:
-            self.cells[key] = Cell(key, counts, list(groups))
+            self.cells[key] = Cell(key, counts, list(groups), list(pairs))
         else:
             c.counts.update(counts)
             c.groups.extend(g for g in groups if g not in c.groups)
+            c.pairs.extend(p for p in pairs if p not in c.pairs)
         return key
 
-    def add(self, section, measure, stratum, n, value, ci=(None, None), cell=None, kind="count") -> Fig:
-        f = Fig(section, measure, stratum, _clean(n), _clean(value), _clean(ci[0]), _clean(ci[1]), cell, kind)
+    def add(self, section, measure, stratum, n, value, ci=(None, None), cell=None, kind="count", deps=()) -> Fig:
+        f = Fig(section, measure, stratum, _clean(n), _clean(value), _clean(ci[0]), _clean(ci[1]), cell, kind,
+                deps=tuple(deps))
         if cell is None:  # a bare count is its own cell
             f.cell = self.cell(("fig", len(self.figs)), {"n": n} if kind == "count" else {})
         self.figs.append(f)
         return f
 
     def apply(self) -> None:
-        hidden = suppress(list(self.cells.values()))
+        # A figure whose own n or count is small hides its cell before complementary suppression
+        # runs (not after it, which would leave that cell recoverable from its groups).
+        forced = {f.cell for f in self.figs
+                  if is_small(f.n) or (kind_is_count(f) and is_small(f.value))}
+        hidden = suppress(list(self.cells.values()), forced)
         for f in self.figs:
-            f.suppressed = f.cell in hidden
-            if not f.suppressed and kind_is_count(f) and f.value is not None and 1 <= f.value <= 10:
-                f.suppressed = True  # belt and braces: never print a small count
+            f.suppressed = f.cell in hidden or any(d in hidden for d in f.deps)
 
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="") as fh:

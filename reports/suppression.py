@@ -1,13 +1,22 @@
-"""Small-cell suppression (CMS rule, clinical-reference 7.3): no count from 1 to 10 is shown, and
-no shown number lets one derive such a count.
+"""Small-cell suppression (CMS rule, clinical-reference 7.3, export contract section 5): no count
+from 1 to 10 is shown, and no shown number lets one derive such a count.
 
 A cell is one stratum of one table with the counts behind everything shown for it (e.g. events,
-patients, sessions). Primary suppression: any count in 1..10. Complementary suppression: cells
-can belong to additive groups (parts whose counts sum to a total shown beside them); in a group
-with exactly one hidden cell that hidden count could be recovered by subtraction, so a second
-cell is hidden too: the smallest shown part whose count is >= 11 (hiding a 0 would not help, a
-reader could assume it), else the total. Repeated until nothing changes, because a cell may sit
-in several groups (by route, by registry). A hidden cell hides all its numbers (count, rate, CI).
+patients, sessions). A hidden cell hides all its numbers (count, rate, CI).
+
+Primary suppression: any count in 1..10, or any complement in 1..10: a cell declares pairs
+(denominator, numerator) such as (evaluable, responders); n - k is as good as shown when n and k
+are (non-responders, patients without an event), so it is a count too.
+
+Complementary suppression: cells belong to additive groups (parts whose counts sum to a total
+shown beside them, e.g. dose bands of one route and the route's row; every set of cells that sum
+to a shown total must be given a group, with the total in it). In a group with exactly one hidden
+cell that hidden count could be recovered by subtraction, so a second cell is hidden too: the
+smallest shown part whose count is >= 11 (hiding a 0 would not help, a reader could assume it),
+else the total. Repeated until nothing changes, because a cell may sit in several groups (by
+route, by registry, by dose band). A group membership is (group id, 'part' | 'total') for all the
+cell's counts, or (group id, role, fields) when only those counts add up (e.g. events of
+preferred terms sum to 'any adverse event', patients do not).
 """
 from __future__ import annotations
 
@@ -27,28 +36,40 @@ def is_small(v) -> bool:
 class Cell:
     key: tuple
     counts: dict[str, int]
-    groups: list[tuple[str, str]] = field(default_factory=list)  # (group id, 'part' | 'total')
+    groups: list[tuple] = field(default_factory=list)  # (group id, 'part' | 'total'[, fields])
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (denominator, numerator): n - k is a count
 
 
-def suppress(cells: list[Cell]) -> set[tuple]:
-    """Keys of the cells to hide."""
-    hidden = {c.key for c in cells if any(is_small(v) for v in c.counts.values())}
-    groups: dict[str, list[tuple[Cell, str]]] = {}
+def complements(cell: Cell) -> list[int]:
+    """n - k for every declared (n, k) pair whose counts the cell has."""
+    return [cell.counts[n] - cell.counts[k] for n, k in cell.pairs if n in cell.counts and k in cell.counts]
+
+
+def needs_primary(cell: Cell) -> bool:
+    return any(is_small(v) for v in cell.counts.values()) or any(is_small(d) for d in complements(cell))
+
+
+def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) -> set[tuple]:
+    """Keys of the cells to hide. `forced`: keys hidden whatever their counts (primary too, so
+    complementary suppression protects them)."""
+    hidden = {c.key for c in cells if needs_primary(c)} | set(forced)
+    groups: dict[str, list[tuple[Cell, str, tuple | None]]] = {}
     for c in cells:
-        for gid, role in c.groups:
-            groups.setdefault(gid, []).append((c, role))
+        for g in c.groups:
+            gid, role = g[0], g[1]
+            groups.setdefault(gid, []).append((c, role, tuple(g[2]) if len(g) > 2 else None))
     changed = True
     while changed:
         changed = False
         for gid, members in groups.items():
-            fields = set().union(*(m.counts.keys() for m, _ in members))
+            fields = set().union(*(m.counts.keys() if fs is None else set(fs) & m.counts.keys()
+                                   for m, _, fs in members))
             for f in sorted(fields):
-                involved = [(m, r) for m, r in members if f in m.counts]
-                n_hidden = sum(1 for m, _ in involved if m.key in hidden)
-                if n_hidden != 1:
+                involved = [(m, r) for m, r, fs in members if f in m.counts and (fs is None or f in fs)]
+                hid = [m for m, _ in involved if m.key in hidden]
+                if len(hid) != 1:
                     continue
-                hidden_cell = next(m for m, _ in involved if m.key in hidden)
-                if not hidden_cell.counts.get(f):
+                if not hid[0].counts.get(f):
                     continue  # a hidden zero reveals nothing
                 candidates = sorted((m.counts[f], str(m.key), m) for m, r in involved
                                     if r == "part" and m.key not in hidden and (m.counts[f] or 0) > HIGH)

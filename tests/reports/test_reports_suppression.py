@@ -47,3 +47,99 @@ def test_no_small_count_derivable(a, b):
     for g, members in groups.items():
         hid = [c for c in members if c.key in hidden]
         assert len(hid) != 1 or hid[0].counts["n"] == 0, g
+
+
+# -- derivability: an independent check of what a reader can compute from the shown cells ----------
+
+def _derivable_problems(cells, hidden):
+    """What a reader of the shown cells learns that the contract forbids: a shown count or a shown
+    complement (n - k of a declared pair) in 1..10, or a hidden non-zero count recovered as
+    total - shown parts (or a hidden total as the sum of shown parts) in one additive group."""
+    problems = []
+    for c in cells:
+        if c.key in hidden:
+            continue
+        problems += [(c.key, f, v) for f, v in c.counts.items() if is_small(v)]
+        problems += [(c.key, f"{n}-{k}", c.counts[n] - c.counts[k]) for n, k in c.pairs
+                     if is_small(c.counts[n] - c.counts[k])]
+    groups = {}
+    for c in cells:
+        for g in c.groups:
+            groups.setdefault(g[0], []).append((c, g[1], g[2] if len(g) > 2 else None))
+    for gid, members in groups.items():
+        for f in {f for c, _, fs in members for f in c.counts if fs is None or f in fs}:
+            inv = [(c, r) for c, r, fs in members if f in c.counts and (fs is None or f in fs)]
+            hid = [(c, r) for c, r in inv if c.key in hidden]
+            if len(hid) == 1 and any(c.key not in hidden and r == "total" for c, r in inv):
+                tot = next(c for c, r in inv if r == "total" and c.key not in hidden).counts[f]
+                recovered = tot - sum(c.counts[f] for c, r in inv if r == "part" and c.key not in hidden)
+                if recovered:
+                    problems.append((hid[0][0].key, gid, f, recovered))
+            elif len(hid) == 1 and hid[0][1] == "total" and hid[0][0].counts[f]:
+                problems.append((hid[0][0].key, gid, f, "total = sum of parts"))
+    return problems
+
+
+@st.composite
+def tables_with_margins(draw):
+    """A rows x columns table of (n, k) cells (k <= n: e.g. patients and patients with an event) with
+    row totals, column totals and a grand total: each row and each column is an additive group, and
+    n - k is a count too. Sizes are drawn around the threshold so that small cells and complements
+    are common."""
+    nr, nc = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    size = st.one_of(st.integers(0, 14), st.integers(0, 60))
+    grid = {}
+    for i in range(nr):
+        for j in range(nc):
+            n = draw(size)
+            grid[i, j] = (n, draw(st.integers(0, n)))
+    pairs = [("n", "k")]
+    cells = [Cell((i, j), {"n": n, "k": k}, [(f"r{i}", "part"), (f"c{j}", "part")], pairs) for (i, j), (n, k) in grid.items()]
+    for i in range(nr):
+        cells.append(Cell((i, "T"), {"n": sum(grid[i, j][0] for j in range(nc)), "k": sum(grid[i, j][1] for j in range(nc))},
+                          [(f"r{i}", "total"), ("cT", "part")], pairs))
+    for j in range(nc):
+        cells.append(Cell(("T", j), {"n": sum(grid[i, j][0] for i in range(nr)), "k": sum(grid[i, j][1] for i in range(nr))},
+                          [(f"c{j}", "total"), ("rT", "part")], pairs))
+    grand = {"n": sum(v[0] for v in grid.values()), "k": sum(v[1] for v in grid.values())}
+    cells.append(Cell(("T", "T"), grand, [("cT", "total"), ("rT", "total")], pairs))
+    if draw(st.booleans()):  # a field-restricted group: only k adds up over the row totals (a 'sessions'-like sum)
+        extra = Cell(("K",), {"k": grand["k"]}, [("kT", "total", ("k",))])
+        cells.append(extra)
+        for c in cells:
+            if c.key[-1] == "T" and c.key[0] != "T":
+                c.groups.append(("kT", "part", ("k",)))
+    return cells
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables_with_margins())
+def test_nothing_small_is_shown_or_derivable(cells):
+    hidden = suppress(cells)
+    assert _derivable_problems(cells, hidden) == []
+
+
+def test_complement_is_a_count():
+    """F6: 27 exposed and 23 with an event shows 4 without one."""
+    cells = [Cell(("im",), {"n": 27, "k": 23}, [("g", "part")], [("n", "k")]),
+             Cell(("iv",), {"n": 176, "k": 156}, [("g", "part")], [("n", "k")]),
+             Cell(("oral",), {"n": 25, "k": 12}, [("g", "part")], [("n", "k")]),
+             Cell(("all",), {"n": 228, "k": 191}, [("g", "total")], [("n", "k")])]
+    hidden = suppress(cells)
+    assert ("im",) in hidden and len(hidden) >= 2 and _derivable_problems(cells, hidden) == []
+
+
+def test_dose_bands_with_their_route_total():
+    """F5: 28 mg = 1398 - 692 - 701 unless a second band (or the total) is hidden too."""
+    cells = [Cell(("28",), {"sessions": 5}, [("bands", "part")]), Cell(("56",), {"sessions": 692}, [("bands", "part")]),
+             Cell(("84",), {"sessions": 701}, [("bands", "part")]), Cell(("route",), {"sessions": 1398}, [("bands", "total")])]
+    assert suppress(cells) == {("28",), ("56",)}
+
+
+def test_field_restricted_group():
+    """Patients do not add up over months (one patient, several months), sessions do: a hidden month
+    forces a second one only through sessions."""
+    cells = [Cell(("m1",), {"sessions": 5, "patients": 3}, [("g", "part", ("sessions",))]),
+             Cell(("m2",), {"sessions": 40, "patients": 20}, [("g", "part", ("sessions",))]),
+             Cell(("cum",), {"sessions": 45, "patients": 21}, [("g", "total", ("sessions",))])]
+    assert suppress(cells) == {("m1",), ("m2",)}

@@ -1,10 +1,13 @@
 -- int_ae_terms: each adverse event once per level it is counted at: its preferred term
--- ('pt': meddra_pt, else the verbatim term), its label group, its long-term signal, and 'any'.
+-- ('pt': meddra_pt; an event without one is 'Uncoded', never its verbatim term, which is free text
+-- that may hold a name), its label group, its long-term signal, and 'any'. The label group and
+-- signal are still looked up by the verbatim term when meddra_pt is empty: they are our fixed
+-- vocabulary (seed_label_groups), so no free text reaches a mart.
 -- Group = the patient's treatment group; events of patients without a session are left out
 -- (no exposure denominator).
 CREATE OR REPLACE TEMP TABLE int_ae AS
 SELECT p.pid, e.registry_id, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
-       coalesce(nullif(trim(e.meddra_pt), ''), e.term) AS pt, g.label_group, g.signal,
+       coalesce(nullif(trim(e.meddra_pt), ''), 'Uncoded') AS pt, g.label_group, g.signal,
        e.serious, e.death, e.life_threatening, e.hospitalization, e.disability, e.congenital_anomaly,
        e.medically_important, e.severity, e.related, e.outcome,
        strftime(e.onset_date, '%Y-%m') AS month,

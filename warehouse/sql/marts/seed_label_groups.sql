@@ -1,6 +1,6 @@
 -- seed_label_groups: MedDRA preferred term -> label group (clinical-reference 4.1, Spravato label
 -- pooling) and long-term signal (4.4). Matched case-insensitively on meddra_pt, else the verbatim
--- term. Terms not listed keep label_group/signal NULL (reported at PT level only).
+-- term (to our vocabulary only; the verbatim term itself never reaches a mart). Terms not listed keep label_group/signal NULL (reported at PT level only).
 CREATE OR REPLACE TEMP TABLE seed_label_groups AS
 SELECT lower(pt) AS pt_lower, label_group, signal FROM (VALUES
     ('Depersonalisation/derealisation disorder', 'Dissociation', NULL),
