@@ -234,6 +234,10 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
         raise click.UsageError(str(e))
     if not targets:
         raise click.UsageError("no exports found under " + ", ".join(paths))
+    from warehouse.connect import ensure_warehouse
+
+    # a busy, foreign or uncreatable warehouse fails here, in one line, not inside a flow run
+    ensure_warehouse(warehouse)
     results = []
     show_bar = not as_json and sys.stderr.isatty() and len(targets) > 1
     from tqdm import tqdm

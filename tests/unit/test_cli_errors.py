@@ -83,13 +83,16 @@ def test_ingest_registry_id_is_checked_up_front(tmp_path, no_config):
 
 # 3. a warehouse another process writes ---------------------------------------------------------
 
-def test_busy_warehouse_is_one_line_exit_1(wh):
+def test_busy_warehouse_is_one_line_exit_1(wh, tmp_path):
+    from exports import write_export
+
+    export = str(write_export(tmp_path / "export"))
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
                                "c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", wh],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        for args in (["sql", "select 1"], ["status"], ["migrate"]):
+        for args in (["sql", "select 1"], ["status"], ["migrate"], ["ingest", export]):
             r = run(*args, "-w", wh, env_extra={"OUTCOMES_LOCK_TIMEOUT": "1"})
             one_line_error(r, 1, "warehouse is busy (locked by another process) after 1 s; try again")
     finally:
@@ -100,9 +103,11 @@ def test_busy_warehouse_is_one_line_exit_1(wh):
 # 4. files that are not warehouses --------------------------------------------------------------
 
 def test_junk_file_is_one_line_exit_1(tmp_path):
+    from exports import write_export
+
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(os.urandom(4096))
-    for args in (["sql", "select 1"], ["migrate"], ["status"]):
+    for args in (["sql", "select 1"], ["migrate"], ["status"], ["ingest", str(write_export(tmp_path / "e"))]):
         one_line_error(run(*args, "-w", str(junk)), 1, "is not a DuckDB warehouse file")
 
 
