@@ -1,11 +1,13 @@
 """`outcomes`: the command line. Thin: every command calls plain functions or flows.
 
-Exit codes: 0 success; 1 the work failed (an export rejected, a query failed); 2 usage errors
-(click's own). `sql` and `status` never import Prefect, so they answer fast.
+Exit codes: 0 success; 1 the work failed (an export rejected, a query failed, the warehouse busy
+or unreadable); 2 usage errors (click's own, and invalid settings). Errors are one line on stderr,
+never a traceback. `sql` and `status` never import Prefect, so they answer fast.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -47,9 +49,21 @@ def render_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> 
     return "\n".join(out)
 
 
-def emit_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
+def _json_value(v):
+    """A JSON-typed column's text as the value it holds (left as text if it does not parse)."""
+    if not isinstance(v, str):
+        return _jsonable(v)
+    try:
+        return json.loads(v)
+    except ValueError:
+        return v
+
+
+def emit_rows(columns: list[str], rows: list[tuple], fmt: str, json_columns: frozenset[int] = frozenset()) -> None:
+    """json_columns: indexes of columns of SQL type JSON, nested as JSON in --format json."""
     if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, map(_jsonable, r))) for r in rows], indent=2, default=str))
+        conv = [_json_value if i in json_columns else _jsonable for i in range(len(columns))]
+        click.echo(json.dumps([{c: f(v) for c, f, v in zip(columns, conv, r)} for r in rows], indent=2, default=str))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -62,10 +76,53 @@ def emit_rows(columns: list[str], rows: list[tuple], fmt: str) -> None:
         click.echo(render_table(columns, rows))
 
 
+def resolve_warehouse_option(ctx, param, value) -> str:
+    """--warehouse, else `warehouse` in outcomes.toml, else $OUTCOMES_WAREHOUSE, else
+    ./data/warehouse.duckdb: the same for every command (outcomes.config.resolve_warehouse).
+    A name that reads as a data file (x.csv, x.parquet, ...) is a usage error."""
+    from outcomes.config import ConfigError, resolve_warehouse
+    from warehouse.connect import WarehouseError, check_warehouse_name
+
+    try:
+        path = resolve_warehouse(value)
+    except ConfigError as e:
+        raise click.UsageError(str(e), ctx)
+    try:
+        check_warehouse_name(path)
+    except WarehouseError as e:
+        if value:
+            raise click.BadParameter(str(e), ctx, param)
+        raise click.UsageError(f"{e} (set in outcomes.toml or OUTCOMES_WAREHOUSE)", ctx)
+    return str(path)
+
+
 warehouse_option = click.option(
-    "--warehouse", "-w", type=click.Path(dir_okay=False), default=None,
-    help="DuckDB warehouse file [env OUTCOMES_WAREHOUSE; default ./data/warehouse.duckdb].",
+    "--warehouse", "-w", type=click.Path(dir_okay=False), default=None, callback=resolve_warehouse_option,
+    help="DuckDB warehouse file (.duckdb, .db or .ddb) [default: `warehouse` in outcomes.toml, "
+         "else env OUTCOMES_WAREHOUSE, else ./data/warehouse.duckdb].",
 )
+
+
+def _validate_registry(ctx, param, value):
+    from outcomes.config import REGISTRY_RE
+
+    if value is not None and not REGISTRY_RE.match(value):
+        raise click.BadParameter("must match [a-z0-9][a-z0-9-]{0,63}", ctx, param)
+    return value
+
+
+def _validate_timezone(ctx, param, value):
+    from outcomes.config import is_timezone
+
+    if value is not None and not is_timezone(value):
+        raise click.BadParameter(f"unknown time zone {value!r} (an IANA name such as 'Europe/Oslo' or 'UTC')",
+                                 ctx, param)
+    return value
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
 
 
 class LazyGroup(click.Group):
@@ -100,6 +157,29 @@ class LazyGroup(click.Group):
                 self.add_command(cmd, name)
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx):
+        """Failures a user can meet (a busy or foreign warehouse file, a path that cannot be
+        written, a database error) end as one line on stderr and exit 1, not as a traceback."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                raise
+            where = f": {e.filename}" if e.filename else ""
+            raise click.ClickException(f"{e.strerror or _one_line(e)}{where}") from None
+        except Exception as e:
+            from warehouse.connect import WarehouseError
+
+            if isinstance(e, WarehouseError):
+                raise click.ClickException(_one_line(e)) from None
+            import duckdb
+
+            if isinstance(e, duckdb.Error):
+                raise click.ClickException(_one_line(e)) from None
+            raise
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ketamine-outcomes")
@@ -111,23 +191,27 @@ def cli():
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @warehouse_option
 @click.option("--adapter", type=click.Choice(["kor", "redcap", "fhir"]), default=None,
-              help="Export format; detected when not given.")
-@click.option("--registry", "registry_id", default=None, help="Registry id (REDCap and FHIR exports do not carry one).")
+              help="Export format; detected when not given. Folders holding exports are searched either way; "
+                   "exports found there in another format are skipped.")
+@click.option("--registry", "registry_id", default=None, callback=_validate_registry,
+              help="Registry id, [a-z0-9][a-z0-9-]{0,63} (REDCap and FHIR exports do not carry one).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="REDCap mapping file (TOML).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Reject an export when more than this share of a table's rows is quarantined "
                    "[default: the registry's reject_threshold in outcomes.toml, else 0.05].")
-@click.option("--timezone", "timezone_name", default=None,
-              help="Time zone of datetimes without an offset [default: the registry's in outcomes.toml, else UTC].")
+@click.option("--timezone", "timezone_name", default=None, callback=_validate_timezone,
+              help="IANA time zone of datetimes without an offset, e.g. Europe/Oslo "
+                   "[default: the registry's in outcomes.toml, else UTC].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per export.")
 def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_name, as_json):
     """Load exports: export folders, .zip bundles, or folders holding exports.
 
     Exports of one registry load in exported_at order, each in its own flow run, exactly once.
-    Exit 0 when every export loaded or was a duplicate, 1 when any was rejected.
+    Exit 0 when every export loaded or was a duplicate, 1 when any was rejected (or the warehouse
+    was busy or unreadable), 2 on a usage or configuration error.
     """
-    from flows.ingest import ingest_in_process, plan
+    from flows.ingest import ingest_in_process
     from transforms.pseudonymise import MissingKeyError, load_key
 
     try:
@@ -143,16 +227,17 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
 
     try:
         config = load_config()
-        if adapter is None:
-            targets = [(p, a, reg) for reg, _, p, a in plan(list(paths), options)]
-        else:
-            targets = [(p, adapter, registry_id or "") for p in paths]
+        targets = _targets(list(paths), adapter, options, registry_id)
     except FileNotFoundError as e:
         raise click.UsageError(str(e))
     except ConfigError as e:
         raise click.UsageError(str(e))
     if not targets:
         raise click.UsageError("no exports found under " + ", ".join(paths))
+    from warehouse.connect import ensure_warehouse
+
+    # a busy, foreign or uncreatable warehouse fails here, in one line, not inside a flow run
+    ensure_warehouse(warehouse)
     results = []
     show_bar = not as_json and sys.stderr.isatty() and len(targets) > 1
     from tqdm import tqdm
@@ -160,7 +245,7 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     for target, name, reg in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
         # flags win; otherwise the registry's settings in outcomes.toml (defaults: 5 %, UTC)
         settings = registry_settings(reg or registry_id or "*", config)
-        r = ingest_in_process(target, warehouse=warehouse or _config_warehouse(config),
+        r = ingest_in_process(target, warehouse=warehouse,
                               reject_threshold=settings.reject_threshold if threshold is None else threshold,
                               timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
         results.append(r)
@@ -171,11 +256,60 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     sys.exit(1 if any(r["status"] == "rejected" for r in results) else 0)
 
 
-def _config_warehouse(config) -> str | None:
-    """The warehouse named in outcomes.toml, as `outcomes serve` resolves it (--warehouse wins)."""
-    from outcomes.config import warehouse_for
+def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: str | None) -> list[tuple]:
+    """(export, adapter, registry) in load order: exports of one registry by exported_at.
 
-    return str(warehouse_for(config)) if config.warehouse else None
+    Without --adapter every export found is taken in its detected format. With --adapter, an
+    argument that is itself an export of that format is taken as it is; otherwise the exports of
+    that format found inside it (flows.ingest.plan); exports of other formats found there are
+    skipped, with a note. An argument in which no export at all is found is handed to the adapter
+    as it is (it says why it cannot read it), except for kor, whose exports are recognised by
+    manifest.json or .zip alone, so there is nothing more to try."""
+    from flows.ingest import plan
+    from transforms import adapters
+
+    if adapter is None:
+        return [(p, a, reg) for reg, _, p, a in plan(paths, options)]
+    detect = adapters.get(adapter).detect
+    ordered, broken, skipped = [], [], {}
+    for arg in paths:
+        p = Path(arg)
+        if p.is_file() and p.name == "manifest.json":
+            p = p.parent
+        if detect(p):
+            found = [(*_order_key(p, adapter, options), str(p), adapter)]
+        else:
+            try:
+                found = plan([str(p)], options)
+            except FileNotFoundError:
+                found = []
+            if not found and adapter != "kor":
+                found = [("", "", str(p), adapter)]
+            for *_, name in found:
+                if name != adapter:
+                    skipped[name] = skipped.get(name, 0) + 1
+            found = [e for e in found if e[3] == adapter]
+        for reg, at, path, name in found:
+            (ordered if reg else broken).append((reg, at, path, name))
+    for name, n in sorted(skipped.items()):
+        click.echo(f"skipped {n} {name} export{'s' if n != 1 else ''} (--adapter {adapter})", err=True)
+    return [(p, a, reg) for reg, _, p, a in sorted(ordered) + broken]
+
+
+def _order_key(path: Path, adapter: str, options: dict) -> tuple[str, str]:
+    """(registry, exported_at) as flows.ingest.plan reads them, ("", "") when the export cannot be
+    opened (the ingest then rejects it and says why)."""
+    from transforms import adapters
+
+    try:
+        opener = adapters.get(adapter).open
+        b = opener(str(path), verify_checksums=False) if adapter == "kor" else opener(str(path), **options)
+    except Exception:  # noqa: BLE001 - the ingest itself reports why, with the rule
+        return "", ""
+    try:
+        return b.registry_id, b.exported_at.isoformat()
+    finally:
+        b.close()
 
 
 def format_result(r: dict) -> str:
@@ -209,7 +343,9 @@ def format_result(r: dict) -> str:
 def sql(query, warehouse, fmt):
     """Run a read-only SQL query against the warehouse.
 
-    External access is off: a query can neither write nor read files. Exit 1 on a SQL error.
+    External access is off: a query can neither write nor read files. With --format json, columns
+    of SQL type JSON are nested as JSON. Exit 0 ok; 1 on a SQL error, a missing, busy
+    (OUTCOMES_LOCK_TIMEOUT) or unreadable warehouse; 2 on a usage error.
     """
     import duckdb
 
@@ -222,21 +358,26 @@ def sql(query, warehouse, fmt):
     try:
         cur = con.execute(query)
         columns = [d[0] for d in cur.description] if cur.description else []
+        json_columns = frozenset(i for i, d in enumerate(cur.description or []) if str(d[1]) == "JSON")
         rows = cur.fetchall() if columns else []
     except duckdb.Error as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     finally:
         con.close()
-    emit_rows(columns, rows, fmt)
+    emit_rows(columns, rows, fmt, json_columns)
 
 
 @cli.command()
 @warehouse_option
-@click.option("--limit", default=10, show_default=True, help="How many recent load attempts to list.")
+@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many recent load attempts to list; 0 lists them all.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(warehouse, limit, as_json):
-    """Recent loads, current row counts and quarantine counts by rule."""
+    """Recent loads, current row counts and quarantine counts by rule.
+
+    Exit 0 ok; 1 when the warehouse is missing, busy (OUTCOMES_LOCK_TIMEOUT) or unreadable; 2 on a
+    usage error."""
     from warehouse.connect import open_readonly
     from warehouse.status import status_report
 
@@ -245,14 +386,15 @@ def status(warehouse, limit, as_json):
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
     try:
-        report = status_report(con, limit)
+        report = status_report(con, limit or None)
     finally:
         con.close()
+    columns, loads = report.pop("loads_table")
     if as_json:
         click.echo(json.dumps(_jsonable(report), indent=2))
         return
     click.echo("Recent loads")
-    emit_rows(*report["loads_table"], "table")
+    emit_rows(columns, loads, "table")
     click.echo("\nCurrent rows")
     emit_rows(["registry_id", "table", "rows"], [(r["registry_id"], r["table"], r["rows"]) for r in report["current"]], "table")
     click.echo("\nQuarantine by rule")
@@ -263,7 +405,10 @@ def status(warehouse, limit, as_json):
 @cli.command()
 @warehouse_option
 def migrate(warehouse):
-    """Create the warehouse or apply pending migrations."""
+    """Create the warehouse or apply pending migrations.
+
+    Exit 0 ok; 1 when the file cannot be created, is busy or is not a DuckDB warehouse; 2 on a
+    usage error (e.g. a name ending in .csv)."""
     from warehouse.connect import ensure_warehouse
 
     click.echo(f"warehouse ready: {ensure_warehouse(warehouse)}")
@@ -279,13 +424,18 @@ def key():
               help="Where to write it [default ~/.config/ketamine-outcomes/pseudonym.key].")
 @click.option("--print-env", is_flag=True, help="Print the export line for your shell.")
 def key_init(path, print_env):
-    """Create a random key file (mode 0600) unless one exists; never prints the key."""
+    """Create a random key file (mode 0600) unless one exists; never prints the key.
+
+    Exit 0 ok (created or already there); 1 when the file cannot be written; 2 on a usage error."""
     import secrets
 
     p = Path(path or Path.home() / ".config" / "ketamine-outcomes" / "pseudonym.key").expanduser()
     if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise click.ClickException(f"cannot create key file {p}: {e.strerror or e}")
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
         click.echo(f"created {p} (mode 0600)", err=True)

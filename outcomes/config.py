@@ -16,6 +16,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,13 +96,30 @@ def _num(section: dict, key: str, default: float, where: str, low: float = 0.0, 
     return float(v)
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones())
+
+
+def is_timezone(name: str) -> bool:
+    """An IANA zone name (exact case) that both zoneinfo and DuckDB know. Not `localtime`, which
+    zoneinfo reads from the system and DuckDB does not have."""
+    if not isinstance(name, str) or name not in _zone_names():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _tz(value, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}.timezone: expected a time zone name such as 'Europe/Oslo'")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}.timezone: unknown time zone {value!r}")
+    if not is_timezone(value):
+        raise ConfigError(f"{where}.timezone: unknown time zone {value!r} (an IANA name such as 'Europe/Oslo')")
     return value
 
 
@@ -197,12 +215,15 @@ def load_config(path: str | Path | None = None) -> Config:
     p = Path(path) if path is not None else config_path()
     if not p.exists():
         if explicit:
-            raise ConfigError(f"configuration file {p} does not exist (from {CONFIG_ENV} or --config)")
+            raise ConfigError(f"configuration file {p} does not exist"
+                              + (f" (named by {CONFIG_ENV})" if path is None else ""))
         return Config()
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML ({e})")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read it ({e.strerror or e})")
     return parse_config(data, p)
 
 
@@ -218,5 +239,14 @@ def warehouse_for(config: Config) -> Path:
     return Path(config.warehouse) if config.warehouse else warehouse_path(None)
 
 
+def resolve_warehouse(flag: str | Path | None = None, config: Config | None = None) -> Path:
+    """The warehouse every command uses: --warehouse, else outcomes.toml's `warehouse`, else
+    $OUTCOMES_WAREHOUSE, else ./data/warehouse.duckdb. outcomes.toml is read only when no flag is
+    given (a broken file then raises ConfigError)."""
+    if flag:
+        return Path(flag)
+    return warehouse_for(config if config is not None else load_config())
+
+
 __all__ = ["Config", "ConfigError", "RegistrySettings", "ServiceSettings", "load_config", "parse_config",
-           "registry_settings", "warehouse_for", "config_path"]
+           "registry_settings", "warehouse_for", "resolve_warehouse", "is_timezone", "config_path"]

@@ -7,18 +7,23 @@ import sys
 
 import click
 
+from outcomes.cli import warehouse_option
+
 
 @click.command("report")
 @click.option("--month", required=True, help="Report month, YYYY-MM.")
 @click.option("--registry", default=None, help="Only this registry [default: all registries pooled].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder [default ./data/reports/<month>[-<registry>]].")
-@click.option("--as-of", "as_of", type=int, default=None, help="Report the warehouse as it stood after this load id.")
+@click.option("--as-of", "as_of", type=click.IntRange(min=1), default=None,
+              help="Report the warehouse as it stood after this load id (see `outcomes status`).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ...}.')
-@click.option("--warehouse", "-w", type=click.Path(dir_okay=False), default=None,
-              help="DuckDB warehouse file [env OUTCOMES_WAREHOUSE; default ./data/warehouse.duckdb].")
+@warehouse_option
 def report_command(month, registry, out_dir, as_of, as_json, warehouse):
-    """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative)."""
+    """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative).
+
+    Exit 0 ok; 1 no data for that month/registry, no such --as-of load, or the work failed (warehouse
+    missing, busy or unreadable); 2 on a usage error."""
     from reports.report import NoData, generate_report, month_bounds
 
     try:
@@ -27,6 +32,8 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
         raise click.UsageError(str(e))
     # under data/, beside the warehouse: ./reports is the code package's folder
     out_dir = out_dir or f"./data/reports/{month}" + (f"-{registry}" if registry else "")
+    if as_of is not None:
+        _check_load_exists(warehouse, as_of)
     try:
         res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse)
     except NoData as e:
@@ -42,12 +49,29 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
                    f"({res['figures']} figures, {res['suppressed']} suppressed)")
 
 
+def _check_load_exists(warehouse: str, load_id: int) -> None:
+    from warehouse.connect import open_readonly
+
+    try:
+        con = open_readonly(warehouse)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e))
+    try:
+        found = con.execute("SELECT count(*) FROM ops.loads WHERE load_id = ?", [load_id]).fetchone()[0]
+    finally:
+        con.close()
+    if not found:
+        raise click.ClickException(f"--as-of {load_id}: no such load in the warehouse (`outcomes status` lists them)")
+
+
 @click.command("marts")
-@click.option("--warehouse", "-w", type=click.Path(dir_okay=False), default=None,
-              help="DuckDB warehouse file [env OUTCOMES_WAREHOUSE; default ./data/warehouse.duckdb].")
+@warehouse_option
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 def marts_command(warehouse, as_json):
-    """Rebuild the marts schema in the warehouse from the current data."""
+    """Rebuild the marts schema in the warehouse from the current data.
+
+    Exit 0 ok; 1 when the warehouse is missing, busy (OUTCOMES_LOCK_TIMEOUT) or unreadable; 2 on a
+    usage error."""
     from reports.marts import rebuild_marts
 
     try:

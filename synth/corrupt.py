@@ -353,12 +353,16 @@ def rule_ids(file_format: str = "csv") -> list[str]:
 class Corrupter:
     """Chooses and makes the bad rows of one (export, table, chunk) piece of output."""
 
-    def __init__(self, fraction: float, seed: int, file_format: str):
+    def __init__(self, fraction: float, seed: int, file_format: str, malformed: bool | None = None):
+        """malformed: also inject `<table>.row.malformed` lines (default: for CSV formats only;
+        False for output converted to another format, which cannot carry a broken CSV line)."""
         if not 0.0 <= fraction < 0.5:
             raise ValueError("bad_rows must be in [0, 0.5)")
         self.rate = fraction / (1.0 - fraction)
         self.seed = seed
-        self.rules = {t: [r for r in rs if not (r.csv_only and file_format == "parquet")] for t, rs in RULES.items()}
+        if malformed is None:
+            malformed = file_format != "parquet"
+        self.rules = {t: [r for r in rs if malformed or not r.csv_only] for t, rs in RULES.items()}
         self.next_rule = {t: 0 for t in RULES}
         self.counters: dict[str, int] = {}
 

@@ -31,7 +31,8 @@ _REGISTRY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 def generate_registry(out_dir, registry_id: str, patients: int, seed: int = 0, start: date = date(2025, 1, 1),
                       months: int = 6, file_format: str = "csv", bad_rows: float = 0.0,
-                      params: CohortParams | None = None, progress: bool = False) -> list[Path]:
+                      params: CohortParams | None = None, progress: bool = False,
+                      malformed: bool | None = None) -> list[Path]:
     """Write a monthly series of exports of one synthetic registry; return the export folders.
 
     Series (one export per calendar month, taken at 23:00Z on its last day, folder name =
@@ -51,7 +52,8 @@ def generate_registry(out_dir, registry_id: str, patients: int, seed: int = 0, s
     so nothing cascades into orphans. The log is in generation order (chunk by chunk), rewritten
     on every call (empty when bad_rows is 0). Same-named export folders are overwritten.
 
-    `params` plants rates (CohortParams); None = the realistic defaults.
+    `params` plants rates (CohortParams); None = the realistic defaults. `malformed` = False leaves
+    out the `<table>.row.malformed` lines (default: in CSV formats only).
     """
     if not _REGISTRY_ID.fullmatch(registry_id or ""):
         raise ValueError("registry_id must match [a-z0-9][a-z0-9-]{0,63}")
@@ -65,7 +67,7 @@ def generate_registry(out_dir, registry_id: str, patients: int, seed: int = 0, s
     tl = Timeline(start, months)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    corrupter = Corrupter(bad_rows, seed, file_format) if bad_rows else None
+    corrupter = Corrupter(bad_rows, seed, file_format, malformed) if bad_rows else None
     writers = [ExportWriter(out, registry_id, e, file_format) for e in tl.exports]
     n_chunks = -(-patients // CHUNK_PATIENTS)
     with open(out / INJECTED_LOG, "w", encoding="utf-8") as log, \

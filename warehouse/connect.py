@@ -14,10 +14,35 @@ from pathlib import Path
 import duckdb
 
 DEFAULT_WAREHOUSE = "./data/warehouse.duckdb"
+# DuckDB opens any path as a database file, but a name such as x.csv or x.parquet reads as a data
+# file (to people, and to DuckDB's replacement scans in queries): only these are warehouse names.
+WAREHOUSE_SUFFIXES = (".duckdb", ".db", ".ddb", "")
+
+
+class WarehouseError(Exception):
+    """The warehouse file cannot be used; the message is one line, fit for the command line."""
+
+
+class WarehouseBusy(WarehouseError, duckdb.IOException):
+    """Another process held the file lock for longer than the lock timeout (still an IOException,
+    as before, for callers that catch that)."""
+
+
+class NotAWarehouse(WarehouseError, duckdb.IOException):
+    """The file exists but is not a DuckDB database."""
 
 
 def warehouse_path(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("OUTCOMES_WAREHOUSE") or DEFAULT_WAREHOUSE)
+
+
+def check_warehouse_name(path: str | Path) -> Path:
+    """Refuse warehouse paths whose suffix names a data file (x.csv, x.parquet, x.json.gz, ...)."""
+    p = Path(path)
+    if p.suffix.lower() not in WAREHOUSE_SUFFIXES:
+        raise WarehouseError(f"{p}: a warehouse file name ends in .duckdb, .db or .ddb (or has no suffix), "
+                             f"not {p.suffix}")
+    return p
 
 
 def _lock_timeout() -> float:
@@ -29,16 +54,25 @@ def is_lock_error(e: Exception) -> bool:
     return "lock" in text or "conflicting lock" in text or "being used by another process" in text
 
 
-def retry_locked(fn, timeout: float | None = None):
-    """Call fn until it does not fail on the file lock, or the timeout passes."""
+def retry_locked(fn, timeout: float | None = None, path: str | Path | None = None):
+    """Call fn until it does not fail on the file lock, or the timeout passes (then WarehouseBusy).
+    A file that is not a DuckDB database raises NotAWarehouse (naming `path` when given)."""
     deadline = time.monotonic() + (_lock_timeout() if timeout is None else timeout)
     delay = 0.02
     while True:
         try:
             return fn()
+        except WarehouseError:
+            raise
         except duckdb.IOException as e:
-            if not is_lock_error(e) or time.monotonic() >= deadline:
+            if "not a valid duckdb database file" in str(e).lower():
+                raise NotAWarehouse(f"{path or 'the file'} exists but is not a DuckDB warehouse file") from e
+            if not is_lock_error(e):
                 raise
+            if time.monotonic() >= deadline:
+                waited = _lock_timeout() if timeout is None else timeout
+                raise WarehouseBusy(f"warehouse is busy (locked by another process) after {waited:g} s; "
+                                    "try again") from e
             time.sleep(delay + random.random() * delay)
             delay = min(delay * 1.5, 0.1)  # a load holds the lock ~0.1-1 s: notice its end promptly
 
@@ -52,7 +86,7 @@ def open_readonly(path: str | Path | None = None, external_access: bool = False,
     config = {"access_mode": "READ_ONLY"}
     if not external_access:
         config["enable_external_access"] = False
-    con = retry_locked(lambda: duckdb.connect(str(p), read_only=True, config=config), timeout)
+    con = retry_locked(lambda: duckdb.connect(str(p), read_only=True, config=config), timeout, path=p)
     if not external_access:
         con.execute("SET lock_configuration = true")
     return con
@@ -63,7 +97,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: str | Path, alias: str = "wh", 
     """Attach the warehouse file to a work connection (the file lock is held until detach)."""
     mode = " (READ_ONLY)" if read_only else ""
     lit = "'" + str(path).replace("'", "''") + "'"
-    retry_locked(lambda: con.execute(f"ATTACH {lit} AS {alias}{mode}"), timeout)
+    retry_locked(lambda: con.execute(f"ATTACH {lit} AS {alias}{mode}"), timeout, path=path)
 
 
 def detach(con: duckdb.DuckDBPyConnection, alias: str = "wh") -> None:
@@ -76,7 +110,10 @@ def ensure_warehouse(path: str | Path | None = None) -> Path:
     from warehouse.migrate import current_version, migrate, migrations
 
     p = warehouse_path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WarehouseError(f"cannot create the folder {p.parent}: {e.strerror or e}") from e
     if p.exists():
         try:
             ro = open_readonly(p, external_access=True)
@@ -85,9 +122,11 @@ def ensure_warehouse(path: str | Path | None = None) -> Path:
                     return p
             finally:
                 ro.close()
+        except WarehouseError:
+            raise
         except duckdb.Error:
             pass
-    con = retry_locked(lambda: duckdb.connect(str(p)))
+    con = retry_locked(lambda: duckdb.connect(str(p)), path=p)
     try:
         migrate(con)
     finally:

@@ -6,7 +6,11 @@ import duckdb
 from transforms import sqlfiles
 
 
-def status_report(con: duckdb.DuckDBPyConnection, limit: int = 10) -> dict:
+def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dict:
+    """limit: how many recent load attempts (None: all). `loads_table` is (columns, rows) for the
+    text table; the command line drops it from --json output."""
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be >= 0 (or None for all)")
     cur = con.execute(sqlfiles.read_sql("warehouse", "status/recent_loads.sql"), [limit])
     cols = [d[0] for d in cur.description]
     loads = cur.fetchall()

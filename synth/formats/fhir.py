@@ -16,7 +16,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from synth.formats.kor_source import birth_year, parse_ts, read_kor
+from synth.formats.kor_source import birth_year, int_or_text, read_kor, try_ts
 from transforms.adapters.fhir_codes import EXT, GAD7_ITEMS, LABS, LOCAL_SYSTEM, PHQ9_ITEMS
 
 LOINC = "http://loinc.org"
@@ -36,10 +36,24 @@ def _iso(dt) -> str:
 
 
 def _num(v: str | None):
+    """A number; a value that is not one (a bad row's) passes as text, so the pipeline quarantines it."""
     if v is None:
         return None
-    f = float(v)
+    try:
+        f = float(v)
+    except ValueError:
+        return v
     return int(f) if f.is_integer() else f
+
+
+def _when(text: str | None, minutes=None) -> str | None:
+    """An ISO instant, `minutes` later; a value that is not a datetime (a bad row's) as it is."""
+    t = try_ts(text)
+    if t is None:
+        return text
+    if isinstance(minutes, int):
+        t += timedelta(minutes=minutes)
+    return _iso(t)
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict:
@@ -54,7 +68,7 @@ def _patient(p: dict) -> list[dict]:
     if p.get("enrolled_on"):
         res["extension"].append({"url": EXT + "enrolled-on", "valueDate": p["enrolled_on"]})
     if p.get("trd_failed_trials"):
-        res["extension"].append({"url": EXT + "trd-failed-trials", "valueInteger": int(p["trd_failed_trials"])})
+        res["extension"].append({"url": EXT + "trd-failed-trials", "valueInteger": int_or_text(p["trd_failed_trials"])})
     if p.get("sex"):
         res["gender"] = GENDER.get(p["sex"], "unknown")
     if birth_year(p):
@@ -73,16 +87,19 @@ def _patient(p: dict) -> list[dict]:
 
 def _session(s: dict) -> list[dict]:
     sid, pid = s["session_id"], s["patient_id"]
-    start = parse_ts(s["session_start"])
+    start = _when(s["session_start"])
+    known = try_ts(s["session_start"]) is not None
     enc = {"resourceType": "Encounter", "id": sid, "status": "finished", "subject": {"reference": f"Patient/{pid}"},
-           "period": {"start": _iso(start)}}
+           "period": {"start": start}}
     if s.get("setting") in CLASS:
         enc["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": CLASS[s["setting"]]}
-    if s.get("monitoring_minutes"):
-        enc["period"]["end"] = _iso(start + timedelta(minutes=int(s["monitoring_minutes"])))
-    period = {"start": _iso(start)}
-    if s.get("infusion_minutes"):
-        period["end"] = _iso(start + timedelta(minutes=int(s["infusion_minutes"])))
+    elif s.get("setting"):  # a bad row's unknown setting: a code the adapter does not know
+        enc["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": s["setting"]}
+    if s.get("monitoring_minutes") and known:
+        enc["period"]["end"] = _when(s["session_start"], int_or_text(s["monitoring_minutes"]))
+    period = {"start": start}
+    if s.get("infusion_minutes") and known:
+        period["end"] = _when(s["session_start"], int_or_text(s["infusion_minutes"]))
     ma = {"resourceType": "MedicationAdministration", "id": f"ma-{sid}", "status": "completed",
           "medicationCodeableConcept": {"text": s["drug"]}, "subject": {"reference": f"Patient/{pid}"},
           "context": {"reference": f"Encounter/{sid}"}, "effectivePeriod": period,
@@ -93,14 +110,14 @@ def _session(s: dict) -> list[dict]:
         ma["dosage"]["dose"] = {"value": _num(s["dose_mg_per_kg"]), "unit": "mg/kg", "code": "mg/kg"}
     ma["extension"] = []
     if s.get("devices"):
-        ma["extension"].append({"url": EXT + "devices", "valueInteger": int(s["devices"])})
+        ma["extension"].append({"url": EXT + "devices", "valueInteger": int_or_text(s["devices"])})
     if s.get("dose_mg") and s.get("dose_mg_per_kg"):  # R4 dosage holds one dose: the weight-based one rides along
         ma["extension"].append({"url": EXT + "dose-mg-per-kg", "valueDecimal": _num(s["dose_mg_per_kg"])})
     out = [enc, ma]
     if s.get("weight_kg"):
         out.append({"resourceType": "Observation", "id": f"wt-{sid}", "status": "final",
                     "code": _coding(LOINC, "29463-7"), "subject": {"reference": f"Patient/{pid}"},
-                    "encounter": {"reference": f"Encounter/{sid}"}, "effectiveDateTime": _iso(start),
+                    "encounter": {"reference": f"Encounter/{sid}"}, "effectiveDateTime": start,
                     "valueQuantity": {"value": _num(s["weight_kg"]), "unit": "kg", "code": "kg"}})
     return out
 
@@ -109,9 +126,9 @@ def _vitals(v: dict, n: int, sessions: dict) -> list[dict]:
     s = sessions.get(v["session_id"])
     if s is None:
         return []
-    when = parse_ts(s["session_start"]) + timedelta(minutes=int(v.get("minutes_after_dose") or 0))
+    when = _when(s["session_start"], int_or_text(v.get("minutes_after_dose") or "0"))
     base = {"resourceType": "Observation", "status": "final", "subject": {"reference": f"Patient/{s['patient_id']}"},
-            "encounter": {"reference": f"Encounter/{s['session_id']}"}, "effectiveDateTime": _iso(when),
+            "encounter": {"reference": f"Encounter/{s['session_id']}"}, "effectiveDateTime": when,
             "extension": [{"url": EXT + "timepoint", "valueCode": v["timepoint"]}]}
     out = []
     if v.get("sbp") or v.get("dbp"):
@@ -131,14 +148,14 @@ def _assessment(a: dict) -> dict:
     obs = {"resourceType": "Observation", "id": a["assessment_id"], "status": "final",
            "category": [_coding("http://terminology.hl7.org/CodeSystem/observation-category", "survey")],
            "code": _coding(system, code), "subject": {"reference": f"Patient/{a['patient_id']}"},
-           "effectiveDateTime": _iso(parse_ts(a["assessed_at"])), "valueInteger": int(float(a["total_score"]))}
+           "effectiveDateTime": _when(a["assessed_at"]), "valueInteger": int_or_text(a["total_score"])}
     if a.get("session_id"):
         obs["encounter"] = {"reference": f"Encounter/{a['session_id']}"}
     if a.get("item_scores"):
         items = [x.strip() for x in a["item_scores"].split(";")]
         codes = {"PHQ9": PHQ9_ITEMS, "GAD7": GAD7_ITEMS}.get(instrument) or [f"{instrument}.{i}" for i in range(1, len(items) + 1)]
         isys = LOINC if instrument in ("PHQ9", "GAD7") else LOCAL_SYSTEM
-        obs["component"] = [{"code": _coding(isys, c), "valueInteger": int(x)} for c, x in zip(codes, items)]
+        obs["component"] = [{"code": _coding(isys, c), "valueInteger": int_or_text(x)} for c, x in zip(codes, items)]
     return obs
 
 

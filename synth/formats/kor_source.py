@@ -25,7 +25,9 @@ def read_kor(folder: Path) -> tuple[dict, dict[str, list[dict]]]:
         if f["path"].endswith(".gz"):
             raw = gzip.decompress(raw)
         reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
-        tables[f["table"]] = [{k.strip().lower(): (v if v != "" else None) for k, v in r.items()} for r in reader]
+        # a line with too many fields puts the extra ones under the key None: they are left out
+        tables[f["table"]] = [{k.strip().lower(): (v if v != "" else None) for k, v in r.items() if k is not None}
+                              for r in reader]
     for t in ("patients", "sessions", "vitals", "assessments", "adverse_events", "labs"):
         tables.setdefault(t, [])
     return manifest, tables
@@ -35,6 +37,28 @@ def parse_ts(text: str) -> datetime:
     """An ISO datetime as aware UTC (no offset = UTC, as the synthetic registries declare)."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def try_ts(text: str | None) -> datetime | None:
+    """parse_ts, or None for a value that is not an ISO datetime (a bad row's broken value: the
+    converters then pass the text through as it is, so the pipeline quarantines it)."""
+    if not text:
+        return None
+    try:
+        return parse_ts(text)
+    except ValueError:
+        return None
+
+
+def int_or_text(text: str | None):
+    """An integer value as int; anything else (a bad row's '12.5', 'twelve') as the text itself."""
+    if text is None:
+        return None
+    try:
+        f = float(text)
+    except ValueError:
+        return text
+    return int(f) if f.is_integer() else text
 
 
 def birth_year(p: dict) -> str | None:

@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from synth.formats.kor_source import birth_year, parse_ts, read_kor
+from synth.formats.kor_source import birth_year, read_kor, try_ts
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "redcap"
 DICTIONARY = REFERENCE / "ketamine_registry_dictionary.csv"
@@ -57,7 +57,20 @@ def _header(fields) -> list[str]:
 
 
 def _dt(text: str | None) -> str | None:
-    return parse_ts(text).strftime("%Y-%m-%d %H:%M:%S") if text else None
+    """REDCap's datetime layout; a value that is not a datetime (a bad row) passes as it is."""
+    t = try_ts(text)
+    return t.strftime("%Y-%m-%d %H:%M:%S") if t else text
+
+
+def _code(codes: dict, value: str | None) -> str | None:
+    """The REDCap code of a value; an unknown value (a bad row's) passes as it is, so that the
+    pipeline sees it and quarantines the row."""
+    return None if value is None else codes.get(value, value)
+
+
+def _order(s: dict) -> tuple[str, str]:
+    t = try_ts(s["session_start"])
+    return s["patient_id"] or "", t.isoformat() if t else "~" + (s["session_start"] or "")
 
 
 def convert(kor_folder: Path, out: Path) -> Path:
@@ -76,7 +89,7 @@ def convert(kor_folder: Path, out: Path) -> Path:
 
     for p in t["patients"]:
         add(p["patient_id"], "enrolment", None, {
-            "enrol_date": p.get("enrolled_on"), "birth_year": birth_year(p), "sex": SEX.get(p.get("sex") or "", None),
+            "enrol_date": p.get("enrolled_on"), "birth_year": birth_year(p), "sex": _code(SEX, p.get("sex")),
             "zip": p.get("zip"), "trd_failed_trials": p.get("trd_failed_trials"),
             "diagnosis_icd10": (p.get("diagnosis_icd10") or "").replace(".", "_") or None})
     instance: dict[str, tuple[str, int]] = {}
@@ -86,21 +99,21 @@ def convert(kor_folder: Path, out: Path) -> Path:
         counters[(record, form)] = counters.get((record, form), 0) + 1
         return counters[(record, form)]
 
-    for s in sorted(t["sessions"], key=lambda s: (s["patient_id"], parse_ts(s["session_start"]))):
+    for s in sorted(t["sessions"], key=_order):
         n = nxt(s["patient_id"], "treatment_session")
         instance[s["session_id"]] = (s["patient_id"], n)
         add(s["patient_id"], "treatment_session", n, {
-            "sess_start": _dt(s["session_start"]), "sess_drug": DRUG.get(s["drug"]), "sess_route": ROUTE.get(s["route"]),
+            "sess_start": _dt(s["session_start"]), "sess_drug": _code(DRUG, s["drug"]), "sess_route": _code(ROUTE, s["route"]),
             "sess_dose_mg": s.get("dose_mg"), "sess_dose_mg_kg": s.get("dose_mg_per_kg"),
             "sess_weight_kg": s.get("weight_kg"), "sess_infusion_min": s.get("infusion_minutes"),
-            "sess_devices": s.get("devices"), "sess_setting": SETTING.get(s.get("setting") or ""),
+            "sess_devices": s.get("devices"), "sess_setting": _code(SETTING, s.get("setting")),
             "sess_monitoring_min": s.get("monitoring_minutes")})
     for v in t["vitals"]:
         if v["session_id"] not in instance:
             continue
         record, n = instance[v["session_id"]]
         add(record, "vitals", nxt(record, "vitals"), {
-            "vit_session_no": str(n), "vit_timepoint": TIMEPOINT.get(v["timepoint"]), "vit_minutes": v.get("minutes_after_dose"),
+            "vit_session_no": str(n), "vit_timepoint": _code(TIMEPOINT, v["timepoint"]), "vit_minutes": v.get("minutes_after_dose"),
             "vit_sbp": v.get("sbp"), "vit_dbp": v.get("dbp"), "vit_hr": v.get("heart_rate"), "vit_spo2": v.get("spo2")})
     for a in t["assessments"]:
         form = FORM_OF.get((a.get("instrument") or "").upper())
@@ -121,7 +134,7 @@ def convert(kor_folder: Path, out: Path) -> Path:
     for e in t["adverse_events"]:
         record = e["patient_id"]
         values = {"ae_onset": e.get("onset_date"), "ae_term": e.get("term"), "ae_meddra_pt": e.get("meddra_pt"),
-                  "ae_meddra_code": e.get("meddra_code"), "ae_severity": SEVERITY.get(e.get("severity") or ""),
+                  "ae_meddra_code": e.get("meddra_code"), "ae_severity": _code(SEVERITY, e.get("severity")),
                   "ae_serious": e.get("serious"), "ae_related": RELATED.get(e.get("related") or ""),
                   "ae_outcome": OUTCOME.get(e.get("outcome") or ""), "ae_resolved": e.get("resolved_date"),
                   "ae_session_no": str(instance[e["session_id"]][1]) if e.get("session_id") in instance else None}

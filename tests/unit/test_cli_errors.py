@@ -1,0 +1,211 @@
+"""The command line's failures: one line on stderr, exit 1 (the work failed) or 2 (usage), never a
+traceback. None of these start Prefect: they fail before any flow runs, or do not use one."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from outcomes.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, env_extra=None, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "outcomes.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd)
+
+
+def one_line_error(r, code: int, needle: str) -> None:
+    assert r.returncode == code, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert lines and lines[-1].startswith("Error: ") and needle in lines[-1], r.stderr
+
+
+def invoke(*args, **kw):
+    res = CliRunner().invoke(cli, list(args), **kw)
+    # a click exit, not an uncaught exception
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res
+
+
+@pytest.fixture
+def wh(tmp_path) -> str:
+    p = str(tmp_path / "wh.duckdb")
+    assert invoke("migrate", "-w", p).exit_code == 0
+    return p
+
+
+@pytest.fixture
+def no_config(tmp_path, monkeypatch):
+    """Run in an empty folder: no ./outcomes.toml, no ./data/warehouse.duckdb, no env."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OUTCOMES_CONFIG", raising=False)
+    monkeypatch.delenv("OUTCOMES_WAREHOUSE", raising=False)
+
+
+# 1. time zones ---------------------------------------------------------------------------------
+
+def test_ingest_unknown_timezone_is_a_usage_error(tmp_path, no_config):
+    res = invoke("ingest", str(tmp_path), "--timezone", "Mars/Olympus", "-w", str(tmp_path / "w.duckdb"))
+    assert res.exit_code == 2 and "Mars/Olympus" in res.output
+    assert not (tmp_path / "w.duckdb").exists()
+    # DuckDB has no `localtime` although zoneinfo reads one from the system
+    assert invoke("ingest", str(tmp_path), "--timezone", "localtime", "-w", str(tmp_path / "w.duckdb")).exit_code == 2
+
+
+def test_unknown_timezone_in_outcomes_toml_is_a_config_error(tmp_path, no_config, monkeypatch):
+    cfg = tmp_path / "outcomes.toml"
+    cfg.write_text('[registries.north]\ntimezone = "Mars/Olympus"\n')
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(cfg))
+    res = invoke("ingest", str(tmp_path), "-w", str(tmp_path / "w.duckdb"))
+    assert res.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in res.output
+    res = invoke("ingest", str(tmp_path))  # the same when the warehouse comes from the file's side
+    assert res.exit_code == 2 and "Mars/Olympus" in res.output
+
+
+# 10. registry ids ------------------------------------------------------------------------------
+
+def test_ingest_registry_id_is_checked_up_front(tmp_path, no_config):
+    res = invoke("ingest", str(tmp_path), "--registry", "Bad Registry/../x", "-w", str(tmp_path / "w.duckdb"))
+    assert res.exit_code == 2 and "[a-z0-9][a-z0-9-]{0,63}" in res.output
+    assert not (tmp_path / "w.duckdb").exists()  # nothing recorded
+
+
+# 3. a warehouse another process writes ---------------------------------------------------------
+
+def test_busy_warehouse_is_one_line_exit_1(wh, tmp_path):
+    from exports import write_export
+
+    export = str(write_export(tmp_path / "export"))
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
+                               "c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)", wh],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for args in (["sql", "select 1"], ["status"], ["migrate"], ["ingest", export]):
+            r = run(*args, "-w", wh, env_extra={"OUTCOMES_LOCK_TIMEOUT": "1"})
+            one_line_error(r, 1, "warehouse is busy (locked by another process) after 1 s; try again")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# 4. files that are not warehouses --------------------------------------------------------------
+
+def test_junk_file_is_one_line_exit_1(tmp_path):
+    from exports import write_export
+
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(os.urandom(4096))
+    for args in (["sql", "select 1"], ["migrate"], ["status"], ["ingest", str(write_export(tmp_path / "e"))]):
+        one_line_error(run(*args, "-w", str(junk)), 1, "is not a DuckDB warehouse file")
+
+
+@pytest.mark.parametrize("name", ["secret.csv", "x.parquet", "x.json", "x.csv.gz", "x.tsv"])
+def test_data_file_names_are_refused_as_warehouses(tmp_path, no_config, name):
+    target = str(tmp_path / name)
+    for args in (["migrate"], ["sql", "select 1"], ["status"], ["ingest", str(tmp_path)], ["marts"]):
+        res = invoke(*args, "-w", target)
+        assert res.exit_code == 2 and "warehouse file name ends in .duckdb" in res.output, (args, res.output)
+    assert not Path(target).exists()
+
+
+def test_data_file_name_from_the_environment_is_refused(tmp_path, no_config, monkeypatch):
+    monkeypatch.setenv("OUTCOMES_WAREHOUSE", str(tmp_path / "secret.csv"))
+    res = invoke("migrate")
+    assert res.exit_code == 2 and "OUTCOMES_WAREHOUSE" in res.output
+    assert invoke("migrate", "-w", str(tmp_path / "ok.db")).exit_code == 0  # the flag wins
+
+
+# 5. --limit ------------------------------------------------------------------------------------
+
+def test_status_limit_range(wh):
+    assert invoke("status", "-w", wh, "--limit", "-1").exit_code == 2
+    con = duckdb.connect(wh)
+    for i in range(1, 13):
+        con.execute("INSERT INTO ops.loads (load_id, registry_id, export_id, adapter, status, started_at, finished_at) "
+                    "VALUES (?, 'r', 'e', 'kor', 'rejected', now(), now())", [i])
+    con.close()
+    assert len(json.loads(invoke("status", "-w", wh, "--json").stdout)["loads"]) == 10
+    assert len(json.loads(invoke("status", "-w", wh, "--json", "--limit", "0").stdout)["loads"]) == 12
+    assert len(json.loads(invoke("status", "-w", wh, "--json", "--limit", "3").stdout)["loads"]) == 3
+
+
+# 6. paths that cannot be created ---------------------------------------------------------------
+
+def test_uncreatable_paths_are_one_line_errors():
+    one_line_error(run("key", "init", "--path", "/proc/nope/key"), 1, "/proc/nope/key")
+    one_line_error(run("migrate", "-w", "/proc/nope/x.duckdb"), 1, "/proc/nope")
+
+
+# 9. one warehouse resolution for every command -------------------------------------------------
+
+def test_every_command_resolves_the_warehouse_alike(tmp_path, no_config, monkeypatch):
+    toml_wh, env_wh, flag_wh = tmp_path / "toml.duckdb", tmp_path / "env.duckdb", tmp_path / "flag.duckdb"
+    cfg = tmp_path / "outcomes.toml"
+    cfg.write_text(f'warehouse = "{toml_wh}"\n')
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(cfg))
+    monkeypatch.setenv("OUTCOMES_WAREHOUSE", str(env_wh))
+    assert invoke("migrate").stdout.strip() == f"warehouse ready: {toml_wh}"  # the file wins over the env
+    assert not env_wh.exists()
+    assert invoke("sql", "SELECT 42 AS x", "--format", "csv").stdout == "x\n42\n"
+    assert invoke("status", "--json").exit_code == 0
+    assert invoke("marts", "--json").exit_code == 0
+    con = duckdb.connect(str(toml_wh), read_only=True)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'marts'").fetchone()[0] > 0
+    con.close()
+    res = invoke("report", "--month", "2025-01", "--as-of", "7", "--out", str(tmp_path / "r"))
+    assert res.exit_code == 1 and "no such load" in res.output  # it read the file's warehouse
+    # --warehouse wins over both
+    assert invoke("migrate", "-w", str(flag_wh)).stdout.strip() == f"warehouse ready: {flag_wh}"
+    res = invoke("sql", "SELECT 1", "-w", str(tmp_path / "missing.duckdb"))
+    assert res.exit_code == 1 and "missing.duckdb" in res.output
+    # without the file's setting, the environment
+    cfg.write_text("")
+    assert invoke("migrate").stdout.strip() == f"warehouse ready: {env_wh}"
+
+
+def test_broken_outcomes_toml_is_a_usage_error_unless_the_flag_is_given(tmp_path, no_config, monkeypatch):
+    cfg = tmp_path / "outcomes.toml"
+    cfg.write_text("warehouse = [\n")
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(cfg))
+    res = invoke("status")
+    assert res.exit_code == 2 and "not valid TOML" in res.output
+    assert invoke("migrate", "-w", str(tmp_path / "w.duckdb")).exit_code == 0
+
+
+# 17. small ones --------------------------------------------------------------------------------
+
+def test_status_json_has_no_internal_keys(wh):
+    data = json.loads(invoke("status", "-w", wh, "--json").stdout)
+    assert set(data) == {"loads", "current", "quarantine"}
+
+
+def test_sql_json_nests_json_columns(wh):
+    q = """SELECT '{"a": [1, 2]}'::JSON AS j, '{"a": 1}' AS text_col, 3 AS n"""
+    assert json.loads(invoke("sql", q, "-w", wh, "--format", "json").stdout) == [
+        {"j": {"a": [1, 2]}, "text_col": '{"a": 1}', "n": 3}]
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines()[1].startswith('"{""a"": [1, 2]}"')
+
+
+def test_report_as_of(wh, tmp_path):
+    res = invoke("report", "--month", "2025-01", "--as-of", "999", "-w", wh, "--out", str(tmp_path / "r"))
+    assert res.exit_code == 1 and "--as-of 999: no such load" in res.output
+    assert invoke("report", "--month", "2025-01", "--as-of", "-1", "-w", wh).exit_code == 2
+    assert invoke("report", "--month", "2025-01", "--as-of", "0", "-w", wh).exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["report", "marts", "status", "synth", "sql", "ingest", "migrate"])
+def test_help_lists_exit_codes(command):
+    res = invoke(command, "--help")
+    assert res.exit_code == 0 and "Exit 0" in res.output.replace("\n", " "), res.output
