@@ -81,10 +81,15 @@ def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | No
     )
 
 
+# A BundleError is an outcome, not a failure of the step: the tasks that meet one return it, so
+# that a rejected export is told in one log line instead of under Prefect's logged traceback.
 @task(name="verify-bundle", cache_policy=NO_CACHE)
-@contained("verify-bundle", passes=(BundleError,))
-def verify_bundle(source: str, adapter: str, options: dict) -> Bundle:
-    return adapters.get(adapter).open(source, **options)
+@contained("verify-bundle")
+def verify_bundle(source: str, adapter: str, options: dict) -> Bundle | BundleError:
+    try:
+        return adapters.get(adapter).open(source, **options)
+    except BundleError as e:
+        return e
 
 
 @task(name="check-duplicate", cache_policy=NO_CACHE)
@@ -98,9 +103,12 @@ def check_duplicate(ws, warehouse: str, bundle: Bundle) -> int | None:
 
 
 @task(name="read-tables", cache_policy=NO_CACHE)
-@contained("read-tables", passes=(BundleError,))
-def read_tables(ws, bundle: Bundle, adapter: str) -> dict[str, ReadResult]:
-    return adapters.get(adapter).read(ws, bundle)
+@contained("read-tables")
+def read_tables(ws, bundle: Bundle, adapter: str) -> dict[str, ReadResult] | BundleError:
+    try:
+        return adapters.get(adapter).read(ws, bundle)
+    except BundleError as e:
+        return e
 
 
 @task(name="pseudonymise", cache_policy=NO_CACHE)
@@ -211,7 +219,10 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
     try:
         try:
             bundle = verify_bundle(source, adapter, options)
+            if isinstance(bundle, BundleError):
+                raise bundle
         except (BundleError, StepFailed) as e:
+            bundle = None
             if isinstance(e, StepFailed) and e.transient:
                 raise
             logger.error("export rejected: %s", e)
@@ -232,9 +243,9 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
                 logger.info("export %s already loaded (load %s): recorded as duplicate", bundle.label, dup)
                 result.status, result.load_id, result.reason = "duplicate", out.load_id, out.reason
                 return result.as_dict()
-            try:
-                reads = read_tables(ws, bundle, adapter)
-            except BundleError as e:
+            reads = read_tables(ws, bundle, adapter)
+            if isinstance(reads, BundleError):
+                e = reads
                 logger.error("export rejected: %s", e)
                 out = reject(ws, wh, meta, str(e), with_findings=False)
                 result.status, result.load_id, result.reason = "rejected", out.load_id, str(e)

@@ -125,7 +125,7 @@ def run_with_server(host: str, port: int, prefect_home: str, serve_args: list[st
 @click.option("--port", default=4200, show_default=True, type=int, help="--with-server: port.")
 @click.option("--prefect-home", default=DEFAULT_PREFECT_HOME, show_default=True,
               help="--with-server: PREFECT_HOME (database, logs).")
-@click.option("--limit", default=12, show_default=True, type=int, help="At most this many flow runs at once.")
+@click.option("--limit", default=12, show_default=True, type=click.IntRange(min=1), help="At most this many flow runs at once.")
 @click.option("--no-automations", is_flag=True, help="Do not create the notification automations.")
 @click.option("--automations-only", is_flag=True, help="Create or refresh the notification automations, then exit.")
 def serve_command(with_server, host, port, prefect_home, limit, no_automations, automations_only):

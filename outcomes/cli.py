@@ -208,11 +208,13 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     """Load exports: export folders, .zip bundles, or folders holding exports.
 
     Exports of one registry load in exported_at order, each in its own flow run, exactly once.
-    Exit 0 when every export loaded or was a duplicate, 1 when any was rejected (or the warehouse
-    was busy or unreadable), 2 on a usage or configuration error.
+    Exit 0 when every export loaded or was a duplicate, 1 when any was rejected or failed (status
+    `failed`: a lock, memory or disk error, nothing recorded; or the warehouse was busy or
+    unreadable), 2 on a usage or configuration error.
     """
     from flows.ingest import ingest_in_process
     from transforms.pseudonymise import MissingKeyError, load_key
+    from transforms.redaction import StepFailed
 
     try:
         load_key()
@@ -245,15 +247,19 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     for target, name, reg in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
         # flags win; otherwise the registry's settings in outcomes.toml (defaults: 5 %, UTC)
         settings = registry_settings(reg or registry_id or "*", config)
-        r = ingest_in_process(target, warehouse=warehouse,
-                              reject_threshold=settings.reject_threshold if threshold is None else threshold,
-                              timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
+        try:
+            r = ingest_in_process(target, warehouse=warehouse,
+                                  reject_threshold=settings.reject_threshold if threshold is None else threshold,
+                                  timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
+        except StepFailed as e:  # transient (lock, memory, disk): nothing recorded, the others go on
+            r = {"registry_id": reg or registry_id or "unknown", "export_id": Path(target).name, "status": "failed",
+                 "load_id": None, "reason": f"{e}; nothing recorded, try again", "source": target}
         results.append(r)
         if not as_json:
             click.echo(format_result(r))
     if as_json:
         click.echo(json.dumps(_jsonable(results), indent=2))
-    sys.exit(1 if any(r["status"] == "rejected" for r in results) else 0)
+    sys.exit(1 if any(r["status"] in ("rejected", "failed") for r in results) else 0)
 
 
 def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: str | None) -> list[tuple]:
@@ -445,7 +451,20 @@ def key_init(path, print_env):
         click.echo(f"export OUTCOMES_PSEUDONYM_KEY_FILE={p}")
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (systemd, kill, a CI timeout) unwinds like Ctrl-C: finally blocks and atexit hooks
+    run, so the temporary Prefect server a command started is stopped with it, not orphaned."""
+    import signal
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
+    _exit_on_sigterm()
     cli(prog_name="outcomes")
 
 

@@ -135,3 +135,37 @@ def test_registry_settings_from_outcomes_toml(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["ingest", str(write_export(tmp_path / "y", tables, export_id="e2")),
                                    "--warehouse", wh, "--threshold", "0.05", "--json"])
     assert res.exit_code == 1 and json.loads(res.stdout)[0]["status"] == "rejected"
+
+
+def test_sigterm_stops_the_temporary_prefect_server_too(tmp_path):
+    """Killed with SIGTERM (systemd, a CI timeout), `outcomes ingest` unwinds like Ctrl-C: the
+    temporary Prefect server it started goes with it instead of living on."""
+    import os
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    folder = write_export(tmp_path / "x")
+    p = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "ingest", str(folder), "-w", str(tmp_path / "w.duckdb")],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in p.stderr:  # the server is starting: now it has a child
+            if "Starting temporary server" in line:
+                break
+        time.sleep(1.0)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(p.pid, 0)  # anything left of its process group?
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("a process of the killed command lives on (the temporary Prefect server)")
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

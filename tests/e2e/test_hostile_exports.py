@@ -193,3 +193,13 @@ def test_transient_error_fails_the_run_for_a_retry(tmp_path, wh, monkeypatch):
         ingest_export(str(write_export(tmp_path / "x")), warehouse=wh)
     assert NAME not in str(e.value)
     assert query(wh, "SELECT count(*) FROM ops.loads") == [(0,)]
+
+
+def test_a_rejected_export_logs_one_line_not_a_traceback(tmp_path, wh, caplog):
+    folder = write_export(tmp_path / "x")
+    with open(folder / "labs.csv", "ab") as fh:
+        fh.write(b"L9,MRN-1001,2025-01-11,ALT,30,U/L,40\n")
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected" and "[rule bundle.sha256]" in r["reason"]
+    assert "sha256 differs from the manifest" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()] == []

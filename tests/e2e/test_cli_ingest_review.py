@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from outcomes.cli import cli
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
+pytestmark = pytest.mark.e2e
 
 
 def invoke(*args):
@@ -59,3 +59,28 @@ def test_ingest_with_adapter_finds_exports_in_folders(tmp_path):
     assert res.exit_code == 2 and "no exports found" in res.output
     status = json.loads(invoke("status", "-w", wh, "--json").stdout)
     assert [x["status"] for x in status["loads"]] == ["loaded", "loaded"]
+
+
+def test_a_transient_failure_is_status_failed_and_the_others_load(tmp_path, monkeypatch):
+    """A lock, memory or disk error records nothing: the export says `failed` (exit 1), with the
+    step and no value, and the next export of the batch still loads."""
+    import duckdb
+
+    import flows.ingest as fi
+    from transforms.redaction import StepFailed
+
+    out = tmp_path / "reg"
+    assert invoke("synth", "--registry", "r1", "--patients", "15", "--months", "2", "--out", str(out)).exit_code == 0
+    first = sorted(p for p in out.iterdir() if p.is_dir())[0]
+    real = fi.ingest_in_process
+
+    def flaky(source, **kw):
+        if source == str(first):
+            raise StepFailed("load", duckdb.IOException("Could not set lock on file 'w.duckdb'"))
+        return real(source, **kw)
+    monkeypatch.setattr(fi, "ingest_in_process", flaky)
+    res = invoke("ingest", str(out), "-w", str(tmp_path / "w.duckdb"), "--threshold", "1", "--json")
+    assert res.exit_code == 1
+    results = json.loads(res.stdout)
+    assert [r["status"] for r in results] == ["failed", "loaded"]
+    assert results[0]["reason"].startswith("step load failed: IOException: Could not set lock on file '…'")
