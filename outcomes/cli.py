@@ -38,13 +38,14 @@ def render_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> 
         if v is None:
             return "NULL"
         s = json.dumps(_jsonable(v)) if isinstance(v, (dict, list)) else str(_jsonable(v))
+        s = s.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")  # one row, one line
         return s if len(s) <= max_width else s[: max_width - 1] + "…"
 
     body = [[cell(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(columns)]
     line = "-+-".join("-" * w for w in widths)
-    out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)), line]
-    out += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in body]
+    out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), line]
+    out += [" | ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in body]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
 

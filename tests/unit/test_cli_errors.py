@@ -209,3 +209,11 @@ def test_report_as_of(wh, tmp_path):
 def test_help_lists_exit_codes(command):
     res = invoke(command, "--help")
     assert res.exit_code == 0 and "Exit 0" in res.output.replace("\n", " "), res.output
+
+
+def test_table_output_one_line_per_row_without_trailing_spaces():
+    from outcomes.cli import render_table
+
+    text = render_table(["a", "note"], [("x", "two\nlines"), ("longer", None)])
+    lines = text.splitlines()
+    assert lines == ["a      | note", "-------+-----------", "x      | two\\nlines", "longer | NULL", "(2 rows)"]
