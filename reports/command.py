@@ -37,13 +37,13 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
     try:
         res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse)
     except NoData as e:
-        click.echo(f"no data: {e}", err=True)
+        click.echo(f"Error: no data: {e}", err=True)
         sys.exit(1)
     except (FileNotFoundError, RuntimeError) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     if as_json:
-        click.echo(json.dumps({"html": res["html"], "pdf": res["pdf"], "data": res["data"]}))
+        click.echo(json.dumps({k: res[k] for k in ("html", "pdf", "data", "figures", "suppressed")}, indent=2))
     else:
         click.echo(f"report: {res['html']}\npdf:    {res['pdf']}\ndata:   {res['data']} "
                    f"({res['figures']} figures, {res['suppressed']} suppressed)")

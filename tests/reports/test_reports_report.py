@@ -61,3 +61,15 @@ def test_cli_exit_codes(warehouse, tmp_path):
     assert r.exit_code == 1 and "no data" in r.output
     r = runner.invoke(report_command, ["--month", "2025-13", "-w", str(warehouse)])
     assert r.exit_code == 2
+
+
+def test_cli_json(warehouse, tmp_path):
+    import json
+
+    r = CliRunner().invoke(report_command, ["--month", "2025-02", "-w", str(warehouse), "--out", str(tmp_path),
+                                            "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) == {"html", "pdf", "data", "figures", "suppressed"}
+    figures = rows(out["data"])
+    assert out["figures"] == len(figures) and out["suppressed"] == sum(f["suppressed"] == "true" for f in figures)
