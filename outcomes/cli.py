@@ -350,7 +350,7 @@ def format_result(r: dict) -> str:
 def sql(query, warehouse, fmt):
     """Run a read-only SQL query against the warehouse.
 
-    External access is off: a query can neither write nor read files. With --format json, columns
+    One statement; external access is off: a query can neither write nor read files. With --format json, columns
     of SQL type JSON are nested as JSON. Exit 0 ok; 1 on a SQL error, a missing, busy
     (OUTCOMES_LOCK_TIMEOUT) or unreadable warehouse; 2 on a usage error.
     """
@@ -363,6 +363,9 @@ def sql(query, warehouse, fmt):
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
     try:
+        if len(con.extract_statements(query)) > 1:  # DuckDB would print only the last one's rows
+            con.close()
+            raise click.UsageError("one SQL statement at a time")
         cur = con.execute(query)
         columns = [d[0] for d in cur.description] if cur.description else []
         json_columns = frozenset(i for i, d in enumerate(cur.description or []) if str(d[1]) == "JSON")

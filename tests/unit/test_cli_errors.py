@@ -217,3 +217,9 @@ def test_table_output_one_line_per_row_without_trailing_spaces():
     text = render_table(["a", "note"], [("x", "two\nlines"), ("longer", None)])
     lines = text.splitlines()
     assert lines == ["a      | note", "-------+-----------", "x      | two\\nlines", "longer | NULL", "(2 rows)"]
+
+
+def test_sql_takes_one_statement(wh):
+    res = invoke("sql", "SELECT 1 AS a; SELECT 2 AS b", "-w", wh)
+    assert res.exit_code == 2 and "one SQL statement at a time" in res.output
+    assert invoke("sql", "SELECT 1 AS a;", "-w", wh, "--format", "csv").stdout.splitlines() == ["a", "1"]
