@@ -105,6 +105,20 @@ def _identifier_text(table: str, what: str):
                  column="_text_identifier", value_set=[True])
 
 
+def _vital(col: str, what: str, unit: str, low: int, high: int, possible: int) -> list:
+    """A vital sign outside the contract's range (section 3) may be the most dangerous reading of
+    the export (SpO2 45 %, heart rate 22): quarantining it would hide it from the alerts and take
+    the session's blood pressure with it. So it loads and raises an alert for review; only a value
+    no body or device gives (below 0 or above `possible`) is an error."""
+    return [
+        _rule(E.ExpectColumnValuesToBeBetween, f"vitals.{col}.possible", ATEMPORAL, "error",
+              f"{what} must be 0-{possible} {unit}", column=col, min_value=0, max_value=possible),
+        _rule(E.ExpectColumnValuesToBeBetween, f"vitals.{col}.range", ATEMPORAL, "alert",
+              f"{what} outside {low}-{high} {unit}: critical or mistyped, loaded for review", column=col,
+              min_value=low, max_value=high),
+    ]
+
+
 def _dated(table: str, col: str, what: str, day: str) -> list:
     """A required date or datetime: present, well-formed, not after the export."""
     return [_required(table, col, typed_col=True), _type(table, col, what), _not_future(table, col, day)]
@@ -218,19 +232,15 @@ def vitals() -> list:
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.minutes_after_dose.range", ATEMPORAL, "error",
               "minutes_after_dose must be 0-1440", column="minutes_after_dose", min_value=0, max_value=1440),
         _type(t, "sbp", "a whole number"),
-        _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.range", ATEMPORAL, "error",
-              "systolic pressure must be 50-300 mmHg", column="sbp", min_value=50, max_value=300),
+        *_vital("sbp", "systolic pressure", "mmHg", 50, 300, 400),
         _type(t, "dbp", "a whole number"),
-        _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.range", ATEMPORAL, "error",
-              "diastolic pressure must be 20-160 mmHg", column="dbp", min_value=20, max_value=160),
+        *_vital("dbp", "diastolic pressure", "mmHg", 20, 160, 300),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "vitals.sbp.above_dbp", ATEMPORAL, "error",
               "systolic pressure must be above diastolic", column_A="sbp", column_B="dbp", or_equal=False),
         _type(t, "heart_rate", "a whole number"),
-        _rule(E.ExpectColumnValuesToBeBetween, "vitals.heart_rate.range", ATEMPORAL, "error",
-              "heart rate must be 25-250 /min", column="heart_rate", min_value=25, max_value=250),
+        *_vital("heart_rate", "heart rate", "/min", 25, 250, 400),
         _type(t, "spo2", "a whole number"),
-        _rule(E.ExpectColumnValuesToBeBetween, "vitals.spo2.range", ATEMPORAL, "error",
-              "SpO2 must be 50-100 %", column="spo2", min_value=50, max_value=100),
+        *_vital("spo2", "SpO2", "%", 50, 100, 100),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.pre_dose_elevated", ATEMPORAL, "warning",
               "pre-dose blood pressure above 140/90", column="sbp", max_value=140, **_when('timepoint == "pre"')),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.pre_dose_elevated", ATEMPORAL, "warning",
@@ -271,8 +281,10 @@ def assessments() -> list:
               "item scores must add up to total_score (QIDS-SR16 by domain maxima)",
               column_A="_item_sum", column_B="total_score", **_when("_items_valid == True")),
         _type(t, "minutes_after_dose", "a whole number"),
+        # negative = before the dose: a pre-dose CADSS or MOAA/S at -5 is how peri-dose scores are kept
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.minutes_after_dose.range", ATEMPORAL, "error",
-              "minutes_after_dose must be 0-1440", column="minutes_after_dose", min_value=0, max_value=1440),
+              "minutes_after_dose must be -1440 to 1440", column="minutes_after_dose", min_value=-1440,
+              max_value=1440),
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.phq9_item9.positive", ATEMPORAL, "alert",
               "PHQ-9 item 9 (thoughts of death or self-harm) >= 1", column="_item9", max_value=0),
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.cssrs.ideation_high", ATEMPORAL, "alert",

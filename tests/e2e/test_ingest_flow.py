@@ -168,7 +168,7 @@ def test_rejected_share_over_threshold_loads_nothing(tmp_path, wh):
     assert r["status"] == "rejected" and "vitals: 1 of 3 rows rejected" in r["reason"]
     assert query(wh, "SELECT count(*) FROM core.sessions") == [(0,)]
     q = query(wh, "SELECT table_name, source_row, rule, raw_values->>'$.sbp' FROM ops.quarantine")
-    assert q == [("vitals", 4, "vitals.sbp.range", "999")]
+    assert q == [("vitals", 4, "vitals.sbp.possible", "999")]
     # the same export with a tolerant threshold loads, its bad row quarantined once
     r = ingest_export(str(tmp_path / "x" / "2025-01-31T23-00-00Z"), warehouse=wh, reject_threshold=0.5)
     assert r["status"] == "loaded" and r["tables"]["vitals"] == {**r["tables"]["vitals"], "loaded": 2, "quarantined": 1}

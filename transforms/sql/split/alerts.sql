@@ -1,8 +1,13 @@
 -- Alerts raised by loaded rows of {table}: {record} identifies the record, patient_key the patient
 -- (for vitals, which have no patient column, the patient of the row's session).
+-- Once per record and rule: a full export re-sends every record, and a safety officer told of the
+-- same PHQ-9 item 9 every month stops reading (the warehouse is attached read-only as wh here).
 INSERT INTO alert_rows
 SELECT DISTINCT '{table}', s.{record}::VARCHAR, {patient_sql}, v.rule
 FROM viol_{table} v JOIN stg_{table} s ON s._line = v._line
 {patient_join}
 ANTI JOIN errors_{table} e ON e._line = v._line
-WHERE v.severity = 'alert';
+WHERE v.severity = 'alert'
+  AND NOT EXISTS (SELECT 1 FROM wh.ops.alerts a
+                  WHERE a.registry_id = getvariable('registry_id') AND a.table_name = '{table}'
+                    AND a.record_id = s.{record}::VARCHAR AND a.rule = v.rule);

@@ -1,0 +1,62 @@
+"""End-to-end: what a safety officer is told. A critical vital sign loads and raises an alert
+instead of vanishing into the quarantine; a record re-sent by a later export raises no second alert
+of the same rule; a pre-dose peri-dose score (negative minutes) is data, not an error."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from exports import BASE, write_export
+from flows.ingest import ingest_export
+from whquery import query
+
+pytestmark = pytest.mark.e2e
+
+
+def tables(**changes):
+    t = copy.deepcopy(BASE)
+    for table, fn in changes.items():
+        fn(t[table])
+    return t
+
+
+def test_critical_vitals_load_and_raise_alerts(tmp_path, wh):
+    def vitals(rows):
+        rows[1].update(spo2="45", heart_rate="22")  # S1 post40: the export's most dangerous reading
+    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh)
+    assert r["status"] == "loaded" and r["tables"]["vitals"]["quarantined"] == 0
+    assert query(wh, "SELECT sbp, dbp, spo2, heart_rate FROM core.vitals WHERE timepoint = 'post40'") == [
+        (138, 86, 45, 22)]
+    rules = {rule for (rule,) in query(wh, "SELECT rule FROM ops.alerts WHERE table_name = 'vitals'")}
+    assert rules == {"vitals.spo2.range", "vitals.spo2.low", "vitals.heart_rate.range"}
+
+
+def test_impossible_vitals_are_still_quarantined(tmp_path, wh):
+    def vitals(rows):
+        rows[1]["spo2"] = "101"
+    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh, reject_threshold=1)
+    assert r["tables"]["vitals"]["quarantined"] == 1 and "vitals.spo2.possible" in r["rules_broken"]
+
+
+def test_a_re_sent_record_raises_no_second_alert(tmp_path, wh):
+    first = write_export(tmp_path / "a", export_id="e1", exported_at="2025-01-31T23:00:00Z")
+    assert ingest_export(str(first), warehouse=wh)["alerts"] == {"assessments.phq9_item9.positive": 1}
+
+    def more(rows):  # the same A1 again, corrected, plus a new positive item 9
+        rows[0]["total_score"] = "21"
+        rows[0]["item_scores"] = "3;3;2;2;2;2;2;3;2"
+        rows.append({**rows[0], "assessment_id": "A4", "assessed_at": "2025-02-20T09:00:00Z"})
+    second = write_export(tmp_path / "b", tables(assessments=more), export_id="e2", exported_at="2025-02-28T23:00:00Z")
+    r = ingest_export(str(second), warehouse=wh)
+    assert r["status"] == "loaded" and r["alerts"] == {"assessments.phq9_item9.positive": 1}
+    assert query(wh, "SELECT record_id, load_id FROM ops.alerts ORDER BY load_id") == [("A1", 1), ("A4", 2)]
+
+
+def test_a_pre_dose_score_at_negative_minutes_loads(tmp_path, wh):
+    def assessments(rows):
+        rows.append({**rows[1], "assessment_id": "A5", "assessed_at": "2025-01-10T08:55:00Z", "total_score": "1",
+                     "minutes_after_dose": "-5"})
+    r = ingest_export(str(write_export(tmp_path / "x", tables(assessments=assessments))), warehouse=wh)
+    assert r["tables"]["assessments"]["quarantined"] == 0
+    assert query(wh, "SELECT minutes_after_dose FROM core.assessments WHERE assessment_id = 'A5'") == [(-5,)]
