@@ -125,6 +125,8 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
     the largest table, not the export."""
     ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
     ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+    # the tables whose records not in this export it withdraws (context/ctx_*.sql)
+    ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [list(reads) if bundle.mode == "full" else []])
 
     def done(table: str) -> None:
         r = reads.get(table)

@@ -73,6 +73,34 @@ def find_loaded(con: duckdb.DuckDBPyConnection, registry_id: str, export_id: str
     return row[0]
 
 
+# (child, parent, the child's column naming the parent), parents first so a withdrawn patient's
+# sessions go before their vitals
+CASCADE = [("sessions", "patients", "patient_key"), ("vitals", "sessions", "session_id"),
+           ("assessments", "patients", "patient_key"), ("adverse_events", "patients", "patient_key"),
+           ("labs", "patients", "patient_key")]
+
+
+def _cascade(con, counts: dict) -> None:
+    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql)."""
+    for table, parent, col in CASCADE:
+        frag = _fragments(table) | {"parent": parent, "parent_col": col}
+        sqlfiles.run(con, "warehouse", "load/cascade.sql", fragments=frag, table=table)
+        n = con.execute(f"SELECT count(*) FROM cascade_{table}").fetchone()[0]
+        if n:
+            c = counts.setdefault(table, {})
+            c["withdrawn"] = c.get("withdrawn", 0) + n
+            c["withdrawn_with_parent"] = n
+
+
+def _last_full_export(con, registry_id: str, table: str) -> tuple | None:
+    """(exported_at, export_id) of the registry's newest loaded full export that carried `table`
+    (its row counts name the tables it carried), or None."""
+    return con.execute(
+        "SELECT exported_at, export_id FROM wh.ops.loads WHERE registry_id = ? AND status = 'loaded' "
+        "AND mode = 'full' AND json_exists(row_counts, ?) ORDER BY exported_at DESC, load_id DESC LIMIT 1",
+        [registry_id, f"$.{table}"]).fetchone()
+
+
 def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, loaded_at: datetime) -> None:
     con.execute("SET VARIABLE registry_id = ?", [meta.registry_id])
     con.execute("SET VARIABLE export_id = ?", [meta.export_id])
@@ -153,20 +181,31 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             for table in tables:
                 frag = _fragments(table)
                 sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
+                last_full = _last_full_export(con, meta.registry_id, table)
+                con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
+                con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
                 first = con.execute(
                     f"SELECT NOT EXISTS (SELECT 1 FROM core.{table} WHERE registry_id = $1) "
                     f"AND NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = $1)", [meta.registry_id]
-                ).fetchone()[0]
+                ).fetchone()[0] and (last_full is None or last_full[0] <= meta.exported_at)
                 withdrawn = 0
                 if first:
                     sqlfiles.run(con, "warehouse", "load/first_load.sql", table=table)
                 else:
                     sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
-                    if meta.mode == "full":
-                        sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
-                        withdrawn = con.execute(f"SELECT count(*) FROM gone_{table}").fetchone()[0]
+                if meta.mode == "full" and counts.get(table, {}).get("malformed"):
+                    # a malformed line's record key cannot be read with certainty: withdrawing what
+                    # the export seems not to hold could withdraw that very record
+                    counts[table].setdefault("notes", {})["withdrawals_skipped"] = (
+                        f"{counts[table]['malformed']} malformed line(s): the records they hold are unknown")
+                elif meta.mode == "full" and not first:
+                    sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
+                    withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
+                                            ).fetchone()[0]
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
+            if any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
+                _cascade(con, counts)
             con.execute("USE memory")
             _write_findings(con, meta, load_id, results, with_alerts=True)
             _fault("before_commit")

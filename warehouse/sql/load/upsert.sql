@@ -10,9 +10,15 @@ SELECT {key_cols}, max(exported_at) AS exported_at FROM (
     WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM new_{table} k WHERE {key_match_c})
 ) GROUP BY ALL;
 
+-- A full export exported later than a version says the record was gone by then if it did not
+-- hold it (if it did, its own version is later still). A version older than the registry's
+-- newest full export of {table} (variable last_full_at, set by the load) therefore never becomes
+-- current, even for a record that full export never saw: an old export arriving late cannot
+-- bring back what a newer full export left out.
 CREATE OR REPLACE TEMP TABLE wins_{table} AS
 SELECT n.* FROM new_{table} n
-WHERE NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at);
+WHERE NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
+  AND n.exported_at >= coalesce(getvariable('last_full_at')::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ);
 
 -- displaced current versions become history
 INSERT INTO history.{table} BY NAME
@@ -28,3 +34,15 @@ INSERT INTO core.{table} BY NAME SELECT * FROM wins_{table};
 INSERT INTO history.{table} BY NAME
 SELECT n.*, 'upsert' AS op FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n});
+
+-- ... and where no later version exists, only the newer full export that left the record out:
+-- a withdrawal dated as that export, so history.<t>_as_of agrees with core from this load on
+INSERT INTO history.{table} BY NAME
+SELECT {key_cols}, getvariable('registry_id') AS registry_id, 'withdraw' AS op,
+       getvariable('load_id')::BIGINT AS load_id, getvariable('last_full_export') AS export_id,
+       getvariable('last_full_at')::TIMESTAMPTZ AS exported_at, getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at
+FROM (SELECT DISTINCT {key_cols} FROM new_{table} n
+      WHERE getvariable('last_full_at') IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n})
+        AND NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n}
+                        AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ));

@@ -1,0 +1,117 @@
+"""End-to-end: the warehouse's promises whatever order exports arrive in, checked against a plain
+reference model (found by a review: an old export arriving after a newer full export brought back
+records the full export had left out; a full export with a malformed line withdrew that record;
+a full export dropping a patient left its sessions in core as orphans)."""
+from __future__ import annotations
+
+import copy
+import itertools
+
+import pytest
+
+from exports import BASE, csv_bytes, write_export
+from flows.ingest import ingest_export
+from whquery import query
+
+pytestmark = pytest.mark.e2e
+
+A = BASE["assessments"][0]  # PHQ-9 of MRN-1001
+
+
+def _a(aid: str, score: int, day: str) -> dict:
+    return {**A, "assessment_id": aid, "total_score": str(score), "item_scores": "",
+            "assessed_at": f"2025-01-{day}T09:00:00Z"}
+
+
+# name -> (mode, exported_at, assessments)
+EXPORTS = {
+    "jan-full": ("full", "2025-01-31T23:00:00Z", [_a("A1", 10, "09"), _a("A2", 11, "09"), _a("A3", 12, "09")]),
+    "feb-incr": ("incremental", "2025-02-28T23:00:00Z", [_a("A2", 21, "09"), _a("A4", 14, "10")]),
+    "mar-full": ("full", "2025-03-31T23:00:00Z", [_a("A1", 19, "09"), _a("A2", 23, "09"), _a("A5", 15, "11")]),
+}
+
+
+def reference(arrived: list[str]) -> dict[str, int]:
+    """Each record's state: its latest event by (exported_at, arrival), where an event is a version
+    or, for a full export, the absence of the record."""
+    keys = {r["assessment_id"] for _, _, rows in EXPORTS.values() for r in rows}
+    latest: dict[str, tuple] = {}
+    for i, name in enumerate(arrived):
+        mode, at, rows = EXPORTS[name]
+        have = {r["assessment_id"]: int(r["total_score"]) for r in rows}
+        for k in keys:
+            if k in have or mode == "full":
+                event = ((at, i), have.get(k))
+                if k not in latest or event[0] > latest[k][0]:
+                    latest[k] = event
+    return {k: v for k, (_, v) in latest.items() if v is not None}
+
+
+def _write(root, name):
+    mode, at, rows = EXPORTS[name]
+    t = copy.deepcopy(BASE)
+    t["assessments"] = rows
+    return write_export(root / name, t, export_id=name, exported_at=at, mode=mode)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(EXPORTS)), ids="|".join)
+def test_any_arrival_order_gives_the_reference_state(tmp_path, order):
+    wh = str(tmp_path / "w.duckdb")
+    for n, name in enumerate(order, start=1):
+        r = ingest_export(str(_write(tmp_path, name)), warehouse=wh)
+        assert r["status"] == "loaded"
+        expected = reference(list(order[:n]))
+        as_of = dict(query(wh, f"SELECT assessment_id, total_score FROM history.assessments_as_of({r['load_id']})"))
+        assert as_of == expected, (order[:n], as_of)
+    assert dict(query(wh, "SELECT assessment_id, total_score FROM core.assessments")) == reference(list(order))
+
+
+def test_a_full_export_with_a_malformed_line_withdraws_nothing_of_that_table(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "a", export_id="e1")), warehouse=wh)["status"] == "loaded"
+    header = list(dict.fromkeys(k for r in BASE["sessions"] for k in r))
+    text = csv_bytes(BASE["sessions"][1:], header).decode() + \
+        ",".join(f'"{BASE["sessions"][0].get(h, "")}"' for h in header) + ',"extra"\n'  # S1, one field too many
+    folder = write_export(tmp_path / "b", export_id="e2", exported_at="2025-02-28T23:00:00Z",
+                          raw_files={"sessions": text.encode()}, rows_override={"sessions": 2})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["sessions"]["malformed"] == 1
+    assert r["tables"]["sessions"]["withdrawn"] == 0 and "withdrawals_skipped" in r["tables"]["sessions"]["notes"]
+    assert sorted(query(wh, "SELECT session_id FROM core.sessions")) == [("S1",), ("S2",)]
+
+
+def test_a_full_export_dropping_a_patient_leaves_no_orphan(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "a", export_id="e1")), warehouse=wh)["status"] == "loaded"
+    t = copy.deepcopy(BASE)
+    t["patients"] = [p for p in t["patients"] if p["patient_id"] != "MRN-1002"]  # S2, A3, L1 are MRN-1002's
+    r = ingest_export(str(write_export(tmp_path / "b", t, export_id="e2", exported_at="2025-02-28T23:00:00Z")),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["patients"]["withdrawn"] == 1
+    assert {"sessions.patient_id.exists", "assessments.patient_id.exists", "labs.patient_id.exists"} <= set(
+        r["rules_broken"])
+    for table in ("sessions", "assessments", "labs"):
+        orphans = query(wh, f"SELECT count(*) FROM core.{table} c ANTI JOIN core.patients p USING (patient_key)")
+        assert orphans == [(0,)], table
+    assert query(wh, "SELECT count(*) FROM core.vitals v ANTI JOIN core.sessions s USING (session_id)") == [(0,)]
+
+
+def test_a_full_export_wins_a_tie_with_an_earlier_load(tmp_path, wh):
+    t = copy.deepcopy(BASE)
+    t["assessments"] = t["assessments"] + [_a("A9", 9, "09")]
+    at = "2025-01-31T23:00:00Z"
+    assert ingest_export(str(write_export(tmp_path / "i", t, export_id="incr", exported_at=at, mode="incremental")),
+                         warehouse=wh)["status"] == "loaded"
+    r = ingest_export(str(write_export(tmp_path / "f", export_id="full", exported_at=at)), warehouse=wh)
+    assert r["tables"]["assessments"]["withdrawn"] == 1
+    assert query(wh, "SELECT count(*) FROM core.assessments WHERE assessment_id = 'A9'") == [(0,)]
+
+
+def test_a_record_withdrawn_once_counts_once(tmp_path, wh):
+    t = copy.deepcopy(BASE)
+    t["labs"] = [{**t["labs"][0], "lab_id": "L2"}]  # L1 left out from February on
+    counts = []
+    for n, month in enumerate(["01-31", "02-28", "03-31"]):
+        tables = BASE if n == 0 else t
+        r = ingest_export(str(write_export(tmp_path / str(n), tables, export_id=f"e{n}",
+                                           exported_at=f"2025-{month}T23:00:00Z")), warehouse=wh)
+        counts.append(r["tables"]["labs"]["withdrawn"])
+    assert counts == [0, 1, 0]
