@@ -31,7 +31,8 @@ def _grp(drug, route):
 
 
 EXPOSURE_ALL = ("exposure", "all", "all")  # + (period,): the 'all groups' exposure cell
-EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt")]  # non-responders etc. are counts too
+EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  # non-responders etc. are counts too
+             ("n_followed", "responders_followed")]
 AE_PAIRS = [("patients", "patients_with_event"), ("patients_with_event", "new_patients")]
 FLAG_PAIRS = [("units", "flagged"), ("patients", "patients_flagged")]
 
@@ -47,6 +48,15 @@ def site_labels(sites: pd.DataFrame) -> dict[tuple, str]:
         for i, sid in enumerate(sorted(g.site_id.astype(str)), 1):
             out[(reg, sid)] = sid if SITE_CODE.fullmatch(sid) else f"site {i}"
     return out  # no clash: a code has no space, a neutral label has one
+
+
+def _estimate(fig):
+    """A Kaplan-Meier estimate as shown: '—' when not estimated (NaN: too few at risk, or no one
+    followed that long; stats.estimable); figures.csv keeps the row with an empty value."""
+    v = fig.value
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    return fig
 
 
 @dataclass
@@ -231,7 +241,12 @@ class Content:
 
     def efficacy(self):
         s = Section("efficacy", "Efficacy", "Cumulative, by treatment group (drug and route of the first session). "
-                    "Response = score at most 50 % of baseline; 95 % Wilson intervals.")
+                    "Response = score at most 50 % of baseline; 95 % Wilson intervals. These are observed cases, not "
+                    "intention-to-treat: a rate at week w counts only patients with a score that week, and patients who "
+                    "stopped (mostly those not responding after induction) are not counted as non-responders, so later "
+                    "weeks look better than they are. The column 'missing = non-response' counts every patient with a "
+                    "baseline whose week-w window had ended before the data cut-off, those without a responding score as "
+                    "non-responders. Route-by-week tables are unadjusted: groups differ in who receives them.")
         rr = self.q("SELECT * FROM marts.response_rates WHERE registry_id = ? ORDER BY instrument, drug = 'all', drug, route, week",
                     [self.reg])
         for inst, label in INSTRUMENTS.items():
@@ -241,14 +256,15 @@ class Content:
             alt = inst == "MADRS"
             cols = ["Group", "Week", "Evaluable", "Responders", "Response % (CI)", "Remitters", "Remission % (CI)"]
             cols += ["Remitters MADRS<=12", "Remission <=12 % (CI)"] if alt else []
-            cols += ["Mean score (CI)"]
+            cols += ["Mean score (CI)", "Followed to week", "Response, missing = non-response % (CI)"]
             t = Table(f"{label}: response and remission by group and week",
                       cols, note=f"Remission: {d.remission_definition.iloc[0]}" + ("; also MADRS <= 12 (esketamine phase 3)" if alt else ""))
             traj, resp = [], []
             for r in d.itertuples():
                 grp = _grp(r.drug, r.route)
                 st = f"instrument={inst}; group={grp}; week={r.week}"
-                counts = {"n": r.patients_evaluable, "responders": r.responders, "remitters": r.remitters}
+                counts = {"n": r.patients_evaluable, "responders": r.responders, "remitters": r.remitters,
+                          "n_followed": r.patients_followed, "responders_followed": r.responders_followed}
                 if alt:
                     counts["remitters_alt"] = r.remitters_alt
                 key = self.book.cell(("eff", inst, r.drug, r.route, int(r.week)), counts,
@@ -268,6 +284,10 @@ class Content:
                 ms = self.book.add("efficacy", "mean_score", st, r.patients_evaluable, r.mean_score,
                                    (r.mean_score_ci_low, r.mean_score_ci_high), cell=key, kind="score")
                 row.append(ms)
+                row += [self.book.add("efficacy", "patients_followed", st, r.patients_followed, r.patients_followed, cell=key),
+                        self.book.add("efficacy", "response_rate_missing_as_nonresponse", st, r.patients_followed,
+                                      r.response_followed_rate, (r.response_followed_ci_low, r.response_followed_ci_high),
+                                      cell=key, kind="pct")]
                 t.rows.append(row)
                 traj.append((grp, r.week, ms))
                 resp.append((grp, r.week, row[4]))
@@ -280,7 +300,10 @@ class Content:
                   ["Outcome", "Instrument", "Group", "Patients", "Events", "Median days (CI)",
                    "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
                   note="Relapse: two consecutive assessments above 50 % of baseline after a response (PROPOSED rule); "
-                       "time from first response. Medians are shown when reached.")
+                       "time from first response. — = not estimated: at that day (or at the median) 10 or fewer patients "
+                       "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. "
+                       "Censoring is likely informative (patients who do not respond tend to stop treatment and assessments), "
+                       "so later estimates are probably optimistic.")
         for r in km.itertuples():
             grp = _grp(r.drug, r.route)
             st = f"outcome={r.outcome}; instrument={r.instrument}; group={grp}"
@@ -292,12 +315,12 @@ class Content:
                                 (r.median_ci_low, r.median_ci_high), cell=key, kind="days")
             row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
                    self.book.add("efficacy", f"km_{r.outcome}_patients", st, r.n, r.n, cell=key),
-                   self.book.add("efficacy", f"km_{r.outcome}_events", st, r.n, r.events, cell=key), med]
+                   self.book.add("efficacy", f"km_{r.outcome}_events", st, r.n, r.events, cell=key), _estimate(med)]
             for d in (7, 28, 182):
-                row.append(self.book.add("efficacy", f"km_{r.outcome}_cum_incidence_day{d}", st, r.n,
-                                         getattr(r, f"cum_incidence_d{d}"),
-                                         (getattr(r, f"cum_incidence_d{d}_ci_low"), getattr(r, f"cum_incidence_d{d}_ci_high")),
-                                         cell=key, kind="pct"))
+                row.append(_estimate(self.book.add("efficacy", f"km_{r.outcome}_cum_incidence_day{d}", st, r.n,
+                                                   getattr(r, f"cum_incidence_d{d}"),
+                                                   (getattr(r, f"cum_incidence_d{d}_ci_low"), getattr(r, f"cum_incidence_d{d}_ci_high")),
+                                                   cell=key, kind="pct")))
             t.rows.append(row)
         s.tables.append(t)
         curves = self.q("SELECT * FROM marts.km_curves WHERE registry_id = ? AND outcome = 'response' AND instrument = 'PHQ9' "

@@ -238,6 +238,10 @@ def _efficacy_stats(marts: dict) -> dict:
     rr["remission_alt_ci_low"] = np.where(rr["remitters_alt"].notna(), lo, np.nan)
     rr["remission_alt_ci_high"] = np.where(rr["remitters_alt"].notna(), hi, np.nan)
     rr["mean_score_ci_low"], rr["mean_score_ci_high"] = stats.mean_ci(rr["mean_score"], rr["sd_score"], rr["patients_evaluable"])
+    # sensitivity: followed patients without a responding week-w score count as non-responders
+    rr["response_followed_rate"] = _div(rr["responders_followed"], rr["patients_followed"])
+    rr["response_followed_ci_low"], rr["response_followed_ci_high"] = stats.proportion_ci(rr["responders_followed"],
+                                                                                         rr["patients_followed"])
     rg["response_rate"] = _div(rg["responders"], rg["patients_evaluable"])
     rg["response_ci_low"], rg["response_ci_high"] = stats.proportion_ci(rg["responders"], rg["patients_evaluable"])
     out = {"response_rates": rr.sort_values(["registry_id", "drug", "route", "instrument", "week"]),
@@ -314,6 +318,7 @@ def _survival(ttr) -> dict:
                 if not any(pd.isna(k) for k in key):  # groupby leaves out NULL keys
                     strata.setdefault(key, []).append(idx)
         data = {c: ttr[c].to_numpy() for c in ("days_to_response", "responded", "days_to_relapse", "relapsed")}
+        first = ttr["first_assessed_day"].to_numpy(dtype=float) if "first_assessed_day" in ttr else None
         for reg, drug, route, inst in sorted(strata):
             rows = np.concatenate(strata[(reg, drug, route, inst)])
             for outcome, dur, ev in (("response", "days_to_response", "responded"),
@@ -327,8 +332,12 @@ def _survival(ttr) -> dict:
                 table, summ = stats.kaplan_meier(d, e.astype(bool), label=outcome)
                 key = {"registry_id": reg, "drug": drug, "route": route, "instrument": inst, "outcome": outcome}
                 curves.append(table.assign(**key))
+                ds = np.sort(np.maximum(d.astype(float), 0))
+                # response: assessed by day t = someone's first assessment on or before it; relapse
+                # (time from response): someone's follow-up reached t
+                f0 = float(np.nanmin(first[rows])) if outcome == "response" and first is not None else None
                 for day in (7, 14, 28, 84, 182):
-                    v, lo, hi = stats.km_at(table, day)
+                    v, lo, hi = stats.km_at(table, day, ds, f0)  # NaN where <= 10 at risk or none assessed by then
                     summ[f"cum_incidence_d{day}"] = v
                     summ[f"cum_incidence_d{day}_ci_low"] = lo
                     summ[f"cum_incidence_d{day}_ci_high"] = hi

@@ -4,46 +4,68 @@ text and the SQL models (warehouse/sql/marts) can be reviewed side by side."""
 METHODS = [
     ("Data", "Current records (core.*) or, with --as-of L, the warehouse as it stood after load L: per record the latest "
              "version by exported_at (ties: load_id) among loads <= L; withdrawn records are left out. Events dated on or "
-             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month."),
+             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month. "
+             "What a month includes is decided by data time only: records by their own date, loads and quarantined rows by "
+             "their export's exported_at (the month's closing export, loaded on the 1st of the next month, is that month's), "
+             "suicidality alerts by the assessment they were raised on; never by when a load ran."),
     ("Treatment group", "Drug and route of the patient's first session. Efficacy and safety are stratified by it; "
                         "exposure tables use each session's own drug and route."),
     ("Phase", "Induction = sessions in days 0-27 after the first session (esketamine label weeks 1-4); maintenance after."),
     ("Dose band", "Esketamine: dose in mg (28/56/84). Other drugs: mg/kg band (<0.5, 0.5, >0.5-1.0, >1.0) when mg/kg is "
                   "recorded, else mg band. Dose regimen = group plus the most frequent induction dose band."),
-    ("Exposure time", "Each session contributes the days to the patient's next session (at most 28), or 7 days after the "
-                      "last session (never past the cut-off); patient-years = days / 365.25; a month's patient-years are those "
-                      "of the sessions starting in it."),
-    ("Baseline", "The last score of the instrument at or before the first session and at most 14 days before it; "
-                 "patients with no baseline, or a baseline of 0, are not evaluable."),
+    ("Exposure time", "Each session contributes the days to the patient's next session (at most 28; proposed, clinical-reference "
+                      "7.1), or 7 days after the last session (proposed; clinical-reference 7.1) (never past the cut-off); "
+                      "patient-years = days / 365.25 (proposed; 7.1); a month's patient-years are those of the sessions starting in it."),
+    ("Baseline", "The last score of the instrument at or before the first session and at most 14 days before it (window "
+                 "-14..0 days proposed; clinical-reference 9, rule S6); patients with no baseline, or a baseline of 0, are not evaluable."),
     ("Week-w score", "The assessment nearest to day 7w (day = calendar days since the first session; ties: the earlier) within "
                      "the window: week 1 days 4-10, 2: 11-17, 4: 21-35, 8: 46-66, 12: 70-98, 26: 154-210, 52: 322-406. "
-                     "Denominator: patients evaluable = baseline and a week-w score."),
+                     "Denominator: patients evaluable = baseline and a week-w score. These are observed cases, not "
+                     "intention-to-treat: there is no last-observation-carried-forward or imputation, and patients who stopped "
+                     "(mostly non-responders after induction) are not counted as non-responders, so rates at later weeks are "
+                     "biased upwards. Sensitivity 'missing = non-response': denominator = patients with a baseline whose week-w "
+                     "window ended before the data cut-off (a rebuild: the day after the latest session), numerator = those with a "
+                     "responding week-w score; Wilson CI. Route-by-week tables are unadjusted."),
     ("Response", "Week-w score at most 50 % of baseline (>= 50 % reduction)."),
     ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately labelled, MADRS <= 12 "
                   "(esketamine phase 3)."),
     ("Time to first response", "Days from the first session to the first assessment (day >= 1) meeting the response "
                                "definition; censored at the last assessment of the instrument; Kaplan-Meier (lifelines), "
-                               "Greenwood-exponential 95 % CI; curves are drawn only while more than 10 patients are at risk."),
+                               "Greenwood-exponential 95 % CI; curves are drawn only while more than 10 patients are at risk, and "
+                               "an estimate at a day (or a median) is shown ('—' otherwise) only where more than 10 patients are "
+                               "still at risk and someone's follow-up has reached that day. Censoring is likely informative: "
+                               "patients who do not respond stop treatment (and assessments), so the curves probably overstate "
+                               "response."),
     ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline (PROPOSED: the SUSTAIN-1 "
                 "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
     ("Adverse-event rates", "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
                             "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
                             "with a session in the period, sessions in the period, patient-years. Per 100 sessions = events / "
-                            "sessions x 100 (exact Poisson CI); EAIR = patients with a first event in the period / patient-years "
-                            "at risk (exposure of sessions after the first event removed) x 100 (exact Poisson CI); patient "
+                            "sessions x 100 (proposed; clinical-reference 7.1) (exact Poisson CI); EAIR = patients with a first event in the "
+                            "period / patient-years at risk x 100 (exact Poisson CI), time at risk ending at the first onset "
+                            "(clinical-reference 7.1): exposure up to and including the onset day, the rest of that session's "
+                            "window and all later sessions removed; patient "
                             "incidence proportion with Clopper-Pearson CI. Sessions cluster within patients: the per-session "
                             "CIs ignore that clustering and are too narrow when events recur in the same patients."),
     ("Serious adverse events", "ICH E2A: serious flag or any of death, life-threatening, hospitalisation, disability, congenital "
                                "anomaly, medically important; counted by preferred term and criterion."),
     ("Blood pressure", "Sessions with a pre-dose and a post-dose reading. Notable rise: post-dose SBP >= 180 or DBP >= 110, or a "
                        "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, REMS). Pre-dose > 140/90 reported "
-                       "separately (label: consider delaying)."),
+                       "separately (label: consider delaying). Readings are range-checked at load: hard ranges SBP 50-300 "
+                       "(BP_FLAG), DBP up to 160 (lower limit 20 proposed), heart rate 25-250 (proposed), SpO2 50-100 "
+                       "(proposed) (clinical-reference 3.4); SpO2 < 92 % is a load alert (proposed; clinical-reference 3.4: the "
+                       "REMS requires oximetry but gives no threshold)."),
     ("Dissociation", "Sessions with a CADSS after dosing; present = highest post-dose total > 4 and above the pre-dose total "
                      "when one was recorded (trial threshold)."),
-    ("Sedation", "Sessions with a MOAA/S after dosing; sedation = lowest post-dose score <= 3; loss of consciousness = 0."),
+    ("Sedation", "Sessions with a MOAA/S after dosing. Both definitions of clinical-reference 10.2: moderate or greater = lowest "
+                 "post-dose score <= 3 (J&J medical information); any decrease = lowest post-dose score below the pre-dose score "
+                 "(label), the pre-dose score taken as 5 (alert) when none was recorded (our assumption; the reference does not "
+                 "give a default). Loss of consciousness = 0."),
     ("REMS monitoring", "Esketamine sessions with monitoring minutes recorded; deviation = fewer than 120 minutes."),
-    ("Suicidality", "PHQ-9 item 9 >= 1 (from item scores) and C-SSRS ideation >= 4 among assessments that record them; "
-                    "alerts raised by the loads; suicidality AE terms in long-term signals."),
+    ("Suicidality", "PHQ-9 item 9 >= 1 (from item scores) and C-SSRS ideation >= 4 among on-treatment assessments that record "
+                    "them (assessed at or after the patient's first session; pre-treatment screens are not counted under the "
+                    "treatment group); alerts raised by the loads, dated by the assessment they were raised on (pre-treatment "
+                    "ones included); suicidality AE terms in long-term signals."),
     ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and ALT or AST >= 3 x ULN on or after the first dose from labs, "
                           "counted as an event), misuse and abuse, cognitive and suicidality terms (clinical-reference 4.4), "
                           "with the AE-rate denominators above."),

@@ -4,6 +4,12 @@ Two states exist: the current one (core.*) and the warehouse as it stood after l
 from history.*: latest version per record by exported_at, ties by load_id, among rows with
 load_id <= L; a withdrawal removes the record). A cutoff (exclusive) drops events dated on or after
 it, which is how a monthly report sees "cumulative through that month".
+
+Everything a month's report includes is chosen by data time, never by when a load ran: records by
+their own event date (DATED), loads and their quarantined rows by the export's exported_at (the
+month's closing export, exported at month end and loaded on the 1st, belongs to that month), and
+alerts by the event time of the record they were raised on (dated in int_flags). --as-of L
+(as_of_load) still decides which loads exist at all: the warehouse as it stood after load L.
 """
 from __future__ import annotations
 
@@ -75,9 +81,15 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
             body = f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff')"
         con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {body}")
     load_filter = "(getvariable('as_of_load') IS NULL OR load_id <= getvariable('as_of_load'))"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_loads AS SELECT * FROM {pre}ops.loads "
-                f"WHERE {load_filter} AND {reg} AND (getvariable('cutoff') IS NULL OR started_at < getvariable('cutoff'))")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_quarantine AS SELECT q.* FROM {pre}ops.quarantine q "
-                f"WHERE q.load_id IN (SELECT load_id FROM src_loads)")
+    # data_month_at: the export's data time (exported_at; a load without one, e.g. a rejected
+    # manifest, falls back to when it started). started_at is wall-clock time and is never compared
+    # with the cutoff, which is a data date.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_loads AS SELECT *, coalesce(exported_at, started_at) AS data_at "
+                f"FROM {pre}ops.loads WHERE {load_filter} AND {reg} "
+                f"AND (getvariable('cutoff') IS NULL OR coalesce(exported_at, started_at) < getvariable('cutoff'))")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_quarantine AS SELECT q.*, l.data_at FROM {pre}ops.quarantine q "
+                f"JOIN src_loads l USING (load_id)")
+    # Alerts of every load up to --as-of, whenever raised: each is dated (and cut off) by its
+    # record's own event time where the marts use it (int_flags), not by raised_at.
     con.execute(f"CREATE OR REPLACE TEMP VIEW src_alerts AS SELECT a.* FROM {pre}ops.alerts a "
-                f"WHERE a.load_id IN (SELECT load_id FROM src_loads)")
+                f"WHERE a.load_id IN (SELECT load_id FROM {pre}ops.loads WHERE {load_filter} AND {reg})")

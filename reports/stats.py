@@ -12,6 +12,9 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from statsmodels.stats.rates import confint_poisson
 
 ALPHA = 0.05
+# A Kaplan-Meier estimate (cumulative incidence by a day, a median) is reported only where more
+# than this many patients are still at risk: in the tail the curve is a few patients' steps.
+MIN_AT_RISK = 10
 
 
 def proportion_ci(k, n, method: str = "wilson"):
@@ -80,17 +83,35 @@ def kaplan_meier(durations, events, label: str = "km") -> tuple[pd.DataFrame, di
     })
     med = kmf.median_survival_time_
     mci = median_survival_times(kmf.confidence_interval_)
+    shown = np.isfinite(med) and estimable(np.sort(np.maximum(d, 0)), float(med))
     summary = {"n": int(len(d)), "events": int(e.sum()),
-               "median": float(med) if np.isfinite(med) else None,
-               "median_ci_low": _finite(mci.iloc[0, 0]), "median_ci_high": _finite(mci.iloc[0, 1])}
+               "median": float(med) if shown else None,
+               "median_ci_low": _finite(mci.iloc[0, 0]) if shown else None,
+               "median_ci_high": _finite(mci.iloc[0, 1]) if shown else None}
     return table, summary
 
 
-def km_at(table: pd.DataFrame, t: float) -> tuple[float, float, float]:
-    """Cumulative incidence and CI at time t from a kaplan_meier step table."""
+def estimable(sorted_durations, t: float, first_assessed=None) -> bool:
+    """Whether a Kaplan-Meier estimate at time t is reported: someone had been assessed by t (else
+    the curve is 0 by construction, not by observation: e.g. day 7 of an instrument first given at
+    day 28) and more than MIN_AT_RISK patients are still at risk at t (follow-up time >= t).
+    sorted_durations: the fit's durations (negative ones as 0), ascending (sorted once per fit;
+    binary searches per time point). first_assessed: the earliest first-assessment day of the
+    fit's patients when known (else: the earliest event or censoring time)."""
+    d = sorted_durations
+    first = first_assessed if first_assessed is not None else (d[0] if len(d) else np.inf)
+    at_risk = len(d) - int(np.searchsorted(d, t, side="left"))
+    return bool(first <= t) and at_risk > MIN_AT_RISK
+
+
+def km_at(table: pd.DataFrame, t: float, sorted_durations, first_assessed=None) -> tuple[float, float, float]:
+    """Cumulative incidence and CI at time t from a kaplan_meier step table; NaN where not
+    estimable (estimable(sorted_durations, t, first_assessed) is false)."""
+    if not estimable(sorted_durations, t, first_assessed):
+        return np.nan, np.nan, np.nan
     rows = table[table["timeline"] <= t]
     if rows.empty:
-        return 0.0, 0.0, 0.0
+        return np.nan, np.nan, np.nan
     r = rows.iloc[-1]
     return float(r["cum_incidence"]), float(r["ci_low"]), float(r["ci_high"])
 

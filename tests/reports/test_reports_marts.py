@@ -84,6 +84,21 @@ def test_long_term_and_sae(marts):
 
 
 def test_km_response(marts):
-    r = one(marts[0], "SELECT n, events, cum_incidence_d182 FROM marts.km_summary WHERE registry_id = 'reg-a' "
+    r = one(marts[0], "SELECT n, events, cum_incidence_d28, cum_incidence_d182 FROM marts.km_summary WHERE registry_id = 'reg-a' "
                       "AND drug = 'esketamine' AND instrument = 'PHQ9' AND outcome = 'response'")
     assert r[0] == 100 and r[1] == 60 and r[2] == pytest.approx(0.6)
+    # nobody is followed past day 84 (the last PHQ-9): no estimate by day 182, not a flat 60 %
+    assert r[3] is None
+
+
+def test_eair_time_at_risk_stops_at_first_onset(marts):
+    """Known answer (clinical-reference 7.1): 30 EI patients have their first Dissociation on the day
+    of their first session (window 3 days to the next session); each keeps 1 day at risk (the onset
+    day), the other 70 their whole 91 days. Before the fix the onset session's window stayed whole
+    (3 days each)."""
+    r = one(marts[0], "SELECT new_patients_with_event, patient_years, py_at_risk, eair_per_100py FROM marts.ae_rates "
+                      "WHERE registry_id = 'reg-a' AND drug = 'esketamine' AND level = 'label_group' "
+                      "AND term = 'Dissociation' AND period = 'cumulative'")
+    assert r[0] == 30 and r[1] == pytest.approx(100 * 91 / 365.25)
+    assert r[2] == pytest.approx((70 * 91 + 30 * 1) / 365.25)
+    assert r[3] == pytest.approx(30 / ((70 * 91 + 30) / 365.25) * 100)

@@ -1,4 +1,6 @@
 -- int_efficacy: baseline and week-w scores per patient and instrument (PHQ9, MADRS, QIDS_SR16).
+-- Observed cases: a patient without a week-w score is not in week w's denominator (no LOCF, no
+-- imputation); int_followup gives the sensitivity denominator counting them as non-responders.
 -- Baseline = the last score at or before the first session and at most 14 days before it.
 -- Day = calendar days from the first session. Week-w score = the assessment nearest to day 7w
 -- within the window below (ties: the earlier one):
@@ -25,6 +27,24 @@ CREATE OR REPLACE TEMP TABLE seed_week_windows AS
 SELECT * FROM (VALUES (1, 4, 10), (2, 11, 17), (4, 21, 35), (8, 46, 66), (12, 70, 98),
                       (26, 154, 210), (52, 322, 406)) t(week, day_from, day_to);
 
+-- Follow-up for the "missing = non-response" sensitivity: a patient is followed to week w when the
+-- week's window has ended before the data do: first-session date + day_to < data_end, the first
+-- day without data (the report's cut-off; in a rebuild, the day after the latest session).
+SET VARIABLE efficacy_data_end = (SELECT coalesce(getvariable('cutoff')::DATE, max(utc_date(last_start)) + 1) FROM int_patients);
+
+-- int_followup: per group, instrument and week, the patients with a baseline (> 0) followed to
+-- that week, whether or not they had a week-w score (the denominator counting missing as
+-- non-response). Counted per patient's follow-up days against the 7 windows (~7 rows per patient
+-- with a baseline; no scan of assessments).
+CREATE OR REPLACE TEMP TABLE int_followup AS
+SELECT p.registry_id, p.grp_drug, p.grp_route, b.instrument, w.week, count(*) AS patients_followed
+FROM (SELECT pid, instrument FROM int_baseline WHERE baseline > 0) b
+JOIN (SELECT pid, registry_id, grp_drug, grp_route,
+             date_diff('day', utc_date(first_start), getvariable('efficacy_data_end')) AS fu
+      FROM int_patients) p USING (pid)
+JOIN seed_week_windows w ON w.day_to < p.fu
+GROUP BY ALL;
+
 CREATE OR REPLACE TEMP TABLE int_week_scores AS
 -- The windows do not overlap, so each score falls in at most one week: a lookup by day (a CASE
 -- generated from the same numbers as seed_week_windows) instead of a range join, and grouping on
@@ -44,5 +64,9 @@ WITH s AS (
     WHERE b.baseline > 0 AND s.week IS NOT NULL
     GROUP BY s.pid, s.instrument, s.week
 )
-SELECT p.registry_id, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score
+SELECT p.registry_id, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score,
+       -- followed to the week (int_followup's rule): counts in the "missing = non-response" rate
+       date_diff('day', utc_date(p.first_start), getvariable('efficacy_data_end'))
+           > CASE w.week WHEN 1 THEN 10 WHEN 2 THEN 17 WHEN 4 THEN 35 WHEN 8 THEN 66 WHEN 12 THEN 98
+                         WHEN 26 THEN 210 WHEN 52 THEN 406 END AS followed
 FROM w JOIN int_patients p USING (pid);

@@ -5,10 +5,20 @@
 --     rise over pre >= 40 systolic, >= 25 diastolic; any of these; pre-dose > 140/90 (warning).
 --   dissociation: CADSS after dosing (minutes_after_dose > 0, or no minutes and not before the
 --     session); present = max post total > 4 and above the pre-dose total when one exists.
---   sedation: MOAA/S after dosing, minimum <= 3 (responds only to loud voice or worse);
+--   sedation: MOAA/S after dosing; two definitions (clinical-reference 10.2, derive both):
+--     moderate or greater = minimum <= 3 (responds only to loud voice or worse; J&J medical);
+--     any decrease = minimum below the pre-dose score (label), the pre-dose score being the
+--     highest MOAA/S at or before dosing, or 5 (alert) when none was recorded (our assumption:
+--     the reference defines the decrease from pre-dose and gives no default);
 --     loss of consciousness = 0.
 --   rems: esketamine sessions with monitoring_minutes recorded; < 120 = REMS deviation.
---   suicidality: PHQ-9 item 9 >= 1 (item_scores 9th value), C-SSRS ideation >= 4.
+--   suicidality: PHQ-9 item 9 >= 1 (item_scores 9th value), C-SSRS ideation >= 4, on-treatment
+--     assessments only (assessed at or after the patient's first session: a pre-dose baseline
+--     screen is not a safety event of the treatment group).
+--   alert_rules: the suicidality alerts raised at load (ops.alerts, rule naming suicide, item 9 or
+--     C-SSRS) on the patient's PHQ-9 / C-SSRS assessments, one list entry per alert, in the month
+--     of the assessment's own assessed_at (data time, not raised_at); pre-treatment assessments
+--     and patients without a session included (pid NULL: one row per registry and month).
 -- Why per patient-month and wide, not per unit and measure: marts.session_safety needs only counts
 -- of units and whether a patient had any flagged unit, and a patient belongs to one treatment
 -- group; one wide row per patient-month is ~40x smaller than one row per unit and measure (10M
@@ -32,6 +42,7 @@ WITH per_session AS (
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose > 0) AS cadss_post_max,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose <= 0) AS cadss_pre_max,
            min(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose > 0) AS moaas_post_min,
+           max(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose <= 0) AS moaas_pre_max,
            list({'instrument': instrument, 'score': total_score, 'assessed_at': assessed_at})
                FILTER (WHERE instrument IS NOT NULL AND minutes_after_dose IS NULL) AS unknown
     FROM (
@@ -55,6 +66,8 @@ WITH per_session AS (
                                                 IF x.instrument = 'CADSS' AND x.assessed_at <= s.session_start])) AS cadss_pre_max,
            least(v.moaas_post_min, list_min([x.score FOR x IN v.unknown
                                               IF x.instrument = 'MOAAS' AND x.assessed_at > s.session_start])) AS moaas_post_min,
+           greatest(v.moaas_pre_max, list_max([x.score FOR x IN v.unknown
+                                                IF x.instrument = 'MOAAS' AND x.assessed_at <= s.session_start])) AS moaas_pre_max,
            s.drug = 'esketamine' AND s.monitoring_minutes IS NOT NULL AS rems_ok, s.monitoring_minutes
     FROM int_sessions s
     LEFT JOIN per_session v USING (registry_id, session_id)
@@ -73,29 +86,44 @@ WITH per_session AS (
            count(*) FILTER (WHERE cadss_post_max > 4 AND (cadss_pre_max IS NULL OR cadss_post_max > cadss_pre_max)) AS cadss_flag,
            count(moaas_post_min) AS moaas_n,
            count(*) FILTER (WHERE moaas_post_min <= 3) AS moaas_le3,
+           count(*) FILTER (WHERE moaas_post_min < coalesce(moaas_pre_max, 5)) AS moaas_decr,
            count(*) FILTER (WHERE moaas_post_min = 0) AS moaas_0,
            count(*) FILTER (WHERE rems_ok) AS rems_n,
            count(*) FILTER (WHERE rems_ok AND monitoring_minutes < 120) AS rems_short
     FROM ses
     GROUP BY pid, month
+ ), sal AS (
+    -- suicidality alerts raised at load (few): one row per assessment, one list entry per alert
+    SELECT registry_id, record_id AS assessment_id, list(rule) AS rules
+    FROM src_alerts
+    WHERE table_name = 'assessments' AND (lower(rule) LIKE '%suicid%' OR lower(rule) LIKE '%item9%'
+                                          OR lower(rule) LIKE '%item_9%' OR lower(rule) LIKE '%cssrs%')
+    GROUP BY registry_id, record_id
 ), sui AS (
-    -- counted per patient and month first, then joined to the patient's pid and group (a join of
-    -- ~10x fewer rows than one per assessment); item 9 is parsed once per row
-    SELECT p.pid, a.registry_id, p.grp_drug, p.grp_route, a.month, a.phq9_n, a.phq9_item9, a.cssrs_n, a.cssrs_ge4
+    -- one scan of the PHQ-9 / C-SSRS assessments, joined to the patient's first session (on
+    -- treatment or not) and to the alerts raised on them, counted per pid and month (an integer
+    -- key), then joined to the patient's group (a join of ~10x fewer rows than one per assessment);
+    -- item 9 is parsed once per row
+    SELECT a.pid, a.registry_id, p.grp_drug, p.grp_route, a.month, a.phq9_n, a.phq9_item9, a.cssrs_n, a.cssrs_ge4,
+           a.alert_rules
     FROM (
-        SELECT registry_id, patient_key,
-               CASE WHEN getvariable('report_month') IS NULL OR utc_month(assessed_at) = getvariable('report_month') THEN utc_month(assessed_at) ELSE 'other' END AS month,
-               count(*) FILTER (WHERE instrument = 'PHQ9') AS phq9_n,
-               count(*) FILTER (WHERE instrument = 'PHQ9' AND item9 >= 1) AS phq9_item9,
-               count(*) FILTER (WHERE instrument = 'CSSRS_IDEATION') AS cssrs_n,
-               count(*) FILTER (WHERE instrument = 'CSSRS_IDEATION' AND total_score >= 4) AS cssrs_ge4
-        FROM (SELECT registry_id, patient_key, assessed_at, instrument, total_score,
+        SELECT x.registry_id, k.pid,
+               CASE WHEN getvariable('report_month') IS NULL OR utc_month(x.assessed_at) = getvariable('report_month') THEN utc_month(x.assessed_at) ELSE 'other' END AS month,
+               count(*) FILTER (WHERE x.assessed_at >= k.first_start AND x.instrument = 'PHQ9' AND x.item9 IS NOT NULL) AS phq9_n,
+               count(*) FILTER (WHERE x.assessed_at >= k.first_start AND x.instrument = 'PHQ9' AND x.item9 >= 1) AS phq9_item9,
+               count(*) FILTER (WHERE x.assessed_at >= k.first_start AND x.instrument = 'CSSRS_IDEATION' AND x.total_score IS NOT NULL) AS cssrs_n,
+               count(*) FILTER (WHERE x.assessed_at >= k.first_start AND x.instrument = 'CSSRS_IDEATION' AND x.total_score >= 4) AS cssrs_ge4,
+               flatten(list(al.rules) FILTER (WHERE al.rules IS NOT NULL)) AS alert_rules
+        FROM (SELECT registry_id, patient_key, assessment_id, assessed_at, instrument, total_score,
                      CASE WHEN instrument = 'PHQ9' THEN TRY_CAST(split_part(item_scores, ';', 9) AS INTEGER) END AS item9
-              FROM src_assessments WHERE instrument IN ('PHQ9', 'CSSRS_IDEATION'))
-        WHERE (instrument = 'PHQ9' AND item9 IS NOT NULL) OR (instrument = 'CSSRS_IDEATION' AND total_score IS NOT NULL)
-        GROUP BY registry_id, patient_key, 3
+              FROM src_assessments WHERE instrument IN ('PHQ9', 'CSSRS_IDEATION')) x
+        LEFT JOIN (SELECT registry_id, patient_key, pid, first_start FROM int_patients) k USING (registry_id, patient_key)
+        LEFT JOIN sal al USING (registry_id, assessment_id)
+        WHERE (x.instrument = 'PHQ9' AND x.item9 IS NOT NULL) OR (x.instrument = 'CSSRS_IDEATION' AND x.total_score IS NOT NULL)
+              OR al.rules IS NOT NULL
+        GROUP BY x.registry_id, k.pid, 3
     ) a
-    JOIN int_patients p USING (registry_id, patient_key)
+    LEFT JOIN int_patients p USING (pid)
 )
 SELECT * FROM (SELECT p.pid, p.registry_id, p.grp_drug, p.grp_route, pm.* EXCLUDE (pid) FROM pm JOIN int_patients p USING (pid))
 FULL JOIN sui USING (pid, registry_id, grp_drug, grp_route, month);

@@ -2,7 +2,11 @@
 -- patients_exposed, sessions, patient_years: the group's sessions in the period (month: sessions
 -- starting in it). events, patients_with_event: onsets in the period.
 -- new_patients_with_event: patients whose first onset of the term falls in the period, over
--- py_at_risk = exposure minus that of sessions after the patient's first onset (EAIR, 7.1).
+-- py_at_risk = exposure minus the patient's exposure after the first onset (EAIR, clinical-reference
+-- 7.1: time at risk to first event or end of exposure). A session's exposure window is the days
+-- [session day, session day + exposure_days); after a first onset only the days up to and including
+-- the onset day stay at risk (an onset on a dosing day keeps 1 day), so the window of the session
+-- the event followed is cut at the onset, not kept whole (up to 28 days).
 -- Incidence per 100 sessions = events / sessions x 100; EAER = events / patient_years x 100;
 -- EAIR = new_patients_with_event / py_at_risk x 100. Exact intervals: reports.stats.
 -- Performance: sessions and events are first counted per patient and period (one row per patient
@@ -65,14 +69,19 @@ WITH sp AS (
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
 ), sd AS (
-    -- exposure per patient and session day (the EAIR exclusion compares days)
+    -- exposure per patient and session day (the EAIR exclusion compares days; sessions on one
+    -- day: all but the last have 0 days, so the sum is that day's window)
     SELECT pid, utc_date(session_start) AS d, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
            sum(exposure_days) AS days
     FROM int_sessions GROUP BY pid, utc_date(session_start), 3
 ), ex AS (
-    SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month, sum(s.days) AS days
+    -- excluded = the part of each window after the onset day: all of it for a session after the
+    -- onset, the days past the onset day for the one the onset falls in (or before, if its window
+    -- reaches past it), in the month the session starts (where its exposure counts)
+    SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month,
+           sum(s.days - greatest(0, least(s.days, date_diff('day', s.d, f.first_onset) + 1))) AS days
     FROM first_onset f JOIN sd s USING (pid)
-    WHERE s.d > f.first_onset
+    WHERE s.d + s.days::INTEGER > f.first_onset + 1
     GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month
 ), exx AS (
     SELECT registry_id, grp_drug, grp_route, level, term, month AS period, days FROM ex WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')

@@ -1,8 +1,11 @@
--- marts.dq_loads: load attempts by registry, month started and status, with rows read, loaded,
+-- marts.dq_loads: load attempts by registry, data month and status, with rows read, loaded,
 -- quarantined and withdrawn (summed over tables from ops.loads.row_counts).
+-- Month = the export's data month (exported_at; started_at only when a load has none: src_loads'
+-- data_at), never the wall-clock month the load ran: a month's closing export, exported on its
+-- last day and loaded on the 1st of the next month, is that month's.
 CREATE OR REPLACE TABLE marts.dq_loads AS
 WITH l AS (
-    SELECT l.load_id, l.registry_id, strftime(l.started_at, '%Y-%m') AS month, l.status,
+    SELECT l.load_id, l.registry_id, strftime(l.data_at, '%Y-%m') AS month, l.status,
            t.tbl, l.row_counts
     FROM src_loads l
     LEFT JOIN LATERAL (SELECT unnest(json_keys(l.row_counts)) AS tbl) t ON true
@@ -14,9 +17,9 @@ SELECT registry_id, month, status, count(DISTINCT load_id) AS loads,
        coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'withdrawn' AS BIGINT)), 0) AS rows_withdrawn
 FROM l GROUP BY ALL ORDER BY registry_id, month, status;
 
--- marts.dq_quarantine: quarantined rows by registry, month quarantined, table and rule
--- (a row breaking two rules counts under each).
+-- marts.dq_quarantine: quarantined rows by registry, data month of their export (as dq_loads),
+-- table and rule (a row breaking two rules counts under each).
 CREATE OR REPLACE TABLE marts.dq_quarantine AS
-SELECT registry_id, strftime(quarantined_at, '%Y-%m') AS month, table_name, rule,
+SELECT registry_id, strftime(data_at, '%Y-%m') AS month, table_name, rule,
        count(DISTINCT (load_id, source_file, source_row)) AS rows_quarantined
 FROM src_quarantine GROUP BY ALL ORDER BY registry_id, month, table_name, rule;

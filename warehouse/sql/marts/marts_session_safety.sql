@@ -14,18 +14,20 @@ WITH wide AS (
     -- those over the months where the measure had units: a unit flagged is a unit evaluable.
     SELECT pid, registry_id, grp_drug, grp_route, month AS period,
            bp_n, bp_sbp180, bp_dbp110, bp_sbp_rise, bp_dbp_rise, bp_any, pre_n, pre_high,
-           cadss_n, cadss_flag, moaas_n, moaas_le3, moaas_0, rems_n, rems_short, phq9_n,
+           cadss_n, cadss_flag, moaas_n, moaas_le3, moaas_decr, moaas_0, rems_n, rems_short, phq9_n,
            phq9_item9, cssrs_n, cssrs_ge4
     FROM int_flags
     WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
     SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), 'cumulative',
            sum(bp_n), sum(bp_sbp180), sum(bp_dbp110), sum(bp_sbp_rise), sum(bp_dbp_rise), sum(bp_any),
-           sum(pre_n), sum(pre_high), sum(cadss_n), sum(cadss_flag), sum(moaas_n), sum(moaas_le3),
+           sum(pre_n), sum(pre_high), sum(cadss_n), sum(cadss_flag), sum(moaas_n), sum(moaas_le3), sum(moaas_decr),
            sum(moaas_0), sum(rems_n), sum(rems_short), sum(phq9_n), sum(phq9_item9), sum(cssrs_n),
            sum(cssrs_ge4)
     FROM int_flags
-    GROUP BY pid  -- registry and group are the patient's (pid)
+    -- registry and group are the patient's (pid); registry too because int_flags' alert-only rows
+    -- of patients without a session have no pid (and no units: they never reach pp)
+    GROUP BY pid, registry_id
 ), long AS (
     SELECT pid, registry_id, grp_drug, grp_route, period, unnest([
         {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'flagged': bp_sbp180},
@@ -35,7 +37,8 @@ WITH wide AS (
         {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'flagged': bp_any},
         {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'flagged': pre_high},
         {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'flagged': cadss_flag},
-        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose', 'units': moaas_n, 'flagged': moaas_le3},
+        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose (moderate or greater)', 'units': moaas_n, 'flagged': moaas_le3},
+        {'domain': 'sedation', 'measure': 'MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)', 'units': moaas_n, 'flagged': moaas_decr},
         {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'flagged': moaas_0},
         {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'flagged': rems_short},
         {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'flagged': phq9_item9},
@@ -63,9 +66,16 @@ CREATE OR REPLACE TABLE marts.peri_dose AS SELECT * FROM marts.session_safety WH
 CREATE OR REPLACE TABLE marts.rems_monitoring AS SELECT * FROM marts.session_safety WHERE domain = 'rems';
 CREATE OR REPLACE TABLE marts.suicidality AS SELECT * FROM marts.session_safety WHERE domain = 'suicidality';
 
--- Suicidality alerts raised at load (ops.alerts), by registry, rule and month raised.
+-- Suicidality alerts raised at load (ops.alerts), by registry, rule and data month: the month of the
+-- assessment each alert was raised on (int_flags.alert_rules), not the wall-clock month it was raised,
+-- so the month's closing export (loaded after the month ended) counts in its month and the cutoff
+-- is the same as for every record. Alerts on a record since withdrawn (or dated after the cutoff)
+-- are not counted.
 CREATE OR REPLACE TABLE marts.suicidality_alerts AS
+WITH a AS (
+    SELECT registry_id, month, unnest(alert_rules) AS rule FROM int_flags WHERE len(alert_rules) > 0
+)
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id, rule, period, count(*) AS alerts
-FROM (SELECT *, unnest([strftime(raised_at, '%Y-%m'), 'cumulative']) AS period FROM src_alerts
-      WHERE lower(rule) LIKE '%suicid%' OR lower(rule) LIKE '%item9%' OR lower(rule) LIKE '%item_9%' OR lower(rule) LIKE '%cssrs%')
+FROM (SELECT registry_id, rule, unnest([month, 'cumulative']) AS period FROM a)
+WHERE period IS NOT NULL AND period <> 'other'
 GROUP BY GROUPING SETS ((registry_id, rule, period), (rule, period));

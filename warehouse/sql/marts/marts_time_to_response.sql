@@ -3,6 +3,8 @@
 -- score <= 50 % of baseline; censored at the last assessment. Relapse (loss of response, PROPOSED
 -- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
 -- each above 50 % of baseline; time counted from the response, censored at the last assessment.
+-- first_assessed_day: the first assessment after the first session (day >= 1): a Kaplan-Meier
+-- estimate by day t is shown only once someone has been assessed by then (reports.stats.estimable).
 -- Per patient by pid (int_scores); registry and group are joined from int_patients at the end.
 CREATE OR REPLACE TABLE marts.time_to_response AS
 WITH post AS (
@@ -10,7 +12,7 @@ WITH post AS (
     FROM int_scores s JOIN int_baseline b USING (pid, instrument)
     WHERE b.baseline > 0 AND s.day >= 1
 ), first_resp AS (
-    SELECT pid, instrument, min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day
+    SELECT pid, instrument, min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day, min(day) AS first_day
     FROM post GROUP BY ALL
 ), after AS (
     SELECT p.pid, p.instrument, p.day,
@@ -26,7 +28,8 @@ SELECT pt.registry_id, pt.grp_drug AS drug, pt.grp_route AS route, f.instrument,
        coalesce(f.resp_day, f.last_day) AS days_to_response,
        f.resp_day IS NOT NULL AS responded,
        CASE WHEN f.resp_day IS NOT NULL THEN coalesce(r.relapse_day, f.last_day) - f.resp_day END AS days_to_relapse,
-       CASE WHEN f.resp_day IS NOT NULL THEN r.relapse_day IS NOT NULL END AS relapsed
+       CASE WHEN f.resp_day IS NOT NULL THEN r.relapse_day IS NOT NULL END AS relapsed,
+       f.first_day AS first_assessed_day
 FROM first_resp f
 JOIN int_patients pt USING (pid)
 LEFT JOIN relapse r USING (pid, instrument);

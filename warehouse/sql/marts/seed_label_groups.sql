@@ -7,7 +7,8 @@ SELECT lower(pt) AS pt_lower, label_group, signal FROM (VALUES
     ('Derealisation', 'Dissociation', NULL), ('Diplopia', 'Dissociation', NULL),
     ('Dissociation', 'Dissociation', NULL), ('Dysaesthesia', 'Dissociation', NULL),
     ('Feeling cold', 'Dissociation', NULL), ('Feeling hot', 'Dissociation', NULL),
-    ('Hallucination', 'Dissociation', NULL), ('Hyperacusis', 'Dissociation', NULL),
+    ('Hallucination', 'Dissociation', NULL), ('Hallucinations', 'Dissociation', NULL),  -- CTCAE LLT (4.2)
+    ('Hyperacusis', 'Dissociation', NULL),
     ('Paraesthesia', 'Dissociation', NULL), ('Paraesthesia oral', 'Dissociation', NULL),
     ('Pharyngeal paraesthesia', 'Dissociation', NULL), ('Photophobia', 'Dissociation', NULL),
     ('Time perception altered', 'Dissociation', NULL), ('Tinnitus', 'Dissociation', NULL),
@@ -22,11 +23,16 @@ SELECT lower(pt) AS pt_lower, label_group, signal FROM (VALUES
     ('Pollakiuria', NULL, 'Urinary symptoms'), ('Dysuria', NULL, 'Urinary symptoms'),
     ('Micturition urgency', NULL, 'Urinary symptoms'), ('Nocturia', NULL, 'Urinary symptoms'),
     ('Cystitis', NULL, 'Urinary symptoms'), ('Cystitis interstitial', NULL, 'Urinary symptoms'),
-    ('Haematuria', NULL, 'Urinary symptoms'), ('Urinary incontinence', NULL, 'Urinary symptoms'),
+    ('Haematuria', NULL, 'Urinary symptoms'), ('Hematuria', NULL, 'Urinary symptoms'),  -- CTCAE LLT, US spelling (4.2)
+    ('Urinary frequency', NULL, 'Urinary symptoms'), ('Urinary urgency', NULL, 'Urinary symptoms'),  -- CTCAE LLTs (4.2)
+    ('Urinary incontinence', NULL, 'Urinary symptoms'),
     ('Urinary retention', NULL, 'Urinary symptoms'), ('Bladder spasm', NULL, 'Urinary symptoms'),
     ('Bladder pain', NULL, 'Urinary symptoms'), ('Lower urinary tract symptoms', NULL, 'Urinary symptoms'),
     ('Alanine aminotransferase increased', NULL, 'Hepatic'), ('Aspartate aminotransferase increased', NULL, 'Hepatic'),
     ('Hepatic failure', NULL, 'Hepatic'), ('Cholangitis sclerosing', NULL, 'Hepatic'),
+    -- cholestatic injury (4.4: ketamine cholangiopathy; ALP/GGT/bilirubin), terms as in 4.2
+    ('GGT increased', NULL, 'Hepatic'), ('Alkaline phosphatase increased', NULL, 'Hepatic'),
+    ('Blood bilirubin increased', NULL, 'Hepatic'),
     ('Drug abuse', NULL, 'Misuse and abuse'), ('Intentional product misuse', NULL, 'Misuse and abuse'),
     ('Drug dependence', NULL, 'Misuse and abuse'), ('Dependence', NULL, 'Misuse and abuse'),
     ('Substance use disorder', NULL, 'Misuse and abuse'), ('Drug diversion', NULL, 'Misuse and abuse'),

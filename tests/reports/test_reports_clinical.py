@@ -1,0 +1,208 @@
+"""Known answers for the clinical review's fixes, each on a small hand-built warehouse
+(tests/reports/cohort.py's frames, adjusted) so every test fails without its fix:
+data time for loads and alerts (A), observed cases vs missing = non-response (B), on-treatment
+suicidality (C), Kaplan-Meier estimates only where estimable (E), both sedation definitions (G),
+label-group and signal names of the reference (H)."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import numpy as np
+import pytest
+
+from reports.marts import build_in_memory, rebuild_marts
+from tests.reports.cohort import _insert, cohort_frames, refresh_core
+from warehouse.migrate import migrate
+
+UTC = timezone.utc
+
+
+def _ledger(con, load_id, registry, exported_at, started_at):
+    con.execute("INSERT INTO ops.loads (load_id, registry_id, export_id, exported_at, mode, adapter, status, "
+                "row_counts, started_at, finished_at) VALUES (?, ?, ?, ?, 'full', 'kor', 'loaded', ?, ?, ?)",
+                [load_id, registry, f"e{load_id}", exported_at, '{"sessions": {"read": 100, "loaded": 100}}',
+                 started_at, started_at + timedelta(minutes=1)])
+
+
+def _alert(con, load_id, assessment_id, raised_at, rule="assessments.phq9_item9.positive"):
+    con.execute("INSERT INTO ops.alerts VALUES (?, 'reg-a', ?, 'assessments', ?, NULL, ?, 'x', ?)",
+                [load_id, f"e{load_id}", assessment_id, rule, raised_at])
+
+
+def _warehouse(path, frames, exported_at, started_at):
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    for table, rows in frames.items():
+        _insert(con, table, rows, 1, exported_at)
+    _ledger(con, 1, "reg-a", exported_at, started_at)
+    return con
+
+
+# -- A: data time -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def closing_export(tmp_path_factory):
+    """reg-a's February closing export: exported 2025-02-28 23:00, loaded 2025-03-01 02:00 (wall clock),
+    raising an item-9 alert on a January and on a February PHQ-9; a second load (exported and run in
+    March) raises one more alert on the same February assessment."""
+    p = tmp_path_factory.mktemp("a") / "w.duckdb"
+    con = _warehouse(p, cohort_frames("reg-a", 12, 0), datetime(2025, 2, 28, 23, tzinfo=UTC),
+                     datetime(2025, 3, 1, 2, tzinfo=UTC))
+    # patient 000: first session 2025-01-06; PHQ-9 at day 7 (January) and day 28 (2025-02-03)
+    _alert(con, 1, "reg-a-intranasal-000-phq7", datetime(2025, 3, 1, 2, tzinfo=UTC))
+    _alert(con, 1, "reg-a-intranasal-000-phq28", datetime(2025, 3, 1, 2, tzinfo=UTC))
+    _ledger(con, 2, "reg-a", datetime(2025, 3, 31, 23, tzinfo=UTC), datetime(2025, 4, 1, 2, tzinfo=UTC))
+    _alert(con, 2, "reg-a-intranasal-000-phq28", datetime(2025, 4, 1, 2, tzinfo=UTC))
+    refresh_core(con)
+    con.close()
+    return p
+
+
+def _report_marts(path, month, as_of=None):
+    from reports.report import month_bounds
+
+    con, _ = build_in_memory(path, as_of_load=as_of, cutoff=month_bounds(month), report_month=month)
+    return con
+
+
+def test_closing_export_is_in_its_month(closing_export):
+    con = _report_marts(closing_export, "2025-02")
+    loads = con.execute("SELECT month, status, loads FROM marts.dq_loads").fetchall()
+    assert loads == [("2025-02", "loaded", 1)]  # loaded on 2025-03-01, exported on 2025-02-28
+    # the March export is not part of the February report
+    assert con.execute("SELECT count(*) FROM marts.dq_loads WHERE month > '2025-02'").fetchone()[0] == 0
+    con.close()
+
+
+def test_alerts_dated_by_their_assessment(closing_export):
+    con = _report_marts(closing_export, "2025-02")
+    got = dict(con.execute("SELECT period, alerts FROM marts.suicidality_alerts WHERE registry_id = 'all'").fetchall())
+    # February: the day-28 assessment's two alerts (one raised by the April load of March data: the
+    # assessment is February's); cumulative adds the January one; raised_at plays no part
+    assert got == {"2025-02": 2, "cumulative": 3}
+    con.close()
+    con = _report_marts(closing_export, "2025-02", as_of=1)  # --as-of: the warehouse after load 1
+    got = dict(con.execute("SELECT period, alerts FROM marts.suicidality_alerts WHERE registry_id = 'all'").fetchall())
+    assert got == {"2025-02": 1, "cumulative": 2}
+    con.close()
+    con = _report_marts(closing_export, "2025-01")
+    got = dict(con.execute("SELECT period, alerts FROM marts.suicidality_alerts WHERE registry_id = 'all'").fetchall())
+    assert got == {"2025-01": 1, "cumulative": 1}  # the February assessment is after January's cut-off
+    con.close()
+
+
+# -- B, C, G: one adjusted cohort, rebuilt ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def adjusted(tmp_path_factory):
+    """cohort reg-a (100 EI, 80 IV), with:
+    B: non-responders stop after week 4 (no PHQ-9 after day 28): 40 EI and 40 IV missing at week 8;
+    C: every PHQ-9 carries item scores; item 9 = 2 at the pre-treatment baseline (day -1), 0 after;
+    G: MOAA/S on the first session of EI patients 0-39: i < 10 pre 5 / post 4; 10-19 no pre / post 4;
+       20-29 pre 4 / post 4; 30-39 pre 5 / post 3 (assessed_at only: pre by time, no minutes)."""
+    f = cohort_frames("reg-a", 100, 80)
+    keep = []
+    for a in f["assessments"]:
+        if a["instrument"] == "PHQ9":
+            day = int(a["assessment_id"].rsplit("phq", 1)[1])
+            if day > 28 and a["total_score"] == 15:
+                continue  # a non-responder who stopped
+            a["item_scores"] = "1;1;1;1;1;1;1;1;" + ("2" if day < 0 else "0")
+        keep.append(a)
+    f["assessments"] = keep
+    for s in f["sessions"]:
+        pk, j = s["patient_key"], int(s["session_id"].rsplit("-s", 1)[1])
+        i = int(pk.rsplit("-", 1)[1])
+        if s["drug"] != "esketamine" or j != 0 or i >= 40:
+            continue
+        pre, post = {0: (5, 4), 1: (None, 4), 2: (4, 4), 3: (5, 3)}[i // 10]
+        start = s["session_start"]
+        for tag, score, at, mins in (("pre", pre, start - timedelta(minutes=5), 0), ("post", post, start + timedelta(minutes=30), 30)):
+            if score is not None:
+                f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['session_id']}-moaas-{tag}",
+                                         "patient_key": pk, "session_id": s["session_id"], "assessed_at": at,
+                                         "instrument": "MOAAS", "total_score": score,
+                                         "minutes_after_dose": mins if i // 10 != 3 else None})
+    p = tmp_path_factory.mktemp("b") / "w.duckdb"
+    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
+    con = _warehouse(p, f, e, e)
+    refresh_core(con)
+    con.close()
+    rebuild_marts(p)
+    con = duckdb.connect(str(p), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize("drug,n_obs,resp,n_followed", [("esketamine", 60, 60, 100), ("ketamine", 40, 40, 80)])
+def test_week8_missing_as_nonresponse(adjusted, drug, n_obs, resp, n_followed):
+    r = adjusted.execute("SELECT patients_evaluable, responders, response_rate, patients_followed, responders_followed, "
+                         "response_followed_rate, response_followed_ci_low, response_followed_ci_high FROM marts.response_rates "
+                         "WHERE registry_id = 'reg-a' AND drug = ? AND instrument = 'PHQ9' AND week = 8", [drug]).fetchone()
+    assert r[:2] == (n_obs, resp) and r[2] == pytest.approx(1.0)  # observed cases: every one a responder
+    assert r[3:5] == (n_followed, resp) and r[5] == pytest.approx(resp / n_followed)
+    assert r[6] < resp / n_followed < r[7]
+
+
+def test_followed_only_once_window_closed(adjusted):
+    # rebuild: data end = the day after the latest session (2025-01-25 + 84 days = 2025-04-19);
+    # the week-12 window (to day 98) has closed only for first sessions before 2025-01-12: i % 20 < 6
+    r = adjusted.execute("SELECT patients_followed FROM marts.response_rates WHERE registry_id = 'reg-a' "
+                         "AND drug = 'esketamine' AND instrument = 'PHQ9' AND week = 12").fetchone()
+    assert r[0] == 30
+
+
+def test_suicidality_on_treatment_only(adjusted):
+    r = adjusted.execute("SELECT units_evaluable, units_flagged, patients_flagged FROM marts.session_safety "
+                         "WHERE registry_id = 'reg-a' AND drug = 'all' AND measure = 'PHQ-9 item 9 >= 1' "
+                         "AND period = 'cumulative'").fetchone()
+    # EI: 5 PHQ-9 after the first session for responders, 3 for the 40 who stopped; IV: 40 x 6 + 40 x 3
+    assert r == (60 * 5 + 40 * 3 + 40 * 5 + 40 * 3, 0, 0)
+
+
+def test_sedation_both_definitions(adjusted):
+    got = dict(adjusted.execute("SELECT measure, units_flagged FROM marts.session_safety WHERE registry_id = 'reg-a' "
+                                "AND drug = 'esketamine' AND domain = 'sedation' AND period = 'cumulative'").fetchall())
+    assert got["MOAA/S <= 3 after dose (moderate or greater)"] == 10
+    # any decrease: pre 5 -> 4 (10), no pre (5 assumed) -> 4 (10), pre 5 -> 3 (10); pre 4 -> 4 is none
+    assert got["MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)"] == 30
+    assert got["MOAA/S = 0 (loss of consciousness)"] == 0
+
+
+# -- E: Kaplan-Meier estimates ------------------------------------------------------------------
+
+def test_km_not_estimated_where_few_at_risk_or_none_assessed():
+    from reports import stats
+
+    # 30 patients, first assessed at day 28: no estimate by day 7 (not a 0.0 % (0.0-0.0) one)
+    d = np.array([28.0] * 20 + [60.0] * 10)
+    e = np.array([True] * 20 + [False] * 10)
+    table, summ = stats.kaplan_meier(d, e)
+    ds = np.sort(d)
+    assert np.isnan(stats.km_at(table, 7, ds, 28)[0])
+    assert stats.km_at(table, 28, ds, 28)[0] == pytest.approx(20 / 30)
+    assert np.isnan(stats.km_at(table, 40, ds, 28)[0])  # 10 still at risk: not > 10
+    # a median reached only in the tail (<= 10 at risk) is not reported
+    d = np.array([10.0] * 20 + [50.0] * 6 + [80.0] * 4)
+    e = np.array([False] * 20 + [True] * 6 + [False] * 4)
+    _, summ = stats.kaplan_meier(d, e)
+    assert summ["median"] is None and summ["median_ci_low"] is None
+
+
+# -- H: names of the reference -------------------------------------------------------------------
+
+@pytest.mark.parametrize("term,group,signal", [
+    ("Urinary frequency", None, "Urinary symptoms"), ("Hematuria", None, "Urinary symptoms"),
+    ("Urinary urgency", None, "Urinary symptoms"), ("Hallucinations", "Dissociation", None),
+    ("GGT increased", None, "Hepatic"), ("Alkaline phosphatase increased", None, "Hepatic"),
+    ("Blood bilirubin increased", None, "Hepatic")])
+def test_reference_terms_grouped(term, group, signal):
+    from reports.marts import SQL_DIR
+
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "seed_label_groups.sql").read_text())
+    assert con.execute("SELECT label_group, signal FROM seed_label_groups WHERE pt_lower = lower(?)",
+                       [term]).fetchone() == (group, signal)
