@@ -112,10 +112,11 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
         missing_columns=missing,
     )
 
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {src})").fetchall())
     select = []
     for c in table.column_names:
         if c in by_name:
-            select.append(f"CAST({_q(by_name[c])} AS VARCHAR) AS {_q(c)}")
+            select.append(f"{_as_text(_q(by_name[c]), types.get(by_name[c], 'VARCHAR'), table.column(c).type)} AS {_q(c)}")
         else:
             select.append(f"CAST(NULL AS VARCHAR) AS {_q(c)}")
     cols_sql = ", ".join(select)
@@ -154,6 +155,23 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
             "bundle.rows", f"file holds {result.rows} records, manifest says {f.rows}", export, f.relpath
         )
     return result
+
+
+def _as_text(col: str, source_type: str, contract_type: str) -> str:
+    """A column as the contract's text. CSV is text already; Parquet may be typed as its writer
+    chose: pandas writes a whole-number column with gaps as DOUBLE (2.0) and a 0/1 flag as
+    BOOLEAN, whose text the strict parsers would reject although the value is what the contract
+    asks for. Those are written as the contract spells them; anything else as DuckDB casts it."""
+    if source_type in ("DOUBLE", "FLOAT", "REAL"):  # NaN is how pandas writes a missing number
+        whole = (f"WHEN abs({col}) < 1e15 AND {col} = trunc({col}) THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
+                 if contract_type in ("INTEGER", "FLAG") else "")
+        return f"CASE WHEN isnan({col}) THEN NULL {whole}ELSE CAST({col} AS VARCHAR) END"
+    if source_type.startswith("DECIMAL") and contract_type in ("INTEGER", "FLAG"):
+        return (f"CASE WHEN {col} = trunc({col}) AND abs({col}) < 1e15 THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
+                f"ELSE CAST({col} AS VARCHAR) END")
+    if source_type == "BOOLEAN":
+        return f"CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0' END"
+    return f"CAST({col} AS VARCHAR)"
 
 
 def raw_kinds(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:

@@ -12,7 +12,7 @@ import tempfile
 import duckdb
 import pytest
 
-from exports import BASE, csv_bytes, write_export
+from exports import BASE, csv_bytes, rehash, write_export
 from flows.ingest import ingest_export
 from test_ingest_flow import all_text
 from whquery import query
@@ -203,3 +203,34 @@ def test_a_rejected_export_logs_one_line_not_a_traceback(tmp_path, wh, caplog):
     assert r["status"] == "rejected" and "[rule bundle.sha256]" in r["reason"]
     assert "sha256 differs from the manifest" in caplog.text
     assert [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()] == []
+
+
+def test_parquet_as_pandas_writes_it_loads_like_csv(tmp_path, wh):
+    """Whole numbers with gaps come as DOUBLE (2.0, NaN for missing), 0/1 flags as BOOLEAN: the
+    values the contract asks for, in the writer's types. They load as the CSV of the same rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv_wh = str(tmp_path / "csv.duckdb")
+    assert ingest_export(str(write_export(tmp_path / "c")), warehouse=csv_wh)["status"] == "loaded"
+    folder = write_export(tmp_path / "p", fmt="parquet")
+    s = BASE["sessions"]
+    num = lambda col: pa.array([float(r[col]) if r.get(col) else float("nan") for r in s], pa.float64())  # noqa: E731
+    typed = pa.table({"session_id": [r["session_id"] for r in s], "patient_id": [r["patient_id"] for r in s],
+                      "session_start": [r["session_start"] for r in s], "drug": [r["drug"] for r in s],
+                      "route": [r["route"] for r in s], "dose_mg": num("dose_mg"), "devices": num("devices"),
+                      "setting": [r["setting"] for r in s], "monitoring_minutes": num("monitoring_minutes"),
+                      "dose_mg_per_kg": num("dose_mg_per_kg"), "weight_kg": num("weight_kg"),
+                      "infusion_minutes": num("infusion_minutes")})
+    ae = BASE["adverse_events"]
+    typed_ae = pa.table({k: [r.get(k) for r in ae] for k in ae[0] if k != "serious"} |
+                        {"serious": pa.array([r["serious"] == "1" for r in ae], pa.bool_())})
+    for name, t in (("sessions", typed), ("adverse_events", typed_ae)):
+        pq.write_table(t, folder / f"{name}.parquet")
+    rehash(folder)
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "loaded" and sum(c["quarantined"] for c in r["tables"].values()) == 0
+    cols = "session_id, dose_mg, devices, monitoring_minutes, infusion_minutes, weight_kg"
+    assert query(wh, f"SELECT {cols} FROM core.sessions ORDER BY 1") == query(
+        csv_wh, f"SELECT {cols} FROM core.sessions ORDER BY 1")
+    assert query(wh, "SELECT serious FROM core.adverse_events") == [(False,)]
