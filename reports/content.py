@@ -449,7 +449,8 @@ class Content:
         s.tables.append(ts)
         for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (REMS / label thresholds)"),
                               ("dissociation", "Dissociation (CADSS) after dosing"), ("sedation", "Sedation (MOAA/S) after dosing"),
-                              ("rems", "Monitoring shorter than the REMS minimum (esketamine, 120 min)"),
+                              ("respiratory", "Oxygen saturation after dosing (respiratory depression)"),
+                              ("rems", "REMS: esketamine monitoring under 120 min, and treatment at home"),
                               ("suicidality", "Suicidality screens")):
             s.tables.append(self._flag_table(domain, title))
         al = self.q("SELECT rule, period, alerts FROM marts.suicidality_alerts WHERE registry_id = ? AND period IN (?, 'cumulative')",

@@ -51,10 +51,14 @@ METHODS = [
                                "anomaly, medically important; counted by preferred term and criterion."),
     ("Blood pressure", "Sessions with a pre-dose and a post-dose reading. Notable rise: post-dose SBP >= 180 or DBP >= 110, or a "
                        "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, REMS). Pre-dose > 140/90 reported "
-                       "separately (label: consider delaying). Readings are range-checked at load: hard ranges SBP 50-300 "
-                       "(BP_FLAG), DBP up to 160 (lower limit 20 proposed), heart rate 25-250 (proposed), SpO2 50-100 "
-                       "(proposed) (clinical-reference 3.4); SpO2 < 92 % is a load alert (proposed; clinical-reference 3.4: the "
-                       "REMS requires oximetry but gives no threshold)."),
+                       "separately (label: consider delaying). Readings outside the contract's ranges (SBP 50-300, "
+                       "DBP 20-160, heart rate 25-250, SpO2 50-100; proposed, clinical-reference 3.4) load and raise a "
+                       "load alert for review, since they may be the most dangerous readings; only impossible values "
+                       "are quarantined."),
+    ("Respiratory depression", "Sessions with a post-dose SpO2; flagged when the lowest is < 92 % (proposed; "
+                               "clinical-reference 3.4: the REMS requires pulse oximetry but gives no threshold). Also a load alert."),
+    ("REMS", "Esketamine sessions with monitoring_minutes: under 120 min is a deviation; esketamine sessions with a setting: "
+             "'home' is a violation (the label allows administration only under supervision in a certified setting)."),
     ("Dissociation", "Sessions with a CADSS after dosing; present = highest post-dose total > 4 and above the pre-dose total "
                      "when one was recorded (trial threshold)."),
     ("Sedation", "Sessions with a MOAA/S after dosing. Both definitions of clinical-reference 10.2: moderate or greater = lowest "

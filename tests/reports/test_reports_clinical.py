@@ -206,3 +206,33 @@ def test_reference_terms_grouped(term, group, signal):
     con.execute((SQL_DIR / "seed_label_groups.sql").read_text())
     assert con.execute("SELECT label_group, signal FROM seed_label_groups WHERE pt_lower = lower(?)",
                        [term]).fetchone() == (group, signal)
+
+
+# -- respiratory depression and esketamine at home (second clinical review) ----------------------
+
+def test_respiratory_and_home_use_are_reported(tmp_path):
+    """SpO2 after dosing and esketamine at home existed only as load alerts; the REMS names both."""
+    f = cohort_frames("reg-a", 40, 20)
+    for v in f["vitals"]:
+        i = int(v["session_id"].rsplit("-", 2)[1])
+        if v["timepoint"] == "post40" and v["session_id"].endswith("-s0") and "intranasal" in v["session_id"] and i < 12:
+            v["spo2"] = 88
+    for s in f["sessions"]:
+        i = int(s["session_id"].rsplit("-", 2)[1])
+        if s["drug"] == "esketamine" and s["session_id"].endswith("-s1") and 12 <= i < 24:
+            s["setting"] = "home"
+    p = tmp_path / "w.duckdb"
+    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
+    con = _warehouse(p, f, e, e)
+    refresh_core(con)
+    con.close()
+    rebuild_marts(p)
+    con = duckdb.connect(str(p), read_only=True)
+    got = {m: (u, fl, pf) for m, u, fl, pf in con.execute(
+        "SELECT measure, units_evaluable, units_flagged, patients_flagged FROM marts.session_safety "
+        "WHERE registry_id = 'reg-a' AND drug = 'esketamine' AND period = 'cumulative' "
+        "AND domain IN ('respiratory', 'rems')").fetchall()}
+    sessions = con.execute("SELECT count(*) FROM core.sessions WHERE drug = 'esketamine'").fetchone()[0]
+    con.close()
+    assert got["SpO2 < 92 % after dose"] == (sessions, 12, 12)
+    assert got["Esketamine at home (REMS violation)"] == (sessions, 12, 12)

@@ -11,7 +11,9 @@
 --     highest MOAA/S at or before dosing, or 5 (alert) when none was recorded (our assumption:
 --     the reference defines the decrease from pre-dose and gives no default);
 --     loss of consciousness = 0.
---   rems: esketamine sessions with monitoring_minutes recorded; < 120 = REMS deviation.
+--   rems: esketamine sessions with monitoring_minutes recorded; < 120 = REMS deviation; esketamine
+--     sessions with a setting recorded; 'home' = REMS violation (self-administration at home).
+--   respiratory: sessions with a post-dose SpO2; lowest < 92 % (clinical-reference, PROPOSED).
 --   suicidality: PHQ-9 item 9 >= 1 (item_scores 9th value), C-SSRS ideation >= 4, on-treatment
 --     assessments only (assessed at or after the patient's first session: a pre-dose baseline
 --     screen is not a safety event of the treatment group).
@@ -39,6 +41,7 @@ WITH per_session AS (
     SELECT registry_id, session_id,
            max(sbp) FILTER (WHERE pre) AS pre_sbp, max(dbp) FILTER (WHERE pre) AS pre_dbp,
            max(sbp) FILTER (WHERE NOT pre) AS post_sbp, max(dbp) FILTER (WHERE NOT pre) AS post_dbp,
+           min(spo2) FILTER (WHERE NOT pre) AS post_spo2_min,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose > 0) AS cadss_post_max,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose <= 0) AS cadss_pre_max,
            min(total_score) FILTER (WHERE instrument = 'MOAAS' AND minutes_after_dose > 0) AS moaas_post_min,
@@ -46,11 +49,11 @@ WITH per_session AS (
            list({'instrument': instrument, 'score': total_score, 'assessed_at': assessed_at})
                FILTER (WHERE instrument IS NOT NULL AND minutes_after_dose IS NULL) AS unknown
     FROM (
-        SELECT registry_id, session_id, timepoint = 'pre' AS pre, sbp, dbp, NULL::VARCHAR AS instrument,
+        SELECT registry_id, session_id, timepoint = 'pre' AS pre, sbp, dbp, spo2, NULL::VARCHAR AS instrument,
                NULL::INTEGER AS total_score, NULL::INTEGER AS minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at
         FROM src_vitals WHERE session_id IS NOT NULL
         UNION ALL
-        SELECT registry_id, session_id, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at
+        SELECT registry_id, session_id, NULL, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at
         FROM src_assessments WHERE instrument IN ('CADSS', 'MOAAS') AND total_score IS NOT NULL
     )
     GROUP BY registry_id, session_id
@@ -68,7 +71,9 @@ WITH per_session AS (
                                               IF x.instrument = 'MOAAS' AND x.assessed_at > s.session_start])) AS moaas_post_min,
            greatest(v.moaas_pre_max, list_max([x.score FOR x IN v.unknown
                                                 IF x.instrument = 'MOAAS' AND x.assessed_at <= s.session_start])) AS moaas_pre_max,
-           s.drug = 'esketamine' AND s.monitoring_minutes IS NOT NULL AS rems_ok, s.monitoring_minutes
+           s.drug = 'esketamine' AND s.monitoring_minutes IS NOT NULL AS rems_ok, s.monitoring_minutes,
+           s.drug = 'esketamine' AND s.has_setting AS setting_ok, s.at_home,
+           v.post_spo2_min
     FROM int_sessions s
     LEFT JOIN per_session v USING (registry_id, session_id)
 ), pm AS (
@@ -89,7 +94,11 @@ WITH per_session AS (
            count(*) FILTER (WHERE moaas_post_min < coalesce(moaas_pre_max, 5)) AS moaas_decr,
            count(*) FILTER (WHERE moaas_post_min = 0) AS moaas_0,
            count(*) FILTER (WHERE rems_ok) AS rems_n,
-           count(*) FILTER (WHERE rems_ok AND monitoring_minutes < 120) AS rems_short
+           count(*) FILTER (WHERE rems_ok AND monitoring_minutes < 120) AS rems_short,
+           count(*) FILTER (WHERE setting_ok) AS home_n,
+           count(*) FILTER (WHERE setting_ok AND at_home) AS home_flag,
+           count(post_spo2_min) AS spo2_n,
+           count(*) FILTER (WHERE post_spo2_min < 92) AS spo2_low
     FROM ses
     GROUP BY pid, month
  ), sal AS (

@@ -17,6 +17,7 @@ CREATE OR REPLACE TEMP TABLE int_sessions AS
 WITH s AS (
     SELECT k.pid, s.registry_id, s.session_id, s.session_start, s.drug, s.route, s.dose_mg,
            s.dose_mg_per_kg, s.monitoring_minutes,
+           s.setting IS NOT NULL AS has_setting, s.setting = 'home' AS at_home,  -- flags, not the string
            first_value(s.session_start) OVER w AS first_start,
            row_number() OVER w = 1 AS is_first,
            lead(s.session_start) OVER w AS next_start

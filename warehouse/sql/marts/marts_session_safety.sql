@@ -15,7 +15,7 @@ WITH wide AS (
     SELECT pid, registry_id, grp_drug, grp_route, month AS period,
            bp_n, bp_sbp180, bp_dbp110, bp_sbp_rise, bp_dbp_rise, bp_any, pre_n, pre_high,
            cadss_n, cadss_flag, moaas_n, moaas_le3, moaas_decr, moaas_0, rems_n, rems_short, phq9_n,
-           phq9_item9, cssrs_n, cssrs_ge4
+           phq9_item9, cssrs_n, cssrs_ge4, home_n, home_flag, spo2_n, spo2_low
     FROM int_flags
     WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
@@ -23,7 +23,7 @@ WITH wide AS (
            sum(bp_n), sum(bp_sbp180), sum(bp_dbp110), sum(bp_sbp_rise), sum(bp_dbp_rise), sum(bp_any),
            sum(pre_n), sum(pre_high), sum(cadss_n), sum(cadss_flag), sum(moaas_n), sum(moaas_le3), sum(moaas_decr),
            sum(moaas_0), sum(rems_n), sum(rems_short), sum(phq9_n), sum(phq9_item9), sum(cssrs_n),
-           sum(cssrs_ge4)
+           sum(cssrs_ge4), sum(home_n), sum(home_flag), sum(spo2_n), sum(spo2_low)
     FROM int_flags
     -- registry and group are the patient's (pid); registry too because int_flags' alert-only rows
     -- of patients without a session have no pid (and no units: they never reach pp)
@@ -41,6 +41,8 @@ WITH wide AS (
         {'domain': 'sedation', 'measure': 'MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)', 'units': moaas_n, 'flagged': moaas_decr},
         {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'flagged': moaas_0},
         {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'flagged': rems_short},
+        {'domain': 'rems', 'measure': 'Esketamine at home (REMS violation)', 'units': home_n, 'flagged': home_flag},
+        {'domain': 'respiratory', 'measure': 'SpO2 < 92 % after dose', 'units': spo2_n, 'flagged': spo2_low},
         {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'flagged': phq9_item9},
         {'domain': 'suicidality', 'measure': 'C-SSRS ideation >= 4', 'units': cssrs_n, 'flagged': cssrs_ge4}
     ]) AS m
@@ -62,7 +64,7 @@ GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, domain, measure, peri
                         (registry_id, domain, measure, period), (domain, measure, period));
 
 CREATE OR REPLACE TABLE marts.bp_excursions AS SELECT * FROM marts.session_safety WHERE domain = 'blood_pressure';
-CREATE OR REPLACE TABLE marts.peri_dose AS SELECT * FROM marts.session_safety WHERE domain IN ('dissociation', 'sedation');
+CREATE OR REPLACE TABLE marts.peri_dose AS SELECT * FROM marts.session_safety WHERE domain IN ('dissociation', 'sedation', 'respiratory');
 CREATE OR REPLACE TABLE marts.rems_monitoring AS SELECT * FROM marts.session_safety WHERE domain = 'rems';
 CREATE OR REPLACE TABLE marts.suicidality AS SELECT * FROM marts.session_safety WHERE domain = 'suicidality';
 
