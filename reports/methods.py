@@ -49,6 +49,10 @@ METHODS = [
                             "CIs ignore that clustering and are too narrow when events recur in the same patients."),
     ("Serious adverse events", "ICH E2A: serious flag or any of death, life-threatening, hospitalisation, disability, congenital "
                                "anomaly, medically important; counted by preferred term and criterion."),
+    ("Per-session rates", "Blood pressure, dissociation, sedation, respiratory and REMS tables count sessions as units: "
+                          "sessions cluster within patients, so their Wilson intervals are too narrow when the same "
+                          "patients are flagged again and again; the per-patient columns (Clopper-Pearson) do not have "
+                          "that problem."),
     ("Blood pressure", "Sessions with a pre-dose and a post-dose reading. Notable rise: post-dose SBP >= 180 or DBP >= 110, or a "
                        "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, REMS). Pre-dose > 140/90 reported "
                        "separately (label: consider delaying). Readings outside the contract's ranges (SBP 50-300, "
