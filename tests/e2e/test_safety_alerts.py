@@ -60,3 +60,20 @@ def test_a_pre_dose_score_at_negative_minutes_loads(tmp_path, wh):
     r = ingest_export(str(write_export(tmp_path / "x", tables(assessments=assessments))), warehouse=wh)
     assert r["tables"]["assessments"]["quarantined"] == 0
     assert query(wh, "SELECT minutes_after_dose FROM core.assessments WHERE assessment_id = 'A5'") == [(-5,)]
+
+
+def test_the_load_and_the_marts_take_the_same_pre_dose_reading(tmp_path, wh):
+    """Two pre-dose readings: the earliest (120/80 at minute 0; one without minutes counts last) is
+    the pre-dose reading for the load's alert and for the report alike (the marts took each
+    pressure's maximum, from different rows: 140 and 80, and saw no rise of 40)."""
+    from reports.marts import rebuild_marts
+
+    def vitals(rows):
+        rows[0].update(minutes_after_dose="0", sbp="120", dbp="80")
+        rows.insert(1, {**rows[0], "minutes_after_dose": "", "sbp": "140", "dbp": "70"})
+        rows[2].update(sbp="165", dbp="86")  # S1 post40: +45 over the earliest, +25 over the highest
+    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh)
+    assert r["status"] == "loaded" and r["alerts"].get("vitals.sbp.rise_over_pre") == 1
+    rebuild_marts(wh)
+    assert query(wh, "SELECT units_flagged FROM marts.session_safety WHERE registry_id = 'all' AND drug = 'all' "
+                     "AND measure = 'SBP rise >= 40' AND period = 'cumulative'") == [(1,)]

@@ -10,9 +10,11 @@ WITH here AS (
            OR c.session_id IN (SELECT session_id FROM keys_sessions))
       AND c.patient_key IN (SELECT patient_key FROM ctx_patients)
 ), pre AS (
-    SELECT session_id, arg_min(sbp, minutes_after_dose) AS pre_sbp, arg_min(dbp, minutes_after_dose) AS pre_dbp
+    -- the earliest pre-dose reading, as stg_vitals.sql and the marts take it
+    SELECT session_id, arg_min(sbp, pre_rank(minutes_after_dose, source_row)) AS pre_sbp,
+           arg_min(dbp, pre_rank(minutes_after_dose, source_row)) AS pre_dbp
     FROM wh.core.vitals
-    WHERE registry_id = getvariable('registry_id') AND timepoint = 'pre'
+    WHERE registry_id = getvariable('registry_id') AND timepoint = 'pre' AND sbp IS NOT NULL AND dbp IS NOT NULL
     GROUP BY session_id
 )
 SELECT s.*, pre.pre_sbp, pre.pre_dbp

@@ -16,8 +16,11 @@ WITH typed AS (
            r.spo2 AS spo2__raw
     FROM raw_vitals r
 ),
-pre AS (  -- one pre-dose reading per session: this export's first, else the warehouse's
-    SELECT session_id, arg_min(sbp, _line) AS sbp, arg_min(dbp, _line) AS dbp
+pre AS (  -- one pre-dose reading per session: this export's, else the warehouse's; of several, the
+          -- earliest (lowest minutes_after_dose, none last; then the first line),
+          -- both pressures from that row: the marts (int_flags) take the same reading
+    SELECT session_id, arg_min(sbp, pre_rank(minutes_after_dose, _line)) AS sbp,
+           arg_min(dbp, pre_rank(minutes_after_dose, _line)) AS dbp
     FROM typed WHERE timepoint = 'pre' AND sbp IS NOT NULL AND dbp IS NOT NULL
     GROUP BY session_id
 )

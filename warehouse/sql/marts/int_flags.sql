@@ -39,7 +39,11 @@ WITH per_session AS (
     -- peri-dose scores serves both (a join of every peri-dose score costs more than the
     -- aggregate itself, and a second scan of 10M assessments for the few without minutes ~0.15 s).
     SELECT registry_id, session_id,
-           max(sbp) FILTER (WHERE pre) AS pre_sbp, max(dbp) FILTER (WHERE pre) AS pre_dbp,
+           -- the earliest pre-dose reading, both pressures from it (as the load's alerts: pre_rank)
+           arg_min(sbp, [coalesce(minutes_after_dose, 2147483647)::BIGINT, coalesce(source_row, 0)])
+               FILTER (WHERE pre AND sbp IS NOT NULL AND dbp IS NOT NULL) AS pre_sbp,
+           arg_min(dbp, [coalesce(minutes_after_dose, 2147483647)::BIGINT, coalesce(source_row, 0)])
+               FILTER (WHERE pre AND sbp IS NOT NULL AND dbp IS NOT NULL) AS pre_dbp,
            max(sbp) FILTER (WHERE NOT pre) AS post_sbp, max(dbp) FILTER (WHERE NOT pre) AS post_dbp,
            min(spo2) FILTER (WHERE NOT pre) AS post_spo2_min,
            max(total_score) FILTER (WHERE instrument = 'CADSS' AND minutes_after_dose > 0) AS cadss_post_max,
@@ -50,10 +54,10 @@ WITH per_session AS (
                FILTER (WHERE instrument IS NOT NULL AND minutes_after_dose IS NULL) AS unknown
     FROM (
         SELECT registry_id, session_id, timepoint = 'pre' AS pre, sbp, dbp, spo2, NULL::VARCHAR AS instrument,
-               NULL::INTEGER AS total_score, NULL::INTEGER AS minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at
+               NULL::INTEGER AS total_score, minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at, source_row
         FROM src_vitals WHERE session_id IS NOT NULL
         UNION ALL
-        SELECT registry_id, session_id, NULL, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at
+        SELECT registry_id, session_id, NULL, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at, NULL
         FROM src_assessments WHERE instrument IN ('CADSS', 'MOAAS') AND total_score IS NOT NULL
     )
     GROUP BY registry_id, session_id
