@@ -77,3 +77,18 @@ def test_the_load_and_the_marts_take_the_same_pre_dose_reading(tmp_path, wh):
     rebuild_marts(wh)
     assert query(wh, "SELECT units_flagged FROM marts.session_safety WHERE registry_id = 'all' AND drug = 'all' "
                      "AND measure = 'SBP rise >= 40' AND period = 'cumulative'") == [(1,)]
+
+
+def test_an_export_delivered_twice_counts_its_quarantine_once(tmp_path, wh):
+    """Rejected (over the threshold), then delivered again and loaded: ops.quarantine keeps each
+    attempt's rows, the data-quality mart counts the latest attempt's."""
+    from reports.marts import rebuild_marts
+
+    def vitals(rows):
+        rows[1]["sbp"] = "999"
+    folder = write_export(tmp_path / "x", tables(vitals=vitals))
+    assert ingest_export(str(folder), warehouse=wh)["status"] == "rejected"
+    assert ingest_export(str(folder), warehouse=wh, reject_threshold=1)["status"] == "loaded"
+    assert query(wh, "SELECT count(*) FROM ops.quarantine") == [(2,)]
+    rebuild_marts(wh)
+    assert query(wh, "SELECT sum(rows_quarantined) FROM marts.dq_quarantine") == [(1,)]

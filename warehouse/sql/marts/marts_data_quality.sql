@@ -18,8 +18,11 @@ SELECT registry_id, month, status, count(DISTINCT load_id) AS loads,
 FROM l GROUP BY ALL ORDER BY registry_id, month, status;
 
 -- marts.dq_quarantine: quarantined rows by registry, data month of their export (as dq_loads),
--- table and rule (a row breaking two rules counts under each).
+-- table and rule (a row breaking two rules counts under each). An export delivered more than once
+-- (rejected, then again, or corrected under the same id) counts with its latest attempt's rows
+-- only: each attempt keeps its own quarantine in ops.quarantine, but they are the same rows.
 CREATE OR REPLACE TABLE marts.dq_quarantine AS
 SELECT registry_id, strftime(data_at, '%Y-%m') AS month, table_name, rule,
        count(DISTINCT (load_id, source_file, source_row)) AS rows_quarantined
-FROM src_quarantine GROUP BY ALL ORDER BY registry_id, month, table_name, rule;
+FROM (SELECT * FROM src_quarantine QUALIFY load_id = max(load_id) OVER (PARTITION BY registry_id, export_id))
+GROUP BY ALL ORDER BY registry_id, month, table_name, rule;
