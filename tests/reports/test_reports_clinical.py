@@ -236,3 +236,24 @@ def test_respiratory_and_home_use_are_reported(tmp_path):
     con.close()
     assert got["SpO2 < 92 % after dose"] == (sessions, 12, 12)
     assert got["Esketamine at home (REMS violation)"] == (sessions, 12, 12)
+
+
+def test_oral_ketamine_has_its_own_dose_bands(tmp_path):
+    """Oral ketamine is ~20-25 % bioavailable: 1.0 mg/kg orally is not the IV band '>0.5-1.0 mg/kg'."""
+    f = cohort_frames("reg-a", 0, 20)
+    for s in f["sessions"]:
+        i = int(s["session_id"].rsplit("-", 2)[1])
+        if i < 12:
+            s.update(route="oral", dose_mg_per_kg=1.0 if i < 6 else 3.0, dose_mg=80.0 if i < 6 else 240.0,
+                     infusion_minutes=None)
+    p = tmp_path / "w.duckdb"
+    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
+    con = _warehouse(p, f, e, e)
+    refresh_core(con)
+    con.close()
+    rebuild_marts(p)
+    con = duckdb.connect(str(p), read_only=True)
+    bands = dict(con.execute("SELECT dose_band, patients FROM marts.exposure WHERE registry_id = 'reg-a' AND site_id = 'all' "
+                             "AND route = 'oral' AND phase = 'all' AND period = 'cumulative' AND dose_band <> 'all'").fetchall())
+    con.close()
+    assert bands == {"oral 1.0-2.5 mg/kg": 6, "oral >2.5 mg/kg": 6}

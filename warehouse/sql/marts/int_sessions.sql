@@ -36,6 +36,11 @@ SELECT * EXCLUDE (dose_mg, dose_mg_per_kg, next_start, first_start),
        CASE WHEN date_diff('day', utc_date(first_start), utc_date(session_start)) < 28 THEN 'induction' ELSE 'maintenance' END AS phase,
        CASE
            WHEN drug = 'esketamine' AND dose_mg IS NOT NULL THEN printf('%d mg', CAST(round(dose_mg) AS INTEGER))
+           -- oral: ~20-25 % bioavailable, IV-equivalent at ~2.0-2.5 mg/kg (clinical-reference 2.2),
+           -- so the IV bands would put most oral doses in '>1.0'
+           WHEN route = 'oral' AND dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg < 1.0 THEN 'oral <1.0 mg/kg'
+           WHEN route = 'oral' AND dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg <= 2.5 THEN 'oral 1.0-2.5 mg/kg'
+           WHEN route = 'oral' AND dose_mg_per_kg IS NOT NULL THEN 'oral >2.5 mg/kg'
            WHEN dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg < 0.5 THEN '<0.5 mg/kg'
            WHEN dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg <= 0.5 THEN '0.5 mg/kg'
            WHEN dose_mg_per_kg IS NOT NULL AND dose_mg_per_kg <= 1.0 THEN '>0.5-1.0 mg/kg'
