@@ -298,7 +298,7 @@ class Content:
                     [self.reg])
         t = Table("Time to first response (Kaplan-Meier) and relapse after response",
                   ["Outcome", "Instrument", "Group", "Patients", "Events", "Median days (CI)",
-                   "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
+                   "By 24 h % (CI)", "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
                   note="Relapse: two consecutive assessments above 50 % of baseline after a response (PROPOSED rule); "
                        "time from first response. — = not estimated: at that day (or at the median) 10 or fewer patients "
                        "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. "
@@ -316,7 +316,7 @@ class Content:
             row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
                    self.book.add("efficacy", f"km_{r.outcome}_patients", st, r.n, r.n, cell=key),
                    self.book.add("efficacy", f"km_{r.outcome}_events", st, r.n, r.events, cell=key), _estimate(med)]
-            for d in (7, 28, 182):
+            for d in (1, 7, 28, 182):
                 row.append(_estimate(self.book.add("efficacy", f"km_{r.outcome}_cum_incidence_day{d}", st, r.n,
                                                    getattr(r, f"cum_incidence_d{d}"),
                                                    (getattr(r, f"cum_incidence_d{d}_ci_low"), getattr(r, f"cum_incidence_d{d}_ci_high")),

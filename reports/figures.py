@@ -51,8 +51,8 @@ def _fmt(v, kind: str) -> str:
         return f"{int(round(v)):,}"
     if kind == "py":
         return f"{v:,.1f}"
-    if kind == "days":
-        return f"{v:.0f}"
+    if kind == "days":  # a median of hours reads 0.2, not 0
+        return f"{v:.1f}" if abs(v) < 2 else f"{v:.0f}"
     return f"{v:.2f}"
 
 

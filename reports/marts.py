@@ -336,7 +336,7 @@ def _survival(ttr) -> dict:
                 # response: assessed by day t = someone's first assessment on or before it; relapse
                 # (time from response): someone's follow-up reached t
                 f0 = float(np.nanmin(first[rows])) if outcome == "response" and first is not None else None
-                for day in (7, 14, 28, 84, 182):
+                for day in (1, 7, 14, 28, 84, 182):
                     v, lo, hi = stats.km_at(table, day, ds, f0)  # NaN where <= 10 at risk or none assessed by then
                     summ[f"cum_incidence_d{day}"] = v
                     summ[f"cum_incidence_d{day}_ci_low"] = lo

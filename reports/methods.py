@@ -31,8 +31,8 @@ METHODS = [
     ("Response", "Week-w score at most 50 % of baseline (>= 50 % reduction)."),
     ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately labelled, MADRS <= 12 "
                   "(esketamine phase 3)."),
-    ("Time to first response", "Days from the first session to the first assessment (day >= 1) meeting the response "
-                               "definition; censored at the last assessment of the instrument; Kaplan-Meier (lifelines), "
+    ("Time to first response", "Time from the first dose to the first post-dose assessment meeting the response "
+                               "definition, in days to the minute (4 hours = 0.17 days; 'by 24 h' counts them); censored at the last assessment of the instrument; Kaplan-Meier (lifelines), "
                                "Greenwood-exponential 95 % CI; curves are drawn only while more than 10 patients are at risk, and "
                                "an estimate at a day (or a median) is shown ('—' otherwise) only where more than 10 patients are "
                                "still at risk and someone's follow-up has reached that day. Censoring is likely informative: "

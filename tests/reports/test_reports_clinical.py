@@ -257,3 +257,28 @@ def test_oral_ketamine_has_its_own_dose_bands(tmp_path):
                              "AND route = 'oral' AND phase = 'all' AND period = 'cumulative' AND dose_band <> 'all'").fetchall())
     con.close()
     assert bands == {"oral 1.0-2.5 mg/kg": 6, "oral >2.5 mg/kg": 6}
+
+
+def test_time_to_response_counts_hours(tmp_path):
+    """Relief within hours of the first dose: a PHQ-9 4 hours after it was 'day 0' and left out."""
+    f = cohort_frames("reg-a", 100, 0)
+    for s in [s for s in f["sessions"] if s["session_id"].endswith("-s0")]:
+        i = int(s["session_id"].rsplit("-", 2)[1])
+        if i < 30:
+            f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['patient_key']}-phq-4h",
+                                     "patient_key": s["patient_key"], "session_id": None,
+                                     "assessed_at": s["session_start"] + timedelta(hours=4), "instrument": "PHQ9",
+                                     "total_score": 9, "minutes_after_dose": None})
+    p = tmp_path / "w.duckdb"
+    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
+    con = _warehouse(p, f, e, e)
+    refresh_core(con)
+    con.close()
+    rebuild_marts(p)
+    con = duckdb.connect(str(p), read_only=True)
+    fastest = con.execute("SELECT min(days_to_response) FROM marts.time_to_response WHERE responded").fetchone()[0]
+    by_day1 = con.execute("SELECT cum_incidence_d1 FROM marts.km_summary WHERE registry_id = 'reg-a' AND drug = 'all' "
+                          "AND instrument = 'PHQ9' AND outcome = 'response'").fetchone()[0]
+    con.close()
+    assert fastest == pytest.approx(4 / 24)
+    assert by_day1 == pytest.approx(0.30)

@@ -1,16 +1,18 @@
 -- marts.time_to_response: one row per patient and instrument with a baseline (no patient key).
--- Time to first response = days from the first session to the first assessment (day >= 1) with
--- score <= 50 % of baseline; censored at the last assessment. Relapse (loss of response, PROPOSED
+-- Time to first response = time from the first dose to the first post-dose assessment with score
+-- <= 50 % of baseline, in days to the minute (relief comes in hours: a MADRS 4 hours after the
+-- first infusion is day 0.17, not left out as "day 0"); censored at the last assessment. Relapse (loss of response, PROPOSED
 -- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
 -- each above 50 % of baseline; time counted from the response, censored at the last assessment.
--- first_assessed_day: the first assessment after the first session (day >= 1): a Kaplan-Meier
+-- first_assessed_day: the first assessment after the first dose: a Kaplan-Meier
 -- estimate by day t is shown only once someone has been assessed by then (reports.stats.estimable).
 -- Per patient by pid (int_scores); registry and group are joined from int_patients at the end.
 CREATE OR REPLACE TABLE marts.time_to_response AS
 WITH post AS (
-    SELECT s.pid, s.instrument, s.day, s.assessed_at, s.total_score <= 0.5 * b.baseline AS is_resp
-    FROM int_scores s JOIN int_baseline b USING (pid, instrument)
-    WHERE b.baseline > 0 AND s.day >= 1
+    SELECT s.pid, s.instrument, (epoch_us(s.assessed_at) - epoch_us(pt.first_start)) / 86400e6 AS day, s.assessed_at,
+           s.total_score <= 0.5 * b.baseline AS is_resp
+    FROM int_scores s JOIN int_baseline b USING (pid, instrument) JOIN int_patients pt USING (pid)
+    WHERE b.baseline > 0 AND s.assessed_at > pt.first_start
 ), first_resp AS (
     SELECT pid, instrument, min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day, min(day) AS first_day
     FROM post GROUP BY ALL
