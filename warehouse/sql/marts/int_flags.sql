@@ -40,9 +40,9 @@ WITH per_session AS (
     -- aggregate itself, and a second scan of 10M assessments for the few without minutes ~0.15 s).
     SELECT registry_id, session_id,
            -- the earliest pre-dose reading, both pressures from it (as the load's alerts: pre_rank)
-           arg_min(sbp, [coalesce(minutes_after_dose, 2147483647)::BIGINT, coalesce(source_row, 0)])
+           arg_min(sbp, pre_key)
                FILTER (WHERE pre AND sbp IS NOT NULL AND dbp IS NOT NULL) AS pre_sbp,
-           arg_min(dbp, [coalesce(minutes_after_dose, 2147483647)::BIGINT, coalesce(source_row, 0)])
+           arg_min(dbp, pre_key)
                FILTER (WHERE pre AND sbp IS NOT NULL AND dbp IS NOT NULL) AS pre_dbp,
            max(sbp) FILTER (WHERE NOT pre) AS post_sbp, max(dbp) FILTER (WHERE NOT pre) AS post_dbp,
            min(spo2) FILTER (WHERE NOT pre) AS post_spo2_min,
@@ -54,7 +54,10 @@ WITH per_session AS (
                FILTER (WHERE instrument IS NOT NULL AND minutes_after_dose IS NULL) AS unknown
     FROM (
         SELECT registry_id, session_id, timepoint = 'pre' AS pre, sbp, dbp, spo2, NULL::VARCHAR AS instrument,
-               NULL::INTEGER AS total_score, minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at, source_row
+               NULL::INTEGER AS total_score, minutes_after_dose, NULL::TIMESTAMPTZ AS assessed_at,
+               -- pre_rank's order (macros.sql) as one integer: minutes (none last), then the line
+               CASE WHEN timepoint = 'pre' THEN coalesce(least(minutes_after_dose, 1000000), 1000001)::BIGINT * 4294967296
+                                                + coalesce(source_row, 0) END AS pre_key
         FROM src_vitals WHERE session_id IS NOT NULL
         UNION ALL
         SELECT registry_id, session_id, NULL, NULL, NULL, NULL, instrument, total_score, minutes_after_dose, assessed_at, NULL
