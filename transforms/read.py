@@ -80,7 +80,8 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
                               f.relpath) from None
         ordinal = None
 
-    described = [r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()]
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {src})").fetchall())
+    described = list(types)
     if ordinal is None:
         described = [c for c in described if c != "file_row_number"]
     by_name: dict[str, str] = {}
@@ -112,7 +113,6 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
         missing_columns=missing,
     )
 
-    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {src})").fetchall())
     select = []
     for c in table.column_names:
         if c in by_name:

@@ -85,6 +85,7 @@ def _cascade(con, counts: dict) -> None:
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         sqlfiles.run(con, "warehouse", "load/cascade.sql", fragments=frag, table=table)
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
         n = con.execute(f"SELECT count(*) FROM cascade_{table}").fetchone()[0]
         if n:
             c = counts.setdefault(table, {})
@@ -200,6 +201,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                         f"{counts[table]['malformed']} malformed line(s): the records they hold are unknown")
                 elif meta.mode == "full" and not first:
                     sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
+                    sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
                     withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
                                             ).fetchone()[0]
                 counts.setdefault(table, {})["withdrawn"] = withdrawn

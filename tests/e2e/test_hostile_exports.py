@@ -3,7 +3,6 @@ identifying may reach the warehouse, a result or a log; a value that once crashe
 rule violation; an unexpected error is a rejection that repeats none of the export's values."""
 from __future__ import annotations
 
-import copy
 import glob
 import json
 import os
@@ -14,19 +13,12 @@ import pytest
 
 from exports import BASE, csv_bytes, rehash, write_export
 from flows.ingest import ingest_export
-from test_ingest_flow import all_text
+from test_ingest_flow import all_text, tables_with
 from whquery import query
 
 pytestmark = pytest.mark.e2e
 
 NAME, SSN, PHONE, EMAIL = "Zebediah Quackenbush", "987-65-4329", "(555) 013-7789", "zq.marker@example.org"
-
-
-def tables(**changes):
-    t = copy.deepcopy(BASE)
-    for table, fn in changes.items():
-        fn(t[table])
-    return t
 
 
 def nowhere(wh: str, capfd, result: dict, needles: list[str]) -> list[str]:
@@ -63,7 +55,7 @@ def test_quarantined_patient_keeps_no_full_zip_or_birth_date(tmp_path, wh, capfd
         rows.append({**rows[0], "patient_id": "MRN-2002", "zip": "03601", "birth_date": "1921-03-09",
                      "sex": "female"})  # 90 or older, bad code, sparsely populated ZIP prefix
         rows.append({**rows[0], "patient_id": "MRN-2003", "birth_date": "07/04/1961", "zip": "94110"})
-    r = ingest_export(str(write_export(tmp_path / "x", tables(patients=add))), warehouse=wh, reject_threshold=1.0)
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(patients=add))), warehouse=wh, reject_threshold=1.0)
     assert r["status"] == "loaded" and r["tables"]["patients"]["quarantined"] == 3
     kept = {v["patient_id"]: v for v in (json.loads(x) for (x,) in query(
         wh, "SELECT DISTINCT raw_values FROM ops.quarantine WHERE table_name = 'patients'"))}
@@ -95,7 +87,7 @@ def test_identifiers_in_free_text_are_redacted_and_flagged(tmp_path, wh, capfd):
 
     def site(rows):
         rows[1]["site_id"] = f"clinic of Dr X {PHONE}"
-    r = ingest_export(str(write_export(tmp_path / "x", tables(adverse_events=ae, patients=site))), warehouse=wh,
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(adverse_events=ae, patients=site))), warehouse=wh,
                       reject_threshold=1.0)
     assert r["status"] == "loaded"
     assert query(wh, "SELECT term FROM core.adverse_events") == [
@@ -151,7 +143,7 @@ def test_values_that_once_crashed_the_flow_break_rules_instead(tmp_path, wh):
     def assessments(rows):
         rows.append({**rows[0], "assessment_id": "A9", "instrument": "QIDS_SR16", "total_score": "10",
                      "item_scores": ";".join(["2000000000"] * 16)})
-    t = tables(patients=patients, sessions=sessions, assessments=assessments)
+    t = tables_with(patients=patients, sessions=sessions, assessments=assessments)
     r = ingest_export(str(write_export(tmp_path / "x", t)), warehouse=wh, reject_threshold=1.0)
     assert r["status"] == "loaded"
     assert {"patients.birth_year.not_future", "sessions.dose_mg.type", "assessments.item_scores.format"} <= set(

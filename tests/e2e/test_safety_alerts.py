@@ -3,28 +3,21 @@ instead of vanishing into the quarantine; a record re-sent by a later export rai
 of the same rule; a pre-dose peri-dose score (negative minutes) is data, not an error."""
 from __future__ import annotations
 
-import copy
 
 import pytest
 
-from exports import BASE, write_export
+from exports import write_export
 from flows.ingest import ingest_export
+from test_ingest_flow import tables_with
 from whquery import query
 
 pytestmark = pytest.mark.e2e
 
 
-def tables(**changes):
-    t = copy.deepcopy(BASE)
-    for table, fn in changes.items():
-        fn(t[table])
-    return t
-
-
 def test_critical_vitals_load_and_raise_alerts(tmp_path, wh):
     def vitals(rows):
         rows[1].update(spo2="45", heart_rate="22")  # S1 post40: the export's most dangerous reading
-    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh)
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh)
     assert r["status"] == "loaded" and r["tables"]["vitals"]["quarantined"] == 0
     assert query(wh, "SELECT sbp, dbp, spo2, heart_rate FROM core.vitals WHERE timepoint = 'post40'") == [
         (138, 86, 45, 22)]
@@ -35,7 +28,7 @@ def test_critical_vitals_load_and_raise_alerts(tmp_path, wh):
 def test_impossible_vitals_are_still_quarantined(tmp_path, wh):
     def vitals(rows):
         rows[1]["spo2"] = "101"
-    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh, reject_threshold=1)
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh, reject_threshold=1)
     assert r["tables"]["vitals"]["quarantined"] == 1 and "vitals.spo2.possible" in r["rules_broken"]
 
 
@@ -47,7 +40,7 @@ def test_a_re_sent_record_raises_no_second_alert(tmp_path, wh):
         rows[0]["total_score"] = "21"
         rows[0]["item_scores"] = "3;3;2;2;2;2;2;3;2"
         rows.append({**rows[0], "assessment_id": "A4", "assessed_at": "2025-02-20T09:00:00Z"})
-    second = write_export(tmp_path / "b", tables(assessments=more), export_id="e2", exported_at="2025-02-28T23:00:00Z")
+    second = write_export(tmp_path / "b", tables_with(assessments=more), export_id="e2", exported_at="2025-02-28T23:00:00Z")
     r = ingest_export(str(second), warehouse=wh)
     assert r["status"] == "loaded" and r["alerts"] == {"assessments.phq9_item9.positive": 1}
     assert query(wh, "SELECT record_id, load_id FROM ops.alerts ORDER BY load_id") == [("A1", 1), ("A4", 2)]
@@ -57,7 +50,7 @@ def test_a_pre_dose_score_at_negative_minutes_loads(tmp_path, wh):
     def assessments(rows):
         rows.append({**rows[1], "assessment_id": "A5", "assessed_at": "2025-01-10T08:55:00Z", "total_score": "1",
                      "minutes_after_dose": "-5"})
-    r = ingest_export(str(write_export(tmp_path / "x", tables(assessments=assessments))), warehouse=wh)
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(assessments=assessments))), warehouse=wh)
     assert r["tables"]["assessments"]["quarantined"] == 0
     assert query(wh, "SELECT minutes_after_dose FROM core.assessments WHERE assessment_id = 'A5'") == [(-5,)]
 
@@ -72,7 +65,7 @@ def test_the_load_and_the_marts_take_the_same_pre_dose_reading(tmp_path, wh):
         rows[0].update(minutes_after_dose="0", sbp="120", dbp="80")
         rows.insert(1, {**rows[0], "minutes_after_dose": "", "sbp": "140", "dbp": "70"})
         rows[2].update(sbp="165", dbp="86")  # S1 post40: +45 over the earliest, +25 over the highest
-    r = ingest_export(str(write_export(tmp_path / "x", tables(vitals=vitals))), warehouse=wh)
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh)
     assert r["status"] == "loaded" and r["alerts"].get("vitals.sbp.rise_over_pre") == 1
     rebuild_marts(wh)
     assert query(wh, "SELECT units_flagged FROM marts.session_safety WHERE registry_id = 'all' AND drug = 'all' "
@@ -86,7 +79,7 @@ def test_an_export_delivered_twice_counts_its_quarantine_once(tmp_path, wh):
 
     def vitals(rows):
         rows[1]["sbp"] = "999"
-    folder = write_export(tmp_path / "x", tables(vitals=vitals))
+    folder = write_export(tmp_path / "x", tables_with(vitals=vitals))
     assert ingest_export(str(folder), warehouse=wh)["status"] == "rejected"
     assert ingest_export(str(folder), warehouse=wh, reject_threshold=1)["status"] == "loaded"
     assert query(wh, "SELECT count(*) FROM ops.quarantine") == [(2,)]

@@ -41,6 +41,16 @@ def _warehouse(path, frames, exported_at, started_at):
     return con
 
 
+def _rebuilt(path, frames):
+    """A warehouse of `frames` loaded once (May 2025), its marts rebuilt; opened read-only."""
+    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
+    con = _warehouse(path, frames, e, e)
+    refresh_core(con)
+    con.close()
+    rebuild_marts(path)
+    return duckdb.connect(str(path), read_only=True)
+
+
 # -- A: data time -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -221,13 +231,7 @@ def test_respiratory_and_home_use_are_reported(tmp_path):
         i = int(s["session_id"].rsplit("-", 2)[1])
         if s["drug"] == "esketamine" and s["session_id"].endswith("-s1") and 12 <= i < 24:
             s["setting"] = "home"
-    p = tmp_path / "w.duckdb"
-    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
-    con = _warehouse(p, f, e, e)
-    refresh_core(con)
-    con.close()
-    rebuild_marts(p)
-    con = duckdb.connect(str(p), read_only=True)
+    con = _rebuilt(tmp_path / "w.duckdb", f)
     got = {m: (u, fl, pf) for m, u, fl, pf in con.execute(
         "SELECT measure, units_evaluable, units_flagged, patients_flagged FROM marts.session_safety "
         "WHERE registry_id = 'reg-a' AND drug = 'esketamine' AND period = 'cumulative' "
@@ -246,13 +250,7 @@ def test_oral_ketamine_has_its_own_dose_bands(tmp_path):
         if i < 12:
             s.update(route="oral", dose_mg_per_kg=1.0 if i < 6 else 3.0, dose_mg=80.0 if i < 6 else 240.0,
                      infusion_minutes=None)
-    p = tmp_path / "w.duckdb"
-    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
-    con = _warehouse(p, f, e, e)
-    refresh_core(con)
-    con.close()
-    rebuild_marts(p)
-    con = duckdb.connect(str(p), read_only=True)
+    con = _rebuilt(tmp_path / "w.duckdb", f)
     bands = dict(con.execute("SELECT dose_band, patients FROM marts.exposure WHERE registry_id = 'reg-a' AND site_id = 'all' "
                              "AND route = 'oral' AND phase = 'all' AND period = 'cumulative' AND dose_band <> 'all'").fetchall())
     con.close()
@@ -269,13 +267,7 @@ def test_time_to_response_counts_hours(tmp_path):
                                      "patient_key": s["patient_key"], "session_id": None,
                                      "assessed_at": s["session_start"] + timedelta(hours=4), "instrument": "PHQ9",
                                      "total_score": 9, "minutes_after_dose": None})
-    p = tmp_path / "w.duckdb"
-    e = datetime(2025, 5, 1, 23, tzinfo=UTC)
-    con = _warehouse(p, f, e, e)
-    refresh_core(con)
-    con.close()
-    rebuild_marts(p)
-    con = duckdb.connect(str(p), read_only=True)
+    con = _rebuilt(tmp_path / "w.duckdb", f)
     fastest = con.execute("SELECT min(days_to_response) FROM marts.time_to_response WHERE responded").fetchone()[0]
     by_day1 = con.execute("SELECT cum_incidence_d1 FROM marts.km_summary WHERE registry_id = 'reg-a' AND drug = 'all' "
                           "AND instrument = 'PHQ9' AND outcome = 'response'").fetchone()[0]

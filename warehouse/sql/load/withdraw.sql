@@ -5,6 +5,7 @@
 -- Ties go to the later load, as everywhere: a version exported at the same time as this export
 -- but loaded before it is withdrawn too. was_current: whether this load takes it out of core (the
 -- count reported as withdrawn; the others were withdrawn already and are withdrawn again).
+-- retire.sql then takes them out of core.
 CREATE OR REPLACE TEMP TABLE gone_{table} AS
 SELECT {key_cols}, bool_or(is_current) AS was_current FROM (
     SELECT {key_cols}, exported_at, true AS is_current FROM core.{table} WHERE registry_id = getvariable('registry_id')
@@ -14,17 +15,3 @@ SELECT {key_cols}, bool_or(is_current) AS was_current FROM (
 WHERE NOT EXISTS (SELECT 1 FROM keys_{table} k WHERE {key_match_c})
 GROUP BY ALL
 HAVING max(exported_at) <= getvariable('exported_at')::TIMESTAMPTZ;
-
-INSERT INTO history.{table} BY NAME
-SELECT c.*, 'upsert' AS op FROM core.{table} c
-WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM gone_{table} k WHERE {key_match_c});
-
-DELETE FROM core.{table} c
-WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM gone_{table} k WHERE {key_match_c});
-
-INSERT INTO history.{table} BY NAME
-SELECT {key_cols},
-       getvariable('registry_id') AS registry_id, 'withdraw' AS op, getvariable('load_id')::BIGINT AS load_id,
-       getvariable('export_id') AS export_id, getvariable('exported_at')::TIMESTAMPTZ AS exported_at,
-       getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at
-FROM gone_{table};
