@@ -28,13 +28,14 @@ from reports.sources import create_sources, sql_literal
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "sql" / "marts"
 # Order matters: seeds, then intermediate (TEMP) tables, then marts, each after what it reads.
-# The efficacy marts come right after int_efficacy and ae_rates before session_safety so that
-# their statistics (python, one core) run in a thread while the next models run (DuckDB releases
-# the GIL while it executes): see build().
+# The efficacy marts come right after int_efficacy and ae_rates right after int_ae so that their
+# statistics (python, one core) run in a thread while the next models run (DuckDB releases the GIL
+# while it executes): see build(). int_flags, the largest, comes after the AE models so that their
+# intermediates are freed before it runs (drop_after).
 MODELS = [
     "seed_macros", "seed_label_groups", "int_sessions", "int_patients", "int_efficacy",
-    "marts_response_rates", "marts_time_to_response", "int_ae", "int_flags", "marts_exposure",
-    "marts_ae_rates", "marts_sae_listing", "marts_session_safety", "marts_long_term", "marts_data_quality",
+    "marts_response_rates", "marts_time_to_response", "int_ae", "marts_ae_rates", "marts_sae_listing",
+    "int_flags", "marts_exposure", "marts_session_safety", "marts_long_term", "marts_data_quality",
 ]
 RESPONSE_INSTRUMENTS = ("PHQ9", "MADRS", "QIDS_SR16")
 REFERENCE_ROUTE = ("esketamine", "intranasal")
@@ -45,6 +46,23 @@ REFERENCE_ROUTE = ("esketamine", "intranasal")
 # temp_directory instead. Override with OUTCOMES_DUCKDB_MEMORY_LIMIT / OUTCOMES_DUCKDB_THREADS.
 MEMORY_LIMIT = os.environ.get("OUTCOMES_DUCKDB_MEMORY_LIMIT", "1GB")
 THREADS = int(os.environ.get("OUTCOMES_DUCKDB_THREADS", "0")) or min(os.cpu_count() or 2, 4)
+
+
+def drop_after() -> dict[str, list[str]]:
+    """{model: the TEMP tables no model after it reads}, from the models' SQL text. Why: the build
+    runs under a 1 GB memory limit, and at 10M assessment rows the efficacy intermediates
+    (int_scores, int_week_scores...) held ~0.5 GB when int_flags, the largest model, started and
+    spilled; freed as soon as their last reader has run, they leave it that memory."""
+    import re
+
+    texts = {m: (SQL_DIR / f"{m}.sql").read_text() for m in MODELS}
+    made = {t: m for m in MODELS for t in re.findall(r"CREATE OR REPLACE TEMP TABLE (\w+)", texts[m], re.I)}
+    out: dict[str, list[str]] = {}
+    for table, maker in made.items():
+        last = max((i for i, m in enumerate(MODELS) if re.search(rf"\b{table}\b", texts[m])),
+                   default=MODELS.index(maker))
+        out.setdefault(MODELS[last], []).append(table)
+    return out
 
 
 def configure(con: duckdb.DuckDBPyConnection, temp_directory: str | Path | None = None) -> None:
@@ -92,10 +110,13 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | N
     # worker gets DataFrames), so a rebuild stays one transaction. The tables are replaced at the end.
     pool = ThreadPoolExecutor(1, thread_name_prefix="marts-stats")
     jobs = []
+    done_with = drop_after()
     try:
         for name in MODELS:
             t = time.perf_counter()
             con.execute((SQL_DIR / f"{name}.sql").read_text())
+            for table in done_with.get(name, []):
+                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
             timings[name] = round(time.perf_counter() - t, 3)
             if name == "marts_time_to_response":
                 efficacy = {n: con.execute(f"SELECT * FROM marts.{n}").df()

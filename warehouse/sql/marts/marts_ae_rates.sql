@@ -74,15 +74,24 @@ WITH sp AS (
     SELECT pid, utc_date(session_start) AS d, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
            sum(exposure_days) AS days
     FROM int_sessions GROUP BY pid, utc_date(session_start), 3
-), ex AS (
+), po AS (
+    -- distinct (patient, onset day): a patient's terms share few onset days (the first event is
+    -- the first onset of its term, its label group and 'any'), so the exclusion below is computed
+    -- once per onset day and joined back to the terms (~0.15 s at 10M assessment rows)
+    SELECT DISTINCT pid, first_onset FROM first_onset
+), pox AS (
     -- excluded = the part of each window after the onset day: all of it for a session after the
     -- onset, the days past the onset day for the one the onset falls in (or before, if its window
     -- reaches past it), in the month the session starts (where its exposure counts)
-    SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month,
-           sum(s.days - greatest(0, least(s.days, date_diff('day', s.d, f.first_onset) + 1))) AS days
-    FROM first_onset f JOIN sd s USING (pid)
-    WHERE s.d + s.days::INTEGER > f.first_onset + 1
-    GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, s.month
+    SELECT p.pid, p.first_onset, s.month,
+           sum(s.days - greatest(0, least(s.days, date_diff('day', s.d, p.first_onset) + 1))) AS days
+    FROM po p JOIN sd s USING (pid)
+    WHERE s.d + s.days::INTEGER > p.first_onset + 1
+    GROUP BY p.pid, p.first_onset, s.month
+), ex AS (
+    SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, x.month, sum(x.days) AS days
+    FROM first_onset f JOIN pox x USING (pid, first_onset)
+    GROUP BY f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, x.month
 ), exx AS (
     SELECT registry_id, grp_drug, grp_route, level, term, month AS period, days FROM ex WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
