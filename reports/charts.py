@@ -209,11 +209,14 @@ def draw_all(jobs: list, timeout: float = 30) -> list[str]:
             timed_out = threading.Event()
 
             def drain() -> None:
-                while select.select([out_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                    chunk = os.read(out_r, 1 << 20)
-                    if not chunk:
-                        return
-                    buf.extend(chunk)
+                try:
+                    while select.select([out_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                        chunk = os.read(out_r, 1 << 20)
+                        if not chunk:
+                            return
+                        buf.extend(chunk)
+                except (OSError, ValueError):  # the pipe closed under it: this process's drawing failed
+                    return
                 timed_out.set()
 
             reader = threading.Thread(target=drain, name="charts-pipe", daemon=True)
