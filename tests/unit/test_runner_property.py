@@ -61,3 +61,22 @@ def test_combinations_flag_exactly_the_rows_gx_flags_row_by_row(rows):
     validate_table(ws, "sessions", "stg_sessions", suite)
     ours = set(ws.execute("SELECT _line, rule FROM viol_sessions").fetchall())
     assert ours == _naive(ws, suite)
+
+
+def test_configuration_cache_lives_only_inside_the_runners_validation():
+    """The runner builds each expectation's configuration once while it validates (runner.py says
+    why); outside that, GX's property is as GX wrote it: a new configuration on every read, so a
+    change to an expectation is seen."""
+    from expectations import runner
+
+    ws = _setup([{"session_id": "S1", "patient_id": "P1", "session_start": "2025-01-10T09:00:00Z",
+                  "drug": "ketamine", "route": "iv", "dose_mg": "", "dose_mg_per_kg": "0.5", "weight_kg": "70",
+                  "infusion_minutes": "40", "devices": "", "setting": "clinic", "monitoring_minutes": "90"}])
+    suite = load_suite("sessions")
+    validate_table(ws, "sessions", "stg_sessions", suite)
+    assert runner._CONFIG_CACHE is None
+    e = suite.expectations[0]
+    assert e.configuration is not e.configuration
+    before = e.configuration.meta
+    e.meta = {**(e.meta or {}), "note": "changed"}
+    assert e.configuration.meta == {**(before or {}), "note": "changed"}
