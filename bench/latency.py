@@ -94,7 +94,7 @@ def breakdown(api: str, wh: Path, landed: dict[str, float]) -> dict:
         loc = (fr.get("parameters") or {}).get("location", "")
         if fr.get("start_time"):
             runs.setdefault(loc, (_ts(fr["created"]), _ts(fr["start_time"])))
-    con = open_readonly(wh, external_access=True)  # no lock_configuration: another reader may share the instance
+    con = open_readonly(wh)
     loads = {e: (a.timestamp(), b.timestamp()) for e, a, b in con.execute(
         "SELECT export_id, started_at, finished_at FROM ops.loads WHERE status = 'loaded'").fetchall()}
     con.close()
@@ -168,7 +168,8 @@ def main() -> None:
             bundles.append(write_export(src, tables, registry="bench", export_id=f"e{i:03d}",
                                         exported_at=f"2025-03-{1 + i % 28:02d}T{i // 28:02d}:00:00Z"))
         time.sleep(15)  # let the watcher start
-        threading.Thread(target=reader, daemon=True).start()
+        reading = threading.Thread(target=reader, daemon=True)
+        reading.start()
         for b in bundles:
             tmp = landing / "bench" / f".{b.name}"
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +191,10 @@ def main() -> None:
                 if time.monotonic() - t0 > 300:
                     raise SystemExit(f"{b.name} not loaded after 300 s (see {work / 'serve.log'})")
                 time.sleep(0.1)
+        # the reader's connection first: DuckDB refuses a second connection to a file it has open
+        # in this process with another configuration (an earlier run lost its breakdown so)
+        stop_reader.set()
+        reading.join(timeout=130)
         try:
             stages = breakdown(api, wh, landed_wall)
         except Exception as e:  # the breakdown is a diagnostic; the latencies stand without it
