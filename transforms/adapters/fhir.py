@@ -25,6 +25,11 @@ from transforms.tables import TABLES
 SQL = Path(__file__).parent / "sql"
 USED_TYPES = {"Patient", "Encounter", "MedicationAdministration", "Medication", "Observation",
               "QuestionnaireResponse", "AdverseEvent", "Condition"}
+# assessments come from two resource types whose line numbers overlap (line 1 of the Observation file,
+# line 1 of the QuestionnaireResponse file); staging keys a table's rows by _line (quarantined rows
+# are deleted by it), so QuestionnaireResponse rows add this offset. It exceeds any Observation
+# file's k * LINE_STRIDE for fewer than a million files.
+QR_LINE_OFFSET = 1_000_000 * LINE_STRIDE
 TABLE_TYPES = {"patients": "Patient", "sessions": "MedicationAdministration", "vitals": "Observation",
                "assessments": "Observation", "adverse_events": "AdverseEvent", "labs": "Observation"}
 
@@ -114,6 +119,8 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
     con.execute("UPDATE fhir_out_adverse_events SET session_id = NULL "
                 "WHERE session_id NOT IN (SELECT session_id FROM fhir_sessions)")
     qr = fhir_questionnaire.rows(con)
+    for row in qr:
+        row["_line"] += QR_LINE_OFFSET
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")
