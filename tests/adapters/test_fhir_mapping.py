@@ -37,3 +37,44 @@ def test_questionnaire_rows_do_not_share_lines_with_observation_rows(tmp_path, w
     got = rows(ws, "assessments", "_line, assessment_id")
     assert {r[1] for r in got} == {"obs-1", "qr-1"}
     assert len({r[0] for r in got}) == 2, got
+
+
+def _coding(system: str, code: str) -> dict:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+CAUSALITY = "http://terminology.hl7.org/CodeSystem/adverse-event-causality-assess"
+
+
+def test_r4_seriousness_criterion_codes_make_a_serious_event_with_its_criterion(tmp_path, ws):
+    # R4's AdverseEventSeriousness has level-2 codes naming the ICH E2A criterion; an event coded
+    # SeriousResultsInDeath must load as serious with death set, not as of unknown seriousness.
+    codes = {"SeriousResultsInDeath": "death", "SeriousIsLifeThreatening": "life_threatening",
+             "SeriousResultsInHospitalization": "hospitalization", "SeriousResultsInDisability": "disability",
+             "SeriousIsBirthDefect": "congenital_anomaly", "SeriousRequiresPreventImpairment": "medically_important"}
+    aes = [_ae(f"ae-{i}", seriousness=_coding(SERIOUSNESS, code)) for i, code in enumerate(codes)]
+    aes.append(_ae("ae-plain", seriousness=_coding(SERIOUSNESS, "Serious")))
+    aes.append(_ae("ae-non", seriousness=_coding(SERIOUSNESS, "Non-serious")))
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    cols = "ae_id, serious, death, life_threatening, hospitalization, disability, congenital_anomaly, medically_important"
+    got = {r[0]: r[1:] for r in rows(ws, "adverse_events", cols)}
+    names = ["death", "life_threatening", "hospitalization", "disability", "congenital_anomaly", "medically_important"]
+    for i, criterion in enumerate(codes.values()):
+        serious, *flags = got[f"ae-{i}"]
+        assert serious == "1", (criterion, got[f"ae-{i}"])
+        assert dict(zip(names, flags))[criterion] == "1", (criterion, got[f"ae-{i}"])
+    assert got["ae-plain"][0] == "1" and got["ae-non"][0] == "0"
+
+
+def test_r4_who_umc_causality_codes_map_to_the_contract(tmp_path, ws):
+    # R4's causality assessment codes (WHO-UMC) are not the contract's words; "certain" or
+    # "probably-likely" would fail adverse_events.related.code and quarantine the safety event.
+    want = {"Certain": "definite", "Probably-Likely": "probable", "Possible": "possible", "Unlikely": "unlikely",
+            "Conditional-Classified": None, "Unassessable-Unclassifiable": None}
+    aes = [_ae(f"ae-{i}", suspectEntity=[{"instance": {"reference": "Medication/k"},
+                                          "causality": [{"assessment": _coding(CAUSALITY, code)}]}])
+           for i, code in enumerate(want)]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    got = dict(rows(ws, "adverse_events", "ae_id, related"))
+    assert got == {f"ae-{i}": v for i, v in enumerate(want.values())}
