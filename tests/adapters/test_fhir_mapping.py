@@ -78,3 +78,23 @@ def test_r4_who_umc_causality_codes_map_to_the_contract(tmp_path, ws):
     read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
     got = dict(rows(ws, "adverse_events", "ae_id, related"))
     assert got == {f"ae-{i}": v for i, v in enumerate(want.values())}
+
+
+def test_export_requested_with_since_is_incremental(tmp_path):
+    # A Bulk Data manifest's `request` is the kick-off URL. An export pulled with _since holds only
+    # what changed: opened as a full export it would withdraw every record it does not carry.
+    from transforms import adapters
+
+    export = ndjson_export(tmp_path / "e", [PATIENT])
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest["request"] = "https://ehr.invalid/fhir/Group/g1/$export?_type=Patient&_since=2026-01-01T00:00:00Z"
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "incremental"
+    manifest["request"] = "https://ehr.invalid/fhir/Group/g1/$export?_type=Patient"
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "full"
+    # no manifest: the kick-off URL the server logged
+    (export / "manifest.json").unlink()
+    (export / "log.ndjson").write_text(json.dumps({"eventId": "kickoff", "eventDetail": {
+        "exportUrl": "https://ehr.invalid/fhir/$export?_since=2026-01-01T00%3A00%3A00Z"}}) + "\n")
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "incremental"
