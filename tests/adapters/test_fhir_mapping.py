@@ -98,3 +98,21 @@ def test_export_requested_with_since_is_incremental(tmp_path):
     (export / "log.ndjson").write_text(json.dumps({"eventId": "kickoff", "eventDetail": {
         "exportUrl": "https://ehr.invalid/fhir/$export?_since=2026-01-01T00%3A00%3A00Z"}}) + "\n")
     assert adapters.get("fhir").open(export, registry_id="r").mode == "incremental"
+
+
+def test_versioned_and_absolute_references_name_the_resource_not_its_version(tmp_path, ws):
+    # Patient/p1/_history/2 is patient p1 (version 2), not a patient "2".
+    dose = {"resourceType": "MedicationAdministration", "id": "ma-1", "status": "completed",
+            "medicationCodeableConcept": {"text": "Ketamine"}, "subject": {"reference": "Patient/p1/_history/2"},
+            "context": {"reference": "https://ehr.invalid/fhir/Encounter/enc-1/_history/5"},
+            "effectivePeriod": {"start": "2026-01-10T09:00:00Z", "end": "2026-01-10T09:40:00Z"},
+            "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 35, "code": "mg"}}}
+    obs = _phq9_obs("obs-1", 7)
+    obs["subject"] = {"reference": "Patient/p1/_history/3"}
+    qr = _qr("qr-1")
+    qr["subject"] = {"reference": "Patient/p1/_history/4"}
+    ae = _ae("ae-1", subject={"reference": "Patient/p1/_history/1"})
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, dose, obs, qr, ae]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, patient_id") == [("enc-1", "p1")]
+    assert {r[0] for r in rows(ws, "assessments", "patient_id")} == {"p1"}
+    assert rows(ws, "adverse_events", "patient_id") == [("p1",)]

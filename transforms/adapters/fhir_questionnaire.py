@@ -9,6 +9,7 @@ so a Questionnaire that lacks item 9 still yields its total and no half-filled i
 from __future__ import annotations
 
 import json
+import re
 
 from transforms.adapters.fhir_codes import PHQ9_ITEMS, PHQ9_LINK_NAMES, TOTAL_LINKS
 
@@ -18,6 +19,7 @@ ANSWERS = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
 def _ref(x: str | None) -> str | None:
     if not x:
         return None
+    x = re.sub(r"/_history/[^/]*$", "", x)  # a versioned reference names the same resource
     return x.replace("#", "/").replace(":", "/").rstrip("/").rsplit("/", 1)[-1] or None
 
 

@@ -1,7 +1,8 @@
 -- Helpers over FHIR JSON. A value is read only from value[x]; an element with dataAbsentReason
 -- yields NULL, never a number.
+-- A reference's resource id: its last segment once a version (.../_history/<v>) is dropped.
 CREATE OR REPLACE TEMP MACRO fhir_ref(x) AS
-    NULLIF(regexp_extract(coalesce(x, ''), '([^/:#]+)$', 1), '');
+    NULLIF(regexp_extract(regexp_replace(coalesce(x, ''), '/_history/[^/]*$', ''), '([^/:#]+)$', 1), '');
 CREATE OR REPLACE TEMP MACRO fhir_codes(j) AS json_extract_string(j, '$.code.coding[*].code');
 CREATE OR REPLACE TEMP MACRO fhir_ext(j, u, k) AS
     json_extract_string(list_filter(json_extract(j, '$.extension[*]'), e -> json_extract_string(e, '$.url') = u)[1], k);
