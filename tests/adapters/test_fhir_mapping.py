@@ -116,3 +116,17 @@ def test_versioned_and_absolute_references_name_the_resource_not_its_version(tmp
     assert rows(ws, "sessions", "session_id, patient_id") == [("enc-1", "p1")]
     assert {r[0] for r in rows(ws, "assessments", "patient_id")} == {"p1"}
     assert rows(ws, "adverse_events", "patient_id") == [("p1",)]
+
+
+def test_resources_of_used_types_that_make_no_row_are_counted(tmp_path, ws):
+    # Every resource either becomes a row or is counted in skipped with why: an in-progress or
+    # non-PHQ-9 QuestionnaireResponse and a potential AdverseEvent make no row.
+    resources = [PATIENT, _qr("qr-ok"), _qr("qr-draft", status="in-progress"),
+                 _qr("qr-gad7", questionnaire="Questionnaire/gad-7"), _ae("ae-ok"),
+                 _ae("ae-potential", actuality="potential")]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    assert res["assessments"].rows == 1 and res["adverse_events"].rows == 1
+    skipped = res["assessments"].skipped
+    assert skipped.get("QuestionnaireResponse/in-progress") == 1, skipped
+    assert skipped.get("QuestionnaireResponse/not a PHQ-9") == 1, skipped
+    assert skipped.get("AdverseEvent/potential") == 1, skipped

@@ -85,6 +85,10 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "SELECT count(DISTINCT id) FROM fhir_res WHERE rtype = 'Observation' AND id NOT IN "
         "(SELECT id FROM fhir_obs WHERE code IN ('8480-6','8462-4','8867-4','59408-5','2708-6','29463-7') "
         " OR code IN (SELECT code FROM fhir_instruments) OR code IN (SELECT code FROM fhir_lab_codes))").fetchone()[0]
+    out.update(dict(con.execute(
+        "SELECT 'AdverseEvent/' || json_extract_string(j, '$.actuality'), count(*) FROM fhir_res "
+        "WHERE rtype = 'AdverseEvent' AND coalesce(json_extract_string(j, '$.actuality'), 'actual') <> 'actual' "
+        "GROUP BY 1").fetchall()))
     if unused_obs:
         out["Observation/unused code"] = unused_obs
     lone = con.execute(
@@ -118,13 +122,15 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         _run(con, f"{name}.sql")
     con.execute("UPDATE fhir_out_adverse_events SET session_id = NULL "
                 "WHERE session_id NOT IN (SELECT session_id FROM fhir_sessions)")
-    qr = fhir_questionnaire.rows(con)
+    qr_skipped: dict[str, int] = {}
+    qr = fhir_questionnaire.rows(con, qr_skipped)
     for row in qr:
         row["_line"] += QR_LINE_OFFSET
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")
     skipped = _skipped(con, bundle)
+    skipped.update(qr_skipped)
     bundle.skipped = skipped  # type: ignore[attr-defined]
     results = {}
     for table in TABLES:

@@ -84,12 +84,24 @@ def phq9_row(qr: dict, line: int, sessions: dict[str, str]) -> dict | None:
     }
 
 
-def rows(con) -> list[dict]:
+def skip_reason(qr: dict) -> str:
+    """Why a response made no row, as counted in FhirReadResult.skipped."""
+    if qr.get("status") not in ("completed", "amended"):
+        return f"QuestionnaireResponse/{qr.get('status') or '?'}"
+    return "QuestionnaireResponse/not a PHQ-9"
+
+
+def rows(con, skipped: dict[str, int] | None = None) -> list[dict]:
+    """The PHQ-9 rows; responses that make none are counted in `skipped` by reason."""
     sessions = dict(con.execute("SELECT session_id, session_start FROM fhir_sessions").fetchall())
     out = []
     for line, text in con.execute(
             "SELECT _line, j::VARCHAR FROM fhir_res WHERE rtype = 'QuestionnaireResponse' ORDER BY _line").fetchall():
-        row = phq9_row(json.loads(text), line, sessions)
+        qr = json.loads(text)
+        row = phq9_row(qr, line, sessions)
         if row is not None:
             out.append(row)
+        elif skipped is not None:
+            reason = skip_reason(qr)
+            skipped[reason] = skipped.get(reason, 0) + 1
     return out
