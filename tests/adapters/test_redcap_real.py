@@ -209,3 +209,37 @@ def test_export_identity_from_export_json_and_content(real, tmp_path):
     assert (b3.registry_id, b3.export_id, b3.exported_at.isoformat()) == ("north", "pull-1", "2026-02-01T00:00:00+00:00")
     with pytest.raises(BundleError, match="registry_id"):
         a.open(src, mapping=str(tmp_path / "m.toml"))
+
+
+DICT_HEADER = ("Variable / Field Name,Form Name,Section Header,Field Type,Field Label,\"Choices, Calculations, OR "
+               "Slider Labels\",Field Note,Text Validation Type OR Show Slider Number,Text Validation Min,"
+               "Text Validation Max,Identifier?,Branching Logic (Show field only if...),Required Field?,"
+               "Custom Alignment,Question Number (surveys only),Matrix Group Name,Matrix Ranking?,Field Annotation\n")
+
+
+def test_form_repeating_in_one_event_only_keeps_its_other_events(ws, tmp_path):
+    # In a longitudinal project an instrument can repeat in one event and not in another: its data
+    # in the other event sit on untagged rows, and must load too, not vanish.
+    d = tmp_path / "e"
+    d.mkdir()
+    (d / "dictionary.csv").write_text(DICT_HEADER + "record_id,enrolment,,text,Record,,,,,,,,,,,,,\n"
+                                      "vit_sbp,vitals,,text,SBP,,,integer,,,,,,,,,,\n"
+                                      "vit_dbp,vitals,,text,DBP,,,integer,,,,,,,,,,\n")
+    (d / "data.csv").write_text(
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,enrolment_complete,"
+        "vit_sbp,vit_dbp,vitals_complete\n"
+        "1,baseline_arm_1,,,2,120,80,2\n"
+        "1,treatment_arm_1,vitals,1,,130,85,2\n"
+        "1,treatment_arm_1,vitals,2,,125,82,2\n")
+    (d / "mapping.toml").write_text("""
+[[source]]
+table = "vitals"
+form = "vitals"
+[source.columns]
+session_id = "{record}-{event}-{instance}"
+timepoint = { value = "other" }
+sbp = "vit_sbp"
+dbp = "vit_dbp"
+""")
+    _, res = read_export(ws, "redcap", d, registry_id="events")
+    assert [r[0] for r in rows(ws, "vitals", "sbp")] == ["120", "130", "125"]

@@ -2,8 +2,8 @@
 
 A flat export has one row per record x event x (repeating instrument, instance); a non-repeating
 form's data sit on the row whose redcap_repeat_instrument is blank. So a source's rows are the
-rows of its form: the rows tagged with the form when it repeats, otherwise untagged rows of the
-wanted events on which the form holds data. A form whose `<form>_complete` status is not accepted
+rows of its form: the rows tagged with the form (its repeating instances), and untagged rows of
+the wanted events on which the form holds data (a form may repeat in one event and not another). A form whose `<form>_complete` status is not accepted
 is not loaded and is counted as incomplete; a form with no data on a row is simply absent there.
 
 Only the mapped columns are computed, so nothing else of the row (names, e-mails, notes) is ever
@@ -77,8 +77,6 @@ class RowBuilder:
         self.stats = SourceStats()
         self._check_mapping()
         self.form_columns = self._form_columns() if source.form else []
-        self.repeating = bool(source.form) and any(
-            data.get(v, "redcap_repeat_instrument") == source.form for _, v in data.rows)
 
     # -- checks done once -------------------------------------------------------------------
     def _field(self, name: str) -> Field | None:
@@ -136,8 +134,10 @@ class RowBuilder:
             return False
         if not s.form:
             return True
-        instrument = get(values, "redcap_repeat_instrument")
-        if instrument != (s.form if self.repeating else ""):
+        # The form's rows: those tagged with it (its repeating instances) and untagged rows holding
+        # its data. A longitudinal project may make a form repeat in one event and not in another,
+        # so a form that repeats somewhere still has untagged rows elsewhere.
+        if get(values, "redcap_repeat_instrument") not in ("", s.form):
             return False
         status = get(values, f"{s.form}_complete").strip()
         has_data = status in ("1", "2") or any(
