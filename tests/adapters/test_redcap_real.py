@@ -243,3 +243,27 @@ dbp = "vit_dbp"
 """)
     _, res = read_export(ws, "redcap", d, registry_id="events")
     assert [r[0] for r in rows(ws, "vitals", "sbp")] == ["120", "130", "125"]
+
+
+def test_checkbox_map_and_output_use_the_dictionary_codes(real, ws, tmp_path):
+    # REDCap lower-cases a checkbox code and replaces '-' in its column name (code A is check_two___a,
+    # code -2 would be ___2); the mapping's map and the value written are the dictionary's codes.
+    d = copy_redcap(real / "redcap-exports" / "checkboxes-1", tmp_path / "e")
+    text = (d / "dictionary.csv").read_text()
+    (d / "dictionary.csv").write_text(text.replace('"a, A|b, B|c, C|d, D|e, E"', '"A, A|B, B|C, C|-2, D|e, E"'))
+    (d / "data.csv").write_text((d / "data.csv").read_text().replace("check_two___d", "check_two____2"))
+    (tmp_path / "m.toml").write_text("""
+[redcap]
+accept_status = [0, 1, 2]
+[[source]]
+table = "adverse_events"
+form = "form_2"
+[source.columns]
+ae_id = "{record}-{instance}"
+patient_id = "{record}"
+onset_date = { value = "2024-01-01" }
+term = { checkbox = "check_two", map = { A = "nausea", C = "dizziness" } }
+""")
+    read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="checkboxes")
+    got = [r[0] for r in rows(ws, "adverse_events", "term")]
+    assert got[:2] == ["nausea;dizziness", "B;-2"]

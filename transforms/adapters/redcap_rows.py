@@ -75,6 +75,7 @@ class RowBuilder:
             raise BundleError("redcap.record_id", f"record id field {self.record_col!r} is not the export's "
                               "column (REDCap exports the record id only when asked: request it)", export, source.file)
         self.stats = SourceStats()
+        self._codes: dict[str, list[tuple[str, str]]] = {}
         self._check_mapping()
         self.form_columns = self._form_columns() if source.form else []
 
@@ -112,6 +113,15 @@ class RowBuilder:
 
     def _checkbox_columns(self, name: str) -> list[str]:
         return [c for c in self.data.header if c.startswith(name + "___")]
+
+    def _checkbox_codes(self, name: str) -> list[tuple[str, str]]:
+        """(export column, option code) of a checkbox field: the code as the dictionary spells it
+        (A, -2), since the column name lower-cases it and replaces other characters (___a, ____2)."""
+        if name not in self._codes:
+            f = self.d.fields.get(name) if self.d else None
+            by_column = {checkbox_column(name, code): code for code in (f.choices if f else ())}
+            self._codes[name] = [(c, by_column.get(c, c[len(name) + 3:])) for c in self._checkbox_columns(name)]
+        return self._codes[name]
 
     def _form_columns(self) -> list[tuple[int, bool]]:
         """(column index, is a checkbox option) of the form's data fields present in the export."""
@@ -206,9 +216,9 @@ class RowBuilder:
                 except ValueError:
                     out = ";".join(parts)  # not numbers: left as text to fail the type rule visibly
         elif spec.checkbox:
-            cols = self._checkbox_columns(spec.checkbox)
-            out = ";".join(spec.recode.get(c.split("___", 1)[1], c.split("___", 1)[1])
-                           for c in cols if self.data.get(values, c).strip() == "1")
+            # map keys: the dictionary's code (A, -2), or as the column spells it (a)
+            out = ";".join(spec.recode.get(code, spec.recode.get(c[len(spec.checkbox) + 3:], code))
+                           for c, code in self._checkbox_codes(spec.checkbox) if self.data.get(values, c).strip() == "1")
             return out or (spec.default or "")
         elif spec.checked is not None:
             out = self.data.get(values, checkbox_column(spec.fields[0], spec.checked)).strip()
