@@ -3,8 +3,9 @@
 A flat export has one row per record x event x (repeating instrument, instance); a non-repeating
 form's data sit on the row whose redcap_repeat_instrument is blank. So a source's rows are the
 rows of its form: the rows tagged with the form (its repeating instances), and untagged rows of
-the wanted events on which the form holds data (a form may repeat in one event and not another). A form whose `<form>_complete` status is not accepted
-is not loaded and is counted as incomplete; a form with no data on a row is simply absent there.
+the wanted events on which the form holds data (a form may repeat in one event and not another).
+A form whose `<form>_complete` status is not accepted is not loaded and is counted as incomplete;
+a form with no data on a row is simply absent there.
 
 Only the mapped columns are computed, so nothing else of the row (names, e-mails, notes) is ever
 copied. The record id is the patient id; anywhere else it appears as the record's keyed hash, so
@@ -217,8 +218,10 @@ class RowBuilder:
                     out = ";".join(parts)  # not numbers: left as text to fail the type rule visibly
         elif spec.checkbox:
             # map keys: the dictionary's code (A, -2), or as the column spells it (a)
+            ticked = [(c, code) for c, code in self._checkbox_codes(spec.checkbox)
+                      if self.data.get(values, c).strip() == "1"]
             out = ";".join(spec.recode.get(code, spec.recode.get(c[len(spec.checkbox) + 3:], code))
-                           for c, code in self._checkbox_codes(spec.checkbox) if self.data.get(values, c).strip() == "1")
+                           for c, code in ticked)
             return out or (spec.default or "")
         elif spec.checked is not None:
             out = self.data.get(values, checkbox_column(spec.fields[0], spec.checked)).strip()
