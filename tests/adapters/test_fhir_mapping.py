@@ -130,3 +130,37 @@ def test_resources_of_used_types_that_make_no_row_are_counted(tmp_path, ws):
     assert skipped.get("QuestionnaireResponse/in-progress") == 1, skipped
     assert skipped.get("QuestionnaireResponse/not a PHQ-9") == 1, skipped
     assert skipped.get("AdverseEvent/potential") == 1, skipped
+
+
+def _ketamine_dose(**dosage) -> dict:
+    return {"resourceType": "MedicationAdministration", "id": "ma-1", "status": "completed",
+            "medicationCodeableConcept": {"text": "Ketamine"}, "subject": {"reference": "Patient/p1"},
+            "context": {"reference": "Encounter/enc-1"},
+            "effectivePeriod": {"start": "2026-01-10T09:00:00Z", "end": "2026-01-10T09:40:00Z"},
+            "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), **dosage}}
+
+
+def _weight(value: float, code: str) -> dict:
+    return {"resourceType": "Observation", "id": f"w-{code}", "status": "final",
+            "code": _coding("http://loinc.org", "29463-7"), "subject": {"reference": "Patient/p1"},
+            "encounter": {"reference": "Encounter/enc-1"}, "effectiveDateTime": "2026-01-10T08:50:00Z",
+            "valueQuantity": {"value": value, "unit": code, "system": "http://unitsofmeasure.org", "code": code}}
+
+
+def test_body_weight_in_pounds_or_grams_becomes_kilograms(tmp_path, ws):
+    # US Core's weight examples are in [lb_av]. Dropping it leaves a mg/kg session without weight,
+    # which sessions.weight_kg.required_for_mg_per_kg quarantines.
+    for code, value, kg in (("[lb_av]", 176.37, 80.0), ("g", 80000, 80.0), ("kg", 80, 80.0)):
+        export = ndjson_export(tmp_path / code.strip("[]"), [
+            PATIENT, _ketamine_dose(dose={"value": 0.5, "code": "mg/kg"}), _weight(value, code)])
+        read_export(ws, "fhir", export, registry_id="r")
+        (dose, weight), = rows(ws, "sessions", "dose_mg_per_kg, weight_kg")
+        assert dose == "0.5" and weight is not None and abs(float(weight) - kg) < 0.01, (code, weight)
+
+
+def test_dose_in_grams_or_micrograms_becomes_milligrams(tmp_path, ws):
+    for code, value in (("g", 0.035), ("ug", 35000), ("mg", 35)):
+        export = ndjson_export(tmp_path / code, [PATIENT, _ketamine_dose(dose={"value": value, "code": code})])
+        read_export(ws, "fhir", export, registry_id="r")
+        (dose,), = rows(ws, "sessions", "dose_mg")
+        assert dose is not None and abs(float(dose) - 35) < 1e-6, (code, dose)

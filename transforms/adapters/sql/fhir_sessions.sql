@@ -1,7 +1,8 @@
 -- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
 -- treatment session. A session is the administration's Encounter (R4 `context`); several
 -- administrations in one encounter (split doses) make one session whose dose is their sum.
--- not-done, on-hold, entered-in-error and unknown administrations make no session.
+-- not-done, on-hold, entered-in-error and unknown administrations make no session. Doses in g or
+-- ug become mg; weights (29463-7 in the session's encounter) in [lb_av] or g become kg.
 CREATE OR REPLACE TEMP TABLE fhir_sessions AS
 WITH ma AS (
     SELECT r._line, r.id, r.j,
@@ -32,16 +33,25 @@ typed AS (
            CASE route_code WHEN '46713006' THEN 'intranasal' WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im'
                 WHEN '26643006' THEN 'oral' WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous'
                 ELSE route_code END                                             AS route,
-           CASE WHEN dose_unit = 'mg' THEN TRY_CAST(dose_value AS DOUBLE) END   AS dose_mg,
+           TRY_CAST(dose_value AS DOUBLE) * CASE dose_unit WHEN 'mg' THEN 1 WHEN 'g' THEN 1000
+                WHEN 'ug' THEN 0.001 WHEN 'mcg' THEN 0.001 END                  AS dose_mg,
            coalesce(CASE WHEN dose_unit IN ('mg/kg', 'mg/kg{body weight}') THEN TRY_CAST(dose_value AS DOUBLE) END,
                     TRY_CAST(fhir_ext(j, 'urn:ketamine-outcomes:ext:dose-mg-per-kg', '$.valueDecimal') AS DOUBLE)) AS dose_mg_per_kg
     FROM named n
 ),
 weights AS (
-    SELECT fhir_ref(json_extract_string(r.j, '$.encounter.reference')) AS encounter_id, any_value(fhir_value(r.j)) AS weight_kg
-    FROM fhir_res r
-    WHERE r.rtype = 'Observation' AND list_contains(fhir_codes(r.j), '29463-7')
-      AND lower(coalesce(json_extract_string(r.j, '$.valueQuantity.code'), json_extract_string(r.j, '$.valueQuantity.unit'), 'kg')) = 'kg'
+    SELECT encounter_id, any_value(CASE WHEN factor = 1 THEN value
+                                        ELSE fhir_whole(round(TRY_CAST(value AS DOUBLE) * factor, 2)::VARCHAR) END) AS weight_kg
+    FROM (
+        SELECT fhir_ref(json_extract_string(r.j, '$.encounter.reference')) AS encounter_id, fhir_value(r.j) AS value,
+               CASE lower(coalesce(json_extract_string(r.j, '$.valueQuantity.code'), json_extract_string(r.j, '$.valueQuantity.unit'), 'kg'))
+                    WHEN 'kg' THEN 1 WHEN 'g' THEN 0.001
+                    WHEN '[lb_av]' THEN 0.45359237 WHEN 'lb' THEN 0.45359237 WHEN 'lbs' THEN 0.45359237 END AS factor
+        FROM fhir_res r
+        WHERE r.rtype = 'Observation' AND list_contains(fhir_codes(r.j), '29463-7')
+          AND coalesce(json_extract_string(r.j, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
+    )
+    WHERE factor IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NOT NULL
     GROUP BY 1
 )
 SELECT min(t._line)                                                  AS _line,
