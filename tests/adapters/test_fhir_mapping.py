@@ -164,3 +164,42 @@ def test_dose_in_grams_or_micrograms_becomes_milligrams(tmp_path, ws):
         read_export(ws, "fhir", export, registry_id="r")
         (dose,), = rows(ws, "sessions", "dose_mg")
         assert dose is not None and abs(float(dose) - 35) < 1e-6, (code, dose)
+
+
+def _vital(oid: str, code: str, value: int, when: str) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final", "code": _coding("http://loinc.org", code),
+            "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/enc-1"},
+            "effectiveDateTime": when, "valueQuantity": {"value": value}}
+
+
+def test_vitals_charted_seconds_apart_make_one_row_per_minute(tmp_path, ws):
+    # Vitals are keyed by (session, time point, minutes after dose): a heart rate charted 35 s after
+    # the blood pressure of the same minute made a second row with the same key, and
+    # vitals.timepoint.unique quarantined both.
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}),
+        _vital("sbp", "8480-6", 150, "2026-01-10T09:40:05Z"), _vital("dbp", "8462-4", 90, "2026-01-10T09:40:05Z"),
+        _vital("hr", "8867-4", 88, "2026-01-10T09:40:40Z"), _vital("pre-hr", "8867-4", 70, "2026-01-10T08:55:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    got = rows(ws, "vitals", "session_id, timepoint, minutes_after_dose, sbp, dbp, heart_rate")
+    assert sorted(got) == [("enc-1", "post40", "40", "150", "90", "88"), ("enc-1", "pre", "0", None, None, "70")]
+    assert res["vitals"].rows == 2
+
+
+def test_pre_dose_re_check_keeps_the_latest_reading_and_counts_the_other(tmp_path, ws):
+    # Every reading before the dose is minutes 0: a re-checked pre-dose blood pressure made a second
+    # (session, pre, 0) row and both were quarantined. The reading nearest the dose is kept.
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}),
+        _vital("sbp-1", "8480-6", 168, "2026-01-10T08:30:00Z"), _vital("sbp-2", "8480-6", 138, "2026-01-10T08:55:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, sbp") == [("pre", "0", "138")]
+    assert res["vitals"].skipped["Observation/vital sign superseded by a later reading of the same time point"] == 1
+
+
+def test_vital_sign_without_a_time_keeps_its_value(tmp_path, ws):
+    hr = _vital("hr", "8867-4", 80, "x")
+    del hr["effectiveDateTime"]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), hr])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, heart_rate") == [("other", None, "80")]

@@ -96,6 +96,9 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "AND code IN ('8480-6','8462-4','8867-4','59408-5','2708-6')").fetchone()[0]
     if lone:
         out["Observation/vital sign outside a treatment session"] = lone
+    superseded = con.execute("SELECT n FROM fhir_vitals_superseded").fetchone()[0]
+    if superseded:
+        out["Observation/vital sign superseded by a later reading of the same time point"] = superseded
     root = Path(bundle.root)
     if (root / LOG).is_file():
         out[LOG] = sum(1 for line in (root / LOG).read_text(errors="replace").splitlines() if line.strip())
