@@ -203,3 +203,19 @@ def test_vital_sign_without_a_time_keeps_its_value(tmp_path, ws):
     export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), hr])
     read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "vitals", "timepoint, minutes_after_dose, heart_rate") == [("other", None, "80")]
+
+
+def test_other_drug_given_in_a_ketamine_session_is_not_part_of_its_dose(tmp_path, ws):
+    # Ondansetron before an IV ketamine infusion is routine; an EHR's Bulk export carries every
+    # administration. The session is the ketamine's: not drug "other" (the first line's), and
+    # its dose is not 35 mg + 4 mg.
+    ondansetron = {"resourceType": "MedicationAdministration", "id": "ma-0", "status": "completed",
+                   "medicationCodeableConcept": {"text": "Ondansetron 4 mg/2 mL injection"},
+                   "subject": {"reference": "Patient/p1"}, "context": {"reference": "Encounter/enc-1"},
+                   "effectiveDateTime": "2026-01-10T08:50:00Z",
+                   "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 4, "code": "mg"}}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, ondansetron, _ketamine_dose(dose={"value": 35, "code": "mg"})])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "sessions", "session_id, session_start, drug, dose_mg, infusion_minutes") == [
+        ("enc-1", "2026-01-10T09:00:00Z", "ketamine", "35.0", "40")]
+    assert res["sessions"].skipped["MedicationAdministration/other drug in a ketamine session"] == 1

@@ -96,6 +96,9 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "AND code IN ('8480-6','8462-4','8867-4','59408-5','2708-6')").fetchone()[0]
     if lone:
         out["Observation/vital sign outside a treatment session"] = lone
+    others = con.execute("SELECT count(*) FROM fhir_admins WHERE drug = 'other' AND ketamine_session").fetchone()[0]
+    if others:
+        out["MedicationAdministration/other drug in a ketamine session"] = others
     superseded = con.execute("SELECT n FROM fhir_vitals_superseded").fetchone()[0]
     if superseded:
         out["Observation/vital sign superseded by a later reading of the same time point"] = superseded

@@ -1,9 +1,10 @@
 -- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
 -- treatment session. A session is the administration's Encounter (R4 `context`); several
--- administrations in one encounter (split doses) make one session whose dose is their sum.
+-- administrations in one encounter (split doses) make one session whose dose is their sum; other
+-- drugs given in a ketamine-family session (an antiemetic) are not part of it (counted in skipped).
 -- not-done, on-hold, entered-in-error and unknown administrations make no session. Doses in g or
 -- ug become mg; weights (29463-7 in the session's encounter) in [lb_av] or g become kg.
-CREATE OR REPLACE TEMP TABLE fhir_sessions AS
+CREATE OR REPLACE TEMP TABLE fhir_admins AS
 WITH ma AS (
     SELECT r._line, r.id, r.j,
            fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
@@ -38,6 +39,12 @@ typed AS (
            coalesce(CASE WHEN dose_unit IN ('mg/kg', 'mg/kg{body weight}') THEN TRY_CAST(dose_value AS DOUBLE) END,
                     TRY_CAST(fhir_ext(j, 'urn:ketamine-outcomes:ext:dose-mg-per-kg', '$.valueDecimal') AS DOUBLE)) AS dose_mg_per_kg
     FROM named n
+)
+SELECT *, bool_or(drug <> 'other') OVER (PARTITION BY session_id) AS ketamine_session FROM typed;
+
+CREATE OR REPLACE TEMP TABLE fhir_sessions AS
+WITH typed AS (  -- in a ketamine session, another drug's administration (an antiemetic) is not the session
+    SELECT * FROM fhir_admins WHERE drug <> 'other' OR NOT ketamine_session
 ),
 weights AS (
     SELECT encounter_id, any_value(CASE WHEN factor = 1 THEN value
