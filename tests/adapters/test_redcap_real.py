@@ -267,3 +267,29 @@ term = { checkbox = "check_two", map = { A = "nausea", C = "dizziness" } }
     read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="checkboxes")
     got = [r[0] for r in rows(ws, "adverse_events", "term")]
     assert got[:2] == ["nausea;dizziness", "B;-2"]
+
+
+@pytest.mark.parametrize("validation", ["email", "phone", "ssn", "zipcode", "mrn_generic"])
+def test_field_validated_as_an_identifier_is_one_without_the_flag(ws, tmp_path, validation):
+    # Many projects never tick Identifier?; a field REDCap validates as an e-mail, phone, SSN, ZIP or
+    # MRN holds one whatever its name, and may not feed a warehouse column.
+    d = tmp_path / "e"
+    d.mkdir()
+    (d / "dictionary.csv").write_text(DICT_HEADER + "record_id,enrolment,,text,Record,,,,,,,,,,,,,\n"
+                                      "enrol_date,enrolment,,text,Enrolled,,,date_ymd,,,,,,,,,,\n"
+                                      f"contact,enrolment,,text,Contact,,,{validation},,,,,,,,,,\n")
+    (d / "data.csv").write_text("record_id,enrol_date,contact,enrolment_complete\n1,2026-01-01,x,2\n")
+    mapping = """
+[[source]]
+table = "patients"
+form = "enrolment"
+[source.columns]
+patient_id = "{record}"
+enrolled_on = "enrol_date"
+"""
+    (d / "mapping.toml").write_text(mapping + 'site_id = "contact"\n')
+    with pytest.raises(BundleError, match="identifier"):
+        read_export(ws, "redcap", d, registry_id="v")
+    (d / "mapping.toml").write_text(mapping)
+    _, res = read_export(ws, "redcap", d, registry_id="v")
+    assert res["patients"].identifier_columns == ["contact"]

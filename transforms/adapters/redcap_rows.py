@@ -95,7 +95,7 @@ class RowBuilder:
                     raise BundleError("redcap.mapping", f"{s.label} column {col}: field {name!r} is not in "
                                       f"{s.file}", self.export)
                 f = self._field(name)
-                flagged = (f is not None and f.identifier) or is_identifier_column(name)
+                flagged = (f is not None and f.identifying) or is_identifier_column(name)
                 if flagged and col not in IDENTIFIER_OK and name != self.record_col:
                     raise BundleError("redcap.identifier", f"{s.label} column {col}: field {name!r} is an "
                                       "identifier and may feed only patient_id, birth_date, birth_year or zip",
