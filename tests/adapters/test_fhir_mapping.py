@@ -219,3 +219,17 @@ def test_other_drug_given_in_a_ketamine_session_is_not_part_of_its_dose(tmp_path
     assert rows(ws, "sessions", "session_id, session_start, drug, dose_mg, infusion_minutes") == [
         ("enc-1", "2026-01-10T09:00:00Z", "ketamine", "35.0", "40")]
     assert res["sessions"].skipped["MedicationAdministration/other drug in a ketamine session"] == 1
+
+
+def test_unreadable_ndjson_line_is_named_in_the_error(tmp_path, ws):
+    import pytest
+
+    from transforms.bundle import BundleError
+
+    export = ndjson_export(tmp_path / "e", [PATIENT, {**PATIENT, "id": "p2"}, {**PATIENT, "id": "p3"}])
+    lines = (export / "Patient.000.ndjson").read_text().splitlines()
+    lines[1] = lines[1][:-5]  # a truncated resource on line 2
+    (export / "Patient.000.ndjson").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BundleError) as e:
+        read_export(ws, "fhir", export, registry_id="r")
+    assert e.value.file == "Patient.000.ndjson" and "line 2" in str(e.value), str(e.value)

@@ -53,6 +53,27 @@ def _run(con, name: str) -> None:
     con.execute((SQL / name).read_text())
 
 
+def _bad_line(path: Path) -> str:
+    """', line N is not a JSON object' for the first such line, to name it in the error (never its text,
+    which may hold identifiers); '' when none is found."""
+    import json
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:  # this module defines open()
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    ok = isinstance(json.loads(line), dict)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    return f", line {n} is not a JSON object"
+    except OSError:
+        pass
+    return ""
+
+
 def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], export: str) -> dict[str, str]:
     """fhir_res from every NDJSON file; returns resource type -> the first file it was found in."""
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_res (_line BIGINT, file VARCHAR, rtype VARCHAR, id VARCHAR, j JSON)")
@@ -67,7 +88,8 @@ def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]]
                 "FROM read_json_objects(?, format = 'newline_delimited') WITH ORDINALITY",
                 [k * LINE_STRIDE, path.name, str(path)])
         except duckdb.Error as e:
-            raise BundleError("fhir.ndjson", f"NDJSON cannot be read ({type(e).__name__})", export, path.name) from None
+            raise BundleError("fhir.ndjson", f"NDJSON cannot be read ({type(e).__name__}{_bad_line(path)})", export,
+                              path.name) from None
     for rtype, name in con.execute("SELECT rtype, min_by(file, _line) FROM fhir_res GROUP BY rtype").fetchall():
         first[rtype] = name
     return first
