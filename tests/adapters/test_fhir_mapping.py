@@ -233,3 +233,22 @@ def test_unreadable_ndjson_line_is_named_in_the_error(tmp_path, ws):
     with pytest.raises(BundleError) as e:
         read_export(ws, "fhir", export, registry_id="r")
     assert e.value.file == "Patient.000.ndjson" and "line 2" in str(e.value), str(e.value)
+
+
+def test_dates_taken_from_instants_are_the_registry_local_day(tmp_path):
+    # The workspace runs in the registry's time zone; an adverse event at 22:00 New York time sent
+    # as 03:00Z the next day happened on the New York day, as the session and enrolment dates are.
+    from transforms.workspace import open_workspace
+
+    lab = {"resourceType": "Observation", "id": "alt", "status": "final", "code": _coding("http://loinc.org", "1742-6"),
+           "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-11T03:00:00Z",
+           "valueQuantity": {"value": 30, "unit": "U/L"}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ae("ae-1", date="2026-01-11T03:00:00Z"),
+                                            _ae("ae-2", date="2026-01-11"), lab])
+    con = open_workspace("America/New_York")
+    try:
+        read_export(con, "fhir", export, registry_id="r")
+        assert rows(con, "adverse_events", "ae_id, onset_date") == [("ae-1", "2026-01-10"), ("ae-2", "2026-01-11")]
+        assert rows(con, "labs", "collected_on") == [("2026-01-10",)]
+    finally:
+        con.close()

@@ -24,7 +24,7 @@ WITH ae AS (
 SELECT _line::BIGINT AS _line, id::VARCHAR AS ae_id,
        fhir_ref(json_extract_string(j, '$.subject.reference')) AS patient_id,
        fhir_ref(json_extract_string(j, '$.encounter.reference')) AS session_id,
-       left(coalesce(json_extract_string(j, '$.date'), json_extract_string(j, '$.detected'), json_extract_string(j, '$.recordedDate')), 10) AS onset_date,
+       fhir_day(coalesce(json_extract_string(j, '$.date'), json_extract_string(j, '$.detected'), json_extract_string(j, '$.recordedDate'))) AS onset_date,
        coalesce(json_extract_string(j, '$.event.text'), json_extract_string(j, '$.event.coding[0].display')) AS term,
        json_extract_string(meddra, '$.display') AS meddra_pt,
        json_extract_string(meddra, '$.code') AS meddra_code,

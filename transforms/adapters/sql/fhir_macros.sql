@@ -22,3 +22,8 @@ CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
 CREATE OR REPLACE TEMP MACRO fhir_time(j) AS
     coalesce(json_extract_string(j, '$.effectiveDateTime'), json_extract_string(j, '$.effectivePeriod.start'),
              json_extract_string(j, '$.effectiveInstant'));
+-- The calendar day of a FHIR date or dateTime: a dateTime is an instant, whose day is the registry's
+-- (the workspace runs in its time zone), as for session and enrolment dates; a date is as written.
+CREATE OR REPLACE TEMP MACRO fhir_day(t) AS
+    CASE WHEN length(t) > 10 AND TRY_CAST(t AS TIMESTAMPTZ) IS NOT NULL
+         THEN CAST(CAST(TRY_CAST(t AS TIMESTAMPTZ) AS DATE) AS VARCHAR) ELSE left(t, 10) END;
