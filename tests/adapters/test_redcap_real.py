@@ -293,3 +293,16 @@ enrolled_on = "enrol_date"
     (d / "mapping.toml").write_text(mapping)
     _, res = read_export(ws, "redcap", d, registry_id="v")
     assert res["patients"].identifier_columns == ["contact"]
+
+
+def test_comma_decimal_numbers_become_dot_decimals():
+    # REDCap stores a number_*comma_decimal field as typed (72,5) and exports it so unless asked
+    # otherwise; the canonical columns read dot decimals, so 72,5 kg failed weight_kg's type rule.
+    from transforms.adapters.redcap_dictionary import Field
+    from transforms.adapters.redcap_values import typed
+
+    f = Field("w", "f", "text", "number_1dp_comma_decimal", "30", "300", False)
+    assert typed("72,5", f, "YMD") == ("72.5", False)
+    assert typed("301,0", f, "YMD")[1] is True  # the range still applies
+    assert typed("72,5", Field("w", "f", "text", "number", "", "", False), "YMD") == ("72,5", False)
+    assert typed("72,5", Field("w", "f", "text", "number_comma_decimal", "", "", False), "YMD") == ("72.5", False)
