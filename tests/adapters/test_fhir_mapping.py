@@ -252,3 +252,14 @@ def test_dates_taken_from_instants_are_the_registry_local_day(tmp_path):
         assert rows(con, "labs", "collected_on") == [("2026-01-10",)]
     finally:
         con.close()
+
+
+def test_route_is_read_from_its_snomed_coding_whatever_its_position(tmp_path, ws):
+    # EHRs send a route with their local code first and SNOMED after: coding[0] alone gave route
+    # "15", which fails sessions.route.code and quarantines the session.
+    route = {"coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.798268.7025", "code": "15"},
+                        {"system": "http://snomed.info/sct", "code": "47625008"}], "text": "Intravenous"}
+    dose = _ketamine_dose(dose={"value": 35, "code": "mg"})
+    dose["dosage"]["route"] = route
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, dose]), registry_id="r")
+    assert rows(ws, "sessions", "route") == [("iv",)]

@@ -13,7 +13,7 @@ WITH ma AS (
            TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
            TRY_CAST(json_extract_string(r.j, '$.effectivePeriod.end') AS TIMESTAMPTZ)               AS end_ts,
            fhir_ref(json_extract_string(r.j, '$.medicationReference.reference'))                    AS med_ref,
-           json_extract_string(r.j, '$.dosage.route.coding[0].code')                                AS route_code,
+           json_extract_string(r.j, '$.dosage.route.coding[*].code')                                AS route_codes,
            json_extract_string(r.j, '$.dosage.dose.value')                                          AS dose_value,
            lower(coalesce(json_extract_string(r.j, '$.dosage.dose.code'), json_extract_string(r.j, '$.dosage.dose.unit'), '')) AS dose_unit,
            fhir_ext(r.j, 'urn:ketamine-outcomes:ext:devices', '$.valueInteger') AS devices,
@@ -31,9 +31,12 @@ typed AS (
                 WHEN regexp_matches(drug_text, 'arketamine') THEN 'arketamine'
                 WHEN regexp_matches(drug_text, 'ketamine|ketalar') THEN 'ketamine'
                 ELSE 'other' END                                                AS drug,
-           CASE route_code WHEN '46713006' THEN 'intranasal' WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im'
-                WHEN '26643006' THEN 'oral' WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous'
-                ELSE route_code END                                             AS route,
+           -- the first coding that is a known SNOMED route (EHRs often put a local code first), else
+           -- the first code as it came, to fail the route rule visibly
+           coalesce(list_filter(list_transform(route_codes, c -> CASE c WHEN '46713006' THEN 'intranasal'
+                WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im' WHEN '26643006' THEN 'oral'
+                WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous' END), x -> x IS NOT NULL)[1],
+                    route_codes[1])                                             AS route,
            TRY_CAST(dose_value AS DOUBLE) * CASE dose_unit WHEN 'mg' THEN 1 WHEN 'g' THEN 1000
                 WHEN 'ug' THEN 0.001 WHEN 'mcg' THEN 0.001 END                  AS dose_mg,
            coalesce(CASE WHEN dose_unit IN ('mg/kg', 'mg/kg{body weight}') THEN TRY_CAST(dose_value AS DOUBLE) END,
