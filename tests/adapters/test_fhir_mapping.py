@@ -263,3 +263,17 @@ def test_route_is_read_from_its_snomed_coding_whatever_its_position(tmp_path, ws
     dose["dosage"]["route"] = route
     read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, dose]), registry_id="r")
     assert rows(ws, "sessions", "route") == [("iv",)]
+
+
+def test_vital_sign_of_another_encounter_is_not_the_sessions(tmp_path, ws):
+    # The 12-hour window is for vitals charted without an encounter. A reading that names another
+    # encounter (an emergency visit that evening) is not a post-dose reading of the session, and
+    # must not raise the session's blood-pressure alerts.
+    er_bp = _vital("er-sbp", "8480-6", 190, "2026-01-10T18:00:00Z")
+    er_bp["encounter"] = {"reference": "Encounter/er-1"}
+    unlinked = _vital("hr", "8867-4", 80, "2026-01-10T09:45:00Z")
+    del unlinked["encounter"]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), er_bp, unlinked])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "session_id, minutes_after_dose, sbp, heart_rate") == [("enc-1", "45", None, "80")]
+    assert res["vitals"].skipped["Observation/vital sign outside a treatment session"] == 1
