@@ -306,3 +306,15 @@ def test_comma_decimal_numbers_become_dot_decimals():
     assert typed("301,0", f, "YMD")[1] is True  # the range still applies
     assert typed("72,5", Field("w", "f", "text", "number", "", "", False), "YMD") == ("72,5", False)
     assert typed("72,5", Field("w", "f", "text", "number_comma_decimal", "", "", False), "YMD") == ("72.5", False)
+
+
+def test_truncated_export_is_rejected_not_loaded_short(real, ws, tmp_path):
+    # A download cut off mid-record leaves a last row with too few fields: it loaded with its missing
+    # cells empty, and, the export being full, every record after the cut was withdrawn.
+    d = copy_redcap(real / "redcap-exports" / "vignette-repeating", tmp_path / "e")
+    text = (d / "data.csv").read_text()
+    (d / "data.csv").write_text(text[: text.index("2,blood_pressure,2,") + len("2,blood_pressure,2,,")])
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    with pytest.raises(BundleError, match="line 12") as e:
+        read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert e.value.file == "data.csv" and e.value.rule == "bundle.malformed"

@@ -48,7 +48,16 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
             header = next(reader, None)
             if not header:
                 raise BundleError("bundle.header", "file has no header line", export, relpath)
-            rows = [(i + 2, r) for i, r in enumerate(reader) if any(c.strip() for c in r)]
+            rows = []
+            for i, r in enumerate(reader):
+                if not any(c.strip() for c in r):
+                    continue
+                if len(r) != len(header):
+                    # REDCap writes every row in full: a short or long one is a cut-off download or
+                    # an edit gone wrong, whose values would land in the wrong columns or not at all
+                    raise BundleError("bundle.malformed", f"the record ending on line {reader.line_num} has "
+                                      f"{len(r)} fields, the header {len(header)}", export, relpath)
+                rows.append((i + 2, r))
     except (UnicodeDecodeError, csv.Error) as e:
         raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, relpath) from None
     names = [h.strip().lower() for h in header]
