@@ -318,3 +318,16 @@ def test_truncated_export_is_rejected_not_loaded_short(real, ws, tmp_path):
     with pytest.raises(BundleError, match="line 12") as e:
         read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
     assert e.value.file == "data.csv" and e.value.rule == "bundle.malformed"
+
+
+def test_where_on_a_column_the_file_lacks_is_a_mapping_error(real, ws, tmp_path):
+    # A misspelt where column matched no row: the source silently produced nothing, export after export.
+    from test_privacy_e2e import SYNTHEA_MAPPING
+
+    d = tmp_path / "synthea"
+    d.mkdir()
+    for name in ("patients.csv", "observations.csv"):
+        (d / name).write_bytes((real / "synthea-csv" / name).read_bytes())
+    (d / "mapping.toml").write_text(SYNTHEA_MAPPING.replace('where = { code = "70274-6" }', 'where = { cod = "70274-6" }'))
+    with pytest.raises(BundleError, match="cod"):
+        read_export(ws, "redcap", d, registry_id="synthea")

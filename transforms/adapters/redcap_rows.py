@@ -97,6 +97,10 @@ class RowBuilder:
         s = self.s
         if s.form and self.d and s.form not in self.d.forms:
             raise BundleError("redcap.mapping", f"{s.label}: the dictionary has no form {s.form!r}", self.export)
+        for column in s.where:
+            if column.lower() not in self.data.index:
+                raise BundleError("redcap.mapping", f"{s.label}: where names {column!r}, not a column of {s.file}",
+                                  self.export)
         for col, spec in s.columns.items():
             names = spec.referenced()
             for name in names:
