@@ -277,3 +277,16 @@ def test_vital_sign_of_another_encounter_is_not_the_sessions(tmp_path, ws):
     _, res = read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "vitals", "session_id, minutes_after_dose, sbp, heart_rate") == [("enc-1", "45", None, "80")]
     assert res["vitals"].skipped["Observation/vital sign outside a treatment session"] == 1
+
+
+def test_enrolment_is_the_first_treatment_session_not_the_first_encounter_ever(tmp_path, ws):
+    # An EHR export carries a patient's whole history: a 2015 check-up is not enrolment in a
+    # ketamine registry whose first session was in 2026. Without sessions the first encounter stays.
+    checkup = {"resourceType": "Encounter", "id": "old", "status": "finished", "subject": {"reference": "Patient/p1"},
+               "period": {"start": "2015-03-01T10:00:00Z", "end": "2015-03-01T10:30:00Z"}}
+    other = {**PATIENT, "id": "p2"}
+    visit = {**checkup, "id": "old-2", "subject": {"reference": "Patient/p2"}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, other, checkup, visit,
+                                            _ketamine_dose(dose={"value": 35, "code": "mg"})])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "patient_id, enrolled_on") == [("p1", "2026-01-10"), ("p2", "2015-03-01")]

@@ -1,13 +1,13 @@
 -- Patient -> fhir_out_patients. Only birth year, sex, the ZIP's first 3 digits and the managing
 -- organisation (as site) are read: names, addresses, telecom, identifiers and the exact birth date
 -- never leave the resource. FHIR has no enrolment date: the enrolled-on extension when present,
--- else the patient's first treatment session or encounter.
+-- else the patient's first treatment session, else (no session) the first encounter.
 CREATE OR REPLACE TEMP TABLE fhir_out_patients AS
-WITH firsts AS (
-    SELECT patient_id, min(d) AS first_day FROM (
-        SELECT patient_id, start_ts::DATE AS d FROM fhir_sessions
+WITH firsts AS (  -- the first treatment session; only a patient without one, the first encounter
+    SELECT patient_id, coalesce(min(d) FILTER (WHERE session), min(d)) AS first_day FROM (
+        SELECT patient_id, start_ts::DATE AS d, true AS session FROM fhir_sessions
         UNION ALL
-        SELECT fhir_ref(json_extract_string(j, '$.subject.reference')), TRY_CAST(json_extract_string(j, '$.period.start') AS TIMESTAMPTZ)::DATE
+        SELECT fhir_ref(json_extract_string(j, '$.subject.reference')), TRY_CAST(json_extract_string(j, '$.period.start') AS TIMESTAMPTZ)::DATE, false
         FROM fhir_res WHERE rtype = 'Encounter'
     ) GROUP BY patient_id
 ),
