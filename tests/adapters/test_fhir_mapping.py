@@ -290,3 +290,17 @@ def test_enrolment_is_the_first_treatment_session_not_the_first_encounter_ever(t
                                             _ketamine_dose(dose={"value": 35, "code": "mg"})])
     read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "patients", "patient_id, enrolled_on") == [("p1", "2026-01-10"), ("p2", "2015-03-01")]
+
+
+def test_refuted_or_erroneous_diagnosis_is_not_the_patients(tmp_path, ws):
+    def condition(cid: str, code: str, recorded: str, status: str | None) -> dict:
+        c = {"resourceType": "Condition", "id": cid, "subject": {"reference": "Patient/p1"}, "recordedDate": recorded,
+             "code": _coding("http://hl7.org/fhir/sid/icd-10-cm", code)}
+        if status:
+            c["verificationStatus"] = _coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", status)
+        return c
+    export = ndjson_export(tmp_path / "e", [PATIENT, condition("c1", "F33.2", "2025-01-01", "confirmed"),
+                                            condition("c2", "F32.0", "2025-06-01", "refuted"),
+                                            condition("c3", "F32.1", "2025-07-01", "entered-in-error")])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
