@@ -304,3 +304,24 @@ def test_refuted_or_erroneous_diagnosis_is_not_the_patients(tmp_path, ws):
                                             condition("c3", "F32.1", "2025-07-01", "entered-in-error")])
     read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
+
+
+def test_phq9_items_as_member_observations_of_the_panel(tmp_path, ws):
+    # US Core charts a PHQ-9 as a 44249-1 panel whose hasMember are nine item Observations and the
+    # 44261-6 total. The items must reach item_scores: item 9 (44260-8) drives the self-harm alert.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    answers = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6568-5", "LA6568-5", "LA6568-5",
+               "LA6569-3"]
+    items = [{"resourceType": "Observation", "id": f"item-{n}", "status": "final",
+              "code": _coding("http://loinc.org", code), "subject": {"reference": "Patient/p1"},
+              "effectiveDateTime": "2026-01-10T10:00:00Z", "valueCodeableConcept": _coding("http://loinc.org", a)}
+             for n, (code, a) in enumerate(zip(PHQ9_ITEMS, answers), 1)]
+    total = _phq9_obs("total", 7)
+    panel = {"resourceType": "Observation", "id": "panel", "status": "final", "code": _coding("http://loinc.org", "44249-1"),
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+             "hasMember": [{"reference": f"Observation/{o['id']}"} for o in [*items, total]]}
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, panel, *items, total]), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
+    assert "Observation/unused code" not in res["assessments"].skipped or \
+        res["assessments"].skipped["Observation/unused code"] == 1  # the panel itself, a grouper

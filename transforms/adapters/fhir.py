@@ -106,7 +106,8 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
     unused_obs = con.execute(
         "SELECT count(DISTINCT id) FROM fhir_res WHERE rtype = 'Observation' AND id NOT IN "
         "(SELECT id FROM fhir_obs WHERE code IN ('8480-6','8462-4','8867-4','59408-5','2708-6','29463-7') "
-        " OR code IN (SELECT code FROM fhir_instruments) OR code IN (SELECT code FROM fhir_lab_codes))").fetchone()[0]
+        " OR code IN (SELECT code FROM fhir_instruments) OR code IN (SELECT code FROM fhir_lab_codes)"
+        " OR (code IN (SELECT code FROM fhir_items) AND id IN (SELECT member FROM fhir_obs_members)))").fetchone()[0]
     out.update(dict(con.execute(
         "SELECT 'AdverseEvent/' || json_extract_string(j, '$.actuality'), count(*) FROM fhir_res "
         "WHERE rtype = 'AdverseEvent' AND coalesce(json_extract_string(j, '$.actuality'), 'actual') <> 'actual' "
