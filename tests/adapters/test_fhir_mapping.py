@@ -325,3 +325,17 @@ def test_phq9_items_as_member_observations_of_the_panel(tmp_path, ws):
     assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
     assert "Observation/unused code" not in res["assessments"].skipped or \
         res["assessments"].skipped["Observation/unused code"] == 1  # the panel itself, a grouper
+
+
+def test_vitals_of_an_inpatient_stay_far_from_the_dose_are_not_session_vitals(tmp_path, ws):
+    # An inpatient given ketamine has its session in the admission encounter, which also holds every
+    # vital sign of the stay. Readings days away are not the session's: as rows they broke
+    # vitals.minutes_after_dose.range (0-1440) and could push the table past its reject threshold.
+    dose = _ketamine_dose(dose={"value": 35, "code": "mg"})
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, dose, _vital("adm", "8867-4", 90, "2026-01-08T09:00:00Z"),
+        _vital("pre", "8867-4", 70, "2026-01-10T08:55:00Z"), _vital("post", "8867-4", 75, "2026-01-10T09:40:00Z"),
+        _vital("day-2", "8867-4", 72, "2026-01-11T09:30:00Z"), _vital("day-3", "8867-4", 71, "2026-01-12T09:00:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert sorted(rows(ws, "vitals", "minutes_after_dose, heart_rate")) == [("0", "70"), ("40", "75")]
+    assert res["vitals"].skipped["Observation/vital sign more than 12 h before or 24 h after the dose"] == 3

@@ -122,6 +122,9 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
     others = con.execute("SELECT count(*) FROM fhir_admins WHERE drug = 'other' AND ketamine_session").fetchone()[0]
     if others:
         out["MedicationAdministration/other drug in a ketamine session"] = others
+    far = con.execute("SELECT count(DISTINCT _line) FROM fhir_vitals_all WHERE NOT near_dose").fetchone()[0]
+    if far:
+        out["Observation/vital sign more than 12 h before or 24 h after the dose"] = far
     superseded = con.execute("SELECT n FROM fhir_vitals_superseded").fetchone()[0]
     if superseded:
         out["Observation/vital sign superseded by a later reading of the same time point"] = superseded

@@ -5,7 +5,8 @@
 -- Readings charted apart within one key (a heart rate seconds after the blood pressure, or a
 -- pre-dose re-check) make one row, each measure the latest reading's: two rows with one key would
 -- both be quarantined as duplicates. fhir_vitals_superseded counts the earlier readings not kept.
-CREATE OR REPLACE TEMP TABLE fhir_vitals_values AS
+-- Minutes are counted from the session's first dose, whole minutes on the clock (date_diff).
+CREATE OR REPLACE TEMP TABLE fhir_vitals_all AS
 WITH v AS (
     SELECT o._line, o.session_id, o.code, o.value, o.ts,
            fhir_ext(o.j, 'urn:ketamine-outcomes:ext:timepoint', '$.valueCode') AS tp_ext,
@@ -16,8 +17,13 @@ WITH v AS (
 SELECT _line, session_id, value, ts,
        CASE WHEN code IN ('59408-5', '2708-6') THEN 'spo2' ELSE code END AS measure,
        coalesce(tp_ext, CASE WHEN minutes <= 0 THEN 'pre' WHEN minutes BETWEEN 30 AND 50 THEN 'post40' ELSE 'other' END) AS timepoint,
-       CASE WHEN minutes IS NOT NULL THEN greatest(minutes, 0) END AS minutes_after_dose  -- greatest(NULL, 0) is 0
+       CASE WHEN minutes IS NOT NULL THEN greatest(minutes, 0) END AS minutes_after_dose,  -- greatest(NULL, 0) is 0
+       minutes IS NULL OR minutes BETWEEN -720 AND 1440 AS near_dose
 FROM v;
+
+-- A session's encounter may be a whole admission: readings more than 12 h before or 24 h after the
+-- dose (the contract's minutes_after_dose range) are not the session's (counted as skipped).
+CREATE OR REPLACE TEMP TABLE fhir_vitals_values AS SELECT * EXCLUDE (near_dose) FROM fhir_vitals_all WHERE near_dose;
 
 CREATE OR REPLACE TEMP TABLE fhir_out_vitals AS
 WITH latest AS (
