@@ -209,3 +209,125 @@ def test_export_identity_from_export_json_and_content(real, tmp_path):
     assert (b3.registry_id, b3.export_id, b3.exported_at.isoformat()) == ("north", "pull-1", "2026-02-01T00:00:00+00:00")
     with pytest.raises(BundleError, match="registry_id"):
         a.open(src, mapping=str(tmp_path / "m.toml"))
+
+
+DICT_HEADER = ("Variable / Field Name,Form Name,Section Header,Field Type,Field Label,\"Choices, Calculations, OR "
+               "Slider Labels\",Field Note,Text Validation Type OR Show Slider Number,Text Validation Min,"
+               "Text Validation Max,Identifier?,Branching Logic (Show field only if...),Required Field?,"
+               "Custom Alignment,Question Number (surveys only),Matrix Group Name,Matrix Ranking?,Field Annotation\n")
+
+
+def test_form_repeating_in_one_event_only_keeps_its_other_events(ws, tmp_path):
+    # In a longitudinal project an instrument can repeat in one event and not in another: its data
+    # in the other event sit on untagged rows, and must load too, not vanish.
+    d = tmp_path / "e"
+    d.mkdir()
+    (d / "dictionary.csv").write_text(DICT_HEADER + "record_id,enrolment,,text,Record,,,,,,,,,,,,,\n"
+                                      "vit_sbp,vitals,,text,SBP,,,integer,,,,,,,,,,\n"
+                                      "vit_dbp,vitals,,text,DBP,,,integer,,,,,,,,,,\n")
+    (d / "data.csv").write_text(
+        "record_id,redcap_event_name,redcap_repeat_instrument,redcap_repeat_instance,enrolment_complete,"
+        "vit_sbp,vit_dbp,vitals_complete\n"
+        "1,baseline_arm_1,,,2,120,80,2\n"
+        "1,treatment_arm_1,vitals,1,,130,85,2\n"
+        "1,treatment_arm_1,vitals,2,,125,82,2\n")
+    (d / "mapping.toml").write_text("""
+[[source]]
+table = "vitals"
+form = "vitals"
+[source.columns]
+session_id = "{record}-{event}-{instance}"
+timepoint = { value = "other" }
+sbp = "vit_sbp"
+dbp = "vit_dbp"
+""")
+    _, res = read_export(ws, "redcap", d, registry_id="events")
+    assert [r[0] for r in rows(ws, "vitals", "sbp")] == ["120", "130", "125"]
+
+
+def test_checkbox_map_and_output_use_the_dictionary_codes(real, ws, tmp_path):
+    # REDCap lower-cases a checkbox code and replaces '-' in its column name (code A is check_two___a,
+    # code -2 would be ___2); the mapping's map and the value written are the dictionary's codes.
+    d = copy_redcap(real / "redcap-exports" / "checkboxes-1", tmp_path / "e")
+    text = (d / "dictionary.csv").read_text()
+    (d / "dictionary.csv").write_text(text.replace('"a, A|b, B|c, C|d, D|e, E"', '"A, A|B, B|C, C|-2, D|e, E"'))
+    (d / "data.csv").write_text((d / "data.csv").read_text().replace("check_two___d", "check_two____2"))
+    (tmp_path / "m.toml").write_text("""
+[redcap]
+accept_status = [0, 1, 2]
+[[source]]
+table = "adverse_events"
+form = "form_2"
+[source.columns]
+ae_id = "{record}-{instance}"
+patient_id = "{record}"
+onset_date = { value = "2024-01-01" }
+term = { checkbox = "check_two", map = { A = "nausea", C = "dizziness" } }
+""")
+    read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="checkboxes")
+    got = [r[0] for r in rows(ws, "adverse_events", "term")]
+    assert got[:2] == ["nausea;dizziness", "B;-2"]
+
+
+@pytest.mark.parametrize("validation", ["email", "phone", "ssn", "zipcode", "mrn_generic"])
+def test_field_validated_as_an_identifier_is_one_without_the_flag(ws, tmp_path, validation):
+    # Many projects never tick Identifier?; a field REDCap validates as an e-mail, phone, SSN, ZIP or
+    # MRN holds one whatever its name, and may not feed a warehouse column.
+    d = tmp_path / "e"
+    d.mkdir()
+    (d / "dictionary.csv").write_text(DICT_HEADER + "record_id,enrolment,,text,Record,,,,,,,,,,,,,\n"
+                                      "enrol_date,enrolment,,text,Enrolled,,,date_ymd,,,,,,,,,,\n"
+                                      f"contact,enrolment,,text,Contact,,,{validation},,,,,,,,,,\n")
+    (d / "data.csv").write_text("record_id,enrol_date,contact,enrolment_complete\n1,2026-01-01,x,2\n")
+    mapping = """
+[[source]]
+table = "patients"
+form = "enrolment"
+[source.columns]
+patient_id = "{record}"
+enrolled_on = "enrol_date"
+"""
+    (d / "mapping.toml").write_text(mapping + 'site_id = "contact"\n')
+    with pytest.raises(BundleError, match="identifier"):
+        read_export(ws, "redcap", d, registry_id="v")
+    (d / "mapping.toml").write_text(mapping)
+    _, res = read_export(ws, "redcap", d, registry_id="v")
+    assert res["patients"].identifier_columns == ["contact"]
+
+
+def test_comma_decimal_numbers_become_dot_decimals():
+    # REDCap stores a number_*comma_decimal field as typed (72,5) and exports it so unless asked
+    # otherwise; the canonical columns read dot decimals, so 72,5 kg failed weight_kg's type rule.
+    from transforms.adapters.redcap_dictionary import Field
+    from transforms.adapters.redcap_values import typed
+
+    f = Field("w", "f", "text", "number_1dp_comma_decimal", "30", "300", False)
+    assert typed("72,5", f, "YMD") == ("72.5", False)
+    assert typed("301,0", f, "YMD")[1] is True  # the range still applies
+    assert typed("72,5", Field("w", "f", "text", "number", "", "", False), "YMD") == ("72,5", False)
+    assert typed("72,5", Field("w", "f", "text", "number_comma_decimal", "", "", False), "YMD") == ("72.5", False)
+
+
+def test_truncated_export_is_rejected_not_loaded_short(real, ws, tmp_path):
+    # A download cut off mid-record leaves a last row with too few fields: it loaded with its missing
+    # cells empty, and, the export being full, every record after the cut was withdrawn.
+    d = copy_redcap(real / "redcap-exports" / "vignette-repeating", tmp_path / "e")
+    text = (d / "data.csv").read_text()
+    (d / "data.csv").write_text(text[: text.index("2,blood_pressure,2,") + len("2,blood_pressure,2,,")])
+    (tmp_path / "m.toml").write_text(BP_MAPPING)
+    with pytest.raises(BundleError, match="line 12") as e:
+        read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="vignette")
+    assert e.value.file == "data.csv" and e.value.rule == "bundle.malformed"
+
+
+def test_where_on_a_column_the_file_lacks_is_a_mapping_error(real, ws, tmp_path):
+    # A misspelt where column matched no row: the source silently produced nothing, export after export.
+    from test_privacy_e2e import SYNTHEA_MAPPING
+
+    d = tmp_path / "synthea"
+    d.mkdir()
+    for name in ("patients.csv", "observations.csv"):
+        (d / name).write_bytes((real / "synthea-csv" / name).read_bytes())
+    (d / "mapping.toml").write_text(SYNTHEA_MAPPING.replace('where = { code = "70274-6" }', 'where = { cod = "70274-6" }'))
+    with pytest.raises(BundleError, match="cod"):
+        read_export(ws, "redcap", d, registry_id="synthea")

@@ -25,6 +25,11 @@ from transforms.tables import TABLES
 SQL = Path(__file__).parent / "sql"
 USED_TYPES = {"Patient", "Encounter", "MedicationAdministration", "Medication", "Observation",
               "QuestionnaireResponse", "AdverseEvent", "Condition"}
+# assessments come from two resource types whose line numbers overlap (line 1 of the Observation file,
+# line 1 of the QuestionnaireResponse file); staging keys a table's rows by _line (quarantined rows
+# are deleted by it), so QuestionnaireResponse rows add this offset. It exceeds any Observation
+# file's k * LINE_STRIDE for fewer than a million files.
+QR_LINE_OFFSET = 1_000_000 * LINE_STRIDE
 TABLE_TYPES = {"patients": "Patient", "sessions": "MedicationAdministration", "vitals": "Observation",
                "assessments": "Observation", "adverse_events": "AdverseEvent", "labs": "Observation"}
 
@@ -48,6 +53,27 @@ def _run(con, name: str) -> None:
     con.execute((SQL / name).read_text())
 
 
+def _bad_line(path: Path) -> str:
+    """', line N is not a JSON object' for the first such line, to name it in the error (never its text,
+    which may hold identifiers); '' when none is found."""
+    import json
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:  # this module defines open()
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    ok = isinstance(json.loads(line), dict)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    return f", line {n} is not a JSON object"
+    except OSError:
+        pass
+    return ""
+
+
 def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], export: str) -> dict[str, str]:
     """fhir_res from every NDJSON file; returns resource type -> the first file it was found in."""
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_res (_line BIGINT, file VARCHAR, rtype VARCHAR, id VARCHAR, j JSON)")
@@ -62,7 +88,8 @@ def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]]
                 "FROM read_json_objects(?, format = 'newline_delimited') WITH ORDINALITY",
                 [k * LINE_STRIDE, path.name, str(path)])
         except duckdb.Error as e:
-            raise BundleError("fhir.ndjson", f"NDJSON cannot be read ({type(e).__name__})", export, path.name) from None
+            raise BundleError("fhir.ndjson", f"NDJSON cannot be read ({type(e).__name__}{_bad_line(path)})", export,
+                              path.name) from None
     for rtype, name in con.execute("SELECT rtype, min_by(file, _line) FROM fhir_res GROUP BY rtype").fetchall():
         first[rtype] = name
     return first
@@ -79,7 +106,12 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
     unused_obs = con.execute(
         "SELECT count(DISTINCT id) FROM fhir_res WHERE rtype = 'Observation' AND id NOT IN "
         "(SELECT id FROM fhir_obs WHERE code IN ('8480-6','8462-4','8867-4','59408-5','2708-6','29463-7') "
-        " OR code IN (SELECT code FROM fhir_instruments) OR code IN (SELECT code FROM fhir_lab_codes))").fetchone()[0]
+        " OR code IN (SELECT code FROM fhir_instruments) OR code IN (SELECT code FROM fhir_lab_codes)"
+        " OR (code IN (SELECT code FROM fhir_items) AND id IN (SELECT member FROM fhir_obs_members)))").fetchone()[0]
+    out.update(dict(con.execute(
+        "SELECT 'AdverseEvent/' || json_extract_string(j, '$.actuality'), count(*) FROM fhir_res "
+        "WHERE rtype = 'AdverseEvent' AND coalesce(json_extract_string(j, '$.actuality'), 'actual') <> 'actual' "
+        "GROUP BY 1").fetchall()))
     if unused_obs:
         out["Observation/unused code"] = unused_obs
     lone = con.execute(
@@ -87,6 +119,15 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "AND code IN ('8480-6','8462-4','8867-4','59408-5','2708-6')").fetchone()[0]
     if lone:
         out["Observation/vital sign outside a treatment session"] = lone
+    others = con.execute("SELECT count(*) FROM fhir_admins WHERE drug = 'other' AND ketamine_session").fetchone()[0]
+    if others:
+        out["MedicationAdministration/other drug in a ketamine session"] = others
+    far = con.execute("SELECT count(DISTINCT _line) FROM fhir_vitals_all WHERE NOT near_dose").fetchone()[0]
+    if far:
+        out["Observation/vital sign more than 12 h before or 24 h after the dose"] = far
+    superseded = con.execute("SELECT n FROM fhir_vitals_superseded").fetchone()[0]
+    if superseded:
+        out["Observation/vital sign superseded by a later reading of the same time point"] = superseded
     root = Path(bundle.root)
     if (root / LOG).is_file():
         out[LOG] = sum(1 for line in (root / LOG).read_text(errors="replace").splitlines() if line.strip())
@@ -113,11 +154,15 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         _run(con, f"{name}.sql")
     con.execute("UPDATE fhir_out_adverse_events SET session_id = NULL "
                 "WHERE session_id NOT IN (SELECT session_id FROM fhir_sessions)")
-    qr = fhir_questionnaire.rows(con)
+    qr_skipped: dict[str, int] = {}
+    qr = fhir_questionnaire.rows(con, qr_skipped)
+    for row in qr:
+        row["_line"] += QR_LINE_OFFSET
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")
     skipped = _skipped(con, bundle)
+    skipped.update(qr_skipped)
     bundle.skipped = skipped  # type: ignore[attr-defined]
     results = {}
     for table in TABLES:

@@ -9,7 +9,8 @@ a listed file that is missing rejects the export (a partial download must not lo
 
 Bulk exports carry no registry id, so it comes from the `registry_id` option or export.json
 (which the Bulk Data client writes beside the manifest). Mode is incremental when the export was
-requested with `_since` (export.json "since"), full otherwise.
+requested with `_since` (export.json "since", else the kick-off URL in the manifest's `request` or
+in log.ndjson's kickoff event), full otherwise.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from transforms.bundle import CONTRACT as KOR_CONTRACT
 from transforms.bundle import EXPORT_ID_RE, REGISTRY_RE, Bundle, BundleError, ExportFile, sha256_of
@@ -79,6 +80,27 @@ def _log_time(root: Path) -> str | None:
         if t:
             found = t
     return found
+
+
+def _kickoff_url(root: Path) -> str | None:
+    """The kick-off request URL the server logged in log.ndjson, if any."""
+    p = root / LOG
+    if not p.is_file():
+        return None
+    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        url = (ev.get("eventDetail") or {}).get("exportUrl") if isinstance(ev, dict) else None
+        if isinstance(url, str):
+            return url
+    return None
+
+
+def requested_since(url: str | None) -> bool:
+    """True when a kick-off URL asked for changes only (_since)."""
+    return bool(url) and bool(parse_qs(urlparse(url).query).get("_since"))
 
 
 def _local(root: Path, url: str, export: str) -> Path:
@@ -142,7 +164,11 @@ def open_export(source, **options) -> Bundle:
                                           + "-" + content[:8])
     if not EXPORT_ID_RE.match(export_id):
         raise BundleError("bundle.export_id", "export_id is not a plain identifier", label)
-    mode = meta.get("mode") or ("incremental" if meta.get("since") else "full")
+    # _since: only what changed since then. Read from export.json, else from the kick-off request the
+    # manifest (`request`) or the server's log names, so a delta is never taken for a snapshot.
+    request = (manifest or {}).get("request") if isinstance((manifest or {}).get("request"), str) else None
+    since = meta.get("since") or requested_since(request or _kickoff_url(root))
+    mode = meta.get("mode") or ("incremental" if since else "full")
     by_type: dict[str, Path] = {}
     for t, p in files:
         by_type.setdefault(t, p)

@@ -9,6 +9,7 @@ so a Questionnaire that lacks item 9 still yields its total and no half-filled i
 from __future__ import annotations
 
 import json
+import re
 
 from transforms.adapters.fhir_codes import PHQ9_ITEMS, PHQ9_LINK_NAMES, TOTAL_LINKS
 
@@ -18,6 +19,7 @@ ANSWERS = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
 def _ref(x: str | None) -> str | None:
     if not x:
         return None
+    x = re.sub(r"/_history/[^/]*$", "", x)  # a versioned reference names the same resource
     return x.replace("#", "/").replace(":", "/").rstrip("/").rsplit("/", 1)[-1] or None
 
 
@@ -82,12 +84,24 @@ def phq9_row(qr: dict, line: int, sessions: dict[str, str]) -> dict | None:
     }
 
 
-def rows(con) -> list[dict]:
+def skip_reason(qr: dict) -> str:
+    """Why a response made no row, as counted in FhirReadResult.skipped."""
+    if qr.get("status") not in ("completed", "amended"):
+        return f"QuestionnaireResponse/{qr.get('status') or '?'}"
+    return "QuestionnaireResponse/not a PHQ-9"
+
+
+def rows(con, skipped: dict[str, int] | None = None) -> list[dict]:
+    """The PHQ-9 rows; responses that make none are counted in `skipped` by reason."""
     sessions = dict(con.execute("SELECT session_id, session_start FROM fhir_sessions").fetchall())
     out = []
     for line, text in con.execute(
             "SELECT _line, j::VARCHAR FROM fhir_res WHERE rtype = 'QuestionnaireResponse' ORDER BY _line").fetchall():
-        row = phq9_row(json.loads(text), line, sessions)
+        qr = json.loads(text)
+        row = phq9_row(qr, line, sessions)
         if row is not None:
             out.append(row)
+        elif skipped is not None:
+            reason = skip_reason(qr)
+            skipped[reason] = skipped.get(reason, 0) + 1
     return out

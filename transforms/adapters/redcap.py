@@ -80,7 +80,7 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         unused = sorted(c for c in data.header if c not in used.get(r.file, set()) and c not in structural)
         r.dropped_columns = unused
         r.identifier_columns = [c for c in unused if is_identifier_column(c) or (
-            dictionary is not None and (f := column_owner(c, dictionary)) is not None and f.identifier)]
+            dictionary is not None and (f := column_owner(c, dictionary)) is not None and f.identifying)]
     return results
 
 

@@ -19,6 +19,9 @@ from pathlib import Path
 
 from transforms.bundle import BundleError
 
+# REDCap validation types that only an identifier has.
+IDENTIFYING_VALIDATION = re.compile(r"^(email|phone\w*|ssn|zipcode|postalcode\w*|mrn\w*|vmrn)$")
+
 # Positions in both layouts.
 NAME, FORM, TYPE, CHOICES, VALIDATION, VMIN, VMAX, IDENTIFIER = 0, 1, 3, 5, 7, 8, 9, 10
 
@@ -45,6 +48,12 @@ class Field:
         if v in ("integer", "number") or v.startswith("number_"):
             return "number"
         return "text"
+
+    @property
+    def identifying(self) -> bool:
+        """Flagged Identifier?, or validated as what only an identifier is (an e-mail, phone, SSN, ZIP or
+        postal code, MRN): many projects never tick the flag on such fields."""
+        return self.identifier or bool(IDENTIFYING_VALIDATION.match(self.validation))
 
     @property
     def date_order(self) -> str | None:

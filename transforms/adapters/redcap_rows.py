@@ -2,9 +2,10 @@
 
 A flat export has one row per record x event x (repeating instrument, instance); a non-repeating
 form's data sit on the row whose redcap_repeat_instrument is blank. So a source's rows are the
-rows of its form: the rows tagged with the form when it repeats, otherwise untagged rows of the
-wanted events on which the form holds data. A form whose `<form>_complete` status is not accepted
-is not loaded and is counted as incomplete; a form with no data on a row is simply absent there.
+rows of its form: the rows tagged with the form (its repeating instances), and untagged rows of
+the wanted events on which the form holds data (a form may repeat in one event and not another).
+A form whose `<form>_complete` status is not accepted is not loaded and is counted as incomplete;
+a form with no data on a row is simply absent there.
 
 Only the mapped columns are computed, so nothing else of the row (names, e-mails, notes) is ever
 copied. The record id is the patient id; anywhere else it appears as the record's keyed hash, so
@@ -47,7 +48,16 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
             header = next(reader, None)
             if not header:
                 raise BundleError("bundle.header", "file has no header line", export, relpath)
-            rows = [(i + 2, r) for i, r in enumerate(reader) if any(c.strip() for c in r)]
+            rows = []
+            for i, r in enumerate(reader):
+                if not any(c.strip() for c in r):
+                    continue
+                if len(r) != len(header):
+                    # REDCap writes every row in full: a short or long one is a cut-off download or
+                    # an edit gone wrong, whose values would land in the wrong columns or not at all
+                    raise BundleError("bundle.malformed", f"the record ending on line {reader.line_num} has "
+                                      f"{len(r)} fields, the header {len(header)}", export, relpath)
+                rows.append((i + 2, r))
     except (UnicodeDecodeError, csv.Error) as e:
         raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, relpath) from None
     names = [h.strip().lower() for h in header]
@@ -75,10 +85,9 @@ class RowBuilder:
             raise BundleError("redcap.record_id", f"record id field {self.record_col!r} is not the export's "
                               "column (REDCap exports the record id only when asked: request it)", export, source.file)
         self.stats = SourceStats()
+        self._codes: dict[str, list[tuple[str, str]]] = {}
         self._check_mapping()
         self.form_columns = self._form_columns() if source.form else []
-        self.repeating = bool(source.form) and any(
-            data.get(v, "redcap_repeat_instrument") == source.form for _, v in data.rows)
 
     # -- checks done once -------------------------------------------------------------------
     def _field(self, name: str) -> Field | None:
@@ -88,6 +97,10 @@ class RowBuilder:
         s = self.s
         if s.form and self.d and s.form not in self.d.forms:
             raise BundleError("redcap.mapping", f"{s.label}: the dictionary has no form {s.form!r}", self.export)
+        for column in s.where:
+            if column.lower() not in self.data.index:
+                raise BundleError("redcap.mapping", f"{s.label}: where names {column!r}, not a column of {s.file}",
+                                  self.export)
         for col, spec in s.columns.items():
             names = spec.referenced()
             for name in names:
@@ -95,7 +108,7 @@ class RowBuilder:
                     raise BundleError("redcap.mapping", f"{s.label} column {col}: field {name!r} is not in "
                                       f"{s.file}", self.export)
                 f = self._field(name)
-                flagged = (f is not None and f.identifier) or is_identifier_column(name)
+                flagged = (f is not None and f.identifying) or is_identifier_column(name)
                 if flagged and col not in IDENTIFIER_OK and name != self.record_col:
                     raise BundleError("redcap.identifier", f"{s.label} column {col}: field {name!r} is an "
                                       "identifier and may feed only patient_id, birth_date, birth_year or zip",
@@ -114,6 +127,15 @@ class RowBuilder:
 
     def _checkbox_columns(self, name: str) -> list[str]:
         return [c for c in self.data.header if c.startswith(name + "___")]
+
+    def _checkbox_codes(self, name: str) -> list[tuple[str, str]]:
+        """(export column, option code) of a checkbox field: the code as the dictionary spells it
+        (A, -2), since the column name lower-cases it and replaces other characters (___a, ____2)."""
+        if name not in self._codes:
+            f = self.d.fields.get(name) if self.d else None
+            by_column = {checkbox_column(name, code): code for code in (f.choices if f else ())}
+            self._codes[name] = [(c, by_column.get(c, c[len(name) + 3:])) for c in self._checkbox_columns(name)]
+        return self._codes[name]
 
     def _form_columns(self) -> list[tuple[int, bool]]:
         """(column index, is a checkbox option) of the form's data fields present in the export."""
@@ -136,8 +158,10 @@ class RowBuilder:
             return False
         if not s.form:
             return True
-        instrument = get(values, "redcap_repeat_instrument")
-        if instrument != (s.form if self.repeating else ""):
+        # The form's rows: those tagged with it (its repeating instances) and untagged rows holding
+        # its data. A longitudinal project may make a form repeat in one event and not in another,
+        # so a form that repeats somewhere still has untagged rows elsewhere.
+        if get(values, "redcap_repeat_instrument") not in ("", s.form):
             return False
         status = get(values, f"{s.form}_complete").strip()
         has_data = status in ("1", "2") or any(
@@ -206,9 +230,11 @@ class RowBuilder:
                 except ValueError:
                     out = ";".join(parts)  # not numbers: left as text to fail the type rule visibly
         elif spec.checkbox:
-            cols = self._checkbox_columns(spec.checkbox)
-            out = ";".join(spec.recode.get(c.split("___", 1)[1], c.split("___", 1)[1])
-                           for c in cols if self.data.get(values, c).strip() == "1")
+            # map keys: the dictionary's code (A, -2), or as the column spells it (a)
+            ticked = [(c, code) for c, code in self._checkbox_codes(spec.checkbox)
+                      if self.data.get(values, c).strip() == "1"]
+            out = ";".join(spec.recode.get(code, spec.recode.get(c[len(spec.checkbox) + 3:], code))
+                           for c, code in ticked)
             return out or (spec.default or "")
         elif spec.checked is not None:
             out = self.data.get(values, checkbox_column(spec.fields[0], spec.checked)).strip()

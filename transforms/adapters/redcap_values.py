@@ -6,7 +6,8 @@ the API but as M/D/Y or D/M/Y from some UI exports; a date is rewritten only whe
 known (the field's date_mdy/date_dmy validation, or the mapping's date_order), otherwise it is
 left as it arrived and fails the date rule visibly. A number outside the project's own range is
 not silently clipped or dropped: it becomes a text that says so, which fails its column's type
-rule, so the row is quarantined with a message a data manager can act on.
+rule, so the row is quarantined with a message a data manager can act on. Numbers of a
+*_comma_decimal field (72,5) are given with a dot, as the canonical columns read them.
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def out_of_range(value: str, f: Field) -> bool:
         v = _number(value)
         if v is None:
             return False
-        lo, hi = _number(f.vmin) if f.vmin else None, _number(f.vmax) if f.vmax else None
+        lo = _number(f.vmin.replace(",", ".")) if f.vmin else None  # a comma field's bounds: 0,5
+        hi = _number(f.vmax.replace(",", ".")) if f.vmax else None
         return (lo is not None and v < lo) or (hi is not None and v > hi)
     if f.kind in ("date", "datetime") and ISO_RE.match(value):
         lo = f.vmin if ISO_RE.match(f.vmin or "") else None
@@ -76,6 +78,8 @@ def typed(value: str, f: Field | None, default_order: str) -> tuple[str, bool]:
     if f.kind in ("date", "datetime"):
         order = f.date_order if f.date_order in ("MDY", "DMY") else default_order
         value = normalise_date(value, order)
+    if f.kind == "number" and f.validation.endswith("comma_decimal"):
+        value = value.replace(",", ".")  # REDCap keeps such numbers as typed: 72,5
     if out_of_range(value, f):
         bounds = f"{f.vmin or '-inf'}..{f.vmax or 'inf'}"
         return f"{value} (outside REDCap range {bounds} of {f.name})", True

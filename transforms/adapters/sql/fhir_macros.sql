@@ -1,7 +1,8 @@
 -- Helpers over FHIR JSON. A value is read only from value[x]; an element with dataAbsentReason
 -- yields NULL, never a number.
+-- A reference's resource id: its last segment once a version (.../_history/<v>) is dropped.
 CREATE OR REPLACE TEMP MACRO fhir_ref(x) AS
-    NULLIF(regexp_extract(coalesce(x, ''), '([^/:#]+)$', 1), '');
+    NULLIF(regexp_extract(regexp_replace(coalesce(x, ''), '/_history/[^/]*$', ''), '([^/:#]+)$', 1), '');
 CREATE OR REPLACE TEMP MACRO fhir_codes(j) AS json_extract_string(j, '$.code.coding[*].code');
 CREATE OR REPLACE TEMP MACRO fhir_ext(j, u, k) AS
     json_extract_string(list_filter(json_extract(j, '$.extension[*]'), e -> json_extract_string(e, '$.url') = u)[1], k);
@@ -21,3 +22,8 @@ CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
 CREATE OR REPLACE TEMP MACRO fhir_time(j) AS
     coalesce(json_extract_string(j, '$.effectiveDateTime'), json_extract_string(j, '$.effectivePeriod.start'),
              json_extract_string(j, '$.effectiveInstant'));
+-- The calendar day of a FHIR date or dateTime: a dateTime is an instant, whose day is the registry's
+-- (the workspace runs in its time zone), as for session and enrolment dates; a date is as written.
+CREATE OR REPLACE TEMP MACRO fhir_day(t) AS
+    CASE WHEN length(t) > 10 AND TRY_CAST(t AS TIMESTAMPTZ) IS NOT NULL
+         THEN CAST(CAST(TRY_CAST(t AS TIMESTAMPTZ) AS DATE) AS VARCHAR) ELSE left(t, 10) END;

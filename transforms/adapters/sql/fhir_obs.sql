@@ -1,7 +1,8 @@
 -- Observations flattened to one row per (observation or component, code): the observation's own
 -- codes with its own value, and each component's codes with the component's value. The session
--- an observation belongs to is its Encounter when that is a treatment session, otherwise the
--- patient's session starting within 12 hours of it (vitals charted without an encounter link).
+-- an observation belongs to is its Encounter when that is a treatment session; one charted without
+-- an encounter link belongs to the patient's session starting within 12 hours of it. One that names
+-- another encounter (an emergency visit) belongs to no session.
 CREATE OR REPLACE TEMP TABLE fhir_obs AS
 WITH o AS (
     SELECT r._line, r.id, r.j,
@@ -15,11 +16,11 @@ WITH o AS (
 ),
 linked AS (
     SELECT o.*,
-           coalesce(s1.session_id, (
+           coalesce(s1.session_id, CASE WHEN o.encounter_id IS NULL THEN (
                SELECT arg_min(s.session_id, abs(epoch(s.start_ts) - epoch(o.ts)))
                FROM fhir_sessions s
                WHERE s.patient_id = o.patient_id AND abs(epoch(s.start_ts) - epoch(o.ts)) <= 12 * 3600
-           ))                                          AS session_id
+           ) END)                                      AS session_id
     FROM o LEFT JOIN fhir_sessions s1 ON s1.session_id = o.encounter_id
 )
 SELECT l._line, l.id, l.patient_id, l.session_id, l.time_text, l.ts, l.j, l.codes AS parent_codes,

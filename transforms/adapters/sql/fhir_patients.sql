@@ -1,20 +1,22 @@
 -- Patient -> fhir_out_patients. Only birth year, sex, the ZIP's first 3 digits and the managing
 -- organisation (as site) are read: names, addresses, telecom, identifiers and the exact birth date
 -- never leave the resource. FHIR has no enrolment date: the enrolled-on extension when present,
--- else the patient's first treatment session or encounter.
+-- else the patient's first treatment session, else (no session) the first encounter. The diagnosis
+-- is the latest F32/F33 Condition not refuted or entered in error.
 CREATE OR REPLACE TEMP TABLE fhir_out_patients AS
-WITH firsts AS (
-    SELECT patient_id, min(d) AS first_day FROM (
-        SELECT patient_id, start_ts::DATE AS d FROM fhir_sessions
+WITH firsts AS (  -- the first treatment session; only a patient without one, the first encounter
+    SELECT patient_id, coalesce(min(d) FILTER (WHERE session), min(d)) AS first_day FROM (
+        SELECT patient_id, start_ts::DATE AS d, true AS session FROM fhir_sessions
         UNION ALL
-        SELECT fhir_ref(json_extract_string(j, '$.subject.reference')), TRY_CAST(json_extract_string(j, '$.period.start') AS TIMESTAMPTZ)::DATE
+        SELECT fhir_ref(json_extract_string(j, '$.subject.reference')), TRY_CAST(json_extract_string(j, '$.period.start') AS TIMESTAMPTZ)::DATE, false
         FROM fhir_res WHERE rtype = 'Encounter'
     ) GROUP BY patient_id
 ),
 dx AS (
     SELECT fhir_ref(json_extract_string(j, '$.subject.reference')) AS patient_id,
            arg_max(c.code, coalesce(json_extract_string(j, '$.recordedDate'), json_extract_string(j, '$.onsetDateTime'), '')) AS code
-    FROM (SELECT j, unnest(json_extract(j, '$.code.coding[*]')) AS cc FROM fhir_res WHERE rtype = 'Condition') x,
+    FROM (SELECT j, unnest(json_extract(j, '$.code.coding[*]')) AS cc FROM fhir_res WHERE rtype = 'Condition'
+          AND coalesce(json_extract_string(j, '$.verificationStatus.coding[0].code'), '') NOT IN ('refuted', 'entered-in-error')) x,
          LATERAL (SELECT json_extract_string(x.cc, '$.code') AS code) c
     WHERE lower(coalesce(json_extract_string(x.cc, '$.system'), '')) LIKE '%icd-10%' AND regexp_matches(c.code, '^F3[23]')
     GROUP BY 1

@@ -1,8 +1,10 @@
 -- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
 -- treatment session. A session is the administration's Encounter (R4 `context`); several
--- administrations in one encounter (split doses) make one session whose dose is their sum.
--- not-done, on-hold, entered-in-error and unknown administrations make no session.
-CREATE OR REPLACE TEMP TABLE fhir_sessions AS
+-- administrations in one encounter (split doses) make one session whose dose is their sum; other
+-- drugs given in a ketamine-family session (an antiemetic) are not part of it (counted in skipped).
+-- not-done, on-hold, entered-in-error and unknown administrations make no session. Doses in g or
+-- ug become mg; weights (29463-7 in the session's encounter) in [lb_av] or g become kg.
+CREATE OR REPLACE TEMP TABLE fhir_admins AS
 WITH ma AS (
     SELECT r._line, r.id, r.j,
            fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
@@ -11,7 +13,7 @@ WITH ma AS (
            TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
            TRY_CAST(json_extract_string(r.j, '$.effectivePeriod.end') AS TIMESTAMPTZ)               AS end_ts,
            fhir_ref(json_extract_string(r.j, '$.medicationReference.reference'))                    AS med_ref,
-           json_extract_string(r.j, '$.dosage.route.coding[0].code')                                AS route_code,
+           json_extract_string(r.j, '$.dosage.route.coding[*].code')                                AS route_codes,
            json_extract_string(r.j, '$.dosage.dose.value')                                          AS dose_value,
            lower(coalesce(json_extract_string(r.j, '$.dosage.dose.code'), json_extract_string(r.j, '$.dosage.dose.unit'), '')) AS dose_unit,
            fhir_ext(r.j, 'urn:ketamine-outcomes:ext:devices', '$.valueInteger') AS devices,
@@ -29,19 +31,37 @@ typed AS (
                 WHEN regexp_matches(drug_text, 'arketamine') THEN 'arketamine'
                 WHEN regexp_matches(drug_text, 'ketamine|ketalar') THEN 'ketamine'
                 ELSE 'other' END                                                AS drug,
-           CASE route_code WHEN '46713006' THEN 'intranasal' WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im'
-                WHEN '26643006' THEN 'oral' WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous'
-                ELSE route_code END                                             AS route,
-           CASE WHEN dose_unit = 'mg' THEN TRY_CAST(dose_value AS DOUBLE) END   AS dose_mg,
+           -- the first coding that is a known SNOMED route (EHRs often put a local code first), else
+           -- the first code as it came, to fail the route rule visibly
+           coalesce(list_filter(list_transform(route_codes, c -> CASE c WHEN '46713006' THEN 'intranasal'
+                WHEN '47625008' THEN 'iv' WHEN '78421000' THEN 'im' WHEN '26643006' THEN 'oral'
+                WHEN '37839007' THEN 'sublingual' WHEN '34206005' THEN 'subcutaneous' END), x -> x IS NOT NULL)[1],
+                    route_codes[1])                                             AS route,
+           TRY_CAST(dose_value AS DOUBLE) * CASE dose_unit WHEN 'mg' THEN 1 WHEN 'g' THEN 1000
+                WHEN 'ug' THEN 0.001 WHEN 'mcg' THEN 0.001 END                  AS dose_mg,
            coalesce(CASE WHEN dose_unit IN ('mg/kg', 'mg/kg{body weight}') THEN TRY_CAST(dose_value AS DOUBLE) END,
                     TRY_CAST(fhir_ext(j, 'urn:ketamine-outcomes:ext:dose-mg-per-kg', '$.valueDecimal') AS DOUBLE)) AS dose_mg_per_kg
     FROM named n
+)
+SELECT *, bool_or(drug <> 'other') OVER (PARTITION BY session_id) AS ketamine_session FROM typed;
+
+CREATE OR REPLACE TEMP TABLE fhir_sessions AS
+WITH typed AS (  -- in a ketamine session, another drug's administration (an antiemetic) is not the session
+    SELECT * FROM fhir_admins WHERE drug <> 'other' OR NOT ketamine_session
 ),
 weights AS (
-    SELECT fhir_ref(json_extract_string(r.j, '$.encounter.reference')) AS encounter_id, any_value(fhir_value(r.j)) AS weight_kg
-    FROM fhir_res r
-    WHERE r.rtype = 'Observation' AND list_contains(fhir_codes(r.j), '29463-7')
-      AND lower(coalesce(json_extract_string(r.j, '$.valueQuantity.code'), json_extract_string(r.j, '$.valueQuantity.unit'), 'kg')) = 'kg'
+    SELECT encounter_id, any_value(CASE WHEN factor = 1 THEN value
+                                        ELSE fhir_whole(round(TRY_CAST(value AS DOUBLE) * factor, 2)::VARCHAR) END) AS weight_kg
+    FROM (
+        SELECT fhir_ref(json_extract_string(r.j, '$.encounter.reference')) AS encounter_id, fhir_value(r.j) AS value,
+               CASE lower(coalesce(json_extract_string(r.j, '$.valueQuantity.code'), json_extract_string(r.j, '$.valueQuantity.unit'), 'kg'))
+                    WHEN 'kg' THEN 1 WHEN 'g' THEN 0.001
+                    WHEN '[lb_av]' THEN 0.45359237 WHEN 'lb' THEN 0.45359237 WHEN 'lbs' THEN 0.45359237 END AS factor
+        FROM fhir_res r
+        WHERE r.rtype = 'Observation' AND list_contains(fhir_codes(r.j), '29463-7')
+          AND coalesce(json_extract_string(r.j, '$.status'), '') NOT IN ('entered-in-error', 'cancelled')
+    )
+    WHERE factor IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NOT NULL
     GROUP BY 1
 )
 SELECT min(t._line)                                                  AS _line,

@@ -1,0 +1,341 @@
+"""The FHIR adapter on small synthetic exports: how R4 codings, references and resource mixes map."""
+from __future__ import annotations
+
+import json
+
+from adapter_helpers import ndjson_export, read_export, rows
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-05-01"}
+
+
+def _phq9_obs(oid: str, total: int) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+            "valueInteger": total}
+
+
+def _qr(qid: str, status: str = "completed", total: int | None = 5, questionnaire: str = "Questionnaire/phq-9") -> dict:
+    items = [] if total is None else [{"linkId": "44261-6", "answer": [{"valueInteger": total}]}]
+    return {"resourceType": "QuestionnaireResponse", "id": qid, "status": status, "questionnaire": questionnaire,
+            "subject": {"reference": "Patient/p1"}, "authored": "2026-01-11T10:00:00Z", "item": items}
+
+
+def _ae(aid: str, **extra) -> dict:
+    ae = {"resourceType": "AdverseEvent", "id": aid, "actuality": "actual", "event": {"text": "nausea"},
+          "subject": {"reference": "Patient/p1"}, "date": "2026-01-10T12:00:00Z"}
+    ae.update(extra)
+    return ae
+
+
+def test_questionnaire_rows_do_not_share_lines_with_observation_rows(tmp_path, ws):
+    # Staging deletes a table's quarantined rows by _line: a PHQ-9 QuestionnaireResponse on line 1 of
+    # its file and a PHQ-9 Observation on line 1 of its own must not both be assessments line 1, or
+    # quarantining one (here the response, which has no total) drops the other with it.
+    export = ndjson_export(tmp_path / "e", [PATIENT, _phq9_obs("obs-1", 7), _qr("qr-1", total=None)])
+    read_export(ws, "fhir", export, registry_id="r")
+    got = rows(ws, "assessments", "_line, assessment_id")
+    assert {r[1] for r in got} == {"obs-1", "qr-1"}
+    assert len({r[0] for r in got}) == 2, got
+
+
+def _coding(system: str, code: str) -> dict:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+CAUSALITY = "http://terminology.hl7.org/CodeSystem/adverse-event-causality-assess"
+
+
+def test_r4_seriousness_criterion_codes_make_a_serious_event_with_its_criterion(tmp_path, ws):
+    # R4's AdverseEventSeriousness has level-2 codes naming the ICH E2A criterion; an event coded
+    # SeriousResultsInDeath must load as serious with death set, not as of unknown seriousness.
+    codes = {"SeriousResultsInDeath": "death", "SeriousIsLifeThreatening": "life_threatening",
+             "SeriousResultsInHospitalization": "hospitalization", "SeriousResultsInDisability": "disability",
+             "SeriousIsBirthDefect": "congenital_anomaly", "SeriousRequiresPreventImpairment": "medically_important"}
+    aes = [_ae(f"ae-{i}", seriousness=_coding(SERIOUSNESS, code)) for i, code in enumerate(codes)]
+    aes.append(_ae("ae-plain", seriousness=_coding(SERIOUSNESS, "Serious")))
+    aes.append(_ae("ae-non", seriousness=_coding(SERIOUSNESS, "Non-serious")))
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    cols = "ae_id, serious, death, life_threatening, hospitalization, disability, congenital_anomaly, medically_important"
+    got = {r[0]: r[1:] for r in rows(ws, "adverse_events", cols)}
+    names = ["death", "life_threatening", "hospitalization", "disability", "congenital_anomaly", "medically_important"]
+    for i, criterion in enumerate(codes.values()):
+        serious, *flags = got[f"ae-{i}"]
+        assert serious == "1", (criterion, got[f"ae-{i}"])
+        assert dict(zip(names, flags))[criterion] == "1", (criterion, got[f"ae-{i}"])
+    assert got["ae-plain"][0] == "1" and got["ae-non"][0] == "0"
+
+
+def test_r4_who_umc_causality_codes_map_to_the_contract(tmp_path, ws):
+    # R4's causality assessment codes (WHO-UMC) are not the contract's words; "certain" or
+    # "probably-likely" would fail adverse_events.related.code and quarantine the safety event.
+    want = {"Certain": "definite", "Probably-Likely": "probable", "Possible": "possible", "Unlikely": "unlikely",
+            "Conditional-Classified": None, "Unassessable-Unclassifiable": None}
+    aes = [_ae(f"ae-{i}", suspectEntity=[{"instance": {"reference": "Medication/k"},
+                                          "causality": [{"assessment": _coding(CAUSALITY, code)}]}])
+           for i, code in enumerate(want)]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    got = dict(rows(ws, "adverse_events", "ae_id, related"))
+    assert got == {f"ae-{i}": v for i, v in enumerate(want.values())}
+
+
+def test_export_requested_with_since_is_incremental(tmp_path):
+    # A Bulk Data manifest's `request` is the kick-off URL. An export pulled with _since holds only
+    # what changed: opened as a full export it would withdraw every record it does not carry.
+    from transforms import adapters
+
+    export = ndjson_export(tmp_path / "e", [PATIENT])
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest["request"] = "https://ehr.invalid/fhir/Group/g1/$export?_type=Patient&_since=2026-01-01T00:00:00Z"
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "incremental"
+    manifest["request"] = "https://ehr.invalid/fhir/Group/g1/$export?_type=Patient"
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "full"
+    # no manifest: the kick-off URL the server logged
+    (export / "manifest.json").unlink()
+    (export / "log.ndjson").write_text(json.dumps({"eventId": "kickoff", "eventDetail": {
+        "exportUrl": "https://ehr.invalid/fhir/$export?_since=2026-01-01T00%3A00%3A00Z"}}) + "\n")
+    assert adapters.get("fhir").open(export, registry_id="r").mode == "incremental"
+
+
+def test_versioned_and_absolute_references_name_the_resource_not_its_version(tmp_path, ws):
+    # Patient/p1/_history/2 is patient p1 (version 2), not a patient "2".
+    dose = {"resourceType": "MedicationAdministration", "id": "ma-1", "status": "completed",
+            "medicationCodeableConcept": {"text": "Ketamine"}, "subject": {"reference": "Patient/p1/_history/2"},
+            "context": {"reference": "https://ehr.invalid/fhir/Encounter/enc-1/_history/5"},
+            "effectivePeriod": {"start": "2026-01-10T09:00:00Z", "end": "2026-01-10T09:40:00Z"},
+            "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 35, "code": "mg"}}}
+    obs = _phq9_obs("obs-1", 7)
+    obs["subject"] = {"reference": "Patient/p1/_history/3"}
+    qr = _qr("qr-1")
+    qr["subject"] = {"reference": "Patient/p1/_history/4"}
+    ae = _ae("ae-1", subject={"reference": "Patient/p1/_history/1"})
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, dose, obs, qr, ae]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, patient_id") == [("enc-1", "p1")]
+    assert {r[0] for r in rows(ws, "assessments", "patient_id")} == {"p1"}
+    assert rows(ws, "adverse_events", "patient_id") == [("p1",)]
+
+
+def test_resources_of_used_types_that_make_no_row_are_counted(tmp_path, ws):
+    # Every resource either becomes a row or is counted in skipped with why: an in-progress or
+    # non-PHQ-9 QuestionnaireResponse and a potential AdverseEvent make no row.
+    resources = [PATIENT, _qr("qr-ok"), _qr("qr-draft", status="in-progress"),
+                 _qr("qr-gad7", questionnaire="Questionnaire/gad-7"), _ae("ae-ok"),
+                 _ae("ae-potential", actuality="potential")]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    assert res["assessments"].rows == 1 and res["adverse_events"].rows == 1
+    skipped = res["assessments"].skipped
+    assert skipped.get("QuestionnaireResponse/in-progress") == 1, skipped
+    assert skipped.get("QuestionnaireResponse/not a PHQ-9") == 1, skipped
+    assert skipped.get("AdverseEvent/potential") == 1, skipped
+
+
+def _ketamine_dose(**dosage) -> dict:
+    return {"resourceType": "MedicationAdministration", "id": "ma-1", "status": "completed",
+            "medicationCodeableConcept": {"text": "Ketamine"}, "subject": {"reference": "Patient/p1"},
+            "context": {"reference": "Encounter/enc-1"},
+            "effectivePeriod": {"start": "2026-01-10T09:00:00Z", "end": "2026-01-10T09:40:00Z"},
+            "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), **dosage}}
+
+
+def _weight(value: float, code: str) -> dict:
+    return {"resourceType": "Observation", "id": f"w-{code}", "status": "final",
+            "code": _coding("http://loinc.org", "29463-7"), "subject": {"reference": "Patient/p1"},
+            "encounter": {"reference": "Encounter/enc-1"}, "effectiveDateTime": "2026-01-10T08:50:00Z",
+            "valueQuantity": {"value": value, "unit": code, "system": "http://unitsofmeasure.org", "code": code}}
+
+
+def test_body_weight_in_pounds_or_grams_becomes_kilograms(tmp_path, ws):
+    # US Core's weight examples are in [lb_av]. Dropping it leaves a mg/kg session without weight,
+    # which sessions.weight_kg.required_for_mg_per_kg quarantines.
+    for code, value, kg in (("[lb_av]", 176.37, 80.0), ("g", 80000, 80.0), ("kg", 80, 80.0)):
+        export = ndjson_export(tmp_path / code.strip("[]"), [
+            PATIENT, _ketamine_dose(dose={"value": 0.5, "code": "mg/kg"}), _weight(value, code)])
+        read_export(ws, "fhir", export, registry_id="r")
+        (dose, weight), = rows(ws, "sessions", "dose_mg_per_kg, weight_kg")
+        assert dose == "0.5" and weight is not None and abs(float(weight) - kg) < 0.01, (code, weight)
+
+
+def test_dose_in_grams_or_micrograms_becomes_milligrams(tmp_path, ws):
+    for code, value in (("g", 0.035), ("ug", 35000), ("mg", 35)):
+        export = ndjson_export(tmp_path / code, [PATIENT, _ketamine_dose(dose={"value": value, "code": code})])
+        read_export(ws, "fhir", export, registry_id="r")
+        (dose,), = rows(ws, "sessions", "dose_mg")
+        assert dose is not None and abs(float(dose) - 35) < 1e-6, (code, dose)
+
+
+def _vital(oid: str, code: str, value: int, when: str) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final", "code": _coding("http://loinc.org", code),
+            "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/enc-1"},
+            "effectiveDateTime": when, "valueQuantity": {"value": value}}
+
+
+def test_vitals_charted_seconds_apart_make_one_row_per_minute(tmp_path, ws):
+    # Vitals are keyed by (session, time point, minutes after dose): a heart rate charted 35 s after
+    # the blood pressure of the same minute made a second row with the same key, and
+    # vitals.timepoint.unique quarantined both.
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}),
+        _vital("sbp", "8480-6", 150, "2026-01-10T09:40:05Z"), _vital("dbp", "8462-4", 90, "2026-01-10T09:40:05Z"),
+        _vital("hr", "8867-4", 88, "2026-01-10T09:40:40Z"), _vital("pre-hr", "8867-4", 70, "2026-01-10T08:55:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    got = rows(ws, "vitals", "session_id, timepoint, minutes_after_dose, sbp, dbp, heart_rate")
+    assert sorted(got) == [("enc-1", "post40", "40", "150", "90", "88"), ("enc-1", "pre", "0", None, None, "70")]
+    assert res["vitals"].rows == 2
+
+
+def test_pre_dose_re_check_keeps_the_latest_reading_and_counts_the_other(tmp_path, ws):
+    # Every reading before the dose is minutes 0: a re-checked pre-dose blood pressure made a second
+    # (session, pre, 0) row and both were quarantined. The reading nearest the dose is kept.
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}),
+        _vital("sbp-1", "8480-6", 168, "2026-01-10T08:30:00Z"), _vital("sbp-2", "8480-6", 138, "2026-01-10T08:55:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, sbp") == [("pre", "0", "138")]
+    assert res["vitals"].skipped["Observation/vital sign superseded by a later reading of the same time point"] == 1
+
+
+def test_vital_sign_without_a_time_keeps_its_value(tmp_path, ws):
+    hr = _vital("hr", "8867-4", 80, "x")
+    del hr["effectiveDateTime"]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), hr])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, heart_rate") == [("other", None, "80")]
+
+
+def test_other_drug_given_in_a_ketamine_session_is_not_part_of_its_dose(tmp_path, ws):
+    # Ondansetron before an IV ketamine infusion is routine; an EHR's Bulk export carries every
+    # administration. The session is the ketamine's: not drug "other" (the first line's), and
+    # its dose is not 35 mg + 4 mg.
+    ondansetron = {"resourceType": "MedicationAdministration", "id": "ma-0", "status": "completed",
+                   "medicationCodeableConcept": {"text": "Ondansetron 4 mg/2 mL injection"},
+                   "subject": {"reference": "Patient/p1"}, "context": {"reference": "Encounter/enc-1"},
+                   "effectiveDateTime": "2026-01-10T08:50:00Z",
+                   "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 4, "code": "mg"}}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, ondansetron, _ketamine_dose(dose={"value": 35, "code": "mg"})])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "sessions", "session_id, session_start, drug, dose_mg, infusion_minutes") == [
+        ("enc-1", "2026-01-10T09:00:00Z", "ketamine", "35.0", "40")]
+    assert res["sessions"].skipped["MedicationAdministration/other drug in a ketamine session"] == 1
+
+
+def test_unreadable_ndjson_line_is_named_in_the_error(tmp_path, ws):
+    import pytest
+
+    from transforms.bundle import BundleError
+
+    export = ndjson_export(tmp_path / "e", [PATIENT, {**PATIENT, "id": "p2"}, {**PATIENT, "id": "p3"}])
+    lines = (export / "Patient.000.ndjson").read_text().splitlines()
+    lines[1] = lines[1][:-5]  # a truncated resource on line 2
+    (export / "Patient.000.ndjson").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BundleError) as e:
+        read_export(ws, "fhir", export, registry_id="r")
+    assert e.value.file == "Patient.000.ndjson" and "line 2" in str(e.value), str(e.value)
+
+
+def test_dates_taken_from_instants_are_the_registry_local_day(tmp_path):
+    # The workspace runs in the registry's time zone; an adverse event at 22:00 New York time sent
+    # as 03:00Z the next day happened on the New York day, as the session and enrolment dates are.
+    from transforms.workspace import open_workspace
+
+    lab = {"resourceType": "Observation", "id": "alt", "status": "final", "code": _coding("http://loinc.org", "1742-6"),
+           "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-11T03:00:00Z",
+           "valueQuantity": {"value": 30, "unit": "U/L"}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ae("ae-1", date="2026-01-11T03:00:00Z"),
+                                            _ae("ae-2", date="2026-01-11"), lab])
+    con = open_workspace("America/New_York")
+    try:
+        read_export(con, "fhir", export, registry_id="r")
+        assert rows(con, "adverse_events", "ae_id, onset_date") == [("ae-1", "2026-01-10"), ("ae-2", "2026-01-11")]
+        assert rows(con, "labs", "collected_on") == [("2026-01-10",)]
+    finally:
+        con.close()
+
+
+def test_route_is_read_from_its_snomed_coding_whatever_its_position(tmp_path, ws):
+    # EHRs send a route with their local code first and SNOMED after: coding[0] alone gave route
+    # "15", which fails sessions.route.code and quarantines the session.
+    route = {"coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.798268.7025", "code": "15"},
+                        {"system": "http://snomed.info/sct", "code": "47625008"}], "text": "Intravenous"}
+    dose = _ketamine_dose(dose={"value": 35, "code": "mg"})
+    dose["dosage"]["route"] = route
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, dose]), registry_id="r")
+    assert rows(ws, "sessions", "route") == [("iv",)]
+
+
+def test_vital_sign_of_another_encounter_is_not_the_sessions(tmp_path, ws):
+    # The 12-hour window is for vitals charted without an encounter. A reading that names another
+    # encounter (an emergency visit that evening) is not a post-dose reading of the session, and
+    # must not raise the session's blood-pressure alerts.
+    er_bp = _vital("er-sbp", "8480-6", 190, "2026-01-10T18:00:00Z")
+    er_bp["encounter"] = {"reference": "Encounter/er-1"}
+    unlinked = _vital("hr", "8867-4", 80, "2026-01-10T09:45:00Z")
+    del unlinked["encounter"]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), er_bp, unlinked])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "session_id, minutes_after_dose, sbp, heart_rate") == [("enc-1", "45", None, "80")]
+    assert res["vitals"].skipped["Observation/vital sign outside a treatment session"] == 1
+
+
+def test_enrolment_is_the_first_treatment_session_not_the_first_encounter_ever(tmp_path, ws):
+    # An EHR export carries a patient's whole history: a 2015 check-up is not enrolment in a
+    # ketamine registry whose first session was in 2026. Without sessions the first encounter stays.
+    checkup = {"resourceType": "Encounter", "id": "old", "status": "finished", "subject": {"reference": "Patient/p1"},
+               "period": {"start": "2015-03-01T10:00:00Z", "end": "2015-03-01T10:30:00Z"}}
+    other = {**PATIENT, "id": "p2"}
+    visit = {**checkup, "id": "old-2", "subject": {"reference": "Patient/p2"}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, other, checkup, visit,
+                                            _ketamine_dose(dose={"value": 35, "code": "mg"})])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "patient_id, enrolled_on") == [("p1", "2026-01-10"), ("p2", "2015-03-01")]
+
+
+def test_refuted_or_erroneous_diagnosis_is_not_the_patients(tmp_path, ws):
+    def condition(cid: str, code: str, recorded: str, status: str | None) -> dict:
+        c = {"resourceType": "Condition", "id": cid, "subject": {"reference": "Patient/p1"}, "recordedDate": recorded,
+             "code": _coding("http://hl7.org/fhir/sid/icd-10-cm", code)}
+        if status:
+            c["verificationStatus"] = _coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", status)
+        return c
+    export = ndjson_export(tmp_path / "e", [PATIENT, condition("c1", "F33.2", "2025-01-01", "confirmed"),
+                                            condition("c2", "F32.0", "2025-06-01", "refuted"),
+                                            condition("c3", "F32.1", "2025-07-01", "entered-in-error")])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
+
+
+def test_phq9_items_as_member_observations_of_the_panel(tmp_path, ws):
+    # US Core charts a PHQ-9 as a 44249-1 panel whose hasMember are nine item Observations and the
+    # 44261-6 total. The items must reach item_scores: item 9 (44260-8) drives the self-harm alert.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    answers = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6568-5", "LA6568-5", "LA6568-5",
+               "LA6569-3"]
+    items = [{"resourceType": "Observation", "id": f"item-{n}", "status": "final",
+              "code": _coding("http://loinc.org", code), "subject": {"reference": "Patient/p1"},
+              "effectiveDateTime": "2026-01-10T10:00:00Z", "valueCodeableConcept": _coding("http://loinc.org", a)}
+             for n, (code, a) in enumerate(zip(PHQ9_ITEMS, answers), 1)]
+    total = _phq9_obs("total", 7)
+    panel = {"resourceType": "Observation", "id": "panel", "status": "final", "code": _coding("http://loinc.org", "44249-1"),
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+             "hasMember": [{"reference": f"Observation/{o['id']}"} for o in [*items, total]]}
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, panel, *items, total]), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
+    assert "Observation/unused code" not in res["assessments"].skipped or \
+        res["assessments"].skipped["Observation/unused code"] == 1  # the panel itself, a grouper
+
+
+def test_vitals_of_an_inpatient_stay_far_from_the_dose_are_not_session_vitals(tmp_path, ws):
+    # An inpatient given ketamine has its session in the admission encounter, which also holds every
+    # vital sign of the stay. Readings days away are not the session's: as rows they broke
+    # vitals.minutes_after_dose.range (0-1440) and could push the table past its reject threshold.
+    dose = _ketamine_dose(dose={"value": 35, "code": "mg"})
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, dose, _vital("adm", "8867-4", 90, "2026-01-08T09:00:00Z"),
+        _vital("pre", "8867-4", 70, "2026-01-10T08:55:00Z"), _vital("post", "8867-4", 75, "2026-01-10T09:40:00Z"),
+        _vital("day-2", "8867-4", 72, "2026-01-11T09:30:00Z"), _vital("day-3", "8867-4", 71, "2026-01-12T09:00:00Z")])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert sorted(rows(ws, "vitals", "minutes_after_dose, heart_rate")) == [("0", "70"), ("40", "75")]
+    assert res["vitals"].skipped["Observation/vital sign more than 12 h before or 24 h after the dose"] == 3
