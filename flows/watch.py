@@ -1,8 +1,8 @@
 """The landing zone: which exports in it are complete, and the watcher that announces them.
 
 An export is *landed* when its manifest parses, every file it lists is present with the sha256 the
-manifest states, and no file has changed size or mtime for `settle_seconds`. Half-copied exports
-(missing files, short files, a manifest still being written) are never handed to ingest; one that
+manifest states, and no file has changed size or change time (mtime or ctime) for `settle_seconds`.
+Half-copied exports (missing files, short files, a manifest still being written) are never handed to ingest; one that
 stays incomplete and unchanged for `stale_seconds` is handed over anyway so that ingest records it as
 rejected (a registry that never sends the missing file must hear about it).
 
@@ -72,7 +72,7 @@ class Check:
     """What is known about one candidate: no row values, only the manifest's identity."""
     path: Path
     state: str  # ready | incomplete | broken
-    signature: tuple  # sizes and mtimes of the manifest and every listed file
+    signature: tuple  # sizes and change times of the manifest and every listed file
     registry_id: str | None = None
     export_id: str | None = None
     exported_at: str | None = None  # ISO 8601
@@ -85,9 +85,12 @@ class Check:
 
 
 def _stat(p: Path) -> tuple:
+    """(name, size, last change in ns). The change time is the later of mtime and ctime: copies
+    that keep the source's mtime (`cp -a`, `rsync -a`, unzip) still show when they were written
+    here, which is what staleness and "attempted after its files last changed" must compare with."""
     try:
         st = p.stat()
-        return (p.name, st.st_size, st.st_mtime_ns)
+        return (p.name, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
     except OSError:
         return (p.name, -1, 0)
 
@@ -293,7 +296,8 @@ def pending(root: Path, warehouse: Path, registry_id: str | None = None, stale_s
             up_to: str | None = None) -> list[Check]:
     """Every export in the landing zone that is complete (or broken, or stale) and not in ops.loads,
     in (registry, exported_at) order; only `registry_id`'s when given, only those exported at or
-    before `up_to` (ISO 8601) when given. One look, no watcher state: staleness from file mtimes."""
+    before `up_to` (ISO 8601) when given. One look, no watcher state: staleness from the files' change times
+    (see _stat)."""
     now = time.time()
     ids = [identify(p) for p in candidates(root)]
     if registry_id is not None:
