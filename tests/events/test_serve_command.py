@@ -47,3 +47,25 @@ def test_signal_while_the_server_starts_stops_the_server(tmp_path, sig):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_to_the_service_alone_stops_its_flow_runs(prefect_server, tmp_path, sig):
+    """`kill <pid>`, or systemd's stop (KillSignal=SIGINT, KillMode=mixed, docs/operations.md) reach
+    `outcomes serve` only, not its process group: the flow runs it started (the watcher runs for
+    watch_cycle + 30 s) must end with it."""
+    import time
+
+    from tests.events.conftest import Service
+
+    svc = Service(tmp_path, prefect_server).start()
+    try:
+        wait_for(lambda: len(svc.processes()) >= 2, 60, what="the watcher flow run to start")
+        time.sleep(2)
+        svc.proc.send_signal(sig)
+        svc.proc.wait(60)
+        wait_for(lambda: not svc.processes(), 30, what=f"every process of the service to end (log {svc.log})")
+    finally:
+        svc.kill()
+        for pid in svc.processes():
+            os.kill(pid, signal.SIGKILL)
