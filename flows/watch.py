@@ -124,7 +124,7 @@ def _manifest_bytes(path: Path) -> bytes | None:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == "manifest.json"]
             return zf.read(names[0]) if len(names) == 1 else None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError):
+    except Exception:  # noqa: BLE001 - half copied, encrypted, an unsupported compression: no manifest
         return None
 
 
@@ -148,7 +148,22 @@ def identify(path: Path) -> Check:
 
 
 def check_export(path: Path) -> Check:
-    """Is this export complete? Reads manifests and hashes files; never reads a row."""
+    """Is this export complete? Reads manifests and hashes files; never reads a row.
+
+    Never raises: one export that cannot be checked must not stop the watcher, the sweep or the
+    ingest of any other export. A file that cannot be read (yet) leaves it incomplete; anything
+    else makes it broken, handed to ingest at once to be rejected."""
+    try:
+        return _check_export(path)
+    except OSError as e:
+        return Check(path, INCOMPLETE, signature(path), reason=f"cannot be read yet ({e.strerror or type(e).__name__})")
+    except Exception as e:  # noqa: BLE001
+        c = identify(path)
+        c.state, c.reason = BROKEN, f"cannot be checked ({type(e).__name__})"
+        return c
+
+
+def _check_export(path: Path) -> Check:
     c = identify(path)
     if path.is_dir():
         if c.manifest_sha256 is None:
@@ -177,6 +192,11 @@ def check_export(path: Path) -> Check:
                 return c
     except (zipfile.BadZipFile, OSError, EOFError):
         c.reason = "not a complete zip file yet"
+        return c
+    except (RuntimeError, NotImplementedError) as e:  # complete, and unreadable: nothing will change that
+        c.state = BROKEN
+        c.reason = ("the zip is encrypted" if isinstance(e, RuntimeError) else
+                    "the zip uses a compression method that cannot be read (use deflate)")
         return c
     try:
         bundle = open_bundle(path, verify_checksums=True)
@@ -371,7 +391,12 @@ def watch_landing(run_for: float | None = None) -> int:
         if os.getppid() != parent:  # the service died (kill -9): its restart starts a new watcher
             logger.warning("the service that started this watcher (pid %s) is gone: stopping", parent)
             break
-        for c in tracker.scan(root, is_recorded=is_recorded):
+        try:
+            landed = tracker.scan(root, is_recorded=is_recorded)
+        except Exception as e:  # noqa: BLE001 - the next scan tries again; the sweep is the backstop
+            logger.warning("scanning %s failed (%s: %s)", root, type(e).__name__, e)
+            landed = []
+        for c in landed:
             if emitted.get(c.path) == c.signature:
                 continue
             emitted[c.path] = c.signature

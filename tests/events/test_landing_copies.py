@@ -57,3 +57,17 @@ def test_copy_keeping_old_mtimes_is_loaded_when_complete(service, tmp_path):
         copy(n)
     rows = service.wait_loaded("reg-m", ["m1"], timeout=DEADLINE)
     assert [r[2] for r in rows if r[1] == "m1"] == ["loaded"], service.loads()
+
+
+def test_an_unreadable_zip_is_rejected_and_blocks_nothing(service, tmp_path):
+    from tests.events.conftest import wait_for
+    from tests.events.test_odd_zips import _odd_zip
+
+    (service.landing / "reg-x").mkdir(parents=True, exist_ok=True)
+    _odd_zip(write_export(tmp_path / "src", registry="reg-x", export_id="x1"), service.landing / "reg-x" / "x1.zip",
+             "encrypted")
+    fine = write_export(tmp_path / "src2", registry="reg-y", export_id="y1")
+    land(fine, service.landing / "reg-y")
+    assert [r[2] for r in service.wait_loaded("reg-y", ["y1"], timeout=DEADLINE)] == ["loaded"]
+    rows = wait_for(lambda: [r for r in service.loads() if r[1] == "x1.zip"], DEADLINE, what="the zip's rejection")
+    assert [r[2] for r in rows] == ["rejected"] and "encrypted" in rows[0][4], rows
