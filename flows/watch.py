@@ -91,7 +91,7 @@ def _stat(p: Path) -> tuple:
     try:
         st = p.stat()
         return (p.name, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a manifest path with a NUL byte
         return (p.name, -1, 0)
 
 

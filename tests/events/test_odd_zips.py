@@ -55,3 +55,18 @@ def test_watcher_scan_survives_unreadable_zips(landing):
     got = t.scan(landing, now=2, is_recorded=lambda checks: set())
     assert sorted((c.path.name, c.state) for c in got) == [
         ("deflate64.zip", BROKEN), ("encrypted.zip", BROKEN), ("fine", READY)]
+
+
+def test_pending_survives_a_manifest_path_with_a_nul_byte(tmp_path):
+    import json
+
+    from flows.watch import BROKEN, pending
+
+    root = tmp_path / "landing"
+    bad = write_export(root / "r", registry="r", export_id="nul")
+    m = json.loads((bad / "manifest.json").read_text())
+    m["files"][0]["path"] = "a\u0000b.csv"
+    (bad / "manifest.json").write_text(json.dumps(m))
+    write_export(root / "q", registry="q", export_id="fine")
+    assert [c.export_id for c in pending(root, tmp_path / "none.duckdb", "q")] == ["fine"]
+    assert [(c.export_id, c.state) for c in pending(root, tmp_path / "none.duckdb", "r")] == [("nul", BROKEN)]
