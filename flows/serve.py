@@ -194,7 +194,7 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
         from flows.worker import serve_worker
 
         # either one ending (Ctrl-C, SIGTERM, a crash) ends the service
-        tasks = [asyncio.create_task(runner.start()), asyncio.create_task(serve_worker())]
+        tasks = [asyncio.create_task(runner.start()), asyncio.create_task(serve_worker(cfg.service.name))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
