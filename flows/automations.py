@@ -15,12 +15,14 @@ import hashlib
 
 from outcomes.config import Config
 
+# every value through tojson: an export label can be a file name with quotes or backslashes (a
+# rejected export whose manifest cannot be read), and a body that is not JSON is refused by the target
 PAYLOAD_TEMPLATE = (
-    '{"source": "ketamine-outcomes", "event": "{{ event.event }}", '
-    '"registry": "{{ event.resource[\'outcomes.registry\'] }}", '
-    '"export": "{{ event.resource[\'outcomes.export\'] }}", '
-    '"rule": "{{ event.payload.rule or \'\' }}", '
-    '"description": "{{ event.payload.description or \'\' }}", '
+    '{"source": "ketamine-outcomes", "event": {{ event.event | tojson }}, '
+    '"registry": {{ event.resource[\'outcomes.registry\'] | tojson }}, '
+    '"export": {{ event.resource[\'outcomes.export\'] | tojson }}, '
+    '"rule": {{ (event.payload.rule or \'\') | tojson }}, '
+    '"description": {{ (event.payload.description or \'\') | tojson }}, '
     '"reason": {{ (event.payload.reason or \'\') | tojson }}, '
     '"occurred": "{{ event.occurred }}"}'
 )

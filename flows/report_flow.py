@@ -51,13 +51,19 @@ def monthly_report(registry_id: str | None = None, month: str | None = None) -> 
 
     scheduled = flow_run.scheduled_start_time or datetime.now().astimezone()
     registries = [registry_id] if registry_id else _registries_in_warehouse()
-    done = []
-    for rid in registries:
+    done, failed = [], []
+    for rid in registries:  # every registry gets its report, whatever happened to the one before
         m = month or previous_month(scheduled, registry_settings(rid).timezone)
         cmd = report_command(m, rid)
         logger.info("running %s", " ".join(cmd[1:]))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"report for {rid} {m} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            msg = f"report for {rid} {m} failed ({proc.returncode}): {proc.stderr[-2000:]}"
+            logger.error(msg)
+            failed.append(msg)
+            continue
         done.append(f"{rid}:{m}")
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(registries)} report(s) failed; written: "
+                           f"{', '.join(done) or 'none'}; " + "; ".join(failed))
     return done

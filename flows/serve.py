@@ -88,6 +88,46 @@ def build_deployments(cfg: Config) -> list:
     return out
 
 
+def drop_missed_ticks(deployment_ids: list, before=None) -> int:
+    """Cancel the scheduled runs of these (interval) deployments that were due before `before`
+    (default: now), and return how many.
+
+    Why: the server keeps scheduling the watcher, sweep and pull ticks while no service runs them
+    (down for an hour: ~6 watchers, ~12 sweeps, ~12 pulls per registry), and a runner starts every
+    late run at once, up to its limit: 10-minute watchers then fill its slots, hash each new export
+    several times over and hold back the triggered ingest runs. The runs `outcomes serve` starts
+    at once (the watcher, the sweep, the pulls) do what the missed ticks would have done."""
+    from datetime import datetime, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterId, FlowRunFilter,
+                                                FlowRunFilterExpectedStartTime, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    if not deployment_ids:
+        return 0
+    before = before or datetime.now(timezone.utc)
+    dropped, seen = 0, set()
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=list(deployment_ids))),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=before)),
+                limit=200)
+            runs = [r for r in runs if r.id not in seen]
+            if not runs:
+                return dropped
+            for r in runs:
+                seen.add(r.id)
+                client.set_flow_run_state(r.id, Cancelled(message="missed while outcomes serve was down; "
+                                                                  "its start-up run does this work"), force=True)
+                dropped += 1
+
+
 def export_paths(cfg: Config) -> None:
     """Flow runs are subprocesses: give them the same configuration and absolute paths."""
     if cfg.path is not None:
@@ -131,9 +171,15 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
     poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or cfg.service.runner_poll)
     runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit, query_seconds=poll)
     deployments = build_deployments(cfg)
-    for d in deployments:
-        runner.add_deployment(d)
+    ids = [runner.add_deployment(d) for d in deployments]
     if kick:
+        interval_ids = [i for spec, i in zip(deployment_specs(cfg), ids) if "interval" in spec]
+        try:
+            dropped = drop_missed_ticks(interval_ids)
+            if dropped:
+                log.info("cancelled %d watcher/sweep/pull run(s) missed while the service was down", dropped)
+        except Exception as e:  # never keep the service from starting
+            log.warning("could not cancel the runs missed while the service was down: %s", e)
         refs = [f"watch-landing-zone/{cfg.service.name}", f"sweep-landing-zone/{cfg.service.name}"]
         refs += [f"pull-exports/{cfg.service.name}-{rid}" for rid, reg in sorted(cfg.registries.items()) if reg.source]
         for ref in refs:
@@ -148,7 +194,7 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
         from flows.worker import serve_worker
 
         # either one ending (Ctrl-C, SIGTERM, a crash) ends the service
-        tasks = [asyncio.create_task(runner.start()), asyncio.create_task(serve_worker())]
+        tasks = [asyncio.create_task(runner.start()), asyncio.create_task(serve_worker(cfg.service.name))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:

@@ -57,7 +57,12 @@ def start_server(host: str, port: int, prefect_home: str | Path, log_path: Path 
     prefect_bin = Path(sys.executable).with_name("prefect")
     cmd = [str(prefect_bin) if prefect_bin.exists() else "prefect", "server", "start", "--host", host, "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    if not wait_healthy(api, timeout=90, proc=proc):
+    try:
+        healthy = wait_healthy(api, timeout=90, proc=proc)
+    except BaseException:  # Ctrl-C / SIGTERM while it starts: it is in its own session, stop it here
+        stop(proc, "prefect server")
+        raise
+    if not healthy:
         stop(proc, "prefect server")
         raise click.ClickException(f"Prefect server did not become healthy at {api}" +
                                    (f" (see {log_path})" if log_path else ""))
@@ -86,16 +91,27 @@ def run_with_server(host: str, port: int, prefect_home: str, serve_args: list[st
     home = Path(prefect_home).resolve()
     log_path = home / "server.log"
     home.mkdir(parents=True, exist_ok=True)
-    click.echo(f"starting Prefect server (PREFECT_HOME={home}, log {log_path}) ...", err=True)
-    server, api = start_server(host, port, home, log_path)
-    serve = None
-    stopping = {"flag": False}
+    server = serve = None
+    # The children run in sessions of their own (a Ctrl-C on the terminal does not reach them), so
+    # every way out of here must stop them. The handlers are in place before the server starts:
+    # while it starts (seconds) the first signal interrupts the wait, later ones only set the flag.
+    stopping = {"flag": False, "interrupt": True}
 
     def on_signal(signum, frame):
         stopping["flag"] = True
+        if stopping["interrupt"]:
+            stopping["interrupt"] = False
+            raise KeyboardInterrupt
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        click.echo(f"starting Prefect server (PREFECT_HOME={home}, log {log_path}) ...", err=True)
+        try:
+            server, api = start_server(host, port, home, log_path)
+        except KeyboardInterrupt:
+            click.echo("interrupted while the Prefect server started", err=True)
+            return 0
+        stopping["interrupt"] = False
         env = dict(os.environ, PREFECT_API_URL=api, PREFECT_HOME=str(home))
         serve = subprocess.Popen([sys.executable, "-m", "outcomes.cli", "serve", *serve_args], env=env,
                                  start_new_session=True)
@@ -110,10 +126,13 @@ def run_with_server(host: str, port: int, prefect_home: str, serve_args: list[st
                 break
             time.sleep(0.5)
     finally:
-        click.echo("stopping outcomes serve ...", err=True)
-        stop(serve, "outcomes serve")
-        click.echo("stopping Prefect server ...", err=True)
-        stop(server, "prefect server")
+        stopping["interrupt"] = False
+        if serve is not None:
+            click.echo("stopping outcomes serve ...", err=True)
+            stop(serve, "outcomes serve")
+        if server is not None:
+            click.echo("stopping Prefect server ...", err=True)
+            stop(server, "prefect server")
         for s, h in old.items():
             signal.signal(s, h)
     return 0 if stopping["flag"] else 1

@@ -148,8 +148,14 @@ def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     """Triggered by `registry.export.landed`: ingest the export at `location`, after every earlier
     pending export of its registry."""
     from flows.watch import BROKEN, INCOMPLETE, check_export
+    from outcomes.config import load_config
 
     logger = get_run_logger()
+    root = Path(load_config().landing_zone).resolve()
+    where = Path(location).resolve()
+    if root not in where.parents:  # what runs next ingests the landing zone's pending exports only
+        raise RuntimeError(f"{location} is not in the landing zone {root}: nothing ingested (copy the export "
+                           f"there under a hidden name, then rename it)")
     c = check_export(Path(location))
     if c.state == INCOMPLETE and c.manifest_sha256 is None and not Path(location).exists():
         logger.warning("%s is gone; nothing to ingest", location)

@@ -1,8 +1,8 @@
 """The landing zone: which exports in it are complete, and the watcher that announces them.
 
 An export is *landed* when its manifest parses, every file it lists is present with the sha256 the
-manifest states, and no file has changed size or mtime for `settle_seconds`. Half-copied exports
-(missing files, short files, a manifest still being written) are never handed to ingest; one that
+manifest states, and no file has changed size or change time (mtime or ctime) for `settle_seconds`.
+Half-copied exports (missing files, short files, a manifest still being written) are never handed to ingest; one that
 stays incomplete and unchanged for `stale_seconds` is handed over anyway so that ingest records it as
 rejected (a registry that never sends the missing file must hear about it).
 
@@ -72,7 +72,7 @@ class Check:
     """What is known about one candidate: no row values, only the manifest's identity."""
     path: Path
     state: str  # ready | incomplete | broken
-    signature: tuple  # sizes and mtimes of the manifest and every listed file
+    signature: tuple  # sizes and change times of the manifest and every listed file
     registry_id: str | None = None
     export_id: str | None = None
     exported_at: str | None = None  # ISO 8601
@@ -85,10 +85,13 @@ class Check:
 
 
 def _stat(p: Path) -> tuple:
+    """(name, size, last change in ns). The change time is the later of mtime and ctime: copies
+    that keep the source's mtime (`cp -a`, `rsync -a`, unzip) still show when they were written
+    here, which is what staleness and "attempted after its files last changed" must compare with."""
     try:
         st = p.stat()
-        return (p.name, st.st_size, st.st_mtime_ns)
-    except OSError:
+        return (p.name, st.st_size, max(st.st_mtime_ns, st.st_ctime_ns))
+    except (OSError, ValueError):  # ValueError: a manifest path with a NUL byte
         return (p.name, -1, 0)
 
 
@@ -121,7 +124,7 @@ def _manifest_bytes(path: Path) -> bytes | None:
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == "manifest.json"]
             return zf.read(names[0]) if len(names) == 1 else None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError):
+    except Exception:  # noqa: BLE001 - half copied, encrypted, an unsupported compression: no manifest
         return None
 
 
@@ -145,7 +148,22 @@ def identify(path: Path) -> Check:
 
 
 def check_export(path: Path) -> Check:
-    """Is this export complete? Reads manifests and hashes files; never reads a row."""
+    """Is this export complete? Reads manifests and hashes files; never reads a row.
+
+    Never raises: one export that cannot be checked must not stop the watcher, the sweep or the
+    ingest of any other export. A file that cannot be read (yet) leaves it incomplete; anything
+    else makes it broken, handed to ingest at once to be rejected."""
+    try:
+        return _check_export(path)
+    except OSError as e:
+        return Check(path, INCOMPLETE, signature(path), reason=f"cannot be read yet ({e.strerror or type(e).__name__})")
+    except Exception as e:  # noqa: BLE001
+        c = identify(path)
+        c.state, c.reason = BROKEN, f"cannot be checked ({type(e).__name__})"
+        return c
+
+
+def _check_export(path: Path) -> Check:
     c = identify(path)
     if path.is_dir():
         if c.manifest_sha256 is None:
@@ -174,6 +192,11 @@ def check_export(path: Path) -> Check:
                 return c
     except (zipfile.BadZipFile, OSError, EOFError):
         c.reason = "not a complete zip file yet"
+        return c
+    except (RuntimeError, NotImplementedError) as e:  # complete, and unreadable: nothing will change that
+        c.state = BROKEN
+        c.reason = ("the zip is encrypted" if isinstance(e, RuntimeError) else
+                    "the zip uses a compression method that cannot be read (use deflate)")
         return c
     try:
         bundle = open_bundle(path, verify_checksums=True)
@@ -293,7 +316,8 @@ def pending(root: Path, warehouse: Path, registry_id: str | None = None, stale_s
             up_to: str | None = None) -> list[Check]:
     """Every export in the landing zone that is complete (or broken, or stale) and not in ops.loads,
     in (registry, exported_at) order; only `registry_id`'s when given, only those exported at or
-    before `up_to` (ISO 8601) when given. One look, no watcher state: staleness from file mtimes."""
+    before `up_to` (ISO 8601) when given. One look, no watcher state: staleness from the files' change times
+    (see _stat)."""
     now = time.time()
     ids = [identify(p) for p in candidates(root)]
     if registry_id is not None:
@@ -367,7 +391,12 @@ def watch_landing(run_for: float | None = None) -> int:
         if os.getppid() != parent:  # the service died (kill -9): its restart starts a new watcher
             logger.warning("the service that started this watcher (pid %s) is gone: stopping", parent)
             break
-        for c in tracker.scan(root, is_recorded=is_recorded):
+        try:
+            landed = tracker.scan(root, is_recorded=is_recorded)
+        except Exception as e:  # noqa: BLE001 - the next scan tries again; the sweep is the backstop
+            logger.warning("scanning %s failed (%s: %s)", root, type(e).__name__, e)
+            landed = []
+        for c in landed:
             if emitted.get(c.path) == c.signature:
                 continue
             emitted[c.path] = c.signature

@@ -36,6 +36,26 @@ def ingest_pending(registry_id: str, up_to: str | None, request_id: str) -> list
     return ingest_registry(registry_id, up_to, in_worker=True)
 
 
+_FOR_INSTANCE: dict = {}
+
+
+def for_instance(instance: str):
+    """`ingest_pending` as instance `instance` submits and serves it. A task worker is sent the runs
+    of its tasks' keys, and a task's key comes from its function's name and code: every `outcomes
+    serve` on a Prefect server would share one key, and an ingest submitted by one instance could
+    run in another's worker, against that one's landing zone and warehouse (and find nothing). The
+    function's name carries the instance (instance names have no "_", so keys cannot collide)."""
+    t = _FOR_INSTANCE.get(instance)
+    if t is None:
+        def run(registry_id: str, up_to: str | None, request_id: str) -> list[dict]:
+            return ingest_pending.fn(registry_id, up_to, request_id)
+
+        run.__name__ = run.__qualname__ = f"ingest_pending_{instance.replace('-', '_')}"
+        t = task(name="ingest-pending", persist_result=True, log_prints=False)(run)
+        _FOR_INSTANCE[instance] = t
+    return t
+
+
 def worker_enabled() -> bool:
     return os.environ.get(WORKER_ENV) == "1"
 
@@ -44,8 +64,10 @@ def submit_and_wait(registry_id: str, up_to: str | None, poll: float = 5.0) -> l
     """Hand the ingest to the worker and wait for it. The worker lives in `outcomes serve`, this
     flow run's parent: if that process dies (kill -9) the run fails instead of waiting forever, and
     the sweep of the restarted service loads what is left."""
+    from outcomes.config import load_config
+
     parent = os.getppid()
-    future = ingest_pending.delay(registry_id, up_to, uuid.uuid4().hex)
+    future = for_instance(load_config().service.name).delay(registry_id, up_to, uuid.uuid4().hex)
     while True:
         future.wait(timeout=poll)
         if future.state.is_final():
@@ -89,7 +111,7 @@ def warm_up() -> float:
     return time.perf_counter() - t
 
 
-async def serve_worker() -> None:
+async def serve_worker(instance: str) -> None:
     """Warm up, then serve `ingest_pending` until cancelled. Runs in the `outcomes serve` process.
 
     One ingest at a time: DuckDB lets one process attach a database file once, and every ingest
@@ -103,5 +125,5 @@ async def serve_worker() -> None:
         log.info("ingest worker warmed up in %.1f s", seconds)
     except Exception as e:  # a failed warm-up only costs the first export its cold start
         log.warning("ingest worker warm-up failed (%s); serving anyway", e)
-    worker = TaskWorker(ingest_pending, limit=1)
+    worker = TaskWorker(for_instance(instance), limit=1)
     await worker.astart()
