@@ -339,3 +339,25 @@ def test_vitals_of_an_inpatient_stay_far_from_the_dose_are_not_session_vitals(tm
     _, res = read_export(ws, "fhir", export, registry_id="r")
     assert sorted(rows(ws, "vitals", "minutes_after_dose, heart_rate")) == [("0", "70"), ("40", "75")]
     assert res["vitals"].skipped["Observation/vital sign more than 12 h before or 24 h after the dose"] == 3
+
+
+def test_line_numbers_count_blank_lines(tmp_path, ws):
+    # DuckDB's NDJSON reader skips blank and whitespace-only lines; the lines a quarantine row or an
+    # error names must still be the file's own line numbers.
+    export = ndjson_export(tmp_path / "e", [PATIENT, _phq9_obs("obs-1", 7), _phq9_obs("obs-2", 9)])
+    path = export / "Observation.000.ndjson"
+    first, second = path.read_text().splitlines()
+    path.write_text("\n" + first + "\n  \n\r\n" + second + "\n\n")  # objects on lines 2 and 5
+    read_export(ws, "fhir", export, registry_id="r")
+    assert sorted(rows(ws, "assessments", "assessment_id, _line")) == [("obs-1", 2), ("obs-2", 5)]
+
+
+def test_object_lines_only_when_blank_lines_shift_them(tmp_path):
+    from transforms.adapters.fhir import object_lines
+
+    cases = {b'{"a":1}\n{"a":2}\n': None, b'{"a":1}\n{"a":2}\n\n\n': None, b'': None,
+             b'\n{"a":1}\n\n{"a":2}': [2, 4], b'{"a":1}\r\n\r\n{"a":2}\r\n': [1, 3]}
+    for i, (data, want) in enumerate(cases.items()):
+        p = tmp_path / f"{i}.ndjson"
+        p.write_bytes(data)
+        assert object_lines(p) == want, data

@@ -9,10 +9,12 @@ Registered as "fhir" when this module is imported.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from transforms.adapters import Adapter, fhir_codes, fhir_questionnaire, register
 from transforms.adapters.fhir_export import LOG, is_fhir_folder, open_export
@@ -74,6 +76,25 @@ def _bad_line(path: Path) -> str:
     return ""
 
 
+# A blank (or whitespace-only) line with a line of content after it: DuckDB's NDJSON reader skips
+# such lines, so from there on its ordinals are not line numbers.
+_BLANK_THEN_MORE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*\n(?=[ \t\r\f\v\n]*[^ \t\r\f\v\n])")
+
+
+def object_lines(path: Path) -> list[int] | None:
+    """The line number of each object of an NDJSON file, in order, when blank lines shift them; None
+    when none does (then the reader's ordinal is the line). One regular-expression pass over the
+    mapped file; the lines are counted one by one only for a file that has such a blank line."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return None
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if _BLANK_THEN_MORE.search(mm) is None:
+            return None
+        return [n for n, line in enumerate(iter(mm.readline, b""), 1) if line.strip()]
+
+
 def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]], export: str) -> dict[str, str]:
     """fhir_res from every NDJSON file; returns resource type -> the first file it was found in."""
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_res (_line BIGINT, file VARCHAR, rtype VARCHAR, id VARCHAR, j JSON)")
@@ -82,11 +103,25 @@ def load_resources(con: duckdb.DuckDBPyConnection, files: list[tuple[str, Path]]
     for declared, path in files:
         k = per_type.get(declared, 0)
         per_type[declared] = k + 1
+        lines = object_lines(path)
         try:
-            con.execute(
-                "INSERT INTO fhir_res SELECT ? + ordinality, ?, json_extract_string(json, '$.resourceType'), json_extract_string(json, '$.id'), json "
-                "FROM read_json_objects(?, format = 'newline_delimited') WITH ORDINALITY",
-                [k * LINE_STRIDE, path.name, str(path)])
+            if lines is None:
+                con.execute(
+                    "INSERT INTO fhir_res SELECT ? + ordinality, ?, json_extract_string(json, '$.resourceType'), json_extract_string(json, '$.id'), json "
+                    "FROM read_json_objects(?, format = 'newline_delimited') WITH ORDINALITY",
+                    [k * LINE_STRIDE, path.name, str(path)])
+            else:  # the reader's n-th object is on line lines[n - 1]
+                con.register("_ndjson_lines", pa.table({"ord": pa.array(range(1, len(lines) + 1), pa.int64()),
+                                                        "line": pa.array(lines, pa.int64())}))
+                try:
+                    con.execute(
+                        "INSERT INTO fhir_res SELECT ? + coalesce(m.line, r.ordinality), ?, json_extract_string(r.json, '$.resourceType'), "
+                        "json_extract_string(r.json, '$.id'), r.json "
+                        "FROM read_json_objects(?, format = 'newline_delimited') WITH ORDINALITY r "
+                        "LEFT JOIN _ndjson_lines m ON m.ord = r.ordinality",
+                        [k * LINE_STRIDE, path.name, str(path)])
+                finally:
+                    con.unregister("_ndjson_lines")
         except duckdb.Error as e:
             raise BundleError("fhir.ndjson", f"NDJSON cannot be read ({type(e).__name__}{_bad_line(path)})", export,
                               path.name) from None
