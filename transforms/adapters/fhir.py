@@ -76,21 +76,25 @@ def _bad_line(path: Path) -> str:
     return ""
 
 
-# A blank (or whitespace-only) line with a line of content after it: DuckDB's NDJSON reader skips
-# such lines, so from there on its ordinals are not line numbers.
-_BLANK_THEN_MORE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*\n(?=[ \t\r\f\v\n]*[^ \t\r\f\v\n])")
+# Blank (or whitespace-only) lines, which DuckDB's NDJSON reader skips: after one followed by more
+# content its ordinals are no longer line numbers. Patterns with a literal start, so that the
+# common file without one costs a pass at memchr speed (~0.03 s per 66 MB).
+_LEADING_BLANK = re.compile(rb"[ \t\r\f\v]*\n")
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
+_CONTENT = re.compile(rb"[^ \t\r\f\v\n]")
 
 
 def object_lines(path: Path) -> list[int] | None:
     """The line number of each object of an NDJSON file, in order, when blank lines shift them; None
-    when none does (then the reader's ordinal is the line). One regular-expression pass over the
-    mapped file; the lines are counted one by one only for a file that has such a blank line."""
+    when none does (then the reader's ordinal is the line). One search over the mapped file; the
+    lines are counted one by one only for a file with a blank line that has content after it."""
     import mmap
 
     if path.stat().st_size == 0:
         return None
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if _BLANK_THEN_MORE.search(mm) is None:
+        blank = _LEADING_BLANK.match(mm) or _BLANK_LINE.search(mm)
+        if blank is None or _CONTENT.search(mm, blank.end()) is None:
             return None
         return [n for n, line in enumerate(iter(mm.readline, b""), 1) if line.strip()]
 
