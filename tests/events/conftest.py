@@ -27,6 +27,18 @@ os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def processes_with_env(entry: bytes) -> list[int]:
+    """Live processes (this one excepted) whose environment holds `entry` (b"NAME=value")."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) != os.getpid() and entry in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,15 +125,7 @@ class Service:
 
     def processes(self) -> list[int]:
         """Live processes started for this service (its config in their environment), itself included."""
-        needle = f"OUTCOMES_CONFIG={self.config}".encode()
-        found = []
-        for proc in Path("/proc").glob("[0-9]*"):
-            try:
-                if int(proc.name) != os.getpid() and needle in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except (OSError, ValueError):
-                continue
-        return found
+        return processes_with_env(f"OUTCOMES_CONFIG={self.config}".encode())
 
     def stop(self):
         from flows.serve_command import stop

@@ -5,22 +5,10 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.events.conftest import ROOT, free_port, wait_for
-
-
-def _with_env(needle: bytes) -> list[int]:
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(proc.name) != os.getpid() and needle in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except (OSError, ValueError):
-            continue
-    return found
+from tests.events.conftest import ROOT, free_port, processes_with_env, wait_for
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -37,12 +25,12 @@ def test_signal_while_the_server_starts_stops_the_server(tmp_path, sig):
     needle = f"PREFECT_HOME={home.resolve()}".encode()
     try:
         # the server process exists, and is still starting (it takes seconds to answer /api/health)
-        wait_for(lambda: _with_env(needle), 30, interval=0.05, what="the Prefect server to be started")
+        wait_for(lambda: processes_with_env(needle), 30, interval=0.05, what="the Prefect server to be started")
         proc.send_signal(sig)  # systemd stop, `kill`, or Ctrl-C on the terminal
         proc.wait(90)
-        wait_for(lambda: not _with_env(needle), 10, what="the Prefect server to be stopped too")
+        wait_for(lambda: not processes_with_env(needle), 10, what="the Prefect server to be stopped too")
     finally:
-        for pid in [proc.pid] + _with_env(needle):
+        for pid in [proc.pid] + processes_with_env(needle):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -66,36 +66,30 @@ def _time(value: str, export: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _log_time(root: Path) -> str | None:
+def _log_details(root: Path) -> list[dict]:
+    """The eventDetail of each event the server logged in log.ndjson, in order ([] without one)."""
     p = root / LOG
     if not p.is_file():
-        return None
-    found = None
+        return []
+    out = []
     for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             ev = json.loads(line)
         except json.JSONDecodeError:
             continue
-        t = (ev.get("eventDetail") or {}).get("transactionTime") if isinstance(ev, dict) else None
-        if t:
-            found = t
-    return found
+        if isinstance(ev, dict) and isinstance(ev.get("eventDetail"), dict):
+            out.append(ev["eventDetail"])
+    return out
 
 
-def _kickoff_url(root: Path) -> str | None:
-    """The kick-off request URL the server logged in log.ndjson, if any."""
-    p = root / LOG
-    if not p.is_file():
-        return None
-    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        url = (ev.get("eventDetail") or {}).get("exportUrl") if isinstance(ev, dict) else None
-        if isinstance(url, str):
-            return url
-    return None
+def _log_time(details: list[dict]) -> str | None:
+    """The last transactionTime the log gives."""
+    return next((d["transactionTime"] for d in reversed(details) if d.get("transactionTime")), None)
+
+
+def _kickoff_url(details: list[dict]) -> str | None:
+    """The kick-off request URL the server logged, if any."""
+    return next((d["exportUrl"] for d in details if isinstance(d.get("exportUrl"), str)), None)
 
 
 def requested_since(url: str | None) -> bool:
@@ -150,7 +144,8 @@ def open_export(source, **options) -> Bundle:
         hashes[MANIFEST] = sha256_of(root / MANIFEST)
     content = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
 
-    when = (manifest or {}).get("transactionTime") or _log_time(root) or options.get("exported_at")
+    logged = _log_details(root)  # the server's log.ndjson: a few events
+    when = (manifest or {}).get("transactionTime") or _log_time(logged) or options.get("exported_at")
     if when:
         exported_at = _time(when, label)
     else:
@@ -167,7 +162,7 @@ def open_export(source, **options) -> Bundle:
     # _since: only what changed since then. Read from export.json, else from the kick-off request the
     # manifest (`request`) or the server's log names, so a delta is never taken for a snapshot.
     request = (manifest or {}).get("request") if isinstance((manifest or {}).get("request"), str) else None
-    since = meta.get("since") or requested_since(request or _kickoff_url(root))
+    since = meta.get("since") or requested_since(request or _kickoff_url(logged))
     mode = meta.get("mode") or ("incremental" if since else "full")
     by_type: dict[str, Path] = {}
     for t, p in files:
