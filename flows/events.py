@@ -3,11 +3,10 @@
 
 Events name the registry, the export and the alert rule; they never carry a patient identifier, a
 patient key, a record id or a row value. `build_*` functions are plain and unit-tested; `emit_*`
-send through Prefect's events client (PREFECT_API_URL).
+send through Prefect's events client (PREFECT_API_URL); outcome events go through the outbox
+(flows/outbox.py), which sends them at least once.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 LANDED = "registry.export.landed"
 LOADED = "outcomes.export.loaded"
@@ -92,21 +91,6 @@ def build_outcome_events(result: dict, alert_counts: list[tuple[str, str, int]],
     return out
 
 
-def alert_counts(warehouse: str | Path, load_id: int | None) -> list[tuple[str, str, int]]:
-    """(rule, table, rows) of ops.alerts for one load: counts only, never the rows."""
-    if load_id is None:
-        return []
-    from warehouse.connect import open_readonly
-
-    con = open_readonly(warehouse)
-    try:
-        return [tuple(r) for r in con.execute(
-            "SELECT rule, table_name, count(*) FROM ops.alerts WHERE load_id = ? GROUP BY ALL ORDER BY rule, table_name",
-            [load_id]).fetchall()]
-    finally:
-        con.close()
-
-
 def emit(events: list[dict]) -> None:
     from prefect.events import emit_event
 
@@ -116,10 +100,3 @@ def emit(events: list[dict]) -> None:
 
 def emit_landed(check, instance: str) -> None:
     emit([build_landed(check, instance)])
-
-
-def emit_outcome(result: dict, warehouse: str | Path, instance: str) -> list[dict]:
-    events = build_outcome_events(result, alert_counts(warehouse, result.get("load_id"))
-                                  if result.get("status") == "loaded" else [], instance)
-    emit(events)
-    return events

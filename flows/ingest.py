@@ -72,12 +72,13 @@ class IngestResult:
         return dict(self.__dict__)
 
 
-def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | None) -> ExportMeta:
+def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | None,
+          notify: str | None = None) -> ExportMeta:
     return ExportMeta(
         registry_id=bundle.registry_id, export_id=bundle.export_id, exported_at=bundle.exported_at,
         mode=bundle.mode, adapter=adapter, contract=bundle.contract, content_sha256=bundle.manifest_sha256,
         source=bundle.source, started_at=started, flow_run_id=flow_run_id,
-        source_files={f.table: f.relpath for f in bundle.files},
+        source_files={f.table: f.relpath for f in bundle.files}, notify=notify,
     )
 
 
@@ -195,11 +196,13 @@ def _summaries(ws) -> tuple[dict, dict]:
 
 @flow(name="ingest-export", log_prints=False)
 def ingest_export(source: str, warehouse: str | None = None, reject_threshold: float = DEFAULT_THRESHOLD,
-                  timezone_name: str = "UTC", adapter: str | None = None, options: dict | None = None) -> dict:
+                  timezone_name: str = "UTC", adapter: str | None = None, options: dict | None = None,
+                  notify: str | None = None) -> dict:
     """Load one export exactly once. Returns an IngestResult as a dict.
 
     adapter: kor, redcap or fhir (detected when None); options go to the adapter's open()
-    (for example registry_id and mapping for REDCap)."""
+    (for example registry_id and mapping for REDCap). notify: the service instance that sends the
+    outcome's events; the attempt is queued in ops.outbox in its own transaction (flows/outbox.py)."""
     logger = get_run_logger()
     key = load_key()  # refuse to run without a key, before reading anything
     wh = str(ensure_warehouse(warehouse_path(warehouse)))
@@ -231,11 +234,11 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             registry = options.get("registry_id") or getattr(e, "registry", None) or "unknown"
             export = getattr(e, "export", None) or Path(source).name
             meta = ExportMeta(registry, export, None, "unknown", adapter, None, None, str(source), started,
-                              _flow_run_id())
+                              _flow_run_id(), notify=notify)
             out = reject(ws, wh, meta, str(e), with_findings=False)
             return IngestResult(registry, export, "rejected", out.load_id, str(e), str(source)).as_dict()
         lap("verify")
-        meta = _meta(bundle, adapter, started, _flow_run_id())
+        meta = _meta(bundle, adapter, started, _flow_run_id(), notify)
         result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
                               exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
         try:

@@ -82,11 +82,13 @@ def pending_exports(root: str, warehouse: str, registry_id: str | None, up_to: s
 find_pending = task(name="find-pending", cache_policy=NO_CACHE)(pending_exports)
 
 
-@task(name="emit-outcome-events", cache_policy=NO_CACHE)
-def emit_outcome_events(result: dict, warehouse: str, instance: str) -> list[str]:
-    from flows.events import emit_outcome
+@task(name="send-notifications", cache_policy=NO_CACHE)
+def send_notifications(warehouse: str, instance: str, registry_id: str) -> list[str]:
+    """The registry's queued outcome events and safety alerts (flows/outbox.py), this load's and
+    any a dead service left unsent."""
+    from flows.outbox import flush
 
-    return [e["event"] for e in emit_outcome(result, warehouse, instance)]
+    return [e["event"] for e in flush(warehouse, instance, registry_id)]
 
 
 _LOCAL_SLOTS: dict[str, threading.Lock] = {}
@@ -109,7 +111,9 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
     """Inside a flow: take the registry's slot, then ingest its pending exports (those exported at or
     before up_to) in exported_at order, emitting the outcome events of each."""
     from flows.ingest import ingest_in_process
+    from flows.outbox import flush as flush_outbox
     from outcomes.config import load_config, warehouse_for
+    from warehouse.load import _fault
 
     logger = get_run_logger()
     cfg = load_config()
@@ -122,14 +126,16 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
         waited = time.monotonic() - asked
         # a plain call, not the task: inside the slot every API round trip delays the load
         todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds)
+        flush_outbox(wh, cfg.service.name, registry_id)  # what a dead service committed but never sent
         for lg in (logger, log):  # the run's log in the UI, and the service's own log
             lg.info("registry %s: slot after %.2f s; %d pending export(s) up to %s (found in %.2f s)", registry_id,
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
         for item in todo:
             options = {"registry_id": registry_id} if registry_id != "unknown" else {}
             r = ingest_in_process(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
-                                  timezone_name=settings.timezone, options=options)
-            emit_outcome_events(r, wh, cfg.service.name)
+                                  timezone_name=settings.timezone, options=options, notify=cfg.service.name)
+            _fault("after_commit")  # tests: the service dies between the commit and the send
+            send_notifications(wh, cfg.service.name, registry_id)
             results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})
     return results
 
@@ -172,14 +178,19 @@ def sweep_landing() -> list[dict]:
     registry, in exported_at order: nothing is lost when an event was missed or the service was down."""
     from outcomes.config import load_config, warehouse_for
 
+    from flows.outbox import registries_with_unsent
+
     logger = get_run_logger()
     cfg = load_config()
     root, wh = str(Path(cfg.landing_zone).resolve()), str(warehouse_for(cfg).resolve())
     Path(root).mkdir(parents=True, exist_ok=True)
     todo = find_pending(root, wh, None, None, cfg.service.stale_seconds)
-    registries = list(dict.fromkeys(item["registry_id"] for item in todo))
-    logger.info("sweep: %d pending export(s) in %d registr%s", len(todo), len(registries),
-                "y" if len(registries) == 1 else "ies")
+    # and the registries whose loads' notifications a dead service left unsent (flows/outbox.py)
+    unsent = registries_with_unsent(wh, cfg.service.name)
+    registries = list(dict.fromkeys([item["registry_id"] for item in todo] + unsent))
+    logger.info("sweep: %d pending export(s) in %d registr%s; %d registr%s with unsent notifications",
+                len(todo), len(registries), "y" if len(registries) == 1 else "ies", len(unsent),
+                "y" if len(unsent) == 1 else "ies")
     results = []
     for reg in registries:
         results.extend(run_ingest(reg))

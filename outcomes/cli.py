@@ -384,7 +384,8 @@ def sql(query, warehouse, fmt):
               help="How many recent load attempts to list; 0 lists them all.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(warehouse, limit, as_json):
-    """Recent loads, current row counts and quarantine counts by rule.
+    """Recent loads, current row counts, quarantine counts by rule, and notifications the service
+    has not sent yet (shown only when there are some).
 
     Exit 0 ok; 1 when the warehouse is missing, busy (OUTCOMES_LOCK_TIMEOUT) or unreadable; 2 on a
     usage error."""
@@ -410,6 +411,10 @@ def status(warehouse, limit, as_json):
     click.echo("\nQuarantine by rule")
     emit_rows(["registry_id", "table", "rule", "rows"],
               [(q["registry_id"], q["table"], q["rule"], q["rows"]) for q in report["quarantine"]], "table")
+    if report["unsent_notifications"]:
+        click.echo("\nNotifications waiting to be sent (docs/operations.md: the outbox)")
+        emit_rows(["registry_id", "instance", "loads", "oldest_queued"],
+                  [tuple(u.values()) for u in report["unsent_notifications"]], "table")
 
 
 @cli.command()

@@ -34,6 +34,7 @@ class ExportMeta:
     started_at: datetime
     flow_run_id: str | None = None
     source_files: dict[str, str] = field(default_factory=dict)  # table -> relpath
+    notify: str | None = None  # the service instance that sends this load's events (ops.outbox)
 
 
 @dataclass
@@ -122,6 +123,9 @@ def _ledger(con, meta: ExportMeta, load_id: int, status: str, reason: str | None
             meta.started_at, datetime.now(timezone.utc), json.dumps(timings or {}), meta.flow_run_id,
         ],
     )
+    if meta.notify:  # in the same transaction as the ledger row: committed together or not at all
+        con.execute("INSERT INTO wh.ops.outbox (load_id, registry_id, instance, queued_at) VALUES (?, ?, ?, ?)",
+                    [load_id, meta.registry_id, meta.notify, datetime.now(timezone.utc)])
 
 
 def _write_findings(con, meta: ExportMeta, load_id: int, results: list, with_alerts: bool) -> None:

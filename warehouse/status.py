@@ -1,4 +1,5 @@
-"""What `outcomes status` shows: recent load attempts, current rows, quarantine by rule."""
+"""What `outcomes status` shows: recent load attempts, current rows, quarantine by rule, and
+notifications the service has not sent yet."""
 from __future__ import annotations
 
 import duckdb
@@ -16,9 +17,15 @@ def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dic
     loads = cur.fetchall()
     current = con.execute(sqlfiles.read_sql("warehouse", "status/current_rows.sql")).fetchall()
     quarantine = con.execute(sqlfiles.read_sql("warehouse", "status/quarantine_by_rule.sql")).fetchall()
+    unsent = []
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'outbox'"
+                   ).fetchone()[0]:  # a warehouse from before migration 0003 has none
+        unsent = con.execute(sqlfiles.read_sql("warehouse", "status/unsent_notifications.sql")).fetchall()
     return {
         "loads": [dict(zip(cols, r)) for r in loads],
         "loads_table": (cols, loads),
         "current": [{"registry_id": r[0], "table": r[1], "rows": r[2]} for r in current],
         "quarantine": [{"registry_id": r[0], "table": r[1], "rule": r[2], "rows": r[3]} for r in quarantine],
+        "unsent_notifications": [{"registry_id": r[0], "instance": r[1], "loads": r[2], "oldest_queued": r[3]}
+                                 for r in unsent],
     }

@@ -1,0 +1,160 @@
+"""The notification outbox: every outcome event and safety alert of a service's loads is sent at
+least once, even when the service dies between the load's commit and the send.
+
+A load run by `outcomes serve` queues itself in ops.outbox in its own transaction
+(warehouse/load.py). `flush` reads what is unsent, builds the events from ops.loads and
+ops.alerts (counts only, never rows), posts them to the Prefect API and waits for the API to
+accept them, then marks them sent. A service that died in between finds them unsent at its next
+ingest or sweep. A send repeated after a crash between the post and the mark carries the same
+event ids (derived from the outbox row), which Prefect's event store and automations take once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from flows.events import build_outcome_events
+
+log = logging.getLogger(__name__)
+
+_ID_NAMESPACE = uuid.UUID("5f0c7c52-8d0e-4b71-9a51-4c8a0e3b7d21")  # this project's; any fixed UUID
+
+
+def event_id(instance: str, load_id: int, queued_at: datetime, event: str, rule: str | None) -> uuid.UUID:
+    """The same id each time the same outbox row's event is sent. queued_at is part of it: a
+    warehouse created anew numbers its loads from 1 again, and its events must not be taken for
+    the old ones."""
+    return uuid.uuid5(_ID_NAMESPACE, f"{instance}|{load_id}|{queued_at.isoformat()}|{event}|{rule or ''}")
+
+
+def unsent(con, instance: str, registry_id: str | None = None) -> list[tuple[int, str, datetime]]:
+    """(load_id, registry_id, queued_at) of the instance's unsent loads, oldest first."""
+    return [tuple(r) for r in con.execute(
+        "SELECT load_id, registry_id, queued_at FROM ops.outbox WHERE instance = $1 AND sent_at IS NULL "
+        "AND ($2::VARCHAR IS NULL OR registry_id = $2) ORDER BY load_id", [instance, registry_id]).fetchall()]
+
+
+def load_result(con, load_id: int) -> dict:
+    """An ingest result as flows.events.build_outcome_events reads it, from the load's ledger row."""
+    row = con.execute("SELECT registry_id, export_id, status, reason, exported_at, row_counts FROM ops.loads "
+                      "WHERE load_id = ?", [load_id]).fetchone()
+    if row is None:
+        return {}
+    registry, export, status, reason, exported_at, counts = row
+    return {"registry_id": registry, "export_id": export, "status": status, "reason": reason, "load_id": load_id,
+            "exported_at": exported_at.isoformat() if exported_at else None,
+            "tables": json.loads(counts) if counts else {}}
+
+
+def events_for(con, load_id: int, queued_at: datetime, instance: str) -> list[dict]:
+    result = load_result(con, load_id)
+    if not result:
+        return []
+    alerts = []
+    if result["status"] == "loaded":
+        alerts = [tuple(r) for r in con.execute(
+            "SELECT rule, table_name, count(*) FROM ops.alerts WHERE load_id = ? GROUP BY ALL "
+            "ORDER BY rule, table_name", [load_id]).fetchall()]
+    events = build_outcome_events(result, alerts, instance)
+    for e in events:
+        e["id"] = str(event_id(instance, load_id, queued_at, e["event"], e["payload"].get("rule")))
+        e["occurred"] = queued_at.astimezone(timezone.utc).isoformat()
+    return events
+
+
+def post_events(events: list[dict]) -> None:
+    """Send events through the Prefect API's HTTP endpoint and return once it has accepted them.
+    Not prefect.events.emit_event: that queues them for a background websocket, and a process
+    killed right after would lose them although they had been marked sent."""
+    if not events:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.events import Event
+
+    body = [Event(event=e["event"], resource=e["resource"], payload=e.get("payload") or {}, id=uuid.UUID(e["id"]),
+                  occurred=datetime.fromisoformat(e["occurred"])).model_dump(mode="json") for e in events]
+    with get_client(sync_client=True) as client:
+        client.request("POST", "/events", json=body).raise_for_status()
+
+
+def mark_sent(warehouse: str | Path, instance: str, load_ids: list[int]) -> None:
+    """Attached the way a load attaches it (waiting out another process's lock), not opened: the
+    service's watcher thread may hold a read-only connection to the file in this process."""
+    import duckdb
+
+    from warehouse.connect import attach, detach
+
+    con = duckdb.connect(":memory:")
+    try:
+        attach(con, warehouse)
+        try:
+            con.execute("UPDATE wh.ops.outbox SET sent_at = ? WHERE instance = ? AND sent_at IS NULL "
+                        "AND list_contains(?, load_id)", [datetime.now(timezone.utc), instance, load_ids])
+        finally:
+            detach(con)
+    finally:
+        con.close()
+
+
+def _has_outbox(con) -> bool:
+    """False on a warehouse its first ingest has not migrated yet (the sweep at a service's start)."""
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'outbox'"
+                       ).fetchone()[0] > 0
+
+
+def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
+          send: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Send the instance's unsent loads (of one registry, or all), oldest first; returns the events
+    sent. A failed send stops the flush and leaves the rest queued for the next one (logged, not
+    raised: the load itself succeeded); a failed mark means those are sent again, with the same ids."""
+    from warehouse.connect import open_readonly
+
+    send = send or post_events
+    if not Path(warehouse).exists():
+        return []
+    con = open_readonly(warehouse)
+    try:
+        if not _has_outbox(con):
+            return []
+        batches = [(load_id, events_for(con, load_id, queued_at, instance))
+                   for load_id, _, queued_at in unsent(con, instance, registry_id)]
+    finally:
+        con.close()
+    done: list[int] = []
+    out: list[dict] = []
+    for load_id, events in batches:
+        try:
+            send(events)
+        except Exception as e:  # the API is down or refused: the next ingest or sweep sends it
+            log.warning("notifications of load %s not sent (%s: %s); queued in ops.outbox for the next sweep",
+                        load_id, type(e).__name__, e)
+            break
+        done.append(load_id)
+        out.extend(events)
+    if done:
+        try:
+            mark_sent(warehouse, instance, done)
+        except Exception as e:
+            log.warning("loads %s sent but not marked sent (%s); they will be sent again with the same event ids",
+                        done, type(e).__name__)
+    return out
+
+
+def registries_with_unsent(warehouse: str | Path, instance: str) -> list[str]:
+    from warehouse.connect import open_readonly
+
+    if not Path(warehouse).exists():
+        return []
+    con = open_readonly(warehouse)
+    try:
+        if not _has_outbox(con):
+            return []
+        return [r[0] for r in con.execute(
+            "SELECT DISTINCT registry_id FROM ops.outbox WHERE instance = ? AND sent_at IS NULL ORDER BY 1",
+            [instance]).fetchall()]
+    finally:
+        con.close()

@@ -1,0 +1,102 @@
+"""The notification outbox (flows/outbox.py) on real ingest flow runs: a service's load queues its
+events in the load's own transaction; a flush sends them once, and again after a failed send."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.ingest import ingest_export
+from flows.outbox import event_id, flush
+from tests.exports import write_export
+from tests.events.test_outgoing_events import _alert_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _outbox(wh) -> list[tuple]:
+    con = duckdb.connect(wh, read_only=True)
+    try:
+        return con.execute("SELECT load_id, registry_id, instance, sent_at IS NOT NULL FROM ops.outbox "
+                           "ORDER BY load_id").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_service_load_is_queued_and_sent_once(tmp_path, wh):
+    src = write_export(tmp_path / "src", _alert_tables(), registry="reg-o", export_id="o1")
+    r = ingest_export(str(src), warehouse=wh, notify="svc")
+    assert r["status"] == "loaded"
+    assert _outbox(wh) == [(r["load_id"], "reg-o", "svc", False)]
+    assert flush(wh, "other-instance", send=lambda ev: pytest.fail("another instance's row sent")) == []
+
+    sent: list[list[dict]] = []
+    events = flush(wh, "svc", "reg-o", send=sent.append)
+    assert [e["event"] for e in events][0] == "outcomes.export.loaded"
+    rules = sorted(e["payload"]["rule"] for e in events if e["event"] == "outcomes.safety.alert")
+    assert "assessments.phq9_item9.positive" in rules and "adverse_events.serious.sae" in rules, rules
+    loaded = events[0]["payload"]
+    assert loaded["rows"]["assessments"] == r["tables"]["assessments"]["loaded"]
+    assert all(e["resource"]["outcomes.export"] == "o1" for e in events)
+    assert len({e["id"] for e in events}) == len(events)
+    assert _outbox(wh) == [(r["load_id"], "reg-o", "svc", True)]
+    assert flush(wh, "svc", send=lambda ev: pytest.fail("sent twice")) == []  # marked: nothing left
+
+
+def test_a_failed_send_stays_queued_and_goes_out_with_the_same_ids(tmp_path, wh):
+    bad = write_export(tmp_path / "src", registry="reg-o", export_id="bad",
+                       manifest_overrides={"contract": "ketamine-outcomes-export/9"})
+    r = ingest_export(str(bad), warehouse=wh, notify="svc")
+    assert r["status"] == "rejected"
+
+    def down(events):
+        raise ConnectionError("API unreachable")
+
+    assert flush(wh, "svc", send=down) == []
+    assert _outbox(wh) == [(r["load_id"], "reg-o", "svc", False)]
+    from click.testing import CliRunner
+
+    from outcomes.cli import cli
+
+    waiting = CliRunner().invoke(cli, ["status", "-w", wh])
+    assert "Notifications waiting to be sent" in waiting.output and "reg-o" in waiting.output, waiting.output
+    as_json = json.loads(CliRunner().invoke(cli, ["status", "-w", wh, "--json"]).output)
+    assert [(u["registry_id"], u["instance"], u["loads"]) for u in as_json["unsent_notifications"]] == [
+        ("reg-o", "svc", 1)]
+    first: list[dict] = []
+    flush(wh, "svc", send=first.extend)
+    assert [e["event"] for e in first] == ["outcomes.export.rejected"]
+    assert "contract" in first[0]["payload"]["reason"]
+    con = duckdb.connect(wh, read_only=True)
+    queued_at = con.execute("SELECT queued_at FROM ops.outbox").fetchone()[0]
+    con.close()
+    assert first[0]["id"] == str(event_id("svc", r["load_id"], queued_at, "outcomes.export.rejected", None))
+    assert "Notifications waiting" not in CliRunner().invoke(cli, ["status", "-w", wh]).output
+
+
+def test_cli_ingests_queue_nothing(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "src")), warehouse=wh)["status"] == "loaded"
+    assert _outbox(wh) == []
+
+
+def test_a_load_killed_before_commit_queues_nothing(tmp_path, wh):
+    """The outbox row commits with the load or not at all."""
+    src = write_export(tmp_path / "src", registry="reg-o", export_id="k1")
+    code = ("import sys; from flows.ingest import ingest_in_process; "
+            f"ingest_in_process({str(src)!r}, warehouse={wh!r}, notify='svc')")
+    from prefect.settings import PREFECT_API_URL
+
+    # the session's test server (a temporary one would outlive the killed process, holding its pipes)
+    env = dict(os.environ, OUTCOMES_TEST_FAULT="before_commit", PYTHONPATH=str(ROOT),
+               PREFECT_API_URL=PREFECT_API_URL.value())
+    p = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=300)
+    assert p.returncode == 137, p.stderr.decode()[-2000:]
+    assert _outbox(wh) == []
+    r = ingest_export(str(src), warehouse=wh, notify="svc")
+    assert r["status"] == "loaded" and _outbox(wh) == [(r["load_id"], "reg-o", "svc", False)]
