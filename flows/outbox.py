@@ -6,7 +6,8 @@ A load run by `outcomes serve` queues itself in ops.outbox in its own transactio
 ops.alerts (counts only, never rows), posts them to the Prefect API and waits for the API to
 accept them, then marks them sent. A service that died in between finds them unsent at its next
 ingest or sweep. A send repeated after a crash between the post and the mark carries the same
-event ids (derived from the outbox row), which Prefect's event store and automations take once.
+event ids (derived from the outbox row): Prefect's event store keeps an id once, and its
+automations skip ids seen in the last 30 minutes.
 """
 from __future__ import annotations
 
