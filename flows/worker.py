@@ -30,10 +30,21 @@ def ingest_pending(registry_id: str, up_to: str | None, request_id: str) -> list
     """Ingest a registry's pending exports (see flows.sweep.ingest_registry) in the warm worker.
 
     request_id makes every submission distinct: a task worker gives its tasks Prefect's default
-    cache policy (inputs + run id), and an ingest must never be answered from a cache."""
+    cache policy (inputs + run id), and an ingest must never be answered from a cache.
+
+    Persistence is switched off for what runs inside: Prefect's should_persist_result() asks the
+    task run context first, so each ingest-export subflow would inherit this task's
+    persist_result=True and leave its result in Prefect's storage, one file per export that nothing
+    deletes. This task's own result is still persisted (the engine decides after the body returns)."""
+    from contextlib import nullcontext
+
+    from prefect.context import TaskRunContext
+
     from flows.sweep import ingest_registry
 
-    return ingest_registry(registry_id, up_to, in_worker=True)
+    ctx = TaskRunContext.get()
+    with ctx.model_copy(update={"persist_result": False}) if ctx is not None else nullcontext():
+        return ingest_registry(registry_id, up_to, in_worker=True)
 
 
 _FOR_INSTANCE: dict = {}

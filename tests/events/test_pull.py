@@ -137,6 +137,25 @@ def test_partial_grace_is_a_service_setting():
         parse_config({"service": {"partial_grace_seconds": 5}})
 
 
+def stored_results() -> set[Path]:
+    """Files in Prefect's local result storage ($PREFECT_HOME/storage, shared by the services)."""
+    from prefect.settings import get_current_settings
+
+    root = Path(get_current_settings().results.local_storage_path)
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def ingest_runs(api: str, name: str) -> list[dict]:
+    """Runs of the deployments that hand ingests to the warm worker and wait for the result."""
+    import httpx
+
+    ids = [httpx.get(f"{api}/deployments/name/{d}/{name}", timeout=10).json()["id"]
+           for d in ("ingest-landed-export", "sweep-landing-zone")]
+    r = httpx.post(f"{api}/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": ids}}}, timeout=10)
+    r.raise_for_status()
+    return [run for run in r.json() if run["state_type"] != "SCHEDULED"]
+
+
 def test_served_pull_flows_fetch_from_folder_and_s3_then_load(prefect_server, s3_endpoint, tmp_path):
     folder = tmp_path / "registry-folder"
     folder.mkdir()
@@ -156,10 +175,18 @@ source_options = {{ endpoint_url = "{s3_endpoint}", key = "testing", secret = "t
     # the exports wait at the sources; the pulls run when the service starts, then every 30 s
     write_export(folder, registry="reg-local", export_id="l1")
     upload(s3_endpoint, write_export(tmp_path / "s3src", registry="reg-s3", export_id="s1"), "reg-s3")
+    stored_before = stored_results()
     svc = Service(root, prefect_server, registries=regs, env=CREDS).start()
     try:
         svc.wait_loaded("reg-local", ["l1"], timeout=90)
         svc.wait_loaded("reg-s3", ["s1"], timeout=60)
+        # the ingests ran in the warm worker: Prefect's result storage keeps no file of them
+        wait_for(lambda: stored_results() <= stored_before, 15, what="the worker's result files to go")
+        # ... and the runs that waited for them still read their results
+        wait_for(lambda: ingest_runs(prefect_server, svc.name) and not [
+            r for r in ingest_runs(prefect_server, svc.name) if r["state_type"] in ("PENDING", "RUNNING")],
+            30, what="the ingesting flow runs to finish")
+        assert {r["state_type"] for r in ingest_runs(prefect_server, svc.name)} == {"COMPLETED"}
         assert (svc.landing / "reg-local" / "l1" / "manifest.json").exists()
         assert (svc.landing / "reg-s3" / "s1" / "manifest.json").exists()
         assert all(r[2] == "loaded" for r in svc.loads())
