@@ -11,6 +11,8 @@ Sources (outcomes.toml `[registries.<id>].source`):
 Each export is copied to landing/<registry>/.<name>.<random>.partial and renamed to
 landing/<registry>/<name> only once every file is there, so the watcher never sees half a copy.
 An export already in the landing zone (same name) or already recorded in ops.loads is skipped.
+A pull killed mid-copy leaves its .partial behind; the next pull removes it once nothing in it has
+changed for `[service] partial_grace_seconds` (6 h).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from prefect import flow, get_run_logger
+
+from transforms.clients.landing import PARTIAL_GRACE_SECONDS, remove_stale_partials
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -133,10 +137,13 @@ def copy_export(source: str, options: dict, export: RemoteExport, dest_dir: Path
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
-def pull_new(registry_id: str, source: str, options: dict, landing: Path, known: set | None = None) -> list[Path]:
+def pull_new(registry_id: str, source: str, options: dict, landing: Path, known: set | None = None,
+             partial_grace: float = PARTIAL_GRACE_SECONDS, logger=None) -> list[Path]:
     """Copy every export of the source not yet in landing/<registry> (nor recorded in ops.loads under
-    the same export id, given as `known`) into the landing zone. Returns the new paths."""
+    the same export id, given as `known`) into the landing zone. Returns the new paths. First removes
+    the .partial copies of killed pulls unchanged for `partial_grace` seconds."""
     dest_dir = landing / registry_id
+    remove_stale_partials(dest_dir, partial_grace, logger)
     known = known or set()
     copied = []
     fs = None
@@ -185,6 +192,7 @@ def pull_exports(registry_id: str) -> list[str]:
         return []
     landing = Path(cfg.landing_zone).resolve()
     copied = pull_new(registry_id, reg.source, reg.source_options, landing,
-                      _known_exports(warehouse_for(cfg).resolve(), registry_id))
+                      _known_exports(warehouse_for(cfg).resolve(), registry_id),
+                      partial_grace=cfg.service.partial_grace_seconds, logger=logger)
     logger.info("pulled %d new export(s) of %s from %s", len(copied), registry_id, reg.source_kind)
     return [str(p) for p in copied]

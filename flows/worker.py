@@ -30,10 +30,21 @@ def ingest_pending(registry_id: str, up_to: str | None, request_id: str) -> list
     """Ingest a registry's pending exports (see flows.sweep.ingest_registry) in the warm worker.
 
     request_id makes every submission distinct: a task worker gives its tasks Prefect's default
-    cache policy (inputs + run id), and an ingest must never be answered from a cache."""
+    cache policy (inputs + run id), and an ingest must never be answered from a cache.
+
+    Persistence is switched off for what runs inside: Prefect's should_persist_result() asks the
+    task run context first, so each ingest-export subflow would inherit this task's
+    persist_result=True and leave its result in Prefect's storage, one file per export that nothing
+    deletes. This task's own result is still persisted (the engine decides after the body returns)."""
+    from contextlib import nullcontext
+
+    from prefect.context import TaskRunContext
+
     from flows.sweep import ingest_registry
 
-    return ingest_registry(registry_id, up_to, in_worker=True)
+    ctx = TaskRunContext.get()
+    with ctx.model_copy(update={"persist_result": False}) if ctx is not None else nullcontext():
+        return ingest_registry(registry_id, up_to, in_worker=True)
 
 
 _FOR_INSTANCE: dict = {}
@@ -66,15 +77,83 @@ def submit_and_wait(registry_id: str, up_to: str | None, poll: float = 5.0) -> l
     the sweep of the restarted service loads what is left."""
     from outcomes.config import load_config
 
-    parent = os.getppid()
     future = for_instance(load_config().service.name).delay(registry_id, up_to, uuid.uuid4().hex)
+    return wait_and_forget(future, poll, what=f"registry {registry_id}")
+
+
+def wait_and_forget(future, poll: float = 5.0, what: str = "the task") -> object:
+    """Wait for a `.delay()`ed task run while this process's parent (the worker's process) lives,
+    return its result (or raise its exception), then delete the files Prefect kept for it."""
+    parent = os.getppid()
     while True:
         future.wait(timeout=poll)
         if future.state.is_final():
-            return future.result()
+            try:
+                return future.result()
+            finally:
+                forget_files(future)
         if os.getppid() != parent:
             raise RuntimeError(f"the ingest worker (outcomes serve, pid {parent}) is gone; "
-                               f"the next sweep ingests registry {registry_id}")
+                               f"the next sweep ingests {what}")
+
+
+def _local_file(storage_key: str, block) -> Path | None:
+    """The local file of a storage key, as Prefect's ResultStore resolves it; None when the
+    storage is not a local folder (a remote block has no delete in Prefect's API)."""
+    from prefect.filesystems import LocalFileSystem
+
+    if block is None:
+        return Path(storage_key) if Path(storage_key).is_absolute() else None
+    if isinstance(block, LocalFileSystem):
+        return block._resolve_path(storage_key)
+    return None
+
+
+def forget_files(future) -> list[Path]:
+    """Delete what Prefect wrote to disk for one `.delay()`ed task run, once its result was read.
+
+    Why: nothing in Prefect ever deletes them, so a service running for years would keep one file
+    per ingest of each kind: the result record (<result storage>/<cache key>, by default
+    $PREFECT_HOME/storage/<32 hex>: the returned counts and export ids, or the exception) and the
+    submission's parameters (<task scheduling storage>/parameters/<uuid>: the arguments plus a
+    pickled copy of the submitter's Prefect settings, API URL and key included). Their names are in
+    the task run's states: the final state's result metadata and the Scheduled state's
+    task_parameters_id. A failure here is logged and never fails the ingest; files in remote
+    storage blocks are left where they are. Returns the files removed."""
+    from prefect import get_client
+    from prefect._internal.result_records import ResultRecordMetadata
+    from prefect.results import resolve_result_storage
+    from prefect.settings import get_current_settings
+
+    removed = []
+    try:
+        with get_client(sync_client=True) as client:
+            states = client.read_task_run_states(future.task_run_id)
+        targets = []
+        meta = next((m for m in [future.state.data, *(st.data for st in reversed(states))]
+                     if isinstance(m, ResultRecordMetadata) and m.storage_key), None)
+        if meta is not None:
+            block = resolve_result_storage(meta.storage_block_id, _sync=True) if meta.storage_block_id else None
+            targets.append(_local_file(meta.storage_key, block))
+        params_id = next((st.state_details.task_parameters_id for st in states
+                          if st.state_details.task_parameters_id), None)
+        if params_id is not None:
+            settings = get_current_settings()
+            name = settings.tasks.scheduling.default_storage_block
+            if name is None:  # as prefect.results.get_or_create_default_task_scheduling_storage
+                block = resolve_result_storage(Path(settings.results.local_storage_path), _sync=True)
+            else:
+                block = resolve_result_storage(name, _sync=True)
+            targets.append(_local_file(f"parameters/{params_id}", block))
+        for path in targets:
+            if path is not None and path.is_file():
+                path.unlink()
+                removed.append(path)
+        if None in targets:
+            log.debug("task run %s: some of its files are in remote storage, left there", future.task_run_id)
+    except Exception as e:  # noqa: BLE001 - housekeeping must never fail an ingest that succeeded
+        log.warning("could not delete the stored result of task run %s (%s)", future.task_run_id, e)
+    return removed
 
 
 def warm_up() -> float:

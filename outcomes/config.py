@@ -5,7 +5,8 @@ default, so the demo runs with no file at all. Relative paths are relative to th
 Plain data, no Prefect: `load_config()` and `registry_settings(registry_id)` are cheap to call.
 
     landing_zone = "./data/landing"
-    [service]        name, sweep_interval, watch_poll, settle_seconds, stale_seconds, report_cron, ...
+    [service]        name, sweep_interval, watch_poll, settle_seconds, stale_seconds, report_cron,
+                     partial_grace_seconds, ...
     [defaults]       reject_threshold, timezone, pull_interval, notify (applies to every registry)
     [registries.<registry-id>]
                      source, source_options, pull_interval, reject_threshold, timezone, notify
@@ -66,6 +67,7 @@ class ServiceSettings:
     automations: bool = True  # create notification automations on start
     ingest_worker: bool = True  # ingest in the warm worker of `outcomes serve` (False: each in its own flow-run process)
     runner_poll: float = 0.5  # seconds between the runner's polls for triggered and scheduled runs
+    partial_grace_seconds: float = 21600.0  # a pull's .partial copy unchanged this long is a killed pull's: removed
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         automations=bool(svc.get("automations", d.automations)),
         ingest_worker=bool(svc.get("ingest_worker", d.ingest_worker)),
         runner_poll=_num(svc, "runner_poll", d.runner_poll, f"{where} [service]", low=0.2),
+        partial_grace_seconds=_num(svc, "partial_grace_seconds", d.partial_grace_seconds, f"{where} [service]",
+                                   low=60),
     )
     dsec = data.get("defaults", {})
     if not isinstance(dsec, dict):

@@ -3,7 +3,9 @@ metadata export and the FHIR Bulk Data async pattern."""
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -11,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from transforms.clients import fhir_bulk, redcap_api
+from transforms.clients.landing import landing_folder
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"  # ../shared beside the repo
 if not REAL.is_dir():
@@ -172,3 +175,35 @@ def test_retry_after_http_date():
     assert fhir_bulk.retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 5.0) == 0.0
     assert fhir_bulk.retry_after(None, 5.0) == 5.0
     assert fhir_bulk.retry_after("120", 5.0) == 120.0
+
+
+def _age(path: Path, hours: float) -> None:
+    when = time.time() - hours * 3600
+    for f in sorted(path.rglob("*"), key=lambda q: -len(q.parts)) if path.is_dir() else []:
+        os.utime(f, (when, when))
+    os.utime(path, (when, when))
+
+
+def test_a_pull_removes_the_stale_partial_folders_of_killed_pulls(tmp_path):
+    """A client pull killed mid-download leaves landing/.<export>.<8>.partial (landing_folder's
+    mkdtemp); the next pull removes it after the grace period, a folder still being written stays."""
+    landing = tmp_path / "landing"
+    stale = landing / ".fhir-2026-01-01T10-00-00Z.x8_k2qaz.partial"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "Patient.output.000.ndjson").write_text("{}\n")
+    (landing / ".redcap-old.1f2e3d4c.partial").write_text("a zip copy")
+    fresh = landing / ".fhir-2026-01-15T10-00-00Z.abcd1234.partial"
+    fresh.mkdir()
+    (fresh / "Patient.output.000.ndjson").write_text("{}\n")
+    (landing / ".kept-by-user").write_text("x")
+    (landing / "fhir-2025-12-01").mkdir()
+    for p in landing.iterdir():
+        _age(p, 8)
+    os.utime(fresh / "Patient.output.000.ndjson")  # written to just now
+    with Server(make_bulk_handler({"Patient": [PATIENT]}, polls_before_done=0)) as srv:
+        folder = fhir_bulk.pull(srv.url, landing, "ehr", token=TOKEN, sleep=lambda s: None)
+    assert sorted(p.name for p in landing.iterdir()) == sorted(
+        [fresh.name, ".kept-by-user", "fhir-2025-12-01", folder.name])
+    with landing_folder(landing, "later", partial_grace=0) as tmp:  # grace 0: any partial is stale
+        (tmp / "x").write_text("x")
+    assert not fresh.exists() and (landing / "later" / "x").exists() and (landing / ".kept-by-user").exists()

@@ -3,6 +3,7 @@ into the landing zone by the served pull deployments, then loaded. Plus the per-
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,100 @@ def test_pull_skips_exports_of_another_registry(tmp_path):
     assert pull_new("reg-v", str(tmp_path / "src"), {}, tmp_path / "landing") == []
 
 
+def age(path: Path, hours: float) -> None:
+    """Set the mtime of path and of everything below it `hours` in the past (children first: writing
+    a child changes its folder's mtime)."""
+    when = time.time() - hours * 3600
+    if path.is_dir() and not path.is_symlink():
+        for f in sorted(path.rglob("*"), key=lambda q: -len(q.parts)):
+            os.utime(f, (when, when), follow_symlinks=False)
+    os.utime(path, (when, when), follow_symlinks=False)
+
+
+def test_pull_removes_stale_partial_copies_of_killed_pulls_only(tmp_path):
+    """A pull killed mid-copy (kill -9) leaves landing/<registry>/.<name>.<8>.partial; the next pull
+    removes it once unchanged for the grace period, and touches nothing else."""
+    from flows.pull import pull_new
+
+    write_export(tmp_path / "src", registry="reg-p", export_id="p2")
+    dest = tmp_path / "landing" / "reg-p"
+    dest.mkdir(parents=True)
+    (dest / ".p0.zip.1a2b3c4d.partial").write_bytes(b"PK half a zip")  # copy_export, zip
+    age(dest / ".p0.zip.1a2b3c4d.partial", 7)
+    write_export(dest, registry="reg-p", export_id=".p1.a1b2c3d4.partial")  # copy_export, folder
+    age(dest / ".p1.a1b2c3d4.partial", 7)
+    write_export(dest, registry="reg-p", export_id=".p1.k_9xq2za.partial")  # landing_folder (mkdtemp)
+    age(dest / ".p1.k_9xq2za.partial", 30)
+    # still being written: an old folder with one file written just now, and a fresh zip
+    write_export(dest, registry="reg-p", export_id=".p3.0badf00d.partial")
+    age(dest / ".p3.0badf00d.partial", 7)
+    (dest / ".p3.0badf00d.partial" / "late.csv").write_text("a\n")
+    (dest / ".p4.zip.deadbeef.partial").write_bytes(b"PK")
+    # not a pull's partial: a user's hidden copy, other temporary names, a landed export, a symlink
+    # with a partial's name pointing out of the landing zone
+    outside = write_export(tmp_path / "elsewhere", registry="reg-p", export_id="keep-me")
+    (dest / ".p5.cafef00d.partial").symlink_to(outside, target_is_directory=True)
+    write_export(dest, registry="reg-p", export_id=".copying")
+    (dest / ".notes").write_text("x")
+    (dest / ".p6.zip.tmp").write_text("x")
+    (dest / "visible.0badf00d.partial").write_text("x")
+    write_export(dest, registry="reg-p", export_id="p0")
+    for p in [*dest.iterdir(), outside]:
+        age(p, 7)
+    age(dest / ".p3.0badf00d.partial" / "late.csv", 0)
+    age(dest / ".p4.zip.deadbeef.partial", 0)
+
+    lines = []
+
+    class Log:  # the flow passes its run logger
+        def info(self, msg, *args):
+            lines.append(msg % args)
+
+        warning = info
+
+    got = pull_new("reg-p", str(tmp_path / "src"), {}, tmp_path / "landing", logger=Log())
+    assert got == [dest / "p2"]
+    assert sorted(p.name for p in dest.iterdir()) == sorted([
+        ".p3.0badf00d.partial", ".p4.zip.deadbeef.partial", ".p5.cafef00d.partial", ".copying", ".notes",
+        ".p6.zip.tmp", "visible.0badf00d.partial", "p0", "p2"])
+    assert (outside / "manifest.json").exists() and (dest / ".p5.cafef00d.partial").is_symlink()
+    assert sorted(lines) == ["removed stale partial copy .p0.zip.1a2b3c4d.partial (7.0 h old)",
+                             "removed stale partial copy .p1.a1b2c3d4.partial (7.0 h old)",
+                             "removed stale partial copy .p1.k_9xq2za.partial (7.0 h old)"]
+    # a shorter grace period (outcomes.toml [service] partial_grace_seconds) takes the 0-hour-old zip too
+    pull_new("reg-p", str(tmp_path / "src"), {}, tmp_path / "landing", partial_grace=0)
+    assert not (dest / ".p4.zip.deadbeef.partial").exists() and not (dest / ".p3.0badf00d.partial").exists()
+    assert (dest / ".p5.cafef00d.partial").is_symlink() and (dest / ".copying" / "manifest.json").exists()
+
+
+def test_partial_grace_is_a_service_setting():
+    from outcomes.config import ConfigError, parse_config
+
+    assert parse_config({}).service.partial_grace_seconds == 6 * 3600
+    assert parse_config({"service": {"partial_grace_seconds": 3600}}).service.partial_grace_seconds == 3600
+    with pytest.raises(ConfigError, match="partial_grace_seconds"):  # would take copies in progress
+        parse_config({"service": {"partial_grace_seconds": 5}})
+
+
+def stored_results() -> set[Path]:
+    """Files in Prefect's local result storage ($PREFECT_HOME/storage, shared by the services)."""
+    from prefect.settings import get_current_settings
+
+    root = Path(get_current_settings().results.local_storage_path)
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def ingest_runs(api: str, name: str) -> list[dict]:
+    """Runs of the deployments that hand ingests to the warm worker and wait for the result."""
+    import httpx
+
+    ids = [httpx.get(f"{api}/deployments/name/{d}/{name}", timeout=10).json()["id"]
+           for d in ("ingest-landed-export", "sweep-landing-zone")]
+    r = httpx.post(f"{api}/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": ids}}}, timeout=10)
+    r.raise_for_status()
+    return [run for run in r.json() if run["state_type"] != "SCHEDULED"]
+
+
 def test_served_pull_flows_fetch_from_folder_and_s3_then_load(prefect_server, s3_endpoint, tmp_path):
     folder = tmp_path / "registry-folder"
     folder.mkdir()
@@ -80,10 +175,18 @@ source_options = {{ endpoint_url = "{s3_endpoint}", key = "testing", secret = "t
     # the exports wait at the sources; the pulls run when the service starts, then every 30 s
     write_export(folder, registry="reg-local", export_id="l1")
     upload(s3_endpoint, write_export(tmp_path / "s3src", registry="reg-s3", export_id="s1"), "reg-s3")
+    stored_before = stored_results()
     svc = Service(root, prefect_server, registries=regs, env=CREDS).start()
     try:
         svc.wait_loaded("reg-local", ["l1"], timeout=90)
         svc.wait_loaded("reg-s3", ["s1"], timeout=60)
+        # the ingests ran in the warm worker: Prefect's result storage keeps no file of them
+        wait_for(lambda: stored_results() <= stored_before, 15, what="the worker's result files to go")
+        # ... and the runs that waited for them still read their results
+        wait_for(lambda: ingest_runs(prefect_server, svc.name) and not [
+            r for r in ingest_runs(prefect_server, svc.name) if r["state_type"] in ("PENDING", "RUNNING")],
+            30, what="the ingesting flow runs to finish")
+        assert {r["state_type"] for r in ingest_runs(prefect_server, svc.name)} == {"COMPLETED"}
         assert (svc.landing / "reg-local" / "l1" / "manifest.json").exists()
         assert (svc.landing / "reg-s3" / "s1" / "manifest.json").exists()
         assert all(r[2] == "loaded" for r in svc.loads())
