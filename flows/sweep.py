@@ -111,7 +111,6 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
     """Inside a flow: take the registry's slot, then ingest its pending exports (those exported at or
     before up_to) in exported_at order, emitting the outcome events of each."""
     from flows.ingest import ingest_in_process
-    from flows.outbox import flush as flush_outbox
     from outcomes.config import load_config, warehouse_for
     from warehouse.load import _fault
 
@@ -126,7 +125,10 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
         waited = time.monotonic() - asked
         # a plain call, not the task: inside the slot every API round trip delays the load
         todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds)
-        flush_outbox(wh, cfg.service.name, registry_id)  # what a dead service committed but never sent
+        if not todo:
+            # what a dead service committed but never sent; with exports pending it goes out after
+            # the first of them instead, adding nothing before that ingest
+            send_notifications(wh, cfg.service.name, registry_id)
         for lg in (logger, log):  # the run's log in the UI, and the service's own log
             lg.info("registry %s: slot after %.2f s; %d pending export(s) up to %s (found in %.2f s)", registry_id,
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
