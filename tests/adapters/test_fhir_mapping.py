@@ -361,3 +361,48 @@ def test_object_lines_only_when_blank_lines_shift_them(tmp_path):
         p = tmp_path / f"{i}.ndjson"
         p.write_bytes(data)
         assert object_lines(p) == want, data
+
+
+# A CodeableConcept may carry several codings: EHRs put their local code first and the standard one
+# after, or add translations. Each code the mapping understands must be read wherever it stands.
+LOCAL = "urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.10000"
+
+
+def _codings(*pairs: tuple[str | None, str]) -> dict:
+    return {"coding": [{"code": code} if system is None else {"system": system, "code": code}
+                       for system, code in pairs]}
+
+
+def test_fhir_code_prefers_the_expected_system_then_a_known_code_then_the_first(ws):
+    from transforms.adapters.fhir import SQL
+
+    ws.execute((SQL / "fhir_macros.sql").read_text())
+
+    def code(cc: dict | None) -> str | None:
+        return ws.execute("SELECT fhir_code(?::JSON, 'http://std', ['Yes', 'No'])",
+                          [None if cc is None else json.dumps(cc)]).fetchone()[0]
+
+    assert code(_codings((LOCAL, "Y"), ("http://std", "Yes"))) == "Yes"
+    assert code(_codings((LOCAL, "yes"), ("http://std", "No"))) == "No"  # the system wins over a known code
+    assert code(_codings((LOCAL, "Y"), (None, "no"))) == "no"  # a known code, case-insensitive, as sent
+    assert code(_codings((LOCAL, "Y"), (LOCAL, "Z"))) == "Y"  # nothing known: the first, as before
+    assert code(_codings(("http://std", "Maybe"))) == "Maybe"
+    assert code({"text": "yes"}) is None and code({"coding": []}) is None
+
+
+def test_phq9_item_answers_read_from_their_loinc_coding_after_a_local_one(tmp_path, ws):
+    # An answer sent as [local "2", LOINC LA6570-1] read as the unknown "2": no item value, so no
+    # item_scores and no item-9 self-harm alert.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    answers = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6568-5", "LA6568-5", "LA6568-5",
+               "LA6569-3"]
+    items = [{"resourceType": "Observation", "id": f"item-{n}", "status": "final",
+              "code": _coding("http://loinc.org", code), "subject": {"reference": "Patient/p1"},
+              "effectiveDateTime": "2026-01-10T10:00:00Z",
+              "valueCodeableConcept": _codings((LOCAL, str(n)), ("http://loinc.org", a))}
+             for n, (code, a) in enumerate(zip(PHQ9_ITEMS, answers), 1)]
+    total = _phq9_obs("total", 7)
+    total["hasMember"] = [{"reference": f"Observation/{o['id']}"} for o in items]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, total, *items]), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
