@@ -373,6 +373,25 @@ def _codings(*pairs: tuple[str | None, str]) -> dict:
                        for system, code in pairs]}
 
 
+def _alerts(ws, tmp_path, bundle, reads) -> set[tuple[str, str]]:
+    """(record, rule) of every alert a read export raises: pseudonymise, validate and split as the
+    ingest does (without Prefect). Validation frees the raw_ tables: read them before."""
+    from expectations.validate import validate_export
+    from transforms import split
+    from transforms.pseudonymise import build_key_map
+    from warehouse.connect import attach, detach, ensure_warehouse
+
+    build_key_map(ws, b"fhir-mapping-tests-key-0123456789abcdef", bundle.registry_id, list(reads))
+    ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
+    ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+    attach(ws, ensure_warehouse(tmp_path / "wh.duckdb"), read_only=True)
+    try:
+        validate_export(ws, on_table_done=lambda t: split.collect_table(ws, t, reads[t].file))
+    finally:
+        detach(ws)
+    return set(ws.execute("SELECT record_id, rule FROM alert_rows").fetchall())
+
+
 def test_fhir_code_prefers_the_expected_system_then_a_known_code_then_the_first(ws):
     from transforms.adapters.fhir import SQL
 
@@ -388,6 +407,37 @@ def test_fhir_code_prefers_the_expected_system_then_a_known_code_then_the_first(
     assert code(_codings((LOCAL, "Y"), (LOCAL, "Z"))) == "Y"  # nothing known: the first, as before
     assert code(_codings(("http://std", "Maybe"))) == "Maybe"
     assert code({"text": "yes"}) is None and code({"coding": []}) is None
+
+
+def test_seriousness_coded_locally_first_is_still_serious_and_raises_the_sae_alert(tmp_path, ws):
+    # A local seriousness code before the HL7 one made the event of unknown seriousness: no
+    # adverse_events.serious.sae alert, a serious adverse event nobody was told of.
+    hl7 = _ae("ae-hl7", seriousness=_codings((LOCAL, "S"), (SERIOUSNESS, "Serious")))
+    death = _ae("ae-death", seriousness=_codings((LOCAL, "D"), (SERIOUSNESS, "SeriousResultsInDeath")))
+    known = _ae("ae-known", seriousness=_codings((LOCAL, "S"), ("http://example.org/seriousness", "serious")))
+    non = _ae("ae-non", seriousness=_codings((LOCAL, "S"), (SERIOUSNESS, "Non-serious")))
+    enrolled = {**PATIENT, "extension": [{"url": "urn:ketamine-outcomes:ext:enrolled-on", "valueDate": "2026-01-02"}]}
+    bundle, reads = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [enrolled, hl7, death, known, non]),
+                                registry_id="r")
+    got = {r[0]: r[1:] for r in rows(ws, "adverse_events", "ae_id, serious, death")}
+    assert got == {"ae-hl7": ("1", None), "ae-death": ("1", "1"), "ae-known": ("1", None), "ae-non": ("0", None)}
+    alerts = _alerts(ws, tmp_path, bundle, reads)
+    sae = {record for record, rule in alerts if rule == "adverse_events.serious.sae"}
+    assert sae == {"ae-hl7", "ae-death", "ae-known"}, alerts
+
+
+def test_severity_outcome_and_causality_read_from_their_hl7_coding_after_a_local_one(tmp_path, ws):
+    hl7 = "http://terminology.hl7.org/CodeSystem/adverse-event-"
+    ae = _ae("ae-1", severity=_codings((LOCAL, "2"), (hl7 + "severity", "moderate")),
+             outcome=_codings((LOCAL, "R"), (hl7 + "outcome", "resolvedWithSequelae")),
+             suspectEntity=[{"instance": {"reference": "Medication/k"},
+                             "causality": [{"assessment": _codings((LOCAL, "P"), (CAUSALITY, "Probably-Likely"))}]}])
+    event = {"coding": [{"system": LOCAL, "code": "N1"}, {"system": "http://snomed.info/sct", "code": "422587007",
+                                                           "display": "Nausea"}]}
+    no_text = _ae("ae-2", event=event)
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, ae, no_text]), registry_id="r")
+    assert rows(ws, "adverse_events", "ae_id, severity, outcome, related, term") == [
+        ("ae-1", "moderate", "recovered_with_sequelae", "probable", "nausea"), ("ae-2", None, None, None, "Nausea")]
 
 
 def test_phq9_item_answers_read_from_their_loinc_coding_after_a_local_one(tmp_path, ws):
