@@ -456,3 +456,17 @@ def test_phq9_item_answers_read_from_their_loinc_coding_after_a_local_one(tmp_pa
     total["hasMember"] = [{"reference": f"Observation/{o['id']}"} for o in items]
     read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, total, *items]), registry_id="r")
     assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
+
+
+def test_refuted_diagnosis_coded_locally_first_is_still_refuted(tmp_path, ws):
+    status = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+    def condition(cid: str, code: str, recorded: str, verification: dict) -> dict:
+        return {"resourceType": "Condition", "id": cid, "subject": {"reference": "Patient/p1"},
+                "recordedDate": recorded, "code": _coding("http://hl7.org/fhir/sid/icd-10-cm", code),
+                "verificationStatus": verification}
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, condition("c1", "F33.2", "2025-01-01", _codings((LOCAL, "C"), (status, "confirmed"))),
+        condition("c2", "F32.0", "2025-06-01", _codings((LOCAL, "R"), (status, "refuted")))])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
