@@ -361,3 +361,112 @@ def test_object_lines_only_when_blank_lines_shift_them(tmp_path):
         p = tmp_path / f"{i}.ndjson"
         p.write_bytes(data)
         assert object_lines(p) == want, data
+
+
+# A CodeableConcept may carry several codings: EHRs put their local code first and the standard one
+# after, or add translations. Each code the mapping understands must be read wherever it stands.
+LOCAL = "urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.10000"
+
+
+def _codings(*pairs: tuple[str | None, str]) -> dict:
+    return {"coding": [{"code": code} if system is None else {"system": system, "code": code}
+                       for system, code in pairs]}
+
+
+def _alerts(ws, tmp_path, bundle, reads) -> set[tuple[str, str]]:
+    """(record, rule) of every alert a read export raises: pseudonymise, validate and split as the
+    ingest does (without Prefect). Validation frees the raw_ tables: read them before."""
+    from expectations.validate import validate_export
+    from transforms import split
+    from transforms.pseudonymise import build_key_map
+    from warehouse.connect import attach, detach, ensure_warehouse
+
+    build_key_map(ws, b"fhir-mapping-tests-key-0123456789abcdef", bundle.registry_id, list(reads))
+    ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
+    ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
+    attach(ws, ensure_warehouse(tmp_path / "wh.duckdb"), read_only=True)
+    try:
+        validate_export(ws, on_table_done=lambda t: split.collect_table(ws, t, reads[t].file))
+    finally:
+        detach(ws)
+    return set(ws.execute("SELECT record_id, rule FROM alert_rows").fetchall())
+
+
+def test_fhir_code_prefers_the_expected_system_then_a_known_code_then_the_first(ws):
+    from transforms.adapters.fhir import SQL
+
+    ws.execute((SQL / "fhir_macros.sql").read_text())
+
+    def code(cc: dict | None) -> str | None:
+        return ws.execute("SELECT fhir_code(?::JSON, 'http://std', ['Yes', 'No'])",
+                          [None if cc is None else json.dumps(cc)]).fetchone()[0]
+
+    assert code(_codings((LOCAL, "Y"), ("http://std", "Yes"))) == "Yes"
+    assert code(_codings((LOCAL, "yes"), ("http://std", "No"))) == "No"  # the system wins over a known code
+    assert code(_codings((LOCAL, "Y"), (None, "no"))) == "no"  # a known code, case-insensitive, as sent
+    assert code(_codings((LOCAL, "Y"), (LOCAL, "Z"))) == "Y"  # nothing known: the first, as before
+    assert code(_codings(("http://std", "Maybe"))) == "Maybe"
+    assert code({"text": "yes"}) is None and code({"coding": []}) is None
+
+
+def test_seriousness_coded_locally_first_is_still_serious_and_raises_the_sae_alert(tmp_path, ws):
+    # A local seriousness code before the HL7 one made the event of unknown seriousness: no
+    # adverse_events.serious.sae alert, a serious adverse event nobody was told of.
+    hl7 = _ae("ae-hl7", seriousness=_codings((LOCAL, "S"), (SERIOUSNESS, "Serious")))
+    death = _ae("ae-death", seriousness=_codings((LOCAL, "D"), (SERIOUSNESS, "SeriousResultsInDeath")))
+    known = _ae("ae-known", seriousness=_codings((LOCAL, "S"), ("http://example.org/seriousness", "serious")))
+    non = _ae("ae-non", seriousness=_codings((LOCAL, "S"), (SERIOUSNESS, "Non-serious")))
+    enrolled = {**PATIENT, "extension": [{"url": "urn:ketamine-outcomes:ext:enrolled-on", "valueDate": "2026-01-02"}]}
+    bundle, reads = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [enrolled, hl7, death, known, non]),
+                                registry_id="r")
+    got = {r[0]: r[1:] for r in rows(ws, "adverse_events", "ae_id, serious, death")}
+    assert got == {"ae-hl7": ("1", None), "ae-death": ("1", "1"), "ae-known": ("1", None), "ae-non": ("0", None)}
+    alerts = _alerts(ws, tmp_path, bundle, reads)
+    sae = {record for record, rule in alerts if rule == "adverse_events.serious.sae"}
+    assert sae == {"ae-hl7", "ae-death", "ae-known"}, alerts
+
+
+def test_severity_outcome_and_causality_read_from_their_hl7_coding_after_a_local_one(tmp_path, ws):
+    hl7 = "http://terminology.hl7.org/CodeSystem/adverse-event-"
+    ae = _ae("ae-1", severity=_codings((LOCAL, "2"), (hl7 + "severity", "moderate")),
+             outcome=_codings((LOCAL, "R"), (hl7 + "outcome", "resolvedWithSequelae")),
+             suspectEntity=[{"instance": {"reference": "Medication/k"},
+                             "causality": [{"assessment": _codings((LOCAL, "P"), (CAUSALITY, "Probably-Likely"))}]}])
+    event = {"coding": [{"system": LOCAL, "code": "N1"}, {"system": "http://snomed.info/sct", "code": "422587007",
+                                                           "display": "Nausea"}]}
+    no_text = _ae("ae-2", event=event)
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, ae, no_text]), registry_id="r")
+    assert rows(ws, "adverse_events", "ae_id, severity, outcome, related, term") == [
+        ("ae-1", "moderate", "recovered_with_sequelae", "probable", "nausea"), ("ae-2", None, None, None, "Nausea")]
+
+
+def test_phq9_item_answers_read_from_their_loinc_coding_after_a_local_one(tmp_path, ws):
+    # An answer sent as [local "2", LOINC LA6570-1] read as the unknown "2": no item value, so no
+    # item_scores and no item-9 self-harm alert.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    answers = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6568-5", "LA6568-5", "LA6568-5",
+               "LA6569-3"]
+    items = [{"resourceType": "Observation", "id": f"item-{n}", "status": "final",
+              "code": _coding("http://loinc.org", code), "subject": {"reference": "Patient/p1"},
+              "effectiveDateTime": "2026-01-10T10:00:00Z",
+              "valueCodeableConcept": _codings((LOCAL, str(n)), ("http://loinc.org", a))}
+             for n, (code, a) in enumerate(zip(PHQ9_ITEMS, answers), 1)]
+    total = _phq9_obs("total", 7)
+    total["hasMember"] = [{"reference": f"Observation/{o['id']}"} for o in items]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, total, *items]), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, total_score, item_scores") == [("total", "7", "0;1;2;3;0;0;0;0;1")]
+
+
+def test_refuted_diagnosis_coded_locally_first_is_still_refuted(tmp_path, ws):
+    status = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+    def condition(cid: str, code: str, recorded: str, verification: dict) -> dict:
+        return {"resourceType": "Condition", "id": cid, "subject": {"reference": "Patient/p1"},
+                "recordedDate": recorded, "code": _coding("http://hl7.org/fhir/sid/icd-10-cm", code),
+                "verificationStatus": verification}
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, condition("c1", "F33.2", "2025-01-01", _codings((LOCAL, "C"), (status, "confirmed"))),
+        condition("c2", "F32.0", "2025-06-01", _codings((LOCAL, "R"), (status, "refuted")))])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]

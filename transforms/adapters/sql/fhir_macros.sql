@@ -13,11 +13,23 @@ CREATE OR REPLACE TEMP MACRO fhir_whole(v) AS
 -- LOINC answer list LL358-3 (PHQ-9, GAD-7): LA6568-5 = 0 ... LA6571-9 = 3.
 CREATE OR REPLACE TEMP MACRO fhir_answer(code) AS
     CASE code WHEN 'LA6568-5' THEN '0' WHEN 'LA6569-3' THEN '1' WHEN 'LA6570-1' THEN '2' WHEN 'LA6571-9' THEN '3' END;
+-- The code of CodeableConcept cc that a mapping understands. A concept may carry several codings
+-- (EHRs put a local code first and the standard one after, or add translations), so coding[0]
+-- alone can miss it: the first coding of system sys, else the first whose code is in known
+-- (case-insensitive), else the first coding's code, as a lone coding always was.
+CREATE OR REPLACE TEMP MACRO fhir_code(cc, sys, known) AS
+    coalesce(json_extract_string(list_filter(json_extract(cc, '$.coding[*]'),
+                                             c -> json_extract_string(c, '$.system') = sys
+                                                  AND json_extract_string(c, '$.code') IS NOT NULL)[1], '$.code'),
+             list_filter(json_extract_string(cc, '$.coding[*].code'),
+                         c -> list_contains(list_transform(known, k -> lower(k)), lower(c)))[1],
+             json_extract_string(cc, '$.coding[0].code'));
 CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
     CASE WHEN json_extract(x, '$.dataAbsentReason') IS NULL THEN
         fhir_whole(coalesce(json_extract_string(x, '$.valueQuantity.value'), json_extract_string(x, '$.valueInteger'),
                             json_extract_string(x, '$.valueDecimal'),
-                            fhir_answer(json_extract_string(x, '$.valueCodeableConcept.coding[0].code'))))
+                            fhir_answer(fhir_code(json_extract(x, '$.valueCodeableConcept'), 'http://loinc.org',
+                                                  ['LA6568-5', 'LA6569-3', 'LA6570-1', 'LA6571-9']))))
     END;
 CREATE OR REPLACE TEMP MACRO fhir_time(j) AS
     coalesce(json_extract_string(j, '$.effectiveDateTime'), json_extract_string(j, '$.effectivePeriod.start'),

@@ -2,7 +2,8 @@
 -- organisation (as site) are read: names, addresses, telecom, identifiers and the exact birth date
 -- never leave the resource. FHIR has no enrolment date: the enrolled-on extension when present,
 -- else the patient's first treatment session, else (no session) the first encounter. The diagnosis
--- is the latest F32/F33 Condition not refuted or entered in error.
+-- is the latest F32/F33 Condition not refuted or entered in error (its verificationStatus read with
+-- fhir_code: a local coding may come before the HL7 one).
 CREATE OR REPLACE TEMP TABLE fhir_out_patients AS
 WITH firsts AS (  -- the first treatment session; only a patient without one, the first encounter
     SELECT patient_id, coalesce(min(d) FILTER (WHERE session), min(d)) AS first_day FROM (
@@ -16,7 +17,10 @@ dx AS (
     SELECT fhir_ref(json_extract_string(j, '$.subject.reference')) AS patient_id,
            arg_max(c.code, coalesce(json_extract_string(j, '$.recordedDate'), json_extract_string(j, '$.onsetDateTime'), '')) AS code
     FROM (SELECT j, unnest(json_extract(j, '$.code.coding[*]')) AS cc FROM fhir_res WHERE rtype = 'Condition'
-          AND coalesce(json_extract_string(j, '$.verificationStatus.coding[0].code'), '') NOT IN ('refuted', 'entered-in-error')) x,
+          AND coalesce(fhir_code(json_extract(j, '$.verificationStatus'),
+                                 'http://terminology.hl7.org/CodeSystem/condition-ver-status',
+                                 ['unconfirmed', 'provisional', 'differential', 'confirmed', 'refuted', 'entered-in-error']),
+                       '') NOT IN ('refuted', 'entered-in-error')) x,
          LATERAL (SELECT json_extract_string(x.cc, '$.code') AS code) c
     WHERE lower(coalesce(json_extract_string(x.cc, '$.system'), '')) LIKE '%icd-10%' AND regexp_matches(c.code, '^F3[23]')
     GROUP BY 1
