@@ -470,3 +470,56 @@ def test_refuted_diagnosis_coded_locally_first_is_still_refuted(tmp_path, ws):
         condition("c2", "F32.0", "2025-06-01", _codings((LOCAL, "R"), (status, "refuted")))])
     read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
+
+
+def _suspect(assessment: str | None, **instance) -> dict:
+    """A suspect entity: `instance` as given (reference / CodeableConcept), one WHO-UMC causality."""
+    s = dict(instance)
+    if assessment is not None:
+        s["causality"] = [{"assessment": _coding(CAUSALITY, assessment)}]
+    return s
+
+
+def test_causality_is_the_ketamine_suspects_whatever_its_position(tmp_path, ws):
+    # `related` is relatedness to the ketamine treatment: with sertraline listed first, suspectEntity[0]
+    # reported the antidepressant's assessment. The treatment is recognised as the sessions are: an
+    # administration the adapter classed as ketamine, a Medication, MedicationStatement or Procedure
+    # naming it, a CodeableConcept (R5 instanceCodeableConcept) or a contained Medication.
+    sertraline = {"resourceType": "MedicationStatement", "id": "ms-1", "status": "active",
+                  "medicationCodeableConcept": {"text": "Sertraline 100 mg tablet"}, "subject": {"reference": "Patient/p1"}}
+    esk = {"resourceType": "Medication", "id": "med-esk", "code": {"text": "Spravato 28 mg nasal spray"}}
+    other = _suspect("Probably-Likely", instance={"reference": "MedicationStatement/ms-1"})
+    aes = [
+        _ae("ae-ma", suspectEntity=[other, _suspect("Unlikely", instance={"reference": "MedicationAdministration/ma-1"})]),
+        _ae("ae-med", suspectEntity=[other, _suspect("Possible", instance={"reference": "Medication/med-esk"})]),
+        _ae("ae-r5", suspectEntity=[other, _suspect("Certain", instanceCodeableConcept={"text": "Esketamine"})]),
+        _ae("ae-contained", contained=[{"resourceType": "Medication", "id": "m1", "code": {"text": "Ketamine HCl"}}],
+            suspectEntity=[other, _suspect("Unlikely", instance={"reference": "#m1"})]),
+        # the first causality that has an assessment: the one before it only names its author
+        _ae("ae-author-first", suspectEntity=[other, {"instance": {"reference": "MedicationAdministration/ma-1"},
+                                                      "causality": [{"author": {"reference": "Practitioner/x"}},
+                                                                    {"assessment": _coding(CAUSALITY, "Possible")}]}]),
+        # one suspect: its causality, recognised or not (as before)
+        _ae("ae-single", suspectEntity=[_suspect("Probably-Likely", instance={"reference": "Medication/unknown"})]),
+    ]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), sertraline,
+                                           esk, *aes])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert dict(rows(ws, "adverse_events", "ae_id, related")) == {
+        "ae-ma": "unlikely", "ae-med": "possible", "ae-r5": "definite", "ae-contained": "unlikely",
+        "ae-author-first": "possible", "ae-single": "probable"}
+    assert not any(k.startswith("AdverseEvent/") for k in res["adverse_events"].skipped), res["adverse_events"].skipped
+
+
+def test_causality_of_several_suspects_none_the_ketamine_is_left_empty_and_counted(tmp_path, ws):
+    # Two suspects and neither recognisable as the ketamine treatment: either assessment may be the
+    # other drug's, so `related` stays empty rather than guessed, and the load report says so.
+    aes = [_ae("ae-pair", suspectEntity=[_suspect("Certain", instance={"reference": "Medication/a"}),
+                                         _suspect("Unlikely", instance={"reference": "Medication/b"})]),
+           _ae("ae-no-causality", suspectEntity=[_suspect(None, instance={"reference": "Medication/a"}),
+                                                 _suspect(None, instance={"reference": "Medication/b"})])]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    assert rows(ws, "adverse_events", "ae_id, related") == [("ae-pair", None), ("ae-no-causality", None)]
+    # only the event whose assessments were set aside is counted
+    assert res["adverse_events"].skipped[
+        "AdverseEvent/relatedness left empty: several suspects, none the ketamine treatment"] == 1

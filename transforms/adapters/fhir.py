@@ -153,6 +153,9 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "GROUP BY 1").fetchall()))
     if unused_obs:
         out["Observation/unused code"] = unused_obs
+    unattributed = con.execute("SELECT count(*) FROM fhir_ae_suspects WHERE unattributed").fetchone()[0]
+    if unattributed:  # read, but with `related` left empty rather than another drug's assessment
+        out["AdverseEvent/relatedness left empty: several suspects, none the ketamine treatment"] = unattributed
     lone = con.execute(
         "SELECT count(DISTINCT id) FROM fhir_obs WHERE session_id IS NULL "
         "AND code IN ('8480-6','8462-4','8867-4','59408-5','2708-6')").fetchone()[0]
