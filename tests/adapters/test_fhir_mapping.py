@@ -119,16 +119,17 @@ def test_versioned_and_absolute_references_name_the_resource_not_its_version(tmp
 
 
 def test_resources_of_used_types_that_make_no_row_are_counted(tmp_path, ws):
-    # Every resource either becomes a row or is counted in skipped with why: an in-progress or
-    # non-PHQ-9 QuestionnaireResponse and a potential AdverseEvent make no row.
+    # Every resource either becomes a row or is counted in skipped with why: an in-progress
+    # QuestionnaireResponse, one of an instrument the adapter does not read, and a potential
+    # AdverseEvent make no row.
     resources = [PATIENT, _qr("qr-ok"), _qr("qr-draft", status="in-progress"),
-                 _qr("qr-gad7", questionnaire="Questionnaire/gad-7"), _ae("ae-ok"),
+                 _qr("qr-audit", questionnaire="Questionnaire/audit-c"), _ae("ae-ok"),
                  _ae("ae-potential", actuality="potential")]
     _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
     assert res["assessments"].rows == 1 and res["adverse_events"].rows == 1
     skipped = res["assessments"].skipped
     assert skipped.get("QuestionnaireResponse/in-progress") == 1, skipped
-    assert skipped.get("QuestionnaireResponse/not a PHQ-9") == 1, skipped
+    assert skipped.get("QuestionnaireResponse/not a PHQ-9 or GAD-7") == 1, skipped
     assert skipped.get("AdverseEvent/potential") == 1, skipped
 
 
@@ -523,3 +524,39 @@ def test_causality_of_several_suspects_none_the_ketamine_is_left_empty_and_count
     # only the event whose assessments were set aside is counted
     assert res["adverse_events"].skipped[
         "AdverseEvent/relatedness left empty: several suspects, none the ketamine treatment"] == 1
+
+
+def _answers_qr(qid: str, codes: list[str], answers: list[str | None], questionnaire: str, status: str = "completed",
+                total: tuple[str, int] | None = None) -> dict:
+    """A QuestionnaireResponse whose items (linkId "/<LOINC code>", as LHC-Forms writes them) sit in a
+    group, answered with LOINC answer codes; None leaves an item unanswered."""
+    items = [{"linkId": f"/{c}", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": a}}]}
+             for c, a in zip(codes, answers) if a is not None]
+    if total is not None:
+        items.append({"linkId": total[0], "answer": [{"valueInteger": total[1]}]})
+    return {"resourceType": "QuestionnaireResponse", "id": qid, "status": status, "questionnaire": questionnaire,
+            "subject": {"reference": "Patient/p1"}, "authored": "2026-01-11T10:00:00Z",
+            "item": [{"linkId": "group", "item": items}]}
+
+
+def test_gad7_questionnaire_response_becomes_a_gad7_assessment(tmp_path, ws):
+    # GAD-7 (LOINC panel 69737-5) uses PHQ-9's answer list; it was counted as "not a PHQ-9" and lost.
+    # Items in panel order (69725-0 ... 69736-7), total as given (70274-6) or summed when all seven are
+    # there; item 2 (68509-9) in the LOINC panel answers 2 as LA18938-3 "More days than not".
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    answers = ["LA6569-3", "LA18938-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6568-5"]
+    resources = [
+        PATIENT,
+        _answers_qr("gad-summed", GAD7_ITEMS, answers, "http://loinc.org/q/69737-5"),
+        _answers_qr("gad-given", GAD7_ITEMS, answers, "Questionnaire/gad-7", total=("/70274-6", 9)),
+        # by its item codes alone, and one item short: no item list, no total made up
+        _answers_qr("gad-short", GAD7_ITEMS, answers[:6] + [None], "Questionnaire/anxiety"),
+        _answers_qr("gad-draft", GAD7_ITEMS, answers, "Questionnaire/gad-7", status="in-progress"),
+        _answers_qr("phq", PHQ9_ITEMS, ["LA6569-3"] * 8 + ["LA6568-5"], "Questionnaire/phq-9"),
+    ]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, instrument, total_score, item_scores") == [
+        ("gad-summed", "GAD7", "9", "1;2;2;3;0;1;0"), ("gad-given", "GAD7", "9", "1;2;2;3;0;1;0"),
+        ("gad-short", "GAD7", None, None), ("phq", "PHQ9", "8", "1;1;1;1;1;1;1;1;0")]
+    assert res["assessments"].skipped.get("QuestionnaireResponse/in-progress") == 1, res["assessments"].skipped

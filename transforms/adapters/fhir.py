@@ -2,8 +2,8 @@
 
 Resources are loaded once into a workspace table fhir_res(_line, rtype, id, j JSON) with DuckDB's
 NDJSON reader, and the tables are derived from it by the SQL files in sql/fhir_*.sql (see each for
-its rules); PHQ-9 QuestionnaireResponses go through fhir_questionnaire. Resource types no table
-reads are skipped and counted, as are the server's log.ndjson and error files. _line is the
+its rules); PHQ-9 and GAD-7 QuestionnaireResponses go through fhir_questionnaire. Resource types no
+table reads are skipped and counted, as are the server's log.ndjson and error files. _line is the
 resource's line in its NDJSON file; the k-th extra file of one resource type adds k * 10^9.
 Registered as "fhir" when this module is imported.
 """
