@@ -500,6 +500,9 @@ def test_causality_is_the_ketamine_suspects_whatever_its_position(tmp_path, ws):
         _ae("ae-author-first", suspectEntity=[other, {"instance": {"reference": "MedicationAdministration/ma-1"},
                                                       "causality": [{"author": {"reference": "Practitioner/x"}},
                                                                     {"assessment": _coding(CAUSALITY, "Possible")}]}]),
+        # the treatment listed twice, assessed only the second time
+        _ae("ae-twice", suspectEntity=[_suspect(None, instance={"reference": "Medication/med-esk"}), other,
+                                       _suspect("Unlikely", instance={"reference": "MedicationAdministration/ma-1"})]),
         # one suspect: its causality, recognised or not (as before)
         _ae("ae-single", suspectEntity=[_suspect("Probably-Likely", instance={"reference": "Medication/unknown"})]),
     ]
@@ -508,7 +511,7 @@ def test_causality_is_the_ketamine_suspects_whatever_its_position(tmp_path, ws):
     _, res = read_export(ws, "fhir", export, registry_id="r")
     assert dict(rows(ws, "adverse_events", "ae_id, related")) == {
         "ae-ma": "unlikely", "ae-med": "possible", "ae-r5": "definite", "ae-contained": "unlikely",
-        "ae-author-first": "possible", "ae-single": "probable"}
+        "ae-author-first": "possible", "ae-twice": "unlikely", "ae-single": "probable"}
     assert not any(k.startswith("AdverseEvent/") for k in res["adverse_events"].skipped), res["adverse_events"].skipped
 
 

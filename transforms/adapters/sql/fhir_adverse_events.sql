@@ -57,7 +57,8 @@ flagged AS (
     FROM suspects x
 )
 SELECT _line,
-       CASE WHEN bool_or(ketamine) THEN arg_min(causality, n) FILTER (WHERE ketamine)
+       -- the treatment listed twice (its Medication and its administration): the first one assessed
+       CASE WHEN bool_or(ketamine) THEN arg_min(causality, n) FILTER (WHERE ketamine AND causality IS NOT NULL)
             WHEN count(*) = 1 THEN any_value(causality) END AS causality,
        count(*) > 1 AND NOT bool_or(ketamine) AND bool_or(causality IS NOT NULL) AS unattributed
 FROM flagged
