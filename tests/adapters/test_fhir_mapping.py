@@ -119,16 +119,17 @@ def test_versioned_and_absolute_references_name_the_resource_not_its_version(tmp
 
 
 def test_resources_of_used_types_that_make_no_row_are_counted(tmp_path, ws):
-    # Every resource either becomes a row or is counted in skipped with why: an in-progress or
-    # non-PHQ-9 QuestionnaireResponse and a potential AdverseEvent make no row.
+    # Every resource either becomes a row or is counted in skipped with why: an in-progress
+    # QuestionnaireResponse, one of an instrument the adapter does not read, and a potential
+    # AdverseEvent make no row.
     resources = [PATIENT, _qr("qr-ok"), _qr("qr-draft", status="in-progress"),
-                 _qr("qr-gad7", questionnaire="Questionnaire/gad-7"), _ae("ae-ok"),
+                 _qr("qr-audit", questionnaire="Questionnaire/audit-c"), _ae("ae-ok"),
                  _ae("ae-potential", actuality="potential")]
     _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
     assert res["assessments"].rows == 1 and res["adverse_events"].rows == 1
     skipped = res["assessments"].skipped
     assert skipped.get("QuestionnaireResponse/in-progress") == 1, skipped
-    assert skipped.get("QuestionnaireResponse/not a PHQ-9") == 1, skipped
+    assert skipped.get("QuestionnaireResponse/not a PHQ-9 or GAD-7") == 1, skipped
     assert skipped.get("AdverseEvent/potential") == 1, skipped
 
 
@@ -470,3 +471,95 @@ def test_refuted_diagnosis_coded_locally_first_is_still_refuted(tmp_path, ws):
         condition("c2", "F32.0", "2025-06-01", _codings((LOCAL, "R"), (status, "refuted")))])
     read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "patients", "diagnosis_icd10") == [("F33.2",)]
+
+
+def _suspect(assessment: str | None, **instance) -> dict:
+    """A suspect entity: `instance` as given (reference / CodeableConcept), one WHO-UMC causality."""
+    s = dict(instance)
+    if assessment is not None:
+        s["causality"] = [{"assessment": _coding(CAUSALITY, assessment)}]
+    return s
+
+
+def test_causality_is_the_ketamine_suspects_whatever_its_position(tmp_path, ws):
+    # `related` is relatedness to the ketamine treatment: with sertraline listed first, suspectEntity[0]
+    # reported the antidepressant's assessment. The treatment is recognised as the sessions are: an
+    # administration the adapter classed as ketamine, a Medication, MedicationStatement or Procedure
+    # naming it, a CodeableConcept (R5 instanceCodeableConcept) or a contained Medication.
+    sertraline = {"resourceType": "MedicationStatement", "id": "ms-1", "status": "active",
+                  "medicationCodeableConcept": {"text": "Sertraline 100 mg tablet"}, "subject": {"reference": "Patient/p1"}}
+    esk = {"resourceType": "Medication", "id": "med-esk", "code": {"text": "Spravato 28 mg nasal spray"}}
+    other = _suspect("Probably-Likely", instance={"reference": "MedicationStatement/ms-1"})
+    aes = [
+        _ae("ae-ma", suspectEntity=[other, _suspect("Unlikely", instance={"reference": "MedicationAdministration/ma-1"})]),
+        _ae("ae-med", suspectEntity=[other, _suspect("Possible", instance={"reference": "Medication/med-esk"})]),
+        _ae("ae-r5", suspectEntity=[other, _suspect("Certain", instanceCodeableConcept={"text": "Esketamine"})]),
+        _ae("ae-contained", contained=[{"resourceType": "Medication", "id": "m1", "code": {"text": "Ketamine HCl"}}],
+            suspectEntity=[other, _suspect("Unlikely", instance={"reference": "#m1"})]),
+        # the first causality that has an assessment: the one before it only names its author
+        _ae("ae-author-first", suspectEntity=[other, {"instance": {"reference": "MedicationAdministration/ma-1"},
+                                                      "causality": [{"author": {"reference": "Practitioner/x"}},
+                                                                    {"assessment": _coding(CAUSALITY, "Possible")}]}]),
+        # the treatment listed twice, assessed only the second time
+        _ae("ae-twice", suspectEntity=[_suspect(None, instance={"reference": "Medication/med-esk"}), other,
+                                       _suspect("Unlikely", instance={"reference": "MedicationAdministration/ma-1"})]),
+        # one suspect: its causality, recognised or not (as before)
+        _ae("ae-single", suspectEntity=[_suspect("Probably-Likely", instance={"reference": "Medication/unknown"})]),
+    ]
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), sertraline,
+                                           esk, *aes])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert dict(rows(ws, "adverse_events", "ae_id, related")) == {
+        "ae-ma": "unlikely", "ae-med": "possible", "ae-r5": "definite", "ae-contained": "unlikely",
+        "ae-author-first": "possible", "ae-twice": "unlikely", "ae-single": "probable"}
+    assert not any(k.startswith("AdverseEvent/") for k in res["adverse_events"].skipped), res["adverse_events"].skipped
+
+
+def test_causality_of_several_suspects_none_the_ketamine_is_left_empty_and_counted(tmp_path, ws):
+    # Two suspects and neither recognisable as the ketamine treatment: either assessment may be the
+    # other drug's, so `related` stays empty rather than guessed, and the load report says so.
+    aes = [_ae("ae-pair", suspectEntity=[_suspect("Certain", instance={"reference": "Medication/a"}),
+                                         _suspect("Unlikely", instance={"reference": "Medication/b"})]),
+           _ae("ae-no-causality", suspectEntity=[_suspect(None, instance={"reference": "Medication/a"}),
+                                                 _suspect(None, instance={"reference": "Medication/b"})])]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, *aes]), registry_id="r")
+    assert rows(ws, "adverse_events", "ae_id, related") == [("ae-pair", None), ("ae-no-causality", None)]
+    # only the event whose assessments were set aside is counted
+    assert res["adverse_events"].skipped[
+        "AdverseEvent/relatedness left empty: several suspects, none the ketamine treatment"] == 1
+
+
+def _answers_qr(qid: str, codes: list[str], answers: list[str | None], questionnaire: str, status: str = "completed",
+                total: tuple[str, int] | None = None) -> dict:
+    """A QuestionnaireResponse whose items (linkId "/<LOINC code>", as LHC-Forms writes them) sit in a
+    group, answered with LOINC answer codes; None leaves an item unanswered."""
+    items = [{"linkId": f"/{c}", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": a}}]}
+             for c, a in zip(codes, answers) if a is not None]
+    if total is not None:
+        items.append({"linkId": total[0], "answer": [{"valueInteger": total[1]}]})
+    return {"resourceType": "QuestionnaireResponse", "id": qid, "status": status, "questionnaire": questionnaire,
+            "subject": {"reference": "Patient/p1"}, "authored": "2026-01-11T10:00:00Z",
+            "item": [{"linkId": "group", "item": items}]}
+
+
+def test_gad7_questionnaire_response_becomes_a_gad7_assessment(tmp_path, ws):
+    # GAD-7 (LOINC panel 69737-5) uses PHQ-9's answer list; it was counted as "not a PHQ-9" and lost.
+    # Items in panel order (69725-0 ... 69736-7), total as given (70274-6) or summed when all seven are
+    # there; item 2 (68509-9) in the LOINC panel answers 2 as LA18938-3 "More days than not".
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    answers = ["LA6569-3", "LA18938-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6568-5"]
+    resources = [
+        PATIENT,
+        _answers_qr("gad-summed", GAD7_ITEMS, answers, "http://loinc.org/q/69737-5"),
+        _answers_qr("gad-given", GAD7_ITEMS, answers, "Questionnaire/gad-7", total=("/70274-6", 9)),
+        # by its item codes alone, and one item short: no item list, no total made up
+        _answers_qr("gad-short", GAD7_ITEMS, answers[:6] + [None], "Questionnaire/anxiety"),
+        _answers_qr("gad-draft", GAD7_ITEMS, answers, "Questionnaire/gad-7", status="in-progress"),
+        _answers_qr("phq", PHQ9_ITEMS, ["LA6569-3"] * 8 + ["LA6568-5"], "Questionnaire/phq-9"),
+    ]
+    _, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    assert rows(ws, "assessments", "assessment_id, instrument, total_score, item_scores") == [
+        ("gad-summed", "GAD7", "9", "1;2;2;3;0;1;0"), ("gad-given", "GAD7", "9", "1;2;2;3;0;1;0"),
+        ("gad-short", "GAD7", None, None), ("phq", "PHQ9", "8", "1;1;1;1;1;1;1;1;0")]
+    assert res["assessments"].skipped.get("QuestionnaireResponse/in-progress") == 1, res["assessments"].skipped

@@ -2,8 +2,8 @@
 
 Resources are loaded once into a workspace table fhir_res(_line, rtype, id, j JSON) with DuckDB's
 NDJSON reader, and the tables are derived from it by the SQL files in sql/fhir_*.sql (see each for
-its rules); PHQ-9 QuestionnaireResponses go through fhir_questionnaire. Resource types no table
-reads are skipped and counted, as are the server's log.ndjson and error files. _line is the
+its rules); PHQ-9 and GAD-7 QuestionnaireResponses go through fhir_questionnaire. Resource types no
+table reads are skipped and counted, as are the server's log.ndjson and error files. _line is the
 resource's line in its NDJSON file; the k-th extra file of one resource type adds k * 10^9.
 Registered as "fhir" when this module is imported.
 """
@@ -153,6 +153,9 @@ def _skipped(con, bundle: Bundle) -> dict[str, int]:
         "GROUP BY 1").fetchall()))
     if unused_obs:
         out["Observation/unused code"] = unused_obs
+    unattributed = con.execute("SELECT count(*) FROM fhir_ae_suspects WHERE unattributed").fetchone()[0]
+    if unattributed:  # read, but with `related` left empty rather than another drug's assessment
+        out["AdverseEvent/relatedness left empty: several suspects, none the ketamine treatment"] = unattributed
     lone = con.execute(
         "SELECT count(DISTINCT id) FROM fhir_obs WHERE session_id IS NULL "
         "AND code IN ('8480-6','8462-4','8867-4','59408-5','2708-6')").fetchone()[0]

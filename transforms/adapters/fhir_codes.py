@@ -3,8 +3,10 @@
 LOINC codes are from clinical-reference.md section 1 (PHQ-9 44261-6 and items, GAD-7 70274-6).
 MADRS, QIDS-SR16, HAM-D17, CADSS, MOAA/S (and the C-SSRS ideation level) have no LOINC codes, so they travel in a local code
 system, LOCAL_SYSTEM (documented in docs/adapters.md): the total's code is the instrument's
-canonical name (MADRS, CADSS, ...) and item n of it is "<NAME>.<n>". GAD-7 item codes are the
-LOINC panel 69737-5's members as commonly published (not verified against LOINC here).
+canonical name (MADRS, CADSS, ...) and item n of it is "<NAME>.<n>". GAD-7 item codes, in order,
+are the LOINC panel 69737-5's items as HL7's Personal Health Record IG GAD-7 example and an
+LHC-Forms rendering of the LOINC panel both list them (not in clinical-reference.md, which has the
+total 70274-6 only).
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ LABS = {"1742-6": "ALT", "1920-8": "AST", "6768-6": "ALP", "2324-2": "GGT", "197
 PHQ9_LINK_NAMES = ["littleinterest", "feelingdown", "troublesleeping", "feelingtired", "badappetite",
                    "feelingbadaboutself", "troubleconcentrating", "movingspeaking", "selfharm"]
 TOTAL_LINKS = {"44261-6", "totalscore", "total"}
+GAD7_TOTAL_LINKS = {"70274-6", "totalscore", "total"}
+# LOINC's GAD-7 panel answers item 2 (68509-9) from a list whose 2 is LA18938-3 "More days than not"
+# where the other items have LA6570-1 "More than half the days" (same LHC-Forms rendering).
+GAD7_EXTRA_ANSWERS = {2: {"LA18938-3": 2}}
 
 
 def item_rows() -> list[tuple[str, str, int, int]]:

@@ -24,6 +24,13 @@ CREATE OR REPLACE TEMP MACRO fhir_code(cc, sys, known) AS
              list_filter(json_extract_string(cc, '$.coding[*].code'),
                          c -> list_contains(list_transform(known, k -> lower(k)), lower(c)))[1],
              json_extract_string(cc, '$.coding[0].code'));
+-- The ketamine-family drug a medication's lower-cased text or codes name, else 'other'. One rule for
+-- the sessions' drug and for recognising the treatment among an AdverseEvent's suspects.
+CREATE OR REPLACE TEMP MACRO fhir_drug(t) AS
+    CASE WHEN regexp_matches(t, 'esketamine|spravato|50458-028') THEN 'esketamine'
+         WHEN regexp_matches(t, 'arketamine') THEN 'arketamine'
+         WHEN regexp_matches(t, 'ketamine|ketalar') THEN 'ketamine'
+         ELSE 'other' END;
 CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
     CASE WHEN json_extract(x, '$.dataAbsentReason') IS NULL THEN
         fhir_whole(coalesce(json_extract_string(x, '$.valueQuantity.value'), json_extract_string(x, '$.valueInteger'),

@@ -27,10 +27,7 @@ named AS (
 ),
 typed AS (
     SELECT n.*,
-           CASE WHEN regexp_matches(drug_text, 'esketamine|spravato|50458-028') THEN 'esketamine'
-                WHEN regexp_matches(drug_text, 'arketamine') THEN 'arketamine'
-                WHEN regexp_matches(drug_text, 'ketamine|ketalar') THEN 'ketamine'
-                ELSE 'other' END                                                AS drug,
+           fhir_drug(drug_text)                                                 AS drug,
            -- the first coding that is a known SNOMED route (EHRs often put a local code first), else
            -- the first code as it came, to fail the route rule visibly
            coalesce(list_filter(list_transform(route_codes, c -> CASE c WHEN '46713006' THEN 'intranasal'
