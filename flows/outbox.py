@@ -29,7 +29,8 @@ def event_id(instance: str, load_id: int, queued_at: datetime, event: str, rule:
     """The same id each time the same outbox row's event is sent. queued_at is part of it: a
     warehouse created anew numbers its loads from 1 again, and its events must not be taken for
     the old ones."""
-    return uuid.uuid5(_ID_NAMESPACE, f"{instance}|{load_id}|{queued_at.isoformat()}|{event}|{rule or ''}")
+    when = queued_at.astimezone(timezone.utc).isoformat()  # DuckDB returns it in the process's time zone
+    return uuid.uuid5(_ID_NAMESPACE, f"{instance}|{load_id}|{when}|{event}|{rule or ''}")
 
 
 def unsent(con, instance: str, registry_id: str | None = None) -> list[tuple[int, str, datetime]]:
@@ -47,7 +48,8 @@ def load_result(con, load_id: int) -> dict:
         return {}
     registry, export, status, reason, exported_at, counts = row
     return {"registry_id": registry, "export_id": export, "status": status, "reason": reason, "load_id": load_id,
-            "exported_at": exported_at.isoformat() if exported_at else None,
+            # in UTC, as the ingest result carries it, whatever the process's time zone
+            "exported_at": exported_at.astimezone(timezone.utc).isoformat() if exported_at else None,
             "tables": json.loads(counts) if counts else {}}
 
 
@@ -67,24 +69,27 @@ def events_for(con, load_id: int, queued_at: datetime, instance: str) -> list[di
     return events
 
 
-def post_events(events: list[dict]) -> None:
+def post_events(events: list[dict], timeout: float = 10.0) -> None:
     """Send events through the Prefect API's HTTP endpoint and return once it has accepted them.
     Not prefect.events.emit_event: that queues them for a background websocket, and a process
-    killed right after would lose them although they had been marked sent."""
+    killed right after would lose them although they had been marked sent. One try with a short
+    timeout, not the client's retries (up to 5, 60 s each): this runs in the ingest worker's one
+    thread, and the outbox retries at the next ingest or sweep anyway."""
     if not events:
         return
     from prefect.client.orchestration import get_client
     from prefect.events import Event
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     body = [Event(event=e["event"], resource=e["resource"], payload=e.get("payload") or {}, id=uuid.UUID(e["id"]),
                   occurred=datetime.fromisoformat(e["occurred"])).model_dump(mode="json") for e in events]
-    with get_client(sync_client=True) as client:
-        client.request("POST", "/events", json=body).raise_for_status()
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+        client.request("POST", "/events", json=body, timeout=timeout).raise_for_status()
 
 
 def mark_sent(warehouse: str | Path, instance: str, load_ids: list[int]) -> None:
-    """Attached the way a load attaches it (waiting out another process's lock), not opened: the
-    service's watcher thread may hold a read-only connection to the file in this process."""
+    """The warehouse attached as a load attaches it: a load or a reader in another process holds
+    the file's lock for a moment, and attach() waits that out (retry_locked)."""
     import duckdb
 
     from warehouse.connect import attach, detach
@@ -110,29 +115,35 @@ def _has_outbox(con) -> bool:
 def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
           send: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Send the instance's unsent loads (of one registry, or all), oldest first; returns the events
-    sent. A failed send stops the flush and leaves the rest queued for the next one (logged, not
-    raised: the load itself succeeded); a failed mark means those are sent again, with the same ids."""
+    sent. Never raises (the loads themselves succeeded; what fails here waits in ops.outbox for the
+    next flush, logged): a warehouse busy beyond the lock timeout, a send that fails (it also stops
+    the flush, keeping the order), a mark that fails (those are sent again, with the same ids)."""
     from warehouse.connect import open_readonly
 
     send = send or post_events
     if not Path(warehouse).exists():
         return []
-    con = open_readonly(warehouse)
     try:
-        if not _has_outbox(con):
-            return []
-        batches = [(load_id, events_for(con, load_id, queued_at, instance))
-                   for load_id, _, queued_at in unsent(con, instance, registry_id)]
-    finally:
-        con.close()
+        con = open_readonly(warehouse)
+        try:
+            if not _has_outbox(con):
+                return []
+            batches = [(load_id, events_for(con, load_id, queued_at, instance))
+                       for load_id, _, queued_at in unsent(con, instance, registry_id)]
+        finally:
+            con.close()
+    except Exception as e:
+        log.warning("unsent notifications not read (%s); they wait in ops.outbox for the next sweep",
+                    type(e).__name__)
+        return []
     done: list[int] = []
     out: list[dict] = []
     for load_id, events in batches:
         try:
             send(events)
         except Exception as e:  # the API is down or refused: the next ingest or sweep sends it
-            log.warning("notifications of load %s not sent (%s: %s); queued in ops.outbox for the next sweep",
-                        load_id, type(e).__name__, e)
+            log.warning("notifications of load %s not sent (%s); queued in ops.outbox for the next sweep",
+                        load_id, type(e).__name__)
             break
         done.append(load_id)
         out.extend(events)
@@ -146,16 +157,21 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
 
 
 def registries_with_unsent(warehouse: str | Path, instance: str) -> list[str]:
+    """For the sweep; [] (logged) when the warehouse cannot be read now: the next sweep asks again."""
     from warehouse.connect import open_readonly
 
     if not Path(warehouse).exists():
         return []
-    con = open_readonly(warehouse)
     try:
-        if not _has_outbox(con):
-            return []
-        return [r[0] for r in con.execute(
-            "SELECT DISTINCT registry_id FROM ops.outbox WHERE instance = ? AND sent_at IS NULL ORDER BY 1",
-            [instance]).fetchall()]
-    finally:
-        con.close()
+        con = open_readonly(warehouse)
+        try:
+            if not _has_outbox(con):
+                return []
+            return [r[0] for r in con.execute(
+                "SELECT DISTINCT registry_id FROM ops.outbox WHERE instance = ? AND sent_at IS NULL ORDER BY 1",
+                [instance]).fetchall()]
+        finally:
+            con.close()
+    except Exception as e:
+        log.warning("registries with unsent notifications not read (%s)", type(e).__name__)
+        return []

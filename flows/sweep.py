@@ -125,20 +125,27 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
         waited = time.monotonic() - asked
         # a plain call, not the task: inside the slot every API round trip delays the load
         todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds)
-        if not todo:
-            # what a dead service committed but never sent; with exports pending it goes out after
-            # the first of them instead, adding nothing before that ingest
-            send_notifications(wh, cfg.service.name, registry_id)
         for lg in (logger, log):  # the run's log in the UI, and the service's own log
             lg.info("registry %s: slot after %.2f s; %d pending export(s) up to %s (found in %.2f s)", registry_id,
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
-        for item in todo:
-            options = {"registry_id": registry_id} if registry_id != "unknown" else {}
-            r = ingest_in_process(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
-                                  timezone_name=settings.timezone, options=options, notify=cfg.service.name)
-            _fault("after_commit")  # tests: the service dies between the commit and the send
-            send_notifications(wh, cfg.service.name, registry_id)
-            results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})
+        # The registry's unsent notifications go out after each ingest: its own, and a dead
+        # service's leftovers (after, so that none of this is in the ingest's path). With nothing
+        # pending, or when an ingest raised, they go out in `finally`: a committed alert must not
+        # wait behind an export that keeps failing.
+        flushed = False
+        try:
+            for item in todo:
+                flushed = False
+                options = {"registry_id": registry_id} if registry_id != "unknown" else {}
+                r = ingest_in_process(item["path"], warehouse=wh, reject_threshold=settings.reject_threshold,
+                                      timezone_name=settings.timezone, options=options, notify=cfg.service.name)
+                _fault("after_commit")  # tests: the service dies between the commit and the send
+                send_notifications(wh, cfg.service.name, registry_id)
+                flushed = True
+                results.append({k: r.get(k) for k in ("registry_id", "export_id", "status", "load_id", "reason")})
+        finally:
+            if not flushed:
+                send_notifications(wh, cfg.service.name, registry_id)
     return results
 
 
@@ -193,7 +200,14 @@ def sweep_landing() -> list[dict]:
     logger.info("sweep: %d pending export(s) in %d registr%s; %d registr%s with unsent notifications",
                 len(todo), len(registries), "y" if len(registries) == 1 else "ies", len(unsent),
                 "y" if len(unsent) == 1 else "ies")
-    results = []
+    results, failed = [], []
     for reg in registries:
-        results.extend(run_ingest(reg))
+        try:
+            results.extend(run_ingest(reg))
+        except Exception as e:  # one registry's failing export must not hold back the others' (or
+            failed.append((reg, e))  # their unsent alerts); the run still fails, naming them all
+            logger.error("sweep: registry %s failed (%s); going on with the others", reg, type(e).__name__)
+    if failed:
+        raise RuntimeError(f"sweep: {len(failed)} registr{'y' if len(failed) == 1 else 'ies'} failed: "
+                           + ", ".join(f"{reg} ({type(e).__name__})" for reg, e in failed)) from failed[0][1]
     return results

@@ -216,6 +216,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             _write_findings(con, meta, load_id, results, with_alerts=True)
             _fault("before_commit")
             _ledger(con, meta, load_id, "loaded", None, counts, dropped, timings)
+            _fault("after_ledger")  # tests: the ledger and outbox rows written, not committed
             con.execute("COMMIT")
             return LoadOutcome("loaded", load_id)
         except BaseException:

@@ -85,14 +85,15 @@ def test_cli_ingests_queue_nothing(tmp_path, wh):
 
 
 def test_a_load_killed_before_commit_queues_nothing(tmp_path, wh):
-    """The outbox row commits with the load or not at all."""
+    """The outbox row commits with the load or not at all: killed after both the ledger row and
+    the outbox row were written, before COMMIT."""
     src = write_export(tmp_path / "src", registry="reg-o", export_id="k1")
     code = ("import sys; from flows.ingest import ingest_in_process; "
             f"ingest_in_process({str(src)!r}, warehouse={wh!r}, notify='svc')")
     from prefect.settings import PREFECT_API_URL
 
     # the session's test server (a temporary one would outlive the killed process, holding its pipes)
-    env = dict(os.environ, OUTCOMES_TEST_FAULT="before_commit", PYTHONPATH=str(ROOT),
+    env = dict(os.environ, OUTCOMES_TEST_FAULT="after_ledger", PYTHONPATH=str(ROOT),
                PREFECT_API_URL=PREFECT_API_URL.value())
     p = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=300)
@@ -100,3 +101,53 @@ def test_a_load_killed_before_commit_queues_nothing(tmp_path, wh):
     assert _outbox(wh) == []
     r = ingest_export(str(src), warehouse=wh, notify="svc")
     assert r["status"] == "loaded" and _outbox(wh) == [(r["load_id"], "reg-o", "svc", False)]
+
+
+def test_unsent_alerts_go_out_though_an_export_keeps_failing(tmp_path, monkeypatch):
+    """A dead service's committed alerts (registry north) are sent by the next sweep even when
+    another registry's export (aaa, first in the sweep) raises on every attempt, and when north's
+    own pending export raises too; the sweep still fails, naming the registries that failed."""
+    import flows.ingest
+    import flows.outbox
+    from flows.sweep import sweep_landing
+
+    landing, wh = tmp_path / "landing", str(tmp_path / "wh.duckdb")
+    config = tmp_path / "outcomes.toml"
+    config.write_text(f'landing_zone = "{landing}"\nwarehouse = "{wh}"\n[service]\nname = "svc"\n')
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(config))
+    r = ingest_export(str(write_export(tmp_path / "src", _alert_tables(), registry="north", export_id="n1")),
+                      warehouse=wh, notify="svc")  # committed, never sent: the service died here
+    write_export(landing / "aaa", registry="aaa", export_id="a1")
+    write_export(landing / "north", registry="north", export_id="n2", exported_at="2025-02-28T23:00:00Z")
+
+    def unreadable(path, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    sent: list[dict] = []
+    monkeypatch.setattr(flows.ingest, "ingest_in_process", unreadable)
+    monkeypatch.setattr(flows.outbox, "post_events", sent.extend)
+    with pytest.raises(RuntimeError, match=r"2 registries failed: aaa \(PermissionError\), north"):
+        sweep_landing()
+    assert {e["payload"]["load_id"] for e in sent} == {r["load_id"]}
+    assert "outcomes.export.loaded" in [e["event"] for e in sent]
+    assert "assessments.phq9_item9.positive" in [e["payload"].get("rule") for e in sent]
+    assert _outbox(wh) == [(r["load_id"], "north", "svc", True)]
+
+
+def test_event_ids_and_exported_at_do_not_depend_on_the_time_zone(tmp_path, wh):
+    src = write_export(tmp_path / "src", registry="reg-o", export_id="tz")
+    r = ingest_export(str(src), warehouse=wh, notify="svc")
+    con = duckdb.connect(wh, read_only=True)
+    try:
+        from flows.outbox import events_for
+
+        seen = []
+        for zone in ("UTC", "Europe/Oslo", "America/Los_Angeles"):
+            con.execute(f"SET TimeZone = '{zone}'")
+            queued_at = con.execute("SELECT queued_at FROM ops.outbox").fetchone()[0]
+            events = events_for(con, r["load_id"], queued_at, "svc")
+            seen.append(([e["id"] for e in events], events[0]["payload"]["exported_at"]))
+    finally:
+        con.close()
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0][1] == r["exported_at"] == "2025-01-31T23:00:00+00:00"

@@ -8,6 +8,5 @@ CREATE TABLE ops.outbox (
     registry_id VARCHAR NOT NULL,
     instance    VARCHAR NOT NULL,     -- the service ([service] name) that sends it
     queued_at   TIMESTAMPTZ NOT NULL, -- when the load committed it
-    sent_at     TIMESTAMPTZ,          -- NULL until its events were accepted by the Prefect API
-    attempts    INTEGER NOT NULL DEFAULT 0
+    sent_at     TIMESTAMPTZ           -- NULL until its events were accepted by the Prefect API
 );
