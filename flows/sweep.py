@@ -71,12 +71,13 @@ def registry_slot(registry_id: str, lease_seconds: float = 60.0):
 
 
 def pending_exports(root: str, warehouse: str, registry_id: str | None, up_to: str | None,
-                    stale_seconds: float) -> list[dict]:
+                    stale_seconds: float, known: tuple[str, ...] = ()) -> list[dict]:
+    """known: the configured registries (flows.watch.folder_registry)."""
     from flows.watch import pending
 
     return [{"path": str(c.path), "registry_id": c.registry_id or "unknown", "export_id": c.export_id,
              "exported_at": c.exported_at, "state": c.state}
-            for c in pending(Path(root), Path(warehouse), registry_id, stale_seconds, up_to)]
+            for c in pending(Path(root), Path(warehouse), registry_id, stale_seconds, up_to, known)]
 
 
 find_pending = task(name="find-pending", cache_policy=NO_CACHE)(pending_exports)
@@ -124,7 +125,7 @@ def ingest_registry(registry_id: str, up_to: str | None = None, in_worker: bool 
     with slot:
         waited = time.monotonic() - asked
         # a plain call, not the task: inside the slot every API round trip delays the load
-        todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds)
+        todo = pending_exports(root, wh, registry_id, up_to, cfg.service.stale_seconds, tuple(cfg.registries))
         for lg in (logger, log):  # the run's log in the UI, and the service's own log
             lg.info("registry %s: slot after %.2f s; %d pending export(s) up to %s (found in %.2f s)", registry_id,
                     waited, len(todo), up_to or "now", time.monotonic() - asked - waited)
@@ -162,11 +163,12 @@ def run_ingest(registry_id: str, up_to: str | None = None) -> list[dict]:
 def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     """Triggered by `registry.export.landed`: ingest the export at `location`, after every earlier
     pending export of its registry."""
-    from flows.watch import BROKEN, INCOMPLETE, check_export
+    from flows.watch import BROKEN, INCOMPLETE, check_export, folder_registry
     from outcomes.config import load_config
 
     logger = get_run_logger()
-    root = Path(load_config().landing_zone).resolve()
+    cfg = load_config()
+    root = Path(cfg.landing_zone).resolve()
     where = Path(location).resolve()
     if root not in where.parents:  # what runs next ingests the landing zone's pending exports only
         raise RuntimeError(f"{location} is not in the landing zone {root}: nothing ingested (copy the export "
@@ -175,7 +177,7 @@ def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     if c.state == INCOMPLETE and c.manifest_sha256 is None and not Path(location).exists():
         logger.warning("%s is gone; nothing to ingest", location)
         return []
-    registry = c.registry_id or registry_id or "unknown"
+    registry = c.registry_id or folder_registry(where, root, tuple(cfg.registries)) or registry_id or "unknown"
     if c.state == BROKEN or c.registry_id is None:
         logger.warning("%s: %s", location, c.reason)
     return run_ingest(registry, up_to=c.exported_at)
@@ -193,7 +195,7 @@ def sweep_landing() -> list[dict]:
     cfg = load_config()
     root, wh = str(Path(cfg.landing_zone).resolve()), str(warehouse_for(cfg).resolve())
     Path(root).mkdir(parents=True, exist_ok=True)
-    todo = find_pending(root, wh, None, None, cfg.service.stale_seconds)
+    todo = find_pending(root, wh, None, None, cfg.service.stale_seconds, tuple(cfg.registries))
     # and the registries whose loads' notifications a dead service left unsent (flows/outbox.py)
     unsent = registries_with_unsent(wh, cfg.service.name)
     registries = list(dict.fromkeys([item["registry_id"] for item in todo] + unsent))

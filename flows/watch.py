@@ -312,14 +312,28 @@ def recorded(warehouse: Path, checks: list[Check], ledger: tuple | None = None) 
     return out
 
 
+def folder_registry(path: Path, root: Path, known) -> str | None:
+    """The registry an export's place names, landing/<registry>/..., when it is one the configuration
+    names (`known`). Only for an export whose manifest cannot say (unreadable, or without
+    registry_id): its rejection is then that registry's, and so is the notification (per-registry
+    `notify`), instead of going to registry "unknown". The manifest, when it names one, wins."""
+    try:
+        rel = Path(path).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return None
+    return rel.parts[0] if len(rel.parts) >= 2 and rel.parts[0] in set(known or ()) else None
+
+
 def pending(root: Path, warehouse: Path, registry_id: str | None = None, stale_seconds: float = 600.0,
-            up_to: str | None = None) -> list[Check]:
+            up_to: str | None = None, known=()) -> list[Check]:
     """Every export in the landing zone that is complete (or broken, or stale) and not in ops.loads,
     in (registry, exported_at) order; only `registry_id`'s when given, only those exported at or
     before `up_to` (ISO 8601) when given. One look, no watcher state: staleness from the files' change times
-    (see _stat)."""
+    (see _stat). known: the configured registries, for folder_registry."""
     now = time.time()
     ids = [identify(p) for p in candidates(root)]
+    for c in ids:
+        c.registry_id = c.registry_id or folder_registry(c.path, root, known)
     if registry_id is not None:
         ids = [c for c in ids if (c.registry_id or "unknown") == registry_id]
     done = recorded(warehouse, ids)
@@ -328,6 +342,7 @@ def pending(root: Path, warehouse: Path, registry_id: str | None = None, stale_s
         if c.path in done:
             continue
         c = check_export(c.path)
+        c.registry_id = c.registry_id or folder_registry(c.path, root, known)
         age = now - max((m for _, _, m in c.signature), default=0) / 1e9
         if c.state in (READY, BROKEN) or age >= stale_seconds:
             out.append(c)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -151,3 +152,36 @@ def test_event_ids_and_exported_at_do_not_depend_on_the_time_zone(tmp_path, wh):
         con.close()
     assert seen[0] == seen[1] == seen[2]
     assert seen[0][1] == r["exported_at"] == "2025-01-31T23:00:00+00:00"
+
+
+def test_an_export_whose_manifest_cannot_be_read_is_its_landing_folders_registrys(tmp_path, monkeypatch):
+    """landing/<registry>/... names the registry when the manifest cannot, for registries the
+    configuration names: the rejection (and its notification) is that registry's, not "unknown"'s."""
+    import flows.outbox
+    from flows.sweep import sweep_landing
+    from flows.watch import folder_registry
+
+    landing, wh = tmp_path / "landing", str(tmp_path / "wh.duckdb")
+    config = tmp_path / "outcomes.toml"
+    config.write_text(f'landing_zone = "{landing}"\nwarehouse = "{wh}"\n[service]\nname = "svc"\nstale_seconds = 1\n'
+                      f'[registries.north]\ntimezone = "UTC"\n')
+    monkeypatch.setenv("OUTCOMES_CONFIG", str(config))
+    for folder in (landing / "north" / "broken-1", landing / "elsewhere" / "broken-2"):
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{not json")
+    assert folder_registry(landing / "north" / "broken-1", landing, ("north",)) == "north"
+    assert folder_registry(landing / "north" / "broken-1", landing, ()) is None
+    assert folder_registry(landing / "north", landing, ("north",)) is None  # the folder itself
+    assert folder_registry(tmp_path / "north" / "x", landing, ("north",)) is None  # outside the zone
+    time.sleep(1.2)  # stale (stale_seconds = 1, from the files' change times): handed to ingest to be rejected
+    sent: list[dict] = []
+    monkeypatch.setattr(flows.outbox, "post_events", sent.extend)
+    sweep_landing()
+    con = duckdb.connect(wh, read_only=True)
+    try:
+        rows = con.execute("SELECT registry_id, status FROM ops.loads ORDER BY registry_id").fetchall()
+    finally:
+        con.close()
+    assert rows == [("north", "rejected"), ("unknown", "rejected")]
+    assert sorted((e["payload"]["registry"], e["event"]) for e in sent) == [
+        ("north", "outcomes.export.rejected"), ("unknown", "outcomes.export.rejected")]
