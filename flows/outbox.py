@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -106,10 +107,22 @@ def mark_sent(warehouse: str | Path, instance: str, load_ids: list[int]) -> None
         con.close()
 
 
-def _has_outbox(con) -> bool:
-    """False on a warehouse its first ingest has not migrated yet (the sweep at a service's start)."""
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'outbox'"
-                       ).fetchone()[0] > 0
+@contextmanager
+def _reading(warehouse: str | Path):
+    """A read-only connection to the warehouse, or None where there is no outbox to read: no file
+    yet, or one its first ingest has not migrated yet (the sweep at a service's start)."""
+    from warehouse.connect import open_readonly
+
+    if not Path(warehouse).exists():
+        yield None
+        return
+    con = open_readonly(warehouse)
+    try:
+        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' "
+                          "AND table_name = 'outbox'").fetchone()[0] > 0
+        yield con if has else None
+    finally:
+        con.close()
 
 
 def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
@@ -118,20 +131,11 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
     sent. Never raises (the loads themselves succeeded; what fails here waits in ops.outbox for the
     next flush, logged): a warehouse busy beyond the lock timeout, a send that fails (it also stops
     the flush, keeping the order), a mark that fails (those are sent again, with the same ids)."""
-    from warehouse.connect import open_readonly
-
     send = send or post_events
-    if not Path(warehouse).exists():
-        return []
     try:
-        con = open_readonly(warehouse)
-        try:
-            if not _has_outbox(con):
-                return []
-            batches = [(load_id, events_for(con, load_id, queued_at, instance))
-                       for load_id, _, queued_at in unsent(con, instance, registry_id)]
-        finally:
-            con.close()
+        with _reading(warehouse) as con:
+            batches = [] if con is None else [(load_id, events_for(con, load_id, queued_at, instance))
+                                              for load_id, _, queued_at in unsent(con, instance, registry_id)]
     except Exception as e:
         log.warning("unsent notifications not read (%s); they wait in ops.outbox for the next sweep",
                     type(e).__name__)
@@ -158,20 +162,11 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
 
 def registries_with_unsent(warehouse: str | Path, instance: str) -> list[str]:
     """For the sweep; [] (logged) when the warehouse cannot be read now: the next sweep asks again."""
-    from warehouse.connect import open_readonly
-
-    if not Path(warehouse).exists():
-        return []
     try:
-        con = open_readonly(warehouse)
-        try:
-            if not _has_outbox(con):
-                return []
-            return [r[0] for r in con.execute(
+        with _reading(warehouse) as con:
+            return [] if con is None else [r[0] for r in con.execute(
                 "SELECT DISTINCT registry_id FROM ops.outbox WHERE instance = ? AND sent_at IS NULL ORDER BY 1",
                 [instance]).fetchall()]
-        finally:
-            con.close()
     except Exception as e:
         log.warning("registries with unsent notifications not read (%s)", type(e).__name__)
         return []
