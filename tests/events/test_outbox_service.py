@@ -24,7 +24,7 @@ def test_post_events_is_accepted_once_per_id(prefect_server):
         return [e for e in read_events(prefect_server, "outcomes.export.rejected", since)
                 if e["resource"].get("outcomes.registry") == "reg-p"]
 
-    wait_for(got, 30, what="the posted event")
+    wait_for(got, 60, what="the posted event")
     assert [e["id"] for e in got()] == [event["id"]]
 
 
@@ -37,11 +37,11 @@ def test_killed_after_commit_then_restarted_sends_the_alerts(prefect_server, tmp
         land(write_export(tmp_path / "src", _alert_tables(), registry="reg-ob", export_id="ob1"),
              svc.landing / "reg-ob")
         wait_for(lambda: svc.proc.poll() == 137 or b"Process exited with status code: 137" in svc.log.read_bytes(),
-                 90, what="the service to die after the commit")
+                 180, what="the service to die after the commit")
         assert [(r[1], r[2]) for r in svc.loads() if r[0] == "reg-ob"] == [("ob1", "loaded")]
         assert svc.sql("SELECT count(*) FROM ops.outbox WHERE sent_at IS NULL AND registry_id = 'reg-ob'")[0][0] == 1
         if svc.proc.poll() is not None:
-            wait_for(lambda: not svc.processes(), 30, what="the dead service's flow runs to stop")
+            wait_for(lambda: not svc.processes(), 60, what="the dead service's flow runs to stop")
     finally:
         svc.kill()
 
@@ -53,14 +53,14 @@ def test_killed_after_commit_then_restarted_sends_the_alerts(prefect_server, tmp
     svc.env.pop("OUTCOMES_TEST_FAULT")
     svc.start()  # its sweep at start finds the unsent load
     try:
-        got = wait_for(alerts, 90, what="the alerts of the load committed before the crash")
+        got = wait_for(alerts, 180, what="the alerts of the load committed before the crash")
         rules = {e["payload"]["rule"] for e in got}
         assert {"assessments.phq9_item9.positive", "adverse_events.serious.sae"} <= rules, rules
         assert all(e["resource"]["outcomes.export"] == "ob1" for e in got)
         loaded = [e for e in read_events(prefect_server, "outcomes.export.loaded", since)
                   if e["resource"].get("outcomes.registry") == "reg-ob"]
         assert len(loaded) == 1
-        wait_for(lambda: svc.sql("SELECT count(*) FROM ops.outbox WHERE sent_at IS NULL")[0][0] == 0, 30,
+        wait_for(lambda: svc.sql("SELECT count(*) FROM ops.outbox WHERE sent_at IS NULL")[0][0] == 0, 60,
                  what="the outbox row marked sent")
         assert [(r[1], r[2]) for r in svc.loads() if r[0] == "reg-ob"] == [("ob1", "loaded")]  # loaded once
     finally:
