@@ -112,15 +112,14 @@ def _reading(warehouse: str | Path):
     """A read-only connection to the warehouse, or None where there is no outbox to read: no file
     yet, or one its first ingest has not migrated yet (the sweep at a service's start)."""
     from warehouse.connect import open_readonly
+    from warehouse.migrate import has_table
 
     if not Path(warehouse).exists():
         yield None
         return
     con = open_readonly(warehouse)
     try:
-        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' "
-                          "AND table_name = 'outbox'").fetchone()[0] > 0
-        yield con if has else None
+        yield con if has_table(con, "ops", "outbox") else None
     finally:
         con.close()
 

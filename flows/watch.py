@@ -341,8 +341,9 @@ def pending(root: Path, warehouse: Path, registry_id: str | None = None, stale_s
     for c in ids:
         if c.path in done:
             continue
+        named = c.registry_id  # the manifest's, or folder_registry's above
         c = check_export(c.path)
-        c.registry_id = c.registry_id or folder_registry(c.path, root, known)
+        c.registry_id = c.registry_id or named
         age = now - max((m for _, _, m in c.signature), default=0) / 1e9
         if c.state in (READY, BROKEN) or age >= stale_seconds:
             out.append(c)

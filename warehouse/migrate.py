@@ -20,14 +20,19 @@ def migrations() -> list[tuple[int, Path]]:
     return out
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None) -> bool:
+    """Whether a migration has made schema.table yet (a warehouse older than the code that reads it,
+    opened read-only, is not migrated)."""
+    return con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?"
+        + (" AND database_name = ?" if catalog else ""),
+        [schema, table] + ([catalog] if catalog else []),
+    ).fetchone()[0] > 0
+
+
 def current_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> int:
     prefix = f"{catalog}." if catalog else ""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'schema_migrations'"
-        + (" AND database_name = ?" if catalog else ""),
-        [catalog] if catalog else [],
-    ).fetchone()[0]
-    if not exists:
+    if not has_table(con, "ops", "schema_migrations", catalog):
         return 0
     return con.execute(f"SELECT coalesce(max(version), 0) FROM {prefix}ops.schema_migrations").fetchone()[0]
 

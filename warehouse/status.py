@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from transforms import sqlfiles
+from warehouse.migrate import has_table
 
 
 def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dict:
@@ -18,8 +19,7 @@ def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dic
     current = con.execute(sqlfiles.read_sql("warehouse", "status/current_rows.sql")).fetchall()
     quarantine = con.execute(sqlfiles.read_sql("warehouse", "status/quarantine_by_rule.sql")).fetchall()
     unsent = []
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'outbox'"
-                   ).fetchone()[0]:  # a warehouse from before migration 0003 has none
+    if has_table(con, "ops", "outbox"):  # a warehouse from before migration 0003 has none
         unsent = con.execute(sqlfiles.read_sql("warehouse", "status/unsent_notifications.sql")).fetchall()
     return {
         "loads": [dict(zip(cols, r)) for r in loads],

@@ -120,21 +120,28 @@ def test_identifier_field_cannot_be_mapped_elsewhere(real, ws, tmp_path):
                     registry_id="longitudinal")
 
 
-def test_checkboxes_letter_and_numeric_codes(real, ws, tmp_path):
-    (tmp_path / "m.toml").write_text("""
+def _checkbox_mapping(term_map: str, more: str = "") -> str:
+    """A mapping of checkboxes-1's form_2 to adverse_events: term from check_two through term_map."""
+    return f"""
 [redcap]
 accept_status = [0, 1, 2]
 [[source]]
 table = "adverse_events"
 form = "form_2"
 [source.columns]
-ae_id = "{record}-{instance}"
-patient_id = "{record}"
-onset_date = { value = "2024-01-01" }
-term = { checkbox = "check_two", map = { a = "nausea", c = "dizziness" } }
+ae_id = "{{record}}-{{instance}}"
+patient_id = "{{record}}"
+onset_date = {{ value = "2024-01-01" }}
+term = {{ checkbox = "check_two", map = {term_map} }}
+{more.strip()}
+"""
+
+
+def test_checkboxes_letter_and_numeric_codes(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text(_checkbox_mapping('{ a = "nausea", c = "dizziness" }', """
 death = { field = "check_one", checked = "1" }
 hospitalization = { field = "check_one", checked = "4" }
-""")
+"""))
     _, res = read_export(ws, "redcap", real / "redcap-exports" / "checkboxes-1", mapping=str(tmp_path / "m.toml"),
                          registry_id="checkboxes")
     got = rows(ws, "adverse_events", "patient_id, term, death, hospitalization")
@@ -252,18 +259,7 @@ def test_checkbox_map_and_output_use_the_dictionary_codes(real, ws, tmp_path):
     text = (d / "dictionary.csv").read_text()
     (d / "dictionary.csv").write_text(text.replace('"a, A|b, B|c, C|d, D|e, E"', '"A, A|B, B|C, C|-2, D|e, E"'))
     (d / "data.csv").write_text((d / "data.csv").read_text().replace("check_two___d", "check_two____2"))
-    (tmp_path / "m.toml").write_text("""
-[redcap]
-accept_status = [0, 1, 2]
-[[source]]
-table = "adverse_events"
-form = "form_2"
-[source.columns]
-ae_id = "{record}-{instance}"
-patient_id = "{record}"
-onset_date = { value = "2024-01-01" }
-term = { checkbox = "check_two", map = { A = "nausea", C = "dizziness" } }
-""")
+    (tmp_path / "m.toml").write_text(_checkbox_mapping('{ A = "nausea", C = "dizziness" }'))
     read_export(ws, "redcap", d, mapping=str(tmp_path / "m.toml"), registry_id="checkboxes")
     got = [r[0] for r in rows(ws, "adverse_events", "term")]
     assert got[:2] == ["nausea;dizziness", "B;-2"]
