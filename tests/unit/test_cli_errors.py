@@ -212,6 +212,12 @@ def test_help_lists_exit_codes(command):
     assert res.exit_code == 0 and "Exit 0" in res.output.replace("\n", " "), res.output
 
 
+def test_report_help_names_every_json_key():
+    res = invoke("report", "--help")
+    for key in ("html", "pdf", "data", "figures", "suppressed"):  # what `report --json` prints
+        assert f'"{key}"' in res.output, res.output
+
+
 # a Prefect API that does not answer ------------------------------------------------------------
 
 def _closed_port() -> int:
