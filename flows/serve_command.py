@@ -151,7 +151,10 @@ def serve_command(with_server, host, port, prefect_home, limit, no_automations, 
     """Run the event-driven service: ingest on landing, watcher, sweep, pulls, monthly reports.
 
     Needs PREFECT_API_URL (a `prefect server start`), or --with-server. Configuration:
-    outcomes.toml ($OUTCOMES_CONFIG)."""
+    outcomes.toml ($OUTCOMES_CONFIG). Exit 0 when stopped with Ctrl-C (with --with-server, also
+    SIGTERM); 1 when the Prefect API cannot be reached or, with --with-server, the server does not
+    start or the service or the server stops by itself; 2 on a usage or configuration error (no
+    PREFECT_API_URL, an invalid outcomes.toml, no pseudonymisation key)."""
     import logging
 
     from transforms.pseudonymise import MissingKeyError, load_key

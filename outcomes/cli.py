@@ -126,6 +126,26 @@ def _one_line(e: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def _unreachable_prefect_api(e: BaseException) -> str | None:
+    """The one-line error for a Prefect API that cannot be reached (PREFECT_API_URL names a server
+    that is down, or the temporary one did not answer), else None: the error, or one it was raised
+    from, is an httpx transport error (Prefect wraps it, e.g. in RuntimeError("Failed to reach
+    API ...")). httpx is looked up, not imported: a command that never loaded it met no such error."""
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return None
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, httpx.TransportError):
+            url = os.environ.get("PREFECT_API_URL")
+            where = f" at {url}" if url else " (the temporary server this command started)"
+            return f"cannot reach the Prefect API{where}: {_one_line(cur)}"
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 class LazyGroup(click.Group):
     """Commands that live with their feature's code are imported only when called, so that
     `outcomes sql` does not pay for Prefect, plotting or the generator."""
@@ -160,7 +180,8 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx):
         """Failures a user can meet (a busy or foreign warehouse file, a path that cannot be
-        written, a database error) end as one line on stderr and exit 1, not as a traceback."""
+        written, a database error, a Prefect API that does not answer) end as one line on stderr
+        and exit 1, not as a traceback."""
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -179,6 +200,9 @@ class LazyGroup(click.Group):
 
             if isinstance(e, duckdb.Error):
                 raise click.ClickException(_one_line(e)) from None
+            unreachable = _unreachable_prefect_api(e)
+            if unreachable:
+                raise click.ClickException(unreachable) from None
             raise
 
 

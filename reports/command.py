@@ -17,7 +17,8 @@ from outcomes.cli import warehouse_option
               help="Output folder [default ./data/reports/<month>[-<registry>]].")
 @click.option("--as-of", "as_of", type=click.IntRange(min=1), default=None,
               help="Report the warehouse as it stood after this load id (see `outcomes status`).")
-@click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ...}.')
+@click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ..., "figures": N, "suppressed": N} (the three files\' '
+                   'paths, how many figures figures.csv holds and how many of them are suppressed).')
 @warehouse_option
 def report_command(month, registry, out_dir, as_of, as_json, warehouse):
     """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative).

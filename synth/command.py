@@ -49,7 +49,9 @@ def synth_command(registry_id, patients, out_dir, seed, start, months, file_form
     """Generate a synthetic ketamine/esketamine registry as monthly exports.
 
     With --format redcap or fhir the same cohort is written in that format (one folder per export),
-    converted from the native exports, so the three formats hold the same facts.
+    converted from the native exports, so the three formats hold the same facts, except that a
+    REDCap export leaves out the GAD7, QIDS_SR16 and CSSRS_IDEATION assessments (the reference
+    REDCap project has no form for them). The row counts printed are the native exports'.
 
     Exit 0 ok; 1 when the output cannot be written; 2 on a usage error."""
     if export_format == "kor":

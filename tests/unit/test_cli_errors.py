@@ -205,10 +205,55 @@ def test_report_as_of(wh, tmp_path):
     assert invoke("report", "--month", "2025-01", "--as-of", "0", "-w", wh).exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["report", "marts", "status", "synth", "sql", "ingest", "migrate"])
+@pytest.mark.parametrize("command", ["report", "marts", "status", "synth", "sql", "ingest", "migrate", "key init",
+                                     "serve"])
 def test_help_lists_exit_codes(command):
-    res = invoke(command, "--help")
+    res = invoke(*command.split(), "--help")
     assert res.exit_code == 0 and "Exit 0" in res.output.replace("\n", " "), res.output
+
+
+def test_report_help_names_every_json_key():
+    res = invoke("report", "--help")
+    for key in ("html", "pdf", "data", "figures", "suppressed"):  # what `report --json` prints
+        assert f'"{key}"' in res.output, res.output
+
+
+# a Prefect API that does not answer ------------------------------------------------------------
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_prefect_api_is_one_line_exit_1(tmp_path):
+    """PREFECT_API_URL naming a server that is down: one line naming it, not Prefect's traceback."""
+    from exports import write_export
+
+    api = f"http://127.0.0.1:{_closed_port()}/api"
+    export = str(write_export(tmp_path / "export"))
+    env = {"PREFECT_API_URL": api, "OUTCOMES_PSEUDONYM_KEY": "k" * 32, "PREFECT_HOME": str(tmp_path / "prefect")}
+    r = run("ingest", export, "-w", str(tmp_path / "w.duckdb"), env_extra=env)
+    one_line_error(r, 1, f"cannot reach the Prefect API at {api}")
+    r = run("serve", env_extra=env, cwd=tmp_path)
+    one_line_error(r, 1, f"cannot reach the Prefect API at {api}")
+
+
+def test_only_transport_errors_count_as_an_unreachable_api():
+    import httpx
+
+    from outcomes.cli import _unreachable_prefect_api
+
+    try:
+        try:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        except httpx.ConnectError as inner:
+            raise RuntimeError("Failed to reach API at http://x/api/") from inner
+    except RuntimeError as wrapped:
+        assert "Connection refused" in _unreachable_prefect_api(wrapped)
+    assert _unreachable_prefect_api(RuntimeError("a bug")) is None
 
 
 def test_table_output_one_line_per_row_without_trailing_spaces():
