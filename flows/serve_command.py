@@ -165,6 +165,12 @@ def serve_command(with_server, host, port, prefect_home, limit, no_automations, 
         load_config()
     except ConfigError as e:
         raise click.UsageError(str(e))
+    if automations_only and (with_server or no_automations):
+        # --with-server runs the whole service (which creates the automations as it starts), and
+        # --no-automations contradicts it: either way the flag would be dropped without a word
+        raise click.UsageError("--automations-only runs against a Prefect server that is already up "
+                               "(PREFECT_API_URL); it cannot be combined with "
+                               + ("--with-server" if with_server else "--no-automations") + ".")
     if with_server:
         args = ["--limit", str(limit)] + (["--no-automations"] if no_automations else [])
         sys.exit(run_with_server(host, port, prefect_home, args))

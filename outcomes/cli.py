@@ -443,14 +443,40 @@ def status(warehouse, limit, as_json):
 
 @cli.command()
 @warehouse_option
-def migrate(warehouse):
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"warehouse": PATH, "version": N, "applied": [versions applied now], '
+                   '"migrations": [{"version", "name", "applied_at"}]}.')
+def migrate(warehouse, as_json):
     """Create the warehouse or apply pending migrations.
 
     Exit 0 ok; 1 when the file cannot be created, is busy or is not a DuckDB warehouse; 2 on a
     usage error (e.g. a name ending in .csv)."""
-    from warehouse.connect import ensure_warehouse
+    from warehouse.connect import ensure_warehouse, open_readonly, warehouse_path
+    from warehouse.migrate import current_version
 
-    click.echo(f"warehouse ready: {ensure_warehouse(warehouse)}")
+    def ledger(path) -> tuple[int, list[dict]]:
+        con = open_readonly(path, external_access=True)
+        try:
+            rows = con.execute("SELECT version, name, strftime(applied_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
+                               "FROM ops.schema_migrations ORDER BY version").fetchall()
+            return current_version(con), [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
+        finally:
+            con.close()
+
+    before = 0
+    if as_json and warehouse_path(warehouse).exists():
+        try:
+            before = ledger(warehouse_path(warehouse))[0]
+        except Exception:  # noqa: BLE001 - not migrated yet, or not a warehouse: ensure_warehouse says which
+            before = 0
+    path = ensure_warehouse(warehouse)
+    if not as_json:
+        click.echo(f"warehouse ready: {path}")
+        return
+    version, rows = ledger(path)
+    click.echo(json.dumps({"warehouse": str(path), "version": version,
+                           "applied": [r["version"] for r in rows if r["version"] > before], "migrations": rows},
+                          indent=2))
 
 
 @cli.group()

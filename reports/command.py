@@ -7,12 +7,13 @@ import sys
 
 import click
 
-from outcomes.cli import warehouse_option
+from outcomes.cli import _validate_registry, warehouse_option
 
 
 @click.command("report")
 @click.option("--month", required=True, help="Report month, YYYY-MM.")
-@click.option("--registry", default=None, help="Only this registry [default: all registries pooled].")
+@click.option("--registry", default=None, callback=_validate_registry,
+              help="Only this registry [default: all registries pooled].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder [default ./data/reports/<month>[-<registry>]].")
 @click.option("--as-of", "as_of", type=click.IntRange(min=1), default=None,

@@ -268,3 +268,28 @@ def test_sql_takes_one_statement(wh):
     res = invoke("sql", "SELECT 1 AS a; SELECT 2 AS b", "-w", wh)
     assert res.exit_code == 2 and "one SQL statement at a time" in res.output
     assert invoke("sql", "SELECT 1 AS a;", "-w", wh, "--format", "csv").stdout.splitlines() == ["a", "1"]
+
+
+@pytest.mark.parametrize("other", ["--with-server", "--no-automations"])
+def test_serve_automations_only_with_a_contradicting_flag_is_a_usage_error(other, no_config):
+    """`serve --with-server --automations-only` started the whole service, the flag dropped."""
+    res = invoke("serve", "--automations-only", other)
+    assert res.exit_code == 2 and "--automations-only" in res.output and other in res.output, res.output
+
+
+def test_migrate_json_says_what_it_applied(tmp_path):
+    p = str(tmp_path / "m.duckdb")
+    first = json.loads(invoke("migrate", "-w", p, "--json").output)
+    versions = [m["version"] for m in first["migrations"]]
+    assert first["warehouse"] == p and first["version"] == max(versions) and first["applied"] == versions
+    again = json.loads(invoke("migrate", "-w", p, "--json").output)
+    assert again["applied"] == [] and again["migrations"] == first["migrations"]
+    assert invoke("migrate", "-w", p).output.strip() == f"warehouse ready: {p}"
+
+
+@pytest.mark.parametrize("registry", ["../elsewhere", "Upper", "a b"])
+def test_report_registry_must_be_a_registry_id(registry, wh, tmp_path):
+    """An unchecked --registry named the default output folder (./data/reports/<month>-<registry>):
+    '../elsewhere' pointed it outside data/reports; now a usage error, as for ingest."""
+    res = invoke("report", "--month", "2025-01", "--registry", registry, "-w", wh)
+    assert res.exit_code == 2 and "[a-z0-9]" in res.output, res.output
