@@ -72,6 +72,11 @@ def test_vignette_blood_pressure_instrument_into_vitals(real, ws, tmp_path):
     assert res["vitals"].out_of_range == {}
     # an unused column of the file is reported once, not under every table read from the file
     assert [t for t, r in res.items() if "image_profile" in r.dropped_columns] == [next(iter(res))]
+    # a mapped form's status field is read (Completion), so it is not listed as dropped; another
+    # form's is
+    dropped = {c for r in res.values() for c in r.dropped_columns}
+    assert "blood_pressure_complete" not in dropped and "intake_complete" not in dropped
+    assert "image_complete" in dropped
 
 
 def test_repeating_instruments_incomplete_forms_counted(real, ws, tmp_path):

@@ -64,6 +64,8 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         extra = sum(1 for t in mapping.sources[: s.index] if t.table == s.table)
         rows.setdefault(s.table, []).extend(builder.rows(extra * LINE_STRIDE))
         used.setdefault(s.file, set()).update(n for spec in s.columns.values() for n in spec.referenced())
+        if s.form:  # its status decides whether the form loads (Completion): read, not dropped
+            used[s.file].add(f"{s.form}_complete")
         r = results.setdefault(s.table, RedcapReadResult(table=s.table, file=s.file, rows=0, malformed=0))
         r.incomplete_forms += builder.stats.incomplete
         for k, v in builder.stats.out_of_range.items():
