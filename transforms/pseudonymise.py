@@ -68,7 +68,10 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
         ids += [r[0] for r in con.execute("SELECT DISTINCT txt(key) FROM deleted_patients").fetchall() if r[0]]
     ids = sorted(set(ids))
     keys = [patient_key(key, registry_id, i) for i in ids]
-    con.register("_pk_arrow", pa.table({"patient_id": ids, "patient_key": keys}))
+    # typed: an export without a single patient id (an incremental of deletions only) would make
+    # untyped columns, which DuckDB reads as INTEGER and cannot compare with the VARCHAR ids
+    con.register("_pk_arrow", pa.table({"patient_id": pa.array(ids, pa.string()),
+                                        "patient_key": pa.array(keys, pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE pk_map AS SELECT * FROM _pk_arrow")
     con.unregister("_pk_arrow")
     return len(ids)
