@@ -229,8 +229,13 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
                     withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
                                             ).fetchone()[0]
-                elif meta.mode != "full" and counts.get(table, {}).get("deleted_listed"):
-                    withdrawn = _withdraw_listed(con, table, frag, counts[table], first)
+                if counts.get(table, {}).get("deleted_listed"):
+                    if meta.mode != "full":
+                        withdrawn = _withdraw_listed(con, table, frag, counts[table], first)
+                    else:
+                        counts[table].setdefault("notes", {})["deletions"] = {
+                            "listed": counts[table]["deleted_listed"],
+                            "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
             if any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
