@@ -161,3 +161,25 @@ def test_a_deleted_patient_takes_its_records_with_it_and_its_id_never_reaches_th
     text = json.dumps(query(wh, "SELECT * FROM ops.loads"), default=str)
     text += json.dumps(query(wh, "SELECT * FROM history.patients"), default=str)
     assert "MRN-1002" not in text
+
+
+def test_an_id_deleted_under_another_resource_type_withdraws_nothing(tmp_path, wh):
+    # FHIR ids are unique per resource type only: assessment Q7 made from QuestionnaireResponse/Q7 is
+    # not the record of a deleted Observation/Q7 (a vital sign, say); the response's deletion is.
+    full = _full(tmp_path)
+    qr = {"resourceType": "QuestionnaireResponse", "id": "Q7", "status": "completed",
+          "questionnaire": "Questionnaire/phq-9", "subject": {"reference": "Patient/MRN-1001"},
+          "authored": "2025-01-20T10:00:00Z", "item": [{"linkId": "44261-6", "answer": [{"valueInteger": 9}]}]}
+    (full / "QuestionnaireResponse.000.ndjson").write_text(json.dumps(qr) + "\n")
+    manifest = json.loads((full / "manifest.json").read_text())
+    manifest["output"].append({"type": "QuestionnaireResponse", "url": "QuestionnaireResponse.000.ndjson"})
+    (full / "manifest.json").write_text(json.dumps(manifest))
+    _ingest(full, wh)
+    assert "Q7" in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["Observation/Q7"]), wh)
+    assert "Q7" in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    assert r["tables"]["assessments"]["notes"]["deletions"] == {
+        "listed": 1, "kept: a newer version, or another resource type's record": 1}
+    r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [], ["QuestionnaireResponse/Q7"]), wh)
+    assert "Q7" not in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    assert r["tables"]["assessments"]["withdrawn"] == 1
