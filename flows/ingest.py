@@ -153,6 +153,8 @@ def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, di
             malformed = split.collect_malformed(ws, table, r.malformed_table, r.file)
         if r:
             counts[table] = split.table_counts(ws, table, r.rows, malformed)
+        if r and r.deleted_table:  # records the export lists as deleted: an incremental load withdraws them
+            counts[table]["deleted_listed"] = split.listed_keys(ws, table, r.deleted_table)
     return counts
 
 

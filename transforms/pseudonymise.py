@@ -63,9 +63,15 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
                 f"SELECT DISTINCT txt(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}"
             ).fetchall()
             ids += [r[0] for r in extra if r[0]]
+    if "patients" in raw_tables and con.execute(  # patients the export says were deleted (FHIR Bulk)
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'deleted_patients'").fetchone()[0]:
+        ids += [r[0] for r in con.execute("SELECT DISTINCT txt(key) FROM deleted_patients").fetchall() if r[0]]
     ids = sorted(set(ids))
     keys = [patient_key(key, registry_id, i) for i in ids]
-    con.register("_pk_arrow", pa.table({"patient_id": ids, "patient_key": keys}))
+    # typed: an export without a single patient id (an incremental of deletions only) would make
+    # untyped columns, which DuckDB reads as INTEGER and cannot compare with the VARCHAR ids
+    con.register("_pk_arrow", pa.table({"patient_id": pa.array(ids, pa.string()),
+                                        "patient_key": pa.array(keys, pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE pk_map AS SELECT * FROM _pk_arrow")
     con.unregister("_pk_arrow")
     return len(ids)

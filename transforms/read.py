@@ -32,6 +32,9 @@ class ReadResult:
     identifier_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
     malformed_table: str | None = None  # temp table (_line, error, fields_found, fields_expected, values)
+    # temp table (key, min_row, max_row): records the export says were deleted (FHIR Bulk `deleted`),
+    # key as the adapter read it (a patient id for patients); bounds on the records' source_row
+    deleted_table: str | None = None
 
 
 # What a column name looks like (after normalise_column_name); anything else in a header is

@@ -68,6 +68,20 @@ def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
                  table=table)
 
 
+def listed_keys(con: duckdb.DuckDBPyConnection, table: str, deleted_table: str) -> int:
+    """listed_<table>: the records of <table> the export says were deleted (the adapter's
+    deleted_table), keyed as the warehouse keys them (patient ids pseudonymised by pk_map). Returns
+    how many; an incremental export's load withdraws them (warehouse/sql/load/withdraw_listed.sql)."""
+    key = list(TABLES[table].key)
+    if len(key) != 1:
+        raise ValueError(f"{table}: deletions are listed by a one-column key only")
+    patient = key[0] == "patient_key"
+    sqlfiles.run(con, "transforms", "split/listed.sql", table=table, deleted=deleted_table, fragments={
+        "key_first": key[0], "key_expr": "k.patient_key" if patient else "txt(d.key)",
+        "patient_join": "LEFT JOIN pk_map k ON k.patient_id = txt(d.key)" if patient else ""})
+    return con.execute(f"SELECT count(*) FROM listed_{table}").fetchone()[0]
+
+
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:
     """Malformed lines join the quarantine with rule <table>.row.malformed; ids pseudonymised."""
     # Every value's key, if its text (trimmed as staging trims it: txt()) is a patient id of the

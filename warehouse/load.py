@@ -51,6 +51,7 @@ def _fragments(table: str) -> dict[str, str]:
         return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in key)
     return {
         "key_cols": ", ".join(key),
+        "key_cols_c": ", ".join(f"c.{c}" for c in key),
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),
@@ -92,6 +93,26 @@ def _cascade(con, counts: dict) -> None:
             c = counts.setdefault(table, {})
             c["withdrawn"] = c.get("withdrawn", 0) + n
             c["withdrawn_with_parent"] = n
+
+
+def _withdraw_listed(con, table: str, frag: dict, c: dict, first: bool) -> int:
+    """An incremental export's listed deletions (listed_<table>, see withdraw_listed.sql): withdraw
+    them as a full export withdraws what it no longer holds (retire.sql); report what became of
+    each in the table's notes. A full export needs none: what it does not hold is withdrawn anyway
+    (and a server lists deletions only with _since). Returns how many left core."""
+    if first:  # the registry's first rows of the table: nothing to withdraw
+        c.setdefault("notes", {})["deletions"] = {"listed": c["deleted_listed"], "not in the warehouse":
+                                                  c["deleted_listed"]}
+        return 0
+    sqlfiles.run(con, "warehouse", "load/withdraw_listed.sql", fragments=frag, table=table)
+    sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
+    listed, withdrawn, again, unknown = sqlfiles.run(con, "warehouse", "load/listed_counts.sql", fragments=frag,
+                                                     table=table).fetchone()
+    c.setdefault("notes", {})["deletions"] = {k: v for k, v in {
+        "listed": listed, "withdrawn": withdrawn, "withdrawn again (already gone)": again,
+        "kept: a newer version, or another resource type's record": listed - withdrawn - again - unknown,
+        "not in the warehouse": unknown}.items() if v or k == "listed"}
+    return withdrawn
 
 
 def _last_full_export(con, registry_id: str, table: str) -> tuple | None:
@@ -208,6 +229,13 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
                     withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
                                             ).fetchone()[0]
+                if counts.get(table, {}).get("deleted_listed"):
+                    if meta.mode != "full":
+                        withdrawn = _withdraw_listed(con, table, frag, counts[table], first)
+                    else:
+                        counts[table].setdefault("notes", {})["deletions"] = {
+                            "listed": counts[table]["deleted_listed"],
+                            "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
             if any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):

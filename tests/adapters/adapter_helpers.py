@@ -30,8 +30,17 @@ def copy_redcap(src: Path, dst: Path, mapping: str | None = None, export: dict |
     return dst
 
 
-def ndjson_export(dst: Path, resources: list[dict], manifest_time: str | None = "2026-01-31T12:00:00Z") -> Path:
-    """Write resources as one NDJSON file per type, and a Bulk completion manifest."""
+def deletion_bundle(*refs: str, method: str = "DELETE") -> dict:
+    """A Bulk Data `deleted` line: a transaction Bundle with one DELETE entry per "<Type>/<id>"."""
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"request": {"method": method, "url": ref}} for ref in refs]}
+
+
+def ndjson_export(dst: Path, resources: list[dict], manifest_time: str | None = "2026-01-31T12:00:00Z",
+                  deleted: list | None = None, since: str | None = None) -> Path:
+    """Write resources as one NDJSON file per type, and a Bulk completion manifest. deleted: the lines
+    of the manifest's `deleted` file (Bundles, or raw text for a malformed line); since: the _since the
+    manifest's request names (an incremental export)."""
     dst.mkdir(parents=True, exist_ok=True)
     by_type: dict[str, list[dict]] = {}
     for r in resources:
@@ -40,7 +49,12 @@ def ndjson_export(dst: Path, resources: list[dict], manifest_time: str | None = 
     for t, rs in by_type.items():
         (dst / f"{t}.000.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rs))
         output.append({"type": t, "url": f"https://ehr.invalid/bulk/{t}.000.ndjson"})
+    manifest = {"transactionTime": manifest_time, "request": "https://ehr.invalid/fhir/$export" +
+                (f"?_since={since}" if since else ""), "requiresAccessToken": True, "output": output, "error": []}
+    if deleted is not None:
+        (dst / "Bundle.deleted.000.ndjson").write_text(
+            "".join((d if isinstance(d, str) else json.dumps(d)) + "\n" for d in deleted))
+        manifest["deleted"] = [{"type": "Bundle", "url": "https://ehr.invalid/bulk/Bundle.deleted.000.ndjson"}]
     if manifest_time:
-        (dst / "manifest.json").write_text(json.dumps({"transactionTime": manifest_time, "request": "x",
-                                                       "requiresAccessToken": True, "output": output, "error": []}))
+        (dst / "manifest.json").write_text(json.dumps(manifest))
     return dst

@@ -89,7 +89,10 @@ def test_redcap_bad_token_lands_nothing_and_does_not_echo_it(tmp_path):
     assert list((tmp_path / "landing").iterdir()) == []
 
 
-def make_bulk_handler(resources: dict[str, list[dict]], polls_before_done: int = 2):
+def make_bulk_handler(resources: dict[str, list[dict]], polls_before_done: int = 2,
+                      deleted: list[dict] | None = None, since: bool = False):
+    """deleted: Bundles the manifest's `deleted` array lists (one file, served as /files/del.ndjson);
+    since: the manifest's request names a _since, as a server answering an incremental pull does."""
     state = {"polls": 0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -121,12 +124,16 @@ def make_bulk_handler(resources: dict[str, list[dict]], polls_before_done: int =
                 state["polls"] += 1
                 if state["polls"] <= polls_before_done:
                     return self._json(202, {}, {"Retry-After": "7", "X-Progress": "working"})
-                return self._json(200, {"transactionTime": "2026-02-01T10:00:00Z", "request": "x",
-                                        "requiresAccessToken": True, "error": [],
-                                        "output": [{"type": t, "url": f"{base}/files/{t}.ndjson"} for t in resources]})
+                manifest = {"transactionTime": "2026-02-01T10:00:00Z",
+                            "request": base + "/fhir/$export" + ("?_since=2026-01-01T00:00:00Z" if since else ""),
+                            "requiresAccessToken": True, "error": [],
+                            "output": [{"type": t, "url": f"{base}/files/{t}.ndjson"} for t in resources]}
+                if deleted is not None:
+                    manifest["deleted"] = [{"type": "Bundle", "url": f"{base}/files/del.ndjson"}]
+                return self._json(200, manifest)
             if u.path.startswith("/files/"):
                 t = u.path.rsplit("/", 1)[1].split(".")[0]
-                body = "".join(json.dumps(r) + "\n" for r in resources[t]).encode()
+                body = "".join(json.dumps(r) + "\n" for r in (deleted if t == "del" else resources[t])).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/fhir+ndjson")
                 self.end_headers()
@@ -162,6 +169,43 @@ def test_bulk_pull_polls_with_retry_after_and_keeps_since(tmp_path):
             fhir_bulk.pull(srv.url + "/fhir", tmp_path / "landing", "ehr", state_file=state, token=TOKEN,
                            sleep=slept.append)
         assert srv.httpd.calls[0][1]["_since"] == ["2026-02-01T10:00:00Z"]
+
+
+def test_bulk_pull_downloads_the_deleted_files_with_the_token_and_lists_them(tmp_path):
+    # An incremental pull's manifest lists what was deleted since _since (Bulk Data IG v2 `deleted`);
+    # the files are fetched like the output (same token), landed with it, and listed in the saved
+    # manifest by their local names, so the adapter can withdraw those records.
+    gone = {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"request": {"method": "DELETE", "url": "AdverseEvent/ae-9"}}]}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"transactionTime": "2026-01-01T00:00:00Z"}))
+    with Server(make_bulk_handler({"Patient": [PATIENT]}, polls_before_done=0, deleted=[gone], since=True)) as srv:
+        folder = fhir_bulk.pull(srv.url + "/fhir", tmp_path / "landing", "ehr", token=TOKEN, state_file=state,
+                                sleep=lambda s: None)
+        calls = srv.httpd.calls
+    assert calls[0][1]["_since"] == ["2026-01-01T00:00:00Z"]
+    assert ("/files/del.ndjson", {}, f"Bearer {TOKEN}") in calls
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["deleted"] == [{"type": "Bundle", "url": "Bundle.deleted.000.ndjson"}]
+    assert [json.loads(line) for line in (folder / "Bundle.deleted.000.ndjson").read_text().splitlines()] == [gone]
+    assert not [p for p in (tmp_path / "landing").iterdir() if p.name.startswith(".")]
+    from transforms import adapters
+
+    b = adapters.get("fhir").open(folder)
+    assert b.mode == "incremental" and [p.name for p in b.fhir_deleted] == ["Bundle.deleted.000.ndjson"]
+
+
+def test_bulk_pull_whose_deleted_file_fails_lands_nothing(tmp_path):
+    class Handler(make_bulk_handler({"Patient": [PATIENT]}, polls_before_done=0, deleted=[])):
+        def do_GET(self):
+            if self.path.startswith("/files/del"):
+                return self._json(500, {})
+            return super().do_GET()
+
+    with Server(Handler) as srv:
+        with pytest.raises(fhir_bulk.BulkExportError, match="Bundle file 0 answered 500"):
+            fhir_bulk.pull(srv.url, tmp_path / "landing", "ehr", token=TOKEN, sleep=lambda s: None)
+    assert not (tmp_path / "landing").exists() or list((tmp_path / "landing").iterdir()) == []
 
 
 def test_bulk_gives_up_after_max_wait_and_lands_nothing(tmp_path):

@@ -5,6 +5,8 @@ NDJSON reader, and the tables are derived from it by the SQL files in sql/fhir_*
 its rules); PHQ-9 and GAD-7 QuestionnaireResponses go through fhir_questionnaire. Resource types no
 table reads are skipped and counted, as are the server's log.ndjson and error files. _line is the
 resource's line in its NDJSON file; the k-th extra file of one resource type adds k * 10^9.
+The manifest's `deleted` files (an incremental export's deletions) become deleted_<table> work
+tables of the records to withdraw (fhir_deleted.py, sql/fhir_deleted.sql).
 Registered as "fhir" when this module is imported.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from transforms.adapters import Adapter, fhir_codes, fhir_questionnaire, register
+from transforms.adapters import Adapter, fhir_codes, fhir_deleted, fhir_questionnaire, register
 from transforms.adapters.fhir_export import LOG, is_fhir_folder, open_export
 from transforms.adapters.redcap_raw import write_raw
 from transforms.adapters.redcap_rows import LINE_STRIDE
@@ -203,8 +205,12 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")
+    deleted_skipped: dict[str, int] = {}
+    refs = fhir_deleted.parse(getattr(bundle, "fhir_deleted", []), deleted_skipped)
+    fhir_deleted.install(con, refs, deleted_skipped, SQL / "fhir_deleted.sql", QR_LINE_OFFSET)
     skipped = _skipped(con, bundle)
     skipped.update(qr_skipped)
+    skipped.update(deleted_skipped)
     bundle.skipped = skipped  # type: ignore[attr-defined]
     results = {}
     for table in TABLES:
@@ -212,7 +218,8 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         rows = _to_raw(con, table, src)
         rtype = "QuestionnaireResponse" if table == "assessments" and "Observation" not in first else TABLE_TYPES[table]
         results[table] = FhirReadResult(table=table, file=first.get(rtype, "-"), rows=rows, malformed=0,
-                                        skipped=skipped)
+                                        skipped=skipped,
+                                        deleted_table=f"deleted_{table}" if table in fhir_deleted.TABLES else None)
     return results
 
 

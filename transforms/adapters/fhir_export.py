@@ -6,6 +6,9 @@ manifest's transactionTime is the export's exported_at; without a manifest, the 
 the server logged in log.ndjson (status_complete / manifest_complete) is used, then the newest
 file's modification time. Output URLs are matched to local files by their last path segment, and
 a listed file that is missing rejects the export (a partial download must not look complete).
+The manifest's `deleted` files (Bulk Data IG v2: Bundles naming the resources deleted since
+`_since`) are matched the same way, a missing one rejects the export too, and they count in the
+content hash: the adapter withdraws what they name (fhir_deleted.py).
 
 Bulk exports carry no registry id, so it comes from the `registry_id` option or export.json
 (which the Bulk Data client writes beside the manifest). Mode is incremental when the export was
@@ -104,6 +107,19 @@ def _local(root: Path, url: str, export: str) -> Path:
     return root / name
 
 
+def list_deleted(root: Path, manifest: dict | None, export: str) -> list[Path]:
+    """The manifest's `deleted` files ([] without a manifest: nothing says which files they are)."""
+    out = []
+    for entry in (manifest or {}).get("deleted") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            raise BundleError("fhir.manifest", "a deleted entry has no url", export)
+        p = _local(root, entry["url"], export)
+        if not p.is_file():
+            raise BundleError("bundle.file_missing", "deleted file listed in the manifest is missing", export, p.name)
+        out.append(p)
+    return out
+
+
 def list_files(root: Path, manifest: dict | None, export: str) -> tuple[list[tuple[str, Path]], list[Path]]:
     """([(declared type, path)] of resource files, [error/outcome files])."""
     if manifest is None:
@@ -136,10 +152,12 @@ def open_export(source, **options) -> Bundle:
         raise BundleError("fhir.manifest", "manifest.json is not a Bulk Data completion manifest", label)
     meta = _json(root / EXPORT_JSON) or {}
     files, errors = list_files(root, manifest, label)
-    if not files:
+    deleted = list_deleted(root, manifest, label)
+    if not files and not deleted:
         raise BundleError("bundle.files", "the export holds no NDJSON resource files", label)
 
     hashes = {p.name: sha256_of(p) for _, p in files}
+    hashes.update({p.name: sha256_of(p) for p in deleted})
     if manifest is not None:
         hashes[MANIFEST] = sha256_of(root / MANIFEST)
     content = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
@@ -149,7 +167,7 @@ def open_export(source, **options) -> Bundle:
     if when:
         exported_at = _time(when, label)
     else:
-        newest = max(p.stat().st_mtime for _, p in files)
+        newest = max(p.stat().st_mtime for p in [*(p for _, p in files), *deleted])
         exported_at = datetime.fromtimestamp(newest, timezone.utc).replace(microsecond=0)
     registry = options.get("registry_id") or meta.get("registry_id")
     if not isinstance(registry, str) or not REGISTRY_RE.match(registry):
@@ -167,11 +185,13 @@ def open_export(source, **options) -> Bundle:
     by_type: dict[str, Path] = {}
     for t, p in files:
         by_type.setdefault(t, p)
-    bundle_files = [ExportFile(table, by_type.get(rtype, files[0][1]), by_type.get(rtype, files[0][1]).name,
-                               hashes[by_type.get(rtype, files[0][1]).name], 0, "ndjson")
+    fallback = files[0][1] if files else deleted[0]  # an export may hold deletions only
+    bundle_files = [ExportFile(table, by_type.get(rtype, fallback), by_type.get(rtype, fallback).name,
+                               hashes[by_type.get(rtype, fallback).name], 0, "ndjson")
                     for table, rtype in TABLE_SOURCES.items()]
     bundle = Bundle(registry_id=registry, export_id=export_id, exported_at=exported_at, mode=mode, contract=CONTRACT,
                     files=bundle_files, root=root, source=str(source), manifest_sha256=content)
     bundle.fhir_files = files  # type: ignore[attr-defined]
     bundle.fhir_errors = errors  # type: ignore[attr-defined]
+    bundle.fhir_deleted = deleted  # type: ignore[attr-defined]
     return bundle

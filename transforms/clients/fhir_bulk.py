@@ -1,6 +1,8 @@
 """Pull a FHIR Bulk Data export (kick-off, status polling, NDJSON download) and land it as a FHIR
 export folder (transforms/adapters/fhir_export.py): NDJSON files, the completion manifest with
-local file names, and export.json with the registry id and the `_since` used.
+local file names, and export.json with the registry id and the `_since` used. The files of the
+manifest's `output`, `error` and `deleted` arrays are all downloaded: `deleted` (Bulk Data IG v2,
+only with `_since`) names the resources deleted since then, which the adapter withdraws.
 
 The last transactionTime is kept in a small state file and sent as the next `_since`, so each pull
 asks only for what changed; it is updated only after the export has landed. Polling honours
@@ -22,6 +24,11 @@ from transforms.clients.landing import landing_folder, resolve_secret, write_jso
 
 class BulkExportError(RuntimeError):
     pass
+
+
+# The manifest's arrays of files, each downloaded into the landing folder with the same auth; an
+# entry's url is rewritten to the local name, so the saved manifest still lists every file.
+FILE_ARRAYS = ("output", "error", "deleted")
 
 
 def retry_after(value: str | None, default: float) -> float:
@@ -81,7 +88,7 @@ def pull(base_url: str, landing: Path, registry_id: str, types: list[str] | None
         export_id = "fhir-" + "".join(c if c.isalnum() else "-" for c in when)
         file_auth = auth if manifest.get("requiresAccessToken", True) else {}
         with landing_folder(landing, export_id) as tmp:
-            for key in ("output", "error"):
+            for key in FILE_ARRAYS:
                 for n, entry in enumerate(manifest.get(key) or []):
                     name = f"{entry.get('type', key)}.{key}.{n:03d}.ndjson"
                     with client.stream("GET", entry["url"], headers={"Accept": "application/fhir+ndjson",

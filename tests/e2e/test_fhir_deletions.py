@@ -1,0 +1,185 @@
+"""End-to-end: an incremental FHIR Bulk export's `deleted` files withdraw exactly the records they
+name, through the real ingest flow, by the warehouse's rules (a later version wins whatever the
+arrival order; as_of agrees; a withdrawn patient takes its records with it)."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from exports import BASE, write_export
+from whquery import query
+
+from flows.ingest import ingest_export
+from synth.formats import fhir as to_fhir
+
+pytestmark = pytest.mark.e2e
+
+REGISTRY = "fhir-del"
+FULL_AT = "2025-01-31T23:00:00Z"
+
+
+def _full(root: Path) -> Path:
+    """The full FHIR export: BASE plus a second adverse event and a second PHQ-9."""
+    t = copy.deepcopy(BASE)
+    t["adverse_events"].append({**t["adverse_events"][0], "ae_id": "E2", "term": "nausea", "meddra_pt": "Nausea"})
+    t["assessments"].append({**t["assessments"][0], "assessment_id": "A4", "patient_id": "MRN-1002",
+                             "total_score": "18", "item_scores": "2;2;2;2;2;2;2;2;2",
+                             "assessed_at": "2025-01-12T09:00:00Z"})
+    kor = write_export(root / "kor", t, registry=REGISTRY, exported_at=FULL_AT)
+    return to_fhir.convert(kor, root / "full")
+
+
+def _resource(full: Path, rtype: str, rid: str) -> dict:
+    for line in (full / f"{rtype}.000.ndjson").read_text().splitlines():
+        r = json.loads(line)
+        if r.get("id") == rid:
+            return r
+    raise KeyError(rid)
+
+
+def _incremental(root: Path, name: str, at: str, resources: list[dict], deleted: list[str]) -> Path:
+    """An export pulled with _since, as the Bulk client lands it: output, deleted Bundles, manifest."""
+    dst = root / name
+    dst.mkdir(parents=True)
+    output = []
+    by_type: dict[str, list[dict]] = {}
+    for r in resources:
+        by_type.setdefault(r["resourceType"], []).append(r)
+    for t, rs in by_type.items():
+        (dst / f"{t}.output.000.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rs))
+        output.append({"type": t, "url": f"{t}.output.000.ndjson"})
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"request": {"method": "DELETE", "url": ref}} for ref in deleted]}
+    (dst / "Bundle.deleted.000.ndjson").write_text(json.dumps(bundle) + "\n")
+    (dst / "manifest.json").write_text(json.dumps({
+        "transactionTime": at, "request": f"https://ehr.invalid/fhir/$export?_since={FULL_AT}",
+        "requiresAccessToken": True, "output": output, "error": [],
+        "deleted": [{"type": "Bundle", "url": "Bundle.deleted.000.ndjson"}]}))
+    (dst / "export.json").write_text(json.dumps({"format": "fhir", "registry_id": REGISTRY, "export_id": name,
+                                                 "since": FULL_AT, "mode": "incremental"}))
+    return dst
+
+
+def _ingest(folder: Path, wh: str) -> dict:
+    r = ingest_export(str(folder), warehouse=wh, adapter="fhir")
+    assert r["status"] == "loaded", (r["reason"], r["rules_broken"])
+    return r
+
+
+def _ids(wh: str, sql: str) -> set:
+    return {r[0] for r in query(wh, sql)}
+
+
+def test_an_incremental_export_withdraws_exactly_the_deleted_records(tmp_path, wh):
+    full = _full(tmp_path)
+    first = _ingest(full, wh)
+    assert _ids(wh, "SELECT ae_id FROM core.adverse_events") == {"E1", "E2"}
+    assert _ids(wh, "SELECT assessment_id FROM core.assessments") == {"A1", "A2", "A3", "A4"}
+    # Feb: the EHR deleted AdverseEvent E1 and PHQ-9 Observation A1 (entered in error), changed A3,
+    # and lists an adverse event the warehouse never had
+    a3 = _resource(full, "Observation", "A3")
+    a3["valueInteger"] = 30
+    feb = _incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [a3],
+                       ["AdverseEvent/E1", "Observation/A1", "AdverseEvent/E-never"])
+    r = _ingest(feb, wh)
+    assert _ids(wh, "SELECT ae_id FROM core.adverse_events") == {"E2"}
+    assert _ids(wh, "SELECT assessment_id FROM core.assessments") == {"A2", "A3", "A4"}
+    assert query(wh, "SELECT total_score FROM core.assessments WHERE assessment_id = 'A3'") == [(30,)]
+    assert _ids(wh, "SELECT lab_id FROM core.labs") == {"L1"}
+    assert r["tables"]["adverse_events"]["withdrawn"] == 1 and r["tables"]["assessments"]["withdrawn"] == 1
+    assert r["tables"]["labs"]["withdrawn"] == 0 and r["tables"]["patients"]["withdrawn"] == 0
+    assert r["tables"]["adverse_events"]["notes"]["deletions"] == {"listed": 2, "withdrawn": 1,
+                                                                    "not in the warehouse": 1}
+    # the Observation is listed for labs too (its code is not in the deletion): no such lab
+    assert r["tables"]["labs"]["notes"]["deletions"] == {"listed": 1, "not in the warehouse": 1}
+    # history: the last version, then a withdrawal dated as the export that deleted it
+    assert query(wh, "SELECT op, export_id, exported_at::VARCHAR FROM history.adverse_events WHERE ae_id = 'E1' "
+                     "ORDER BY exported_at") == [("upsert", "2025-01-31T23-00-00Z", "2025-01-31 23:00:00+00"),
+                                                  ("withdraw", "feb-incr", "2025-02-28 23:00:00+00")]
+    assert query(wh, "SELECT op FROM history.assessments WHERE assessment_id = 'A1' ORDER BY exported_at") == [
+        ("upsert",), ("withdraw",)]
+    assert query(wh, "SELECT count(*) FROM history.adverse_events WHERE ae_id = 'E-never'") == [(0,)]
+    # as of the full load both are still there; as of the incremental they are gone, as core says
+    before, after = first["load_id"], r["load_id"]
+    assert _ids(wh, f"SELECT ae_id FROM history.adverse_events_as_of({before})") == {"E1", "E2"}
+    assert _ids(wh, f"SELECT assessment_id FROM history.assessments_as_of({before})") == {"A1", "A2", "A3", "A4"}
+    assert _ids(wh, f"SELECT ae_id FROM history.adverse_events_as_of({after})") == {"E2"}
+    assert _ids(wh, f"SELECT assessment_id FROM history.assessments_as_of({after})") == {"A2", "A3", "A4"}
+    ledger = query(wh, "SELECT row_counts FROM ops.loads WHERE load_id = ?", [after])[0][0]
+    assert json.loads(ledger)["adverse_events"]["withdrawn"] == 1
+
+
+def test_arrival_order_a_later_version_wins_over_a_deletion_and_a_deletion_over_an_older_version(tmp_path, wh):
+    full = _full(tmp_path)
+    _ingest(full, wh)
+    e1, e2 = _resource(full, "AdverseEvent", "E1"), _resource(full, "AdverseEvent", "E2")
+    # E2 updated in March, loaded first; then a February export that deleted E2 arrives late: E2 was
+    # re-created (or its deletion is older than the version), so the March version stays current
+    e2["severity"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adverse-event-severity",
+                                  "code": "severe"}]}
+    _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [e2], []), wh)
+    late = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["AdverseEvent/E2"]), wh)
+    assert query(wh, "SELECT ae_id, severity FROM core.adverse_events WHERE ae_id = 'E2'") == [("E2", "severe")]
+    assert query(wh, "SELECT count(*) FROM history.adverse_events WHERE ae_id = 'E2' AND op = 'withdraw'") == [(0,)]
+    assert late["tables"]["adverse_events"]["withdrawn"] == 0
+    assert late["tables"]["adverse_events"]["notes"]["deletions"] == {
+        "listed": 1, "kept: a newer version, or another resource type's record": 1}
+    # E1 deleted in April; an older export carrying a version of E1 arrives after it: not resurrected
+    _ingest(_incremental(tmp_path, "apr-incr", "2025-04-30T23:00:00Z", [], ["AdverseEvent/E1"]), wh)
+    e1["event"]["text"] = "felt detached (amended)"
+    _ingest(_incremental(tmp_path, "feb15-incr", "2025-02-15T23:00:00Z", [e1], []), wh)
+    assert _ids(wh, "SELECT ae_id FROM core.adverse_events") == {"E2"}
+    assert query(wh, "SELECT op, export_id FROM history.adverse_events WHERE ae_id = 'E1' ORDER BY exported_at") == [
+        ("upsert", "2025-01-31T23-00-00Z"), ("upsert", "feb15-incr"), ("withdraw", "apr-incr")]
+    # and a deletion listed again later is written again, harmlessly (the record is gone already)
+    again = _ingest(_incremental(tmp_path, "may-incr", "2025-05-31T23:00:00Z", [], ["AdverseEvent/E1"]), wh)
+    assert again["tables"]["adverse_events"]["withdrawn"] == 0
+    assert _ids(wh, "SELECT ae_id FROM core.adverse_events") == {"E2"}
+
+
+def test_a_deleted_patient_takes_its_records_with_it_and_its_id_never_reaches_the_warehouse(tmp_path, wh):
+    full = _full(tmp_path)
+    _ingest(full, wh)
+    key = query(wh, "SELECT patient_key FROM core.sessions WHERE session_id = 'S2'")[0][0]
+    r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [],
+                             ["Patient/MRN-1002", "Encounter/S1", "MedicationAdministration/ma-S1"]), wh)
+    assert query(wh, "SELECT count(*) FROM core.patients WHERE patient_key = ?", [key]) == [(0,)]
+    for table in ("sessions", "assessments", "labs"):  # MRN-1002's S2, A3, A4, L1; and S1 by its Encounter
+        assert query(wh, f"SELECT count(*) FROM core.{table} WHERE patient_key = ?", [key]) == [(0,)], table
+    assert _ids(wh, "SELECT session_id FROM core.sessions") == set()
+    assert _ids(wh, "SELECT DISTINCT session_id FROM core.vitals") == set()  # cascaded with their sessions
+    assert _ids(wh, "SELECT assessment_id FROM core.assessments") == {"A1", "A2"}
+    t = r["tables"]
+    assert t["patients"]["withdrawn"] == 1 and t["sessions"]["withdrawn"] == 2
+    assert t["sessions"]["withdrawn_with_parent"] == 1 and t["labs"]["withdrawn_with_parent"] == 1
+    skipped = t["patients"]["notes"]["skipped"]
+    assert skipped["deleted MedicationAdministration: a session is its Encounter's and may hold other "
+                   "administrations (split doses); the deletion does not name the encounter, so no session "
+                   "is withdrawn"] == 1
+    text = json.dumps(query(wh, "SELECT * FROM ops.loads"), default=str)
+    text += json.dumps(query(wh, "SELECT * FROM history.patients"), default=str)
+    assert "MRN-1002" not in text
+
+
+def test_an_id_deleted_under_another_resource_type_withdraws_nothing(tmp_path, wh):
+    # FHIR ids are unique per resource type only: assessment Q7 made from QuestionnaireResponse/Q7 is
+    # not the record of a deleted Observation/Q7 (a vital sign, say); the response's deletion is.
+    full = _full(tmp_path)
+    qr = {"resourceType": "QuestionnaireResponse", "id": "Q7", "status": "completed",
+          "questionnaire": "Questionnaire/phq-9", "subject": {"reference": "Patient/MRN-1001"},
+          "authored": "2025-01-20T10:00:00Z", "item": [{"linkId": "44261-6", "answer": [{"valueInteger": 9}]}]}
+    (full / "QuestionnaireResponse.000.ndjson").write_text(json.dumps(qr) + "\n")
+    manifest = json.loads((full / "manifest.json").read_text())
+    manifest["output"].append({"type": "QuestionnaireResponse", "url": "QuestionnaireResponse.000.ndjson"})
+    (full / "manifest.json").write_text(json.dumps(manifest))
+    _ingest(full, wh)
+    assert "Q7" in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["Observation/Q7"]), wh)
+    assert "Q7" in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    assert r["tables"]["assessments"]["notes"]["deletions"] == {
+        "listed": 1, "kept: a newer version, or another resource type's record": 1}
+    r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [], ["QuestionnaireResponse/Q7"]), wh)
+    assert "Q7" not in _ids(wh, "SELECT assessment_id FROM core.assessments")
+    assert r["tables"]["assessments"]["withdrawn"] == 1
