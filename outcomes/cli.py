@@ -359,6 +359,12 @@ def format_result(r: dict) -> str:
         lines.append(f"  {table:<15} {c.get('loaded', 0):>9} loaded {c.get('quarantined', 0):>7} quarantined{extra}")
     for table, cols in (r.get("dropped_columns") or {}).items():
         lines.append(f"  {table}: dropped columns {', '.join(cols)}")
+    for table, c in (r.get("tables") or {}).items():  # what explains a withdrawn count, or its absence
+        notes = c.get("notes") or {}
+        if notes.get("deletions"):
+            lines.append(f"  {table}: deletions " + ", ".join(f"{k} {v}" for k, v in notes["deletions"].items()))
+        if notes.get("withdrawals_skipped"):
+            lines.append(f"  {table}: withdrawals skipped: {notes['withdrawals_skipped']}")
     if r.get("rules_broken"):
         top = sorted(r["rules_broken"].items(), key=lambda kv: -kv[1])[:10]
         lines.append("  quarantined by rule: " + ", ".join(f"{k} {v}" for k, v in top))

@@ -293,3 +293,18 @@ def test_report_registry_must_be_a_registry_id(registry, wh, tmp_path):
     '../elsewhere' pointed it outside data/reports; now a usage error, as for ingest."""
     res = invoke("report", "--month", "2025-01", "--registry", registry, "-w", wh)
     assert res.exit_code == 2 and "[a-z0-9]" in res.output, res.output
+
+
+def test_ingest_text_explains_withdrawals():
+    """Listed deletions (FHIR Bulk) and skipped withdrawals were in --json and ops.loads only."""
+    from outcomes.cli import format_result
+
+    text = format_result({"registry_id": "r", "export_id": "e", "status": "loaded", "load_id": 3, "tables": {
+        "adverse_events": {"loaded": 5, "quarantined": 0, "withdrawn": 1,
+                           "notes": {"deletions": {"listed": 2, "withdrawn": 1, "not in the warehouse": 1}}},
+        "vitals": {"loaded": 9, "quarantined": 1,
+                   "notes": {"withdrawals_skipped": "1 malformed line(s): the records they hold are unknown"}}}})
+    lines = text.splitlines()
+    assert "  adverse_events: deletions listed 2, withdrawn 1, not in the warehouse 1" in lines, text
+    assert "  vitals: withdrawals skipped: 1 malformed line(s): the records they hold are unknown" in lines, text
+    assert any(line.startswith("  adverse_events") and "1 withdrawn" in line for line in lines)
