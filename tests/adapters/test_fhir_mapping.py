@@ -563,3 +563,38 @@ def test_gad7_questionnaire_response_becomes_a_gad7_assessment(tmp_path, ws):
         ("gad-summed", "GAD7", "9", "1;2;2;3;0;1;0"), ("gad-given", "GAD7", "9", "1;2;2;3;0;1;0"),
         ("gad-short", "GAD7", None, None), ("phq", "PHQ9", "8", "1;1;1;1;1;1;1;1;0")]
     assert res["assessments"].skipped.get("QuestionnaireResponse/in-progress") == 1, res["assessments"].skipped
+
+
+def _gad7_item_obs(oid: str, code: str, answer: str) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final", "code": _coding("http://loinc.org", code),
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+            "valueCodeableConcept": _codings((LOCAL, "x"), ("http://loinc.org", answer))}
+
+
+def test_gad7_item_2_answer_more_days_than_not_is_read_from_observations_too(tmp_path, ws):
+    # LOINC's GAD-7 panel answers item 2 (68509-9) 2 as LA18938-3 "More days than not"; the
+    # QuestionnaireResponse path read it, the Observation path (components, hasMember items) did
+    # not: no item value, so no item_scores. Only for GAD-7 item 2: elsewhere it is no PHQ-9 answer.
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    answers = ["LA6569-3", "LA18938-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6568-5"]
+    gad_total = {"resourceType": "Observation", "id": "gad-comp", "status": "final",
+                 "code": _coding("http://loinc.org", "70274-6"), "subject": {"reference": "Patient/p1"},
+                 "effectiveDateTime": "2026-01-10T10:00:00Z", "valueInteger": 9,
+                 "component": [{"code": _coding("http://loinc.org", c), "valueCodeableConcept": _coding("http://loinc.org", a)}
+                               for c, a in zip(GAD7_ITEMS, answers)]}
+    members = [_gad7_item_obs(f"g-{n}", c, a) for n, (c, a) in enumerate(zip(GAD7_ITEMS, answers), 1)]
+    gad_members = {**gad_total, "id": "gad-members", "component": []}
+    gad_members["hasMember"] = [{"reference": f"Observation/{o['id']}"} for o in members]
+    # the code on another item of GAD-7, or on a PHQ-9 item, is no answer there
+    wrong = [{**gad_total, "id": "gad-item3", "component": [
+        {**c, "valueCodeableConcept": _coding("http://loinc.org", "LA18938-3")} if i == 2 else c
+        for i, c in enumerate(gad_total["component"])]}]
+    phq = {**_phq9_obs("phq-comp", 9), "component": [
+        {"code": _coding("http://loinc.org", c), "valueCodeableConcept": _coding("http://loinc.org", a)}
+        for c, a in zip(PHQ9_ITEMS, ["LA6569-3", "LA18938-3"] + ["LA6569-3"] * 7)]}
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, gad_total, gad_members, *members, *wrong, phq]),
+                registry_id="r")
+    got = dict(rows(ws, "assessments", "assessment_id, item_scores"))
+    assert got == {"gad-comp": "1;2;2;3;0;1;0", "gad-members": "1;2;2;3;0;1;0", "gad-item3": None,
+                   "phq-comp": None}, got
