@@ -40,7 +40,8 @@ class Form:
     extra_answers: dict[int, dict[str, int]] = field(default_factory=dict)  # item position -> more codes
 
 
-# PHQ-9 first: a response that has PHQ-9 items stays a PHQ-9 row, as it always was.
+# PHQ-9 first: a response that has PHQ-9 items keeps its PHQ-9 row under the response id, as it always
+# had; a GAD-7 beside it is "<id>#GAD7". Append new instruments at the end: an id never moves.
 FORMS = (Form("PHQ9", PHQ9_ITEMS, PHQ9_LINK_NAMES, TOTAL_LINKS, ("phq-9", "phq9", "44249-1")),
          Form("GAD7", GAD7_ITEMS, [], GAD7_TOTAL_LINKS, ("gad-7", "gad7", "69737-5"), GAD7_EXTRA_ANSWERS))
 
