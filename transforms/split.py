@@ -71,7 +71,8 @@ def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
 def listed_keys(con: duckdb.DuckDBPyConnection, table: str, deleted_table: str) -> int:
     """listed_<table>: the records of <table> the export says were deleted (the adapter's
     deleted_table), keyed as the warehouse keys them (patient ids pseudonymised by pk_map). Returns
-    how many; an incremental export's load withdraws them (warehouse/sql/load/withdraw_listed.sql)."""
+    how many, companions aside (records withdrawn only if the warehouse has them, see listed.sql); an
+    incremental export's load withdraws them (warehouse/sql/load/withdraw_listed.sql)."""
     key = list(TABLES[table].key)
     if len(key) != 1:
         raise ValueError(f"{table}: deletions are listed by a one-column key only")
@@ -79,7 +80,7 @@ def listed_keys(con: duckdb.DuckDBPyConnection, table: str, deleted_table: str) 
     sqlfiles.run(con, "transforms", "split/listed.sql", table=table, deleted=deleted_table, fragments={
         "key_first": key[0], "key_expr": "k.patient_key" if patient else "txt(d.key)",
         "patient_join": "LEFT JOIN pk_map k ON k.patient_id = txt(d.key)" if patient else ""})
-    return con.execute(f"SELECT count(*) FROM listed_{table}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FILTER (WHERE NOT companion) FROM listed_{table}").fetchone()[0]
 
 
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:

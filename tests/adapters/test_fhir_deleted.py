@@ -72,8 +72,12 @@ def test_deleted_resources_map_to_the_records_the_adapter_made_of_them(tmp_path,
     assert bundle.mode == "incremental"
     assert _deleted(ws, "patients") == [("p9", 0, MAX)]
     assert _deleted(ws, "adverse_events") == [("ae-9", 0, MAX)]
-    # an Observation id names an assessment only if an Observation made it; a response's, only a response's
-    assert _deleted(ws, "assessments") == [("obs-9", 0, QR_LINE_OFFSET - 1), ("qr-9", QR_LINE_OFFSET, MAX)]
+    # an Observation id names an assessment only if an Observation made it; a response's, only a response's:
+    # its own, and the GAD-7 of a combined PHQ-9 + GAD-7 response (withdrawn if there, never counted if not)
+    assert ws.execute("SELECT key, min_row, max_row, companion FROM deleted_assessments ORDER BY key").fetchall() == [
+        ("obs-9", 0, QR_LINE_OFFSET - 1, False), ("qr-9", QR_LINE_OFFSET, MAX, False),
+        ("qr-9#GAD7", 2 * QR_LINE_OFFSET, MAX, True)]
+    assert split.listed_keys(ws, "assessments", "deleted_assessments") == 2  # the companion is not counted
     assert _deleted(ws, "labs") == [("obs-9", 0, MAX)]
     assert _deleted(ws, "sessions") == [("enc-9", 0, MAX)]
     assert {t: r.deleted_table for t, r in reads.items()} == {
@@ -115,7 +119,7 @@ def test_a_deleted_patient_is_listed_by_its_key_never_its_id(tmp_path, ws):
     key = b"unit-test-key-0123456789abcdef"
     build_key_map(ws, key, "r", list(reads))
     assert split.listed_keys(ws, "patients", "deleted_patients") == 1
-    assert ws.execute("SELECT * FROM listed_patients").fetchall() == [(patient_key(key, "r", "MRN-77"), 0, MAX)]
+    assert ws.execute("SELECT * FROM listed_patients").fetchall() == [(patient_key(key, "r", "MRN-77"), 0, MAX, False)]
     assert split.listed_keys(ws, "adverse_events", "deleted_adverse_events") == 0
 
 

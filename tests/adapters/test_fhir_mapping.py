@@ -563,3 +563,100 @@ def test_gad7_questionnaire_response_becomes_a_gad7_assessment(tmp_path, ws):
         ("gad-summed", "GAD7", "9", "1;2;2;3;0;1;0"), ("gad-given", "GAD7", "9", "1;2;2;3;0;1;0"),
         ("gad-short", "GAD7", None, None), ("phq", "PHQ9", "8", "1;1;1;1;1;1;1;1;0")]
     assert res["assessments"].skipped.get("QuestionnaireResponse/in-progress") == 1, res["assessments"].skipped
+
+
+def _gad7_item_obs(oid: str, code: str, answer: str) -> dict:
+    return {"resourceType": "Observation", "id": oid, "status": "final", "code": _coding("http://loinc.org", code),
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+            "valueCodeableConcept": _codings((LOCAL, "x"), ("http://loinc.org", answer))}
+
+
+def test_gad7_item_2_answer_more_days_than_not_is_read_from_observations_too(tmp_path, ws):
+    # LOINC's GAD-7 panel answers item 2 (68509-9) 2 as LA18938-3 "More days than not"; the
+    # QuestionnaireResponse path read it, the Observation path (components, hasMember items) did
+    # not: no item value, so no item_scores. Only for GAD-7 item 2: elsewhere it is no PHQ-9 answer.
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    answers = ["LA6569-3", "LA18938-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6568-5"]
+    gad_total = {"resourceType": "Observation", "id": "gad-comp", "status": "final",
+                 "code": _coding("http://loinc.org", "70274-6"), "subject": {"reference": "Patient/p1"},
+                 "effectiveDateTime": "2026-01-10T10:00:00Z", "valueInteger": 9,
+                 "component": [{"code": _coding("http://loinc.org", c), "valueCodeableConcept": _coding("http://loinc.org", a)}
+                               for c, a in zip(GAD7_ITEMS, answers)]}
+    members = [_gad7_item_obs(f"g-{n}", c, a) for n, (c, a) in enumerate(zip(GAD7_ITEMS, answers), 1)]
+    gad_members = {**gad_total, "id": "gad-members", "component": []}
+    gad_members["hasMember"] = [{"reference": f"Observation/{o['id']}"} for o in members]
+    # the code on another item of GAD-7, or on a PHQ-9 item, is no answer there
+    wrong = [{**gad_total, "id": "gad-item3", "component": [
+        {**c, "valueCodeableConcept": _coding("http://loinc.org", "LA18938-3")} if i == 2 else c
+        for i, c in enumerate(gad_total["component"])]}]
+    phq = {**_phq9_obs("phq-comp", 9), "component": [
+        {"code": _coding("http://loinc.org", c), "valueCodeableConcept": _coding("http://loinc.org", a)}
+        for c, a in zip(PHQ9_ITEMS, ["LA6569-3", "LA18938-3"] + ["LA6569-3"] * 7)]}
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, gad_total, gad_members, *members, *wrong, phq]),
+                registry_id="r")
+    got = dict(rows(ws, "assessments", "assessment_id, item_scores"))
+    assert got == {"gad-comp": "1;2;2;3;0;1;0", "gad-members": "1;2;2;3;0;1;0", "gad-item3": None,
+                   "phq-comp": None}, got
+
+
+def _group(link: str, codes: list[str], answers: list[str | None], total: tuple[str, int] | None = None) -> dict:
+    """A group item of LOINC-coded answers (linkId "/<code>"), and a total item when given."""
+    items = [{"linkId": f"/{c}", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": a}}]}
+             for c, a in zip(codes, answers) if a is not None]
+    if total is not None:
+        items.append({"linkId": total[0], "answer": [{"valueInteger": total[1]}]})
+    return {"linkId": link, "item": items}
+
+
+def _combined_qr(qid: str, groups: list[dict], questionnaire: str = "Questionnaire/phq-9-and-gad-7") -> dict:
+    return {"resourceType": "QuestionnaireResponse", "id": qid, "status": "completed", "questionnaire": questionnaire,
+            "subject": {"reference": "Patient/p1"}, "authored": "2026-01-11T10:00:00Z", "item": groups}
+
+
+PHQ_ANSWERS = ["LA6569-3"] * 8 + ["LA6568-5"]  # total 8
+GAD_ANSWERS = ["LA6569-3", "LA18938-3", "LA6570-1", "LA6571-9", "LA6568-5", "LA6569-3", "LA6568-5"]  # total 9
+
+
+def test_combined_phq9_and_gad7_response_makes_one_assessment_per_instrument(tmp_path, ws):
+    # EHRs often use one "PHQ-9 and GAD-7" form. The response was read as a PHQ-9 and its GAD-7 lost.
+    # Each instrument present and complete makes its own row: PHQ-9 keeps the response id (the id it
+    # always had), GAD-7 is "<response id>#GAD7" ('#' is no FHIR id character: no other response has
+    # that id). Each group's "totalScore" is its own instrument's.
+    from transforms.adapters.fhir import QR_LINE_OFFSET
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    both = _combined_qr("cmb", [_group("phq", PHQ9_ITEMS, PHQ_ANSWERS, ("totalScore", 8)),
+                                _group("gad", GAD7_ITEMS, GAD_ANSWERS, ("totalScore", 9))])
+    # one shared "total" beside both groups belongs to neither: each is summed from its items
+    shared = _combined_qr("shared", [_group("phq", PHQ9_ITEMS, PHQ_ANSWERS), _group("gad", GAD7_ITEMS, GAD_ANSWERS),
+                                     {"linkId": "total", "answer": [{"valueInteger": 17}]}], "Questionnaire/intake")
+    # GAD-7 section left half done: PHQ-9 only, the GAD-7 part counted
+    half = _combined_qr("half", [_group("phq", PHQ9_ITEMS, PHQ_ANSWERS),
+                                 _group("gad", GAD7_ITEMS, GAD_ANSWERS[:3] + [None] * 4)])
+    # PHQ-9 section empty: the GAD-7 row keeps its combined id, whatever the PHQ-9 part holds
+    gad_only_answered = _combined_qr("gad-only", [_group("phq", PHQ9_ITEMS, [None] * 9),
+                                                  _group("gad", GAD7_ITEMS, GAD_ANSWERS)])
+    gad = _answers_qr("gad", GAD7_ITEMS, GAD_ANSWERS, "Questionnaire/gad-7")  # one instrument: its id as before
+    obs = _phq9_obs("obs-1", 7)
+    first, res = read_export(ws, "fhir", ndjson_export(tmp_path / "e",
+                                                       [PATIENT, obs, both, shared, half, gad_only_answered, gad]),
+                             registry_id="r")
+    got = rows(ws, "assessments", "assessment_id, instrument, total_score, item_scores, _line")
+    assert [r[:4] for r in got] == [
+        ("obs-1", "PHQ9", "7", None),
+        ("cmb", "PHQ9", "8", "1;1;1;1;1;1;1;1;0"), ("shared", "PHQ9", "8", "1;1;1;1;1;1;1;1;0"),
+        ("half", "PHQ9", "8", "1;1;1;1;1;1;1;1;0"), ("gad", "GAD7", "9", "1;2;2;3;0;1;0"),
+        ("cmb#GAD7", "GAD7", "9", "1;2;2;3;0;1;0"), ("shared#GAD7", "GAD7", "9", "1;2;2;3;0;1;0"),
+        ("gad-only#GAD7", "GAD7", "9", "1;2;2;3;0;1;0")], got
+    lines = {r[0]: r[4] for r in got}
+    assert len(set(lines.values())) == len(lines), lines  # staging keys a table's rows by _line
+    assert lines["cmb"] == QR_LINE_OFFSET + 1 and lines["cmb#GAD7"] == 2 * QR_LINE_OFFSET + 1, lines
+    skipped = res["assessments"].skipped
+    assert skipped.get("QuestionnaireResponse/PHQ-9 part of a combined response not complete") == 1, skipped
+    assert skipped.get("QuestionnaireResponse/GAD-7 part of a combined response not complete") == 1, skipped
+
+    # re-exported (another line, another export): the same two ids
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e2", [PATIENT, gad, both], "2026-02-28T12:00:00Z"),
+                registry_id="r")
+    assert rows(ws, "assessments", "assessment_id") == [("gad",), ("cmb",), ("cmb#GAD7",)]

@@ -183,3 +183,36 @@ def test_an_id_deleted_under_another_resource_type_withdraws_nothing(tmp_path, w
     r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [], ["QuestionnaireResponse/Q7"]), wh)
     assert "Q7" not in _ids(wh, "SELECT assessment_id FROM core.assessments")
     assert r["tables"]["assessments"]["withdrawn"] == 1
+
+
+def test_a_deleted_combined_phq9_and_gad7_response_withdraws_both_its_assessments(tmp_path, wh):
+    # A "PHQ-9 and GAD-7" response makes two records: its PHQ-9 under the response id and its GAD-7
+    # under "<id>#GAD7". Deleting the response withdraws both; deleting a one-instrument response
+    # lists only its own record (no "not in the warehouse" for a GAD-7 part it never had).
+    from transforms.adapters.fhir_codes import GAD7_ITEMS, PHQ9_ITEMS
+
+    full = _full(tmp_path)
+
+    def group(codes, code):
+        return [{"linkId": c, "answer": [{"valueCoding": {"system": "http://loinc.org", "code": code}}]} for c in codes]
+
+    base = {"resourceType": "QuestionnaireResponse", "status": "completed", "subject": {"reference": "Patient/MRN-1001"},
+            "authored": "2025-01-20T10:00:00Z"}
+    both = {**base, "id": "Q8", "questionnaire": "Questionnaire/phq-9-gad-7",
+            "item": [{"linkId": "phq", "item": group(PHQ9_ITEMS, "LA6569-3")},
+                     {"linkId": "gad", "item": group(GAD7_ITEMS, "LA6570-1")}]}
+    single = {**base, "id": "Q9", "questionnaire": "Questionnaire/phq-9",
+              "item": [{"linkId": "44261-6", "answer": [{"valueInteger": 9}]}]}
+    (full / "QuestionnaireResponse.000.ndjson").write_text(json.dumps(both) + "\n" + json.dumps(single) + "\n")
+    manifest = json.loads((full / "manifest.json").read_text())
+    manifest["output"].append({"type": "QuestionnaireResponse", "url": "QuestionnaireResponse.000.ndjson"})
+    (full / "manifest.json").write_text(json.dumps(manifest))
+    _ingest(full, wh)
+    assert dict(query(wh, "SELECT assessment_id, total_score FROM core.assessments WHERE assessment_id LIKE 'Q%'")) == {
+        "Q8": 9, "Q8#GAD7": 14, "Q9": 9}
+    r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["QuestionnaireResponse/Q8"]), wh)
+    assert _ids(wh, "SELECT assessment_id FROM core.assessments WHERE assessment_id LIKE 'Q%'") == {"Q9"}
+    assert r["tables"]["assessments"]["notes"]["deletions"] == {"listed": 2, "withdrawn": 2}
+    r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [], ["QuestionnaireResponse/Q9"]), wh)
+    assert _ids(wh, "SELECT assessment_id FROM core.assessments WHERE assessment_id LIKE 'Q%'") == set()
+    assert r["tables"]["assessments"]["notes"]["deletions"] == {"listed": 1, "withdrawn": 1}

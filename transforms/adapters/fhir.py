@@ -32,7 +32,8 @@ USED_TYPES = {"Patient", "Encounter", "MedicationAdministration", "Medication", 
 # assessments come from two resource types whose line numbers overlap (line 1 of the Observation file,
 # line 1 of the QuestionnaireResponse file); staging keys a table's rows by _line (quarantined rows
 # are deleted by it), so QuestionnaireResponse rows add this offset. It exceeds any Observation
-# file's k * LINE_STRIDE for fewer than a million files.
+# file's k * LINE_STRIDE for fewer than a million files. A response holding both PHQ-9 and GAD-7 makes
+# two rows: its k-th instrument's row adds (k + 1) * QR_LINE_OFFSET (fhir_questionnaire.assessment_rows).
 QR_LINE_OFFSET = 1_000_000 * LINE_STRIDE
 TABLE_TYPES = {"patients": "Patient", "sessions": "MedicationAdministration", "vitals": "Observation",
                "assessments": "Observation", "adverse_events": "AdverseEvent", "labs": "Observation"}
@@ -199,9 +200,7 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
     con.execute("UPDATE fhir_out_adverse_events SET session_id = NULL "
                 "WHERE session_id NOT IN (SELECT session_id FROM fhir_sessions)")
     qr_skipped: dict[str, int] = {}
-    qr = fhir_questionnaire.rows(con, qr_skipped)
-    for row in qr:
-        row["_line"] += QR_LINE_OFFSET
+    qr = fhir_questionnaire.rows(con, qr_skipped, QR_LINE_OFFSET)
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")

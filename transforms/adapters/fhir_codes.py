@@ -29,7 +29,9 @@ PHQ9_LINK_NAMES = ["littleinterest", "feelingdown", "troublesleeping", "feelingt
 TOTAL_LINKS = {"44261-6", "totalscore", "total"}
 GAD7_TOTAL_LINKS = {"70274-6", "totalscore", "total"}
 # LOINC's GAD-7 panel answers item 2 (68509-9) from a list whose 2 is LA18938-3 "More days than not"
-# where the other items have LA6570-1 "More than half the days" (same LHC-Forms rendering).
+# where the other items have LA6570-1 "More than half the days" (same LHC-Forms rendering). Read in
+# both paths: QuestionnaireResponse items and Observation items (fhir_item_answers); the SQL macro
+# fhir_answer_code lists these codes among those it looks for in a concept's codings.
 GAD7_EXTRA_ANSWERS = {2: {"LA18938-3": 2}}
 
 
@@ -49,5 +51,9 @@ def install(con) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_items (instrument VARCHAR, code VARCHAR, position INTEGER, "
                 "n_items INTEGER)")
     con.executemany("INSERT INTO fhir_items VALUES (?, ?, ?, ?)", item_rows())
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_item_answers (instrument VARCHAR, position INTEGER, code VARCHAR, "
+                "value VARCHAR)")
+    con.executemany("INSERT INTO fhir_item_answers VALUES (?, ?, ?, ?)",
+                    [("GAD7", pos, code, str(v)) for pos, codes in GAD7_EXTRA_ANSWERS.items() for code, v in codes.items()])
     con.execute("CREATE OR REPLACE TEMP TABLE fhir_lab_codes (code VARCHAR, test VARCHAR)")
     con.executemany("INSERT INTO fhir_lab_codes VALUES (?, ?)", list(LABS.items()))

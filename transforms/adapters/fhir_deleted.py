@@ -8,10 +8,13 @@ entries, and entries whose method is not DELETE, are counted by reason and other
 install() maps each deleted resource to the canonical records the adapter made of it, by the ids
 the adapter itself uses (sql/fhir_deleted.sql): Patient -> patients (the id is pseudonymised with
 every other patient id), AdverseEvent -> adverse_events, Observation -> assessments and labs,
-QuestionnaireResponse -> assessments, Encounter -> sessions. The rest cannot be mapped to a record
+QuestionnaireResponse -> assessments (its own record and, as a companion, the GAD-7 record
+"<id>#GAD7" of a combined PHQ-9 + GAD-7 response), Encounter -> sessions. The rest cannot be mapped to a record
 with certainty and are counted as skipped (see SKIPPED). The result is one work table
-deleted_<table>(key, min_row, max_row) per table; the ingest turns it into listed_<table> and the
-load withdraws those records (warehouse/sql/load/withdraw_listed.sql).
+deleted_<table>(key, min_row, max_row, companion) per table; the ingest turns it into listed_<table>
+and the load withdraws those records (warehouse/sql/load/withdraw_listed.sql). A companion is a
+record the deleted resource made only if it was of a kind (a combined response's second record): it
+is withdrawn when the warehouse has it and otherwise neither listed nor reported as missing.
 
 Reasons never hold an id, only resource types and fixed words: they are logged and kept in the load.
 """
@@ -22,6 +25,8 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+
+from transforms.adapters import fhir_questionnaire
 
 PREFIX = "deleted "
 # FHIR ids: [A-Za-z0-9\-\.]{1,64}; resource types are capitalised names
@@ -110,6 +115,9 @@ def install(con, refs: list[tuple[str, str]], skipped: dict[str, int], sql_path:
     finally:
         con.unregister("_fhir_deleted_arrow")
     con.execute("SET VARIABLE fhir_qr_line_offset = ?", [qr_line_offset])
+    con.execute("CREATE OR REPLACE TEMP TABLE fhir_qr_companions (suffix VARCHAR, min_row BIGINT)")
+    con.executemany("INSERT INTO fhir_qr_companions VALUES (?, ?)",
+                    [(suffix, (k + 1) * qr_line_offset) for suffix, k in fhir_questionnaire.companions()])
     con.execute(sql_path.read_text())
     for rtype, n in con.execute("SELECT rtype, count(*) FROM fhir_deleted_unmapped GROUP BY 1 ORDER BY 1").fetchall():
         _count(skipped, f"{rtype}: " + SKIPPED.get(rtype, "no table reads it"), n)

@@ -3,7 +3,9 @@
 -- (no LOINC codes exist for them). Item scores come from the observation's components, or from
 -- item Observations it or its panel groups (hasMember, derivedFrom: US Core's PHQ-9), in the order
 -- of fhir_items (LOINC item codes, or local codes <INSTRUMENT>.<n>), and only when every item is
--- there exactly once. minutes_after_dose is counted from the session's dose when the score belongs to one.
+-- there exactly once. An item's coded value is read from LOINC's answer list LL358-3 (fhir_value), and
+-- from the answers only one item has (fhir_item_answers: GAD-7 item 2's LA18938-3 "More days than not"
+-- = 2, as the QuestionnaireResponse path reads it). minutes_after_dose is counted from the session's dose when the score belongs to one.
 
 -- (observation, observation it groups or derives from): hasMember, derivedFrom
 CREATE OR REPLACE TEMP TABLE fhir_obs_members AS
@@ -20,10 +22,10 @@ WITH members AS (SELECT * FROM fhir_obs_members), totals AS (
     WHERE o.pos = 0
 ),
 item_sources AS (  -- a total's item values: its components, its own members, its panel's other members
-    SELECT t.id, t.instrument, c.code, c.value
+    SELECT t.id, t.instrument, c.code, c.value, c.answer_code
     FROM totals t JOIN fhir_obs c ON c.id = t.id AND c.pos > 0
     UNION ALL
-    SELECT t.id, t.instrument, c.code, c.value
+    SELECT t.id, t.instrument, c.code, c.value, c.answer_code
     FROM totals t
     JOIN (SELECT parent AS total_id, member AS item_id FROM members
           UNION
@@ -31,12 +33,17 @@ item_sources AS (  -- a total's item values: its components, its own members, it
          ) m ON m.total_id = t.id
     JOIN fhir_obs c ON c.id = m.item_id AND c.pos = 0 AND c.patient_id IS NOT DISTINCT FROM t.patient_id
 ),
-items AS (
-    SELECT c.id, string_agg(c.value, ';' ORDER BY it.position) AS item_scores, count(c.value) AS n,
-           count(DISTINCT it.position) FILTER (WHERE c.value IS NOT NULL) AS n_positions,
-           any_value(it.n_items) AS n_items
+item_values AS (  -- the value, else an answer code that only this item has (GAD-7 item 2's LA18938-3)
+    SELECT c.id, it.position, it.n_items, coalesce(c.value, x.value) AS value
     FROM item_sources c
     JOIN fhir_items it ON it.instrument = c.instrument AND it.code = c.code
+    LEFT JOIN fhir_item_answers x ON x.instrument = it.instrument AND x.position = it.position AND x.code = c.answer_code
+),
+items AS (
+    SELECT c.id, string_agg(c.value, ';' ORDER BY c.position) AS item_scores, count(c.value) AS n,
+           count(DISTINCT c.position) FILTER (WHERE c.value IS NOT NULL) AS n_positions,
+           any_value(c.n_items) AS n_items
+    FROM item_values c
     GROUP BY c.id
 )
 SELECT t._line::BIGINT AS _line, t.id::VARCHAR AS assessment_id, t.patient_id::VARCHAR AS patient_id,

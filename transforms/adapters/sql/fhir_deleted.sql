@@ -6,14 +6,18 @@
 --                              assessments only from an Observation's row (source_row below the
 --                              QuestionnaireResponse offset: ids are unique per resource type only)
 --   QuestionnaireResponse/<id> assessments.assessment_id, only from a response's row (source_row at or
---                              above the offset)
+--                              above the offset); and, as a companion, "<id>#GAD7": the GAD-7 record of
+--                              a combined PHQ-9 + GAD-7 response (fhir_qr_companions: suffix and the
+--                              lowest source_row of such a record, fhir_questionnaire.companions)
 --   Encounter/<id>             sessions.session_id (a session is its Encounter: R4 MedicationAdministration.context)
 -- min_row / max_row bound the source_row of the record's versions, so a record another resource
 -- type made under the same id is never taken for it. A vital-sign, weight or PHQ-9 item Observation
 -- was merged into other records (a vitals row, a session's weight, a total's item_scores): its id
 -- matches no assessment or lab, so nothing is withdrawn for it and the load counts it as not matched.
+-- key: the record's id; companion: a record the resource made only if it was of a kind (withdrawn
+-- when there, otherwise not reported as missing: the deletion does not say whether it existed).
 CREATE OR REPLACE TEMP TABLE fhir_deleted_records AS
-SELECT d.rtype, d.id, t.tbl, t.min_row, t.max_row
+SELECT d.rtype, d.id, t.tbl, d.id AS key, t.min_row, t.max_row, false AS companion
 FROM fhir_deleted d
 JOIN (SELECT * FROM (VALUES
         ('Patient', 'patients', 0, 9223372036854775807),
@@ -22,7 +26,11 @@ JOIN (SELECT * FROM (VALUES
         ('Observation', 'labs', 0, 9223372036854775807),
         ('QuestionnaireResponse', 'assessments', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807),
         ('Encounter', 'sessions', 0, 9223372036854775807)
-     ) v(rtype, tbl, min_row, max_row)) t USING (rtype);
+     ) v(rtype, tbl, min_row, max_row)) t USING (rtype)
+UNION ALL
+SELECT d.rtype, d.id, 'assessments', d.id || c.suffix, c.min_row, 9223372036854775807, true
+FROM fhir_deleted d, fhir_qr_companions c
+WHERE d.rtype = 'QuestionnaireResponse';
 
 -- Types whose deletion is no record's (counted as skipped with their reason in fhir_deleted.py)
 CREATE OR REPLACE TEMP TABLE fhir_deleted_unmapped AS
@@ -39,17 +47,18 @@ WHERE EXISTS (SELECT 1 FROM fhir_res r WHERE r.rtype = d.rtype AND r.id = d.id)
    OR EXISTS (SELECT 1 FROM fhir_deleted_records t WHERE t.rtype = d.rtype AND t.id = d.id AND (
           (t.tbl = 'patients' AND t.id IN (SELECT patient_id FROM fhir_out_patients))
        OR (t.tbl = 'adverse_events' AND t.id IN (SELECT ae_id FROM fhir_out_adverse_events))
-       OR (t.tbl = 'assessments' AND t.id IN (SELECT assessment_id FROM fhir_out_assessments))
+       OR (t.tbl = 'assessments' AND t.key IN (SELECT assessment_id FROM fhir_out_assessments))
        OR (t.tbl = 'labs' AND t.id IN (SELECT lab_id FROM fhir_out_labs))
        OR (t.tbl = 'sessions' AND t.id IN (SELECT session_id FROM fhir_sessions))));
 
 -- deleted_<table>: the records to withdraw, one row per key (an Observation and a
--- QuestionnaireResponse deleted under one id: both bounds)
+-- QuestionnaireResponse deleted under one id: both bounds; a companion only if no deletion names
+-- the key as its own record)
 CREATE OR REPLACE TEMP MACRO fhir_deleted_of(t) AS TABLE
-    SELECT r.id AS key, min(r.min_row) AS min_row, max(r.max_row) AS max_row
+    SELECT r.key AS key, min(r.min_row) AS min_row, max(r.max_row) AS max_row, bool_and(r.companion) AS companion
     FROM fhir_deleted_records r
     WHERE r.tbl = t AND NOT EXISTS (SELECT 1 FROM fhir_deleted_in_output o WHERE o.rtype = r.rtype AND o.id = r.id)
-    GROUP BY r.id;
+    GROUP BY r.key;
 CREATE OR REPLACE TEMP TABLE deleted_patients AS FROM fhir_deleted_of('patients');
 CREATE OR REPLACE TEMP TABLE deleted_sessions AS FROM fhir_deleted_of('sessions');
 CREATE OR REPLACE TEMP TABLE deleted_assessments AS FROM fhir_deleted_of('assessments');

@@ -38,6 +38,14 @@ CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
                             fhir_answer(fhir_code(json_extract(x, '$.valueCodeableConcept'), 'http://loinc.org',
                                                   ['LA6568-5', 'LA6569-3', 'LA6570-1', 'LA6571-9']))))
     END;
+-- The LOINC answer code of x's valueCodeableConcept (NULL with dataAbsentReason), for answers that
+-- hold only for some items: LA18938-3 "More days than not" = 2 is GAD-7 item 2's alone
+-- (fhir_codes.GAD7_EXTRA_ANSWERS, joined as fhir_item_answers in fhir_assessments.sql).
+CREATE OR REPLACE TEMP MACRO fhir_answer_code(x) AS
+    CASE WHEN json_extract(x, '$.dataAbsentReason') IS NULL THEN
+        fhir_code(json_extract(x, '$.valueCodeableConcept'), 'http://loinc.org',
+                  ['LA6568-5', 'LA6569-3', 'LA6570-1', 'LA6571-9', 'LA18938-3'])
+    END;
 CREATE OR REPLACE TEMP MACRO fhir_time(j) AS
     coalesce(json_extract_string(j, '$.effectiveDateTime'), json_extract_string(j, '$.effectivePeriod.start'),
              json_extract_string(j, '$.effectiveInstant'));

@@ -1,10 +1,16 @@
 -- What became of an incremental export's listed deletions of {table} (withdraw_listed.sql), for the
 -- load's report: withdrawn now, withdrawn again (already gone), kept (a version newer than this
--- export, or a record another resource type made under that id), never in the warehouse.
-SELECT (SELECT count(*) FROM listed_{table})                                  AS listed,
+-- export, or a record another resource type made under that id), never in the warehouse. A
+-- companion (a record the deleted resource made only if it was of a kind: a combined PHQ-9 + GAD-7
+-- response's GAD-7) counts only when the warehouse has it.
+WITH k AS (
+    SELECT k.companion,
+           EXISTS (SELECT 1 FROM core.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c})
+        OR EXISTS (SELECT 1 FROM history.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c})
+           AS known
+    FROM listed_{table} k
+)
+SELECT (SELECT count(*) FILTER (WHERE NOT companion OR known) FROM k)       AS listed,
        (SELECT count(*) FILTER (WHERE was_current) FROM gone_{table})         AS withdrawn,
        (SELECT count(*) FILTER (WHERE NOT was_current) FROM gone_{table})     AS withdrawn_again,
-       (SELECT count(*) FROM listed_{table} k
-        WHERE NOT EXISTS (SELECT 1 FROM core.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c})
-          AND NOT EXISTS (SELECT 1 FROM history.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c})
-       )                                                                      AS unknown;
+       (SELECT count(*) FILTER (WHERE NOT companion AND NOT known) FROM k)    AS unknown;
