@@ -129,7 +129,11 @@ def drop_missed_ticks(deployment_ids: list, before=None) -> int:
 
 
 def export_paths(cfg: Config) -> None:
-    """Flow runs are subprocesses: give them the same configuration and absolute paths."""
+    """Flow runs are subprocesses: give them the same configuration and absolute paths, and this
+    process's pid (flows/parent.py: they notice when it is gone)."""
+    from flows.parent import mark_service
+
+    mark_service()
     if cfg.path is not None:
         os.environ["OUTCOMES_CONFIG"] = str(Path(cfg.path).resolve())
     os.environ["OUTCOMES_WAREHOUSE"] = str(warehouse_for(cfg).resolve())

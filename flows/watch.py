@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -382,6 +381,7 @@ def watch_landing(run_for: float | None = None) -> int:
     once per complete export. Returns how many were announced. Duplicate announcements are harmless:
     ingest re-checks ops.loads under the registry's lock."""
     from flows.events import emit_landed
+    from flows.parent import service_gone_check
     from outcomes.config import load_config, warehouse_for
 
     logger = get_run_logger()
@@ -402,10 +402,10 @@ def watch_landing(run_for: float | None = None) -> int:
             return set()
 
     count = 0
-    parent = os.getppid()  # `outcomes serve`, whose runner started this flow run
+    service_gone = service_gone_check()  # `outcomes serve`, whose runner started this flow run
     while time.monotonic() < deadline:
-        if os.getppid() != parent:  # the service died (kill -9): its restart starts a new watcher
-            logger.warning("the service that started this watcher (pid %s) is gone: stopping", parent)
+        if service_gone():  # the service died (kill -9): its restart starts a new watcher
+            logger.warning("the service that started this watcher is gone: stopping")
             break
         try:
             landed = tracker.scan(root, is_recorded=is_recorded)

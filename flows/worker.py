@@ -84,7 +84,9 @@ def submit_and_wait(registry_id: str, up_to: str | None, poll: float = 5.0) -> l
 def wait_and_forget(future, poll: float = 5.0, what: str = "the task") -> object:
     """Wait for a `.delay()`ed task run while this process's parent (the worker's process) lives,
     return its result (or raise its exception), then delete the files Prefect kept for it."""
-    parent = os.getppid()
+    from flows.parent import service_gone_check
+
+    gone = service_gone_check()
     while True:
         future.wait(timeout=poll)
         if future.state.is_final():
@@ -92,9 +94,8 @@ def wait_and_forget(future, poll: float = 5.0, what: str = "the task") -> object
                 return future.result()
             finally:
                 forget_files(future)
-        if os.getppid() != parent:
-            raise RuntimeError(f"the ingest worker (outcomes serve, pid {parent}) is gone; "
-                               f"the next sweep ingests {what}")
+        if gone():
+            raise RuntimeError(f"the ingest worker (outcomes serve) is gone; the next sweep ingests {what}")
 
 
 def _local_file(storage_key: str, block) -> Path | None:

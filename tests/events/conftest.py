@@ -127,6 +127,22 @@ class Service:
         """Live processes started for this service (its config in their environment), itself included."""
         return processes_with_env(f"OUTCOMES_CONFIG={self.config}".encode())
 
+    def wait_gone(self, timeout: float) -> None:
+        """Wait until nothing the dead service started lives on (its watcher flow run notices
+        that its parent is gone and stops); on a timeout, name what is still alive."""
+        try:
+            wait_for(lambda: not self.processes(), timeout, what="the dead service's flow runs to stop")
+        except AssertionError as e:
+            alive = []
+            for pid in self.processes():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                except OSError:
+                    cmd, ppid = "(gone)", "?"
+                alive.append(f"pid {pid} ppid {ppid}: {cmd[:300]}")
+            raise AssertionError(f"{e}; still alive: {alive}") from None
+
     def stop(self):
         from flows.serve_command import stop
 

@@ -3,17 +3,9 @@ sweep (run at start) loads every export exactly once."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from tests.events.conftest import Service, land, wait_for
 from tests.exports import write_export
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
-    except OSError:
-        return "(gone)"
 
 
 def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_server, tmp_path):
@@ -33,11 +25,7 @@ def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_se
             # watcher flow run notices that its parent is gone and stops)
             # (it checks once per poll, then its flow run reports its end to the server: on a
             # loaded 2-core machine that took over 30 s once)
-            try:
-                wait_for(lambda: not svc.processes(), 90, what="the dead service's flow runs to stop")
-            except AssertionError as e:
-                alive = [(pid, cmdline(pid)) for pid in svc.processes()]
-                raise AssertionError(f"{e}; still alive: {alive}") from None
+            svc.wait_gone(90)
     finally:
         svc.kill()  # kill -9 the service and its flow runs
     # while it is down, another export lands (no watcher: its event is never emitted)

@@ -41,7 +41,7 @@ def test_killed_after_commit_then_restarted_sends_the_alerts(prefect_server, tmp
         assert [(r[1], r[2]) for r in svc.loads() if r[0] == "reg-ob"] == [("ob1", "loaded")]
         assert svc.sql("SELECT count(*) FROM ops.outbox WHERE sent_at IS NULL AND registry_id = 'reg-ob'")[0][0] == 1
         if svc.proc.poll() is not None:
-            wait_for(lambda: not svc.processes(), 60, what="the dead service's flow runs to stop")
+            svc.wait_gone(90)
     finally:
         svc.kill()
 
