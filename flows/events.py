@@ -31,7 +31,7 @@ ALERT_RULES = {
     "vitals.sbp.range": "systolic pressure outside 50-300 mmHg (critical or mistyped)",
     "vitals.dbp.range": "diastolic pressure outside 20-160 mmHg (critical or mistyped)",
     "vitals.heart_rate.range": "heart rate outside 25-250 /min (critical or mistyped)",
-    "vitals.spo2.range": "SpO2 under 50 % (critical or mistyped)",
+    "vitals.spo2.range": "SpO2 outside 50-100 % (critical or mistyped)",
 }
 ALERT_CATEGORY = {
     "vitals.sbp.post_dose_high": "blood_pressure", "vitals.dbp.post_dose_high": "blood_pressure",

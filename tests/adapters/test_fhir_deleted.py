@@ -139,3 +139,27 @@ def test_an_export_of_deletions_only_opens_and_reads(tmp_path, ws):
                            since="2026-01-01T00:00:00Z")
     _, reads = read_export(ws, "fhir", export, registry_id="r")
     assert reads["adverse_events"].rows == 0 and _deleted(ws, "adverse_events") == [("ae-1", 0, MAX)]
+
+
+def test_a_manifest_listing_deletions_is_incremental_even_without_since(tmp_path, ws):
+    """A POST kick-off leaves _since out of the manifest's `request`: read as a full export, a
+    manifest of deletions only withdrew every record of the registry (review, session 7)."""
+    export = ndjson_export(tmp_path / "e", [], deleted=[deletion_bundle("AdverseEvent/ae-1")])
+    bundle, _ = read_export(ws, "fhir", export, registry_id="r")
+    assert bundle.mode == "incremental"
+
+
+def test_a_full_export_cannot_list_deletions_or_hold_no_resources(tmp_path, ws):
+    import pytest
+
+    from transforms.bundle import BundleError
+
+    export = ndjson_export(tmp_path / "e", [PATIENT], deleted=[deletion_bundle("AdverseEvent/ae-1")])
+    (export / "export.json").write_text(json.dumps({"registry_id": "r", "mode": "full"}))
+    with pytest.raises(BundleError, match="lists deleted resources"):
+        read_export(ws, "fhir", export)
+    empty = ndjson_export(tmp_path / "f", [])
+    (empty / "export.json").write_text(json.dumps({"registry_id": "r", "mode": "full"}))
+    (empty / "x.ndjson").write_text("")
+    with pytest.raises(BundleError):
+        read_export(ws, "fhir", empty)

@@ -181,7 +181,16 @@ def open_export(source, **options) -> Bundle:
     # manifest (`request`) or the server's log names, so a delta is never taken for a snapshot.
     request = (manifest or {}).get("request") if isinstance((manifest or {}).get("request"), str) else None
     since = meta.get("since") or requested_since(request or _kickoff_url(logged))
-    mode = meta.get("mode") or ("incremental" if since else "full")
+    # Deleted resources are listed only for a _since request (Bulk Data IG v2), whose kick-off URL a
+    # POST kick-off leaves out of `request`: a manifest that lists them is a delta. Taken for a
+    # snapshot, an export of deletions only would withdraw every record of the registry.
+    lists_deletions = bool(deleted)
+    mode = meta.get("mode") or ("incremental" if since or lists_deletions else "full")
+    if mode == "full" and lists_deletions:
+        raise BundleError("fhir.mode", "export.json says full, but the manifest lists deleted resources "
+                          "(only an incremental export lists them)", label)
+    if mode == "full" and not files:
+        raise BundleError("bundle.files", "a full export holds no NDJSON resource files", label)
     by_type: dict[str, Path] = {}
     for t, p in files:
         by_type.setdefault(t, p)
