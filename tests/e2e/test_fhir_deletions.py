@@ -154,10 +154,9 @@ def test_a_deleted_patient_takes_its_records_with_it_and_its_id_never_reaches_th
     t = r["tables"]
     assert t["patients"]["withdrawn"] == 1 and t["sessions"]["withdrawn"] == 2
     assert t["sessions"]["withdrawn_with_parent"] == 1 and t["labs"]["withdrawn_with_parent"] == 1
-    skipped = t["patients"]["notes"]["skipped"]
-    assert skipped["deleted MedicationAdministration: a session is its Encounter's and may hold other "
-                   "administrations (split doses); the deletion does not name the encounter, so no session "
-                   "is withdrawn"] == 1
+    # ma-S1 was given in Encounter S1, so no session is keyed by it: its deletion withdraws nothing
+    # itself (S1 goes by its Encounter's deletion), and no other session of that id is touched
+    assert t["sessions"]["notes"]["deletions"]["not in the warehouse"] == 1
     text = json.dumps(query(wh, "SELECT * FROM ops.loads"), default=str)
     text += json.dumps(query(wh, "SELECT * FROM history.patients"), default=str)
     assert "MRN-1002" not in text
@@ -216,3 +215,24 @@ def test_a_deleted_combined_phq9_and_gad7_response_withdraws_both_its_assessment
     r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [], ["QuestionnaireResponse/Q9"]), wh)
     assert _ids(wh, "SELECT assessment_id FROM core.assessments WHERE assessment_id LIKE 'Q%'") == set()
     assert r["tables"]["assessments"]["notes"]["deletions"] == {"listed": 1, "withdrawn": 1}
+
+
+def test_encounter_and_administration_deletions_withdraw_only_the_sessions_their_type_keyed(tmp_path, wh):
+    """A session without an Encounter is keyed by its administration's id. An Encounter deleted under
+    that id (ids are unique per type only) withdrew it, cascading to its vitals; the administration's
+    own deletion was skipped (review, session 7)."""
+    full = _full(tmp_path)
+    p = full / "MedicationAdministration.000.ndjson"
+    admins = [json.loads(line) for line in p.read_text().splitlines()]
+    for m in admins:
+        if m["id"] == "ma-S1":
+            m.pop("context", None)
+    p.write_text("".join(json.dumps(m) + "\n" for m in admins))
+    _ingest(full, wh)
+    assert "ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions")
+    r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["Encounter/ma-S1"]), wh)
+    assert "ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions") and r["tables"]["sessions"]["withdrawn"] == 0
+    r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [],
+                             ["MedicationAdministration/ma-S1"]), wh)
+    assert "ma-S1" not in _ids(wh, "SELECT session_id FROM core.sessions")
+    assert r["tables"]["sessions"]["withdrawn"] == 1

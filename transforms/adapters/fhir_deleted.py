@@ -9,7 +9,8 @@ install() maps each deleted resource to the canonical records the adapter made o
 the adapter itself uses (sql/fhir_deleted.sql): Patient -> patients (the id is pseudonymised with
 every other patient id), AdverseEvent -> adverse_events, Observation -> assessments and labs,
 QuestionnaireResponse -> assessments (its own record and, as a companion, the GAD-7 record
-"<id>#GAD7" of a combined PHQ-9 + GAD-7 response), Encounter -> sessions. The rest cannot be mapped to a record
+"<id>#GAD7" of a combined PHQ-9 + GAD-7 response), Encounter -> sessions it keyed,
+MedicationAdministration -> the session it keyed (one without an Encounter). The rest cannot be mapped to a record
 with certainty and are counted as skipped (see SKIPPED). The result is one work table
 deleted_<table>(key, min_row, max_row, companion) per table; the ingest turns it into listed_<table>
 and the load withdraws those records (warehouse/sql/load/withdraw_listed.sql). A companion is a
@@ -36,8 +37,6 @@ _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$")
 TABLES = ("patients", "sessions", "assessments", "adverse_events", "labs")
 # types the adapter reads, whose deletion is not one record's: why it is not applied
 SKIPPED = {
-    "MedicationAdministration": "a session is its Encounter's and may hold other administrations (split doses); "
-                                "the deletion does not name the encounter, so no session is withdrawn",
     "Medication": "not a record of its own (it names a session's drug)",
     "Condition": "not a record of its own (a patient's diagnosis): corrected when the patient is next exported",
 }

@@ -9,7 +9,10 @@
 --                              above the offset); and, as a companion, "<id>#GAD7": the GAD-7 record of
 --                              a combined PHQ-9 + GAD-7 response (fhir_qr_companions: suffix and the
 --                              lowest source_row of such a record, fhir_questionnaire.companions)
---   Encounter/<id>             sessions.session_id (a session is its Encounter: R4 MedicationAdministration.context)
+--   Encounter/<id>             sessions.session_id (a session is its Encounter: R4 MedicationAdministration.context),
+--                              only a session keyed by an Encounter (source_row below 10^15, fhir_sessions.sql)
+--   MedicationAdministration/<id> sessions.session_id of a session without an Encounter, which is keyed
+--                              by that administration alone (source_row at or above 10^15)
 -- min_row / max_row bound the source_row of the record's versions, so a record another resource
 -- type made under the same id is never taken for it. A vital-sign, weight or PHQ-9 item Observation
 -- was merged into other records (a vitals row, a session's weight, a total's item_scores): its id
@@ -25,7 +28,8 @@ JOIN (SELECT * FROM (VALUES
         ('Observation', 'assessments', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1),
         ('Observation', 'labs', 0, 9223372036854775807),
         ('QuestionnaireResponse', 'assessments', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807),
-        ('Encounter', 'sessions', 0, 9223372036854775807)
+        ('Encounter', 'sessions', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1),
+        ('MedicationAdministration', 'sessions', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807)
      ) v(rtype, tbl, min_row, max_row)) t USING (rtype)
 UNION ALL
 SELECT d.rtype, d.id, 'assessments', d.id || c.suffix, c.min_row, 9223372036854775807, true

@@ -9,6 +9,7 @@ WITH ma AS (
     SELECT r._line, r.id, r.j,
            fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
            coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')), r.id)                AS session_id,
+           fhir_ref(json_extract_string(r.j, '$.context.reference')) IS NULL                       AS keyed_by_admin,
            fhir_time(r.j)                                                       AS start_text,
            TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
            TRY_CAST(json_extract_string(r.j, '$.effectivePeriod.end') AS TIMESTAMPTZ)               AS end_ts,
@@ -61,7 +62,11 @@ weights AS (
     WHERE factor IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NOT NULL
     GROUP BY 1
 )
-SELECT min(t._line)                                                  AS _line,
+-- A session without an Encounter is keyed by its administration's id: its _line is in the band
+-- above 10^15 (as QuestionnaireResponse rows are in assessments), so that a deleted Encounter and
+-- a deleted MedicationAdministration each withdraw only the sessions their type keyed
+-- (sql/fhir_deleted.sql): FHIR ids are unique per resource type only.
+SELECT min(t._line) + CASE WHEN bool_and(t.keyed_by_admin) THEN 1000000000000000 ELSE 0 END AS _line,
        t.session_id,
        arg_min(t.patient_id, t._line)                                AS patient_id,
        arg_min(t.start_text, t.start_ts)                             AS session_start,
