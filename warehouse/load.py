@@ -95,15 +95,13 @@ def _cascade(con, counts: dict) -> None:
             c["withdrawn_with_parent"] = n
 
 
-def _withdraw_listed(con, table: str, frag: dict, c: dict, first: bool) -> int:
+def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
     """An incremental export's listed deletions (listed_<table>, see withdraw_listed.sql): withdraw
     them as a full export withdraws what it no longer holds (retire.sql); report what became of
     each in the table's notes. A full export needs none: what it does not hold is withdrawn anyway
-    (and a server lists deletions only with _since). Returns how many left core."""
-    if first:  # the registry's first rows of the table: nothing to withdraw
-        c.setdefault("notes", {})["deletions"] = {"listed": c["deleted_listed"], "not in the warehouse":
-                                                  c["deleted_listed"]}
-        return 0
+    (and a server lists deletions only with _since). A listed record the warehouse does not hold yet
+    is withdrawn all the same, so the export that made it cannot bring it back by arriving late.
+    Returns how many left core."""
     sqlfiles.run(con, "warehouse", "load/withdraw_listed.sql", fragments=frag, table=table)
     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
     listed, withdrawn, again, unknown = sqlfiles.run(con, "warehouse", "load/listed_counts.sql", fragments=frag,
@@ -204,6 +202,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             loaded_at = datetime.now(timezone.utc)
             _set_vars(con, meta, load_id, loaded_at)
             con.execute("USE wh")
+            lost_parents = False
             for table in tables:
                 frag = _fragments(table)
                 sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
@@ -219,6 +218,12 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     sqlfiles.run(con, "warehouse", "load/first_load.sql", table=table)
                 else:
                     sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
+                    if table in ("patients", "sessions") and con.execute(
+                            f"SELECT count(*) FROM new_{table} n WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM wins_{table} k WHERE {frag['key_match_n']})").fetchone()[0]:
+                        # a version that lost (to a later one, or to a withdrawal this export predates):
+                        # its records loaded beside it must not stay current without their parent
+                        lost_parents = True
                 if meta.mode == "full" and counts.get(table, {}).get("malformed"):
                     # a malformed line's record key cannot be read with certainty: withdrawing what
                     # the export seems not to hold could withdraw that very record
@@ -231,14 +236,14 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                                             ).fetchone()[0]
                 if counts.get(table, {}).get("deleted_listed"):
                     if meta.mode != "full":
-                        withdrawn = _withdraw_listed(con, table, frag, counts[table], first)
+                        withdrawn = _withdraw_listed(con, table, frag, counts[table])
                     else:
                         counts[table].setdefault("notes", {})["deletions"] = {
                             "listed": counts[table]["deleted_listed"],
                             "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
-            if any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
+            if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
             con.execute("USE memory")
             _write_findings(con, meta, load_id, results, with_alerts=True)

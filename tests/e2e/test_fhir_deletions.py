@@ -100,7 +100,10 @@ def test_an_incremental_export_withdraws_exactly_the_deleted_records(tmp_path, w
                                                   ("withdraw", "feb-incr", "2025-02-28 23:00:00+00")]
     assert query(wh, "SELECT op FROM history.assessments WHERE assessment_id = 'A1' ORDER BY exported_at") == [
         ("upsert",), ("withdraw",)]
-    assert query(wh, "SELECT count(*) FROM history.adverse_events WHERE ae_id = 'E-never'") == [(0,)]
+    # a record never loaded: its withdrawal is remembered (a late export of it cannot bring it back)
+    assert query(wh, "SELECT op, export_id FROM history.adverse_events WHERE ae_id = 'E-never'") == [
+        ("withdraw", "feb-incr")]
+    assert "E-never" not in _ids(wh, f"SELECT ae_id FROM history.adverse_events_as_of({r['load_id']})")
     # as of the full load both are still there; as of the incremental they are gone, as core says
     before, after = first["load_id"], r["load_id"]
     assert _ids(wh, f"SELECT ae_id FROM history.adverse_events_as_of({before})") == {"E1", "E2"}
@@ -236,3 +239,30 @@ def test_encounter_and_administration_deletions_withdraw_only_the_sessions_their
                              ["MedicationAdministration/ma-S1"]), wh)
     assert "ma-S1" not in _ids(wh, "SELECT session_id FROM core.sessions")
     assert r["tables"]["sessions"]["withdrawn"] == 1
+
+
+def test_a_deletion_arriving_before_its_record_is_remembered(tmp_path, wh):
+    """April's export deletes AdverseEvent E3 and Patient MRN-1003 that March's export created; April
+    arrives first. The deletions found nothing then, were forgotten, and March loaded both as
+    current (review, session 7): a deleted record back in safety reports, a deleted patient back."""
+    full = _full(tmp_path)
+    _ingest(full, wh)
+    e3 = {**_resource(full, "AdverseEvent", "E2"), "id": "E3"}
+    p3 = {**_resource(full, "Patient", "MRN-1002"), "id": "MRN-1003"}
+    s3 = {**_resource(full, "MedicationAdministration", "ma-S1"), "id": "ma-S9",
+          "subject": {"reference": "Patient/MRN-1003"}}
+    s3.pop("context", None)
+    mar = _incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [e3, p3, s3], [])
+    apr = _incremental(tmp_path, "apr-incr", "2025-04-30T23:00:00Z", [], ["AdverseEvent/E3", "Patient/MRN-1003"])
+    r = _ingest(apr, wh)
+    assert r["tables"]["adverse_events"]["notes"]["deletions"] == {"listed": 1, "not in the warehouse": 1}
+    patients = query(wh, "SELECT count(*) FROM core.patients")[0][0]
+    _ingest(mar, wh)
+    assert "E3" not in _ids(wh, "SELECT ae_id FROM core.adverse_events")
+    assert query(wh, "SELECT count(*) FROM core.patients")[0][0] == patients
+    # the deleted patient's session, loaded beside it by the late export, does not stay current alone
+    assert "ma-S9" not in _ids(wh, "SELECT session_id FROM core.sessions")
+    assert "ma-S9" in _ids(wh, "SELECT session_id FROM history.sessions")
+    # and the export order seen from history: E3 as of March's load is gone (April's withdrawal is later)
+    assert query(wh, "SELECT op FROM history.adverse_events WHERE ae_id = 'E3' ORDER BY exported_at") == [
+        ("upsert",), ("withdraw",)]

@@ -1,6 +1,7 @@
 -- What became of an incremental export's listed deletions of {table} (withdraw_listed.sql), for the
 -- load's report: withdrawn now, withdrawn again (already gone), kept (a version newer than this
--- export, or a record another resource type made under that id), never in the warehouse. A
+-- export, or a record another resource type made under that id), never in the warehouse (its
+-- withdrawal written all the same, withdraw_listed.sql: run after it and retire.sql). A
 -- companion (a record the deleted resource made only if it was of a kind: a combined PHQ-9 + GAD-7
 -- response's GAD-7) counts only when the warehouse has it.
 WITH k AS (
@@ -10,7 +11,7 @@ WITH k AS (
            AS known
     FROM listed_{table} k
 )
-SELECT (SELECT count(*) FILTER (WHERE NOT companion OR known) FROM k)       AS listed,
-       (SELECT count(*) FILTER (WHERE was_current) FROM gone_{table})         AS withdrawn,
-       (SELECT count(*) FILTER (WHERE NOT was_current) FROM gone_{table})     AS withdrawn_again,
-       (SELECT count(*) FILTER (WHERE NOT companion AND NOT known) FROM k)    AS unknown;
+SELECT (SELECT count(*) FILTER (WHERE NOT companion OR known) FROM k)                AS listed,
+       (SELECT count(*) FILTER (WHERE was_current) FROM gone_{table})                  AS withdrawn,
+       (SELECT count(*) FILTER (WHERE NOT was_current AND NOT unseen) FROM gone_{table}) AS withdrawn_again,
+       (SELECT count(*) FILTER (WHERE unseen) FROM gone_{table})                       AS unknown;
