@@ -460,27 +460,28 @@ def migrate(warehouse, as_json):
     from warehouse.connect import ensure_warehouse, open_readonly, warehouse_path
     from warehouse.migrate import current_version
 
-    def ledger(path) -> tuple[int, list[dict]]:
-        con = open_readonly(path, external_access=True)
-        try:
-            rows = con.execute("SELECT version, name, strftime(applied_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
-                               "FROM ops.schema_migrations ORDER BY version").fetchall()
-            return current_version(con), [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
-        finally:
-            con.close()
-
     before = 0
     if as_json and warehouse_path(warehouse).exists():
         try:
-            before = ledger(warehouse_path(warehouse))[0]
-        except Exception:  # noqa: BLE001 - not migrated yet, or not a warehouse: ensure_warehouse says which
+            con = open_readonly(warehouse_path(warehouse), external_access=True)
+            try:
+                before = current_version(con)
+            finally:
+                con.close()
+        except Exception:  # noqa: BLE001 - not a warehouse: ensure_warehouse says so
             before = 0
     path = ensure_warehouse(warehouse)
     if not as_json:
         click.echo(f"warehouse ready: {path}")
         return
-    version, rows = ledger(path)
-    click.echo(json.dumps({"warehouse": str(path), "version": version,
+    con = open_readonly(path, external_access=True)
+    try:
+        rows = [{"version": v, "name": n, "applied_at": a} for v, n, a in con.execute(
+            "SELECT version, name, strftime(applied_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') "
+            "FROM ops.schema_migrations ORDER BY version").fetchall()]
+    finally:
+        con.close()
+    click.echo(json.dumps({"warehouse": str(path), "version": rows[-1]["version"] if rows else 0,
                            "applied": [r["version"] for r in rows if r["version"] > before], "migrations": rows},
                           indent=2))
 
