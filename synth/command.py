@@ -51,7 +51,7 @@ def synth_command(registry_id, patients, out_dir, seed, start, months, file_form
     With --format redcap or fhir the same cohort is written in that format (one folder per export),
     converted from the native exports, so the three formats hold the same facts, except that a
     REDCap export leaves out the GAD7, QIDS_SR16 and CSSRS_IDEATION assessments (the reference
-    REDCap project has no form for them). The row counts printed are the native exports'.
+    REDCap project has no form for them). The row counts printed are the rows each written export holds.
 
     Exit 0 ok; 1 when the output cannot be written; 2 on a usage error."""
     if export_format == "kor":
@@ -84,13 +84,16 @@ def _write(target: Path, out_dir: Path, registry_id, patients, seed, start, mont
     for folder in folders:
         m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         path = folder
+        rows = {f["table"]: f["rows"] for f in m["files"]}
         if converted:
             import importlib
 
             converter = importlib.import_module(f"synth.formats.{export_format}")
-            path = converter.convert(folder, out_dir / folder.name)
+            carried: dict[str, int] = {}
+            path = converter.convert(folder, out_dir / folder.name, carried)
+            rows = {table: carried.get(table, 0) for table in rows}  # what the converted export holds
         summary.append({"export_id": m["export_id"], "mode": m["mode"], "path": str(path), "format": export_format,
-                        "rows": {f["table"]: f["rows"] for f in m["files"]}})
+                        "rows": rows})
     if converted:
         _move_log(target / INJECTED_LOG, out_dir / INJECTED_LOG, export_format)
     return summary

@@ -197,7 +197,10 @@ def _lab(lab: dict) -> dict:
     return obs
 
 
-def convert(kor_folder: Path, out: Path) -> Path:
+def convert(kor_folder: Path, out: Path, carried: dict | None = None) -> Path:
+    """`carried`, when given, receives the rows per canonical table that the FHIR export holds (a
+    vitals row of an unknown session, an assessment without id or total, a lab FHIR has no code for
+    are left out), so `synth` prints what will load."""
     manifest, t = read_kor(kor_folder)
     out.mkdir(parents=True, exist_ok=True)
     sessions = {s["session_id"]: s for s in t["sessions"]}
@@ -206,11 +209,14 @@ def convert(kor_folder: Path, out: Path) -> Path:
         resources += _patient(p)
     for s in t["sessions"]:
         resources += _session(s)
-    for n, v in enumerate(t["vitals"], 1):
-        resources += _vitals(v, n, sessions)
-    resources += [_assessment(a) for a in t["assessments"] if a.get("assessment_id") and a.get("total_score")]
-    resources += [_adverse_event(e) for e in t["adverse_events"]]
-    resources += [_lab(lab) for lab in t["labs"] if lab.get("test") in LAB_CODES]
+    vitals = [_vitals(v, n, sessions) for n, v in enumerate(t["vitals"], 1)]
+    resources += [r for rs in vitals for r in rs]
+    assessments = [_assessment(a) for a in t["assessments"] if a.get("assessment_id") and a.get("total_score")]
+    labs = [_lab(lab) for lab in t["labs"] if lab.get("test") in LAB_CODES]
+    resources += assessments + [_adverse_event(e) for e in t["adverse_events"]] + labs
+    if carried is not None:
+        carried.update({table: len(rows) for table, rows in t.items()})
+        carried.update(vitals=sum(1 for rs in vitals if rs), assessments=len(assessments), labs=len(labs))
     by_type: dict[str, list[str]] = {}
     for r in resources:
         by_type.setdefault(r["resourceType"], []).append(json.dumps(r, separators=(",", ":")))

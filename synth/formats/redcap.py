@@ -28,6 +28,7 @@ OUTCOME = {"recovered": "1", "recovering": "2", "not_recovered": "3", "recovered
            "unknown": "9"}
 CRITERIA = ["death", "life_threatening", "hospitalization", "disability", "congenital_anomaly", "medically_important"]
 FORM_OF = {"PHQ9": "phq9", "MADRS": "madrs", "CADSS": "cadss", "MOAAS": "moaas"}
+TABLE_OF_FORM = {"enrolment": "patients", "treatment_session": "sessions", **{f: "assessments" for f in FORM_OF.values()}}
 
 
 def _dictionary() -> list[tuple[str, str, str, list[str]]]:
@@ -73,7 +74,9 @@ def _order(s: dict) -> tuple[str, str]:
     return s["patient_id"] or "", t.isoformat() if t else "~" + (s["session_start"] or "")
 
 
-def convert(kor_folder: Path, out: Path) -> Path:
+def convert(kor_folder: Path, out: Path, carried: dict | None = None) -> Path:
+    """`carried`, when given, receives the rows per canonical table that the REDCap export holds (no
+    form for some instruments: those assessments are left out), so `synth` prints what will load."""
     manifest, t = read_kor(kor_folder)
     out.mkdir(parents=True, exist_ok=True)
     header = _header(_dictionary())
@@ -86,6 +89,10 @@ def convert(kor_folder: Path, out: Path) -> Path:
                "redcap_data_access_group": site.get(record, ""), f"{form}_complete": "2"}
         row.update({k: v for k, v in values.items() if v is not None})
         rows.append(row)
+        table = TABLE_OF_FORM.get(form, form)
+        counts[table] = counts.get(table, 0) + 1
+
+    counts: dict[str, int] = {}
 
     for p in t["patients"]:
         add(p["patient_id"], "enrolment", None, {
@@ -149,6 +156,8 @@ def convert(kor_folder: Path, out: Path) -> Path:
         w = csv.DictWriter(fh, fieldnames=header, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+    if carried is not None:
+        carried.update({table: counts.get(table, 0) for table in t})
     shutil.copy(DICTIONARY, out / "dictionary.csv")
     shutil.copy(MAPPING, out / "mapping.toml")
     (out / "export.json").write_text(json.dumps({

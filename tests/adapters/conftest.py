@@ -27,11 +27,14 @@ def real() -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
+def prefect_harness(tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
 
     os.environ.setdefault("OUTCOMES_PSEUDONYM_KEY", KEY)
-    with prefect_test_harness():
+    # A home of its own, as in tests/e2e: ~/.prefect is shared with the other xdist worker and with
+    # any `outcomes` command run beside the tests ("database is locked" seen once).
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 
