@@ -3,19 +3,22 @@ least once, even when the service dies between the load's commit and the send.
 
 A load run by `outcomes serve` queues itself in ops.outbox in its own transaction
 (warehouse/load.py). `flush` reads what is unsent, builds the events from ops.loads and
-ops.alerts (counts only, never rows), posts them to the Prefect API and waits for the API to
-accept them, then marks them sent. A service that died in between finds them unsent at its next
-ingest or sweep. A send repeated after a crash between the post and the mark carries the same
-event ids (derived from the outbox row): Prefect's event store keeps an id once, and its
-automations skip ids seen in the last 30 minutes.
+ops.alerts (counts only, never rows), posts them to the Prefect API, and marks them sent only once
+the API's event store holds every one of them: the API answers a post when the events are in its
+in-memory queue, and a Prefect server that dies before its persister writes them (every 5 s by
+default) would lose them. A service that died in between, or a server that lost them, leaves
+them unsent for the next ingest or sweep, which first asks the store which it holds and posts the
+rest again. A repeated post carries the same event ids (derived from the outbox row): Prefect's
+event store keeps an id once, and its automations skip ids seen in the last 30 minutes.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -88,6 +91,47 @@ def post_events(events: list[dict], timeout: float = 10.0) -> None:
         client.request("POST", "/events", json=body, timeout=timeout).raise_for_status()
 
 
+def stored_ids(events: list[dict], timeout: float = 10.0) -> set[str]:
+    """The ids among these events that the Prefect API's event store holds (POST /events/filter by
+    id, over the span of their `occurred` times, which may be days old for a row that waited)."""
+    if not events:
+        return set()
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    found: set[str] = set()
+    occurred = sorted(datetime.fromisoformat(e["occurred"]) for e in events)
+    since = (occurred[0] - timedelta(minutes=1)).isoformat()
+    until = (max(occurred[-1], datetime.now(timezone.utc)) + timedelta(minutes=1)).isoformat()
+    ids = [e["id"] for e in events]
+    with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}), get_client(sync_client=True) as client:
+        for i in range(0, len(ids), _PAGE):
+            body = {"filter": {"id": {"id": ids[i:i + _PAGE]}, "occurred": {"since": since, "until": until}},
+                    "limit": _PAGE}
+            r = client.request("POST", "/events/filter", json=body, timeout=timeout)
+            r.raise_for_status()
+            found.update(str(e["id"]) for e in r.json()["events"])
+    return found
+
+
+_PAGE = 50  # the API's largest page of events
+
+
+def wait_stored(events: list[dict], confirm: Callable[[list[dict]], set[str]], wait: float,
+                poll: float = 0.5) -> set[str]:
+    """Ids of these events stored, asking until all are or `wait` seconds have passed (a Prefect
+    server writes what it accepted every PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL,
+    5 s by default)."""
+    deadline = time.monotonic() + wait
+    want = {e["id"] for e in events}
+    got: set[str] = set()
+    while True:
+        got |= confirm([e for e in events if e["id"] not in got])
+        if want <= got or time.monotonic() >= deadline:
+            return got & want
+        time.sleep(poll)
+
+
 def mark_sent(warehouse: str | Path, instance: str, load_ids: list[int]) -> None:
     """The warehouse attached as a load attaches it: a load or a reader in another process holds
     the file's lock for a moment, and attach() waits that out (retry_locked)."""
@@ -124,13 +168,26 @@ def _reading(warehouse: str | Path):
         con.close()
 
 
+CONFIRM_WAIT = 15.0  # three of the Prefect server's default persister flushes
+
+
 def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
-          send: Callable[[list[dict]], None] | None = None) -> list[dict]:
+          send: Callable[[list[dict]], None] | None = None,
+          confirm: Callable[[list[dict]], set[str]] | None = None, wait: float = CONFIRM_WAIT) -> list[dict]:
     """Send the instance's unsent loads (of one registry, or all), oldest first; returns the events
-    sent. Never raises (the loads themselves succeeded; what fails here waits in ops.outbox for the
-    next flush, logged): a warehouse busy beyond the lock timeout, a send that fails (it also stops
-    the flush, keeping the order), a mark that fails (those are sent again, with the same ids)."""
-    send = send or post_events
+    posted. A load is marked sent once `confirm` says every event of it is stored: ones already
+    stored (posted before a crash) are marked without a second post; the rest are posted, then
+    waited for up to `wait` seconds. Never raises (the loads themselves succeeded; what fails here
+    waits in ops.outbox for the next flush, logged): a warehouse busy beyond the lock timeout, a
+    send that fails (it also stops the flush, keeping the order), events the store does not hold
+    in time, a mark that fails (those are checked, and posted again if missing, with the same ids).
+
+    `send` and `confirm` default to the Prefect API; a caller's own `send` without a `confirm` is
+    taken as storing what it was given."""
+    if send is None:
+        send, confirm = post_events, confirm or stored_ids
+    ask_first = confirm or (lambda events: set())  # a caller's own send: nothing is stored before it posts
+    confirm = confirm or (lambda events: {e["id"] for e in events})
     try:
         with _reading(warehouse) as con:
             batches = [] if con is None else [(load_id, events_for(con, load_id, queued_at, instance))
@@ -139,17 +196,38 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
         log.warning("unsent notifications not read (%s); they wait in ops.outbox for the next sweep",
                     type(e).__name__)
         return []
-    done: list[int] = []
+    try:
+        stored = ask_first([e for _, events in batches for e in events])
+    except Exception as e:  # the API is down: the sends below fail the same way and say so
+        log.debug("event store not asked (%s)", type(e).__name__)
+        stored = set()
+    done = [load_id for load_id, events in batches if all(e["id"] in stored for e in events)]
+    posted: list[tuple[int, list[dict]]] = []
     out: list[dict] = []
     for load_id, events in batches:
+        if load_id in done:
+            continue
         try:
             send(events)
         except Exception as e:  # the API is down or refused: the next ingest or sweep sends it
             log.warning("notifications of load %s not sent (%s); queued in ops.outbox for the next sweep",
                         load_id, type(e).__name__)
             break
-        done.append(load_id)
+        posted.append((load_id, events))
         out.extend(events)
+    if posted:
+        try:
+            stored = wait_stored([e for _, events in posted for e in events], confirm, wait)
+        except Exception as e:
+            log.warning("notifications of loads %s posted but their storage not confirmed (%s); checked again "
+                        "at the next sweep", [i for i, _ in posted], type(e).__name__)
+            stored = set()
+        kept = [load_id for load_id, events in posted if all(e["id"] in stored for e in events)]
+        if len(kept) < len(posted):
+            log.warning("notifications of loads %s accepted but not stored by the Prefect API within %.0f s; "
+                        "checked again, and posted again if missing, at the next sweep",
+                        [i for i, _ in posted if i not in kept], wait)
+        done += kept
     if done:
         try:
             mark_sent(warehouse, instance, done)

@@ -41,6 +41,9 @@ def server_env(prefect_home: str | Path, base: dict | None = None) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     env["PREFECT_HOME"] = str(home)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Write accepted events every second rather than every 5: the outbox marks a load sent once its
+    # events are stored (flows/outbox.py), so this is how long it waits and what a crash can lose.
+    env.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL", "1")
     env.pop("PREFECT_API_URL", None)  # the server itself must not talk to another one
     return env
 

@@ -127,6 +127,7 @@ def test_unsent_alerts_go_out_though_an_export_keeps_failing(tmp_path, monkeypat
     sent: list[dict] = []
     monkeypatch.setattr(flows.ingest, "ingest_in_process", unreadable)
     monkeypatch.setattr(flows.outbox, "post_events", sent.extend)
+    monkeypatch.setattr(flows.outbox, "stored_ids", lambda events: {e["id"] for e in events} & {e["id"] for e in sent})
     with pytest.raises(RuntimeError, match=r"2 registries failed: aaa \(PermissionError\), north"):
         sweep_landing()
     assert {e["payload"]["load_id"] for e in sent} == {r["load_id"]}
@@ -176,6 +177,7 @@ def test_an_export_whose_manifest_cannot_be_read_is_its_landing_folders_registry
     time.sleep(1.2)  # stale (stale_seconds = 1, from the files' change times): handed to ingest to be rejected
     sent: list[dict] = []
     monkeypatch.setattr(flows.outbox, "post_events", sent.extend)
+    monkeypatch.setattr(flows.outbox, "stored_ids", lambda events: {e["id"] for e in events} & {e["id"] for e in sent})
     sweep_landing()
     con = duckdb.connect(wh, read_only=True)
     try:
@@ -185,3 +187,37 @@ def test_an_export_whose_manifest_cannot_be_read_is_its_landing_folders_registry
     assert rows == [("north", "rejected"), ("unknown", "rejected")]
     assert sorted((e["payload"]["registry"], e["event"]) for e in sent) == [
         ("north", "outcomes.export.rejected"), ("unknown", "outcomes.export.rejected")]
+
+
+def test_a_load_is_marked_sent_only_once_its_events_are_stored(tmp_path, wh):
+    """The Prefect API answers a post once the events are in its queue; a server that dies before
+    its persister writes them loses them. Such a row stays unsent, and the next flush asks the
+    store first: what it holds is marked without a second post, what it lacks is posted again
+    with the same ids."""
+    r = ingest_export(str(write_export(tmp_path / "src", _alert_tables(), registry="reg-s", export_id="s1")),
+                      warehouse=wh, notify="svc")
+    store: set[str] = set()
+    posts: list[list[str]] = []
+
+    def send(events):
+        posts.append([e["id"] for e in events])
+
+    def confirm(events):
+        return {e["id"] for e in events} & store
+
+    first = flush(wh, "svc", send=send, confirm=confirm, wait=0.3)  # accepted, then lost with the server
+    assert first and posts == [[e["id"] for e in first]]
+    assert _outbox(wh) == [(r["load_id"], "reg-s", "svc", False)]
+
+    again = flush(wh, "svc", send=lambda ev: (send(ev), store.update(e["id"] for e in ev)), confirm=confirm,
+                  wait=0.3)
+    assert [e["id"] for e in again] == [e["id"] for e in first]  # the same events, the same ids
+    assert _outbox(wh) == [(r["load_id"], "reg-s", "svc", True)]
+
+    # a second load posted and stored, but the service died before marking it: not posted twice
+    r2 = ingest_export(str(write_export(tmp_path / "src2", _alert_tables(), registry="reg-s", export_id="s2",
+                                        exported_at="2025-02-28T23:00:00Z")), warehouse=wh, notify="svc")
+    flush(wh, "svc", send=lambda ev: store.update(e["id"] for e in ev), confirm=lambda ev: set(), wait=0.1)
+    assert _outbox(wh)[-1] == (r2["load_id"], "reg-s", "svc", False)
+    assert flush(wh, "svc", send=lambda ev: pytest.fail("posted again though stored"), confirm=confirm) == []
+    assert _outbox(wh)[-1] == (r2["load_id"], "reg-s", "svc", True)

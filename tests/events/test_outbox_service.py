@@ -2,7 +2,10 @@
 of its events sends them when it comes back (flows/outbox.py), through the real Prefect API."""
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+
+import duckdb
 
 from tests.events.conftest import Service, land, read_events, wait_for
 from tests.events.test_outgoing_events import _alert_tables
@@ -65,3 +68,55 @@ def test_killed_after_commit_then_restarted_sends_the_alerts(prefect_server, tmp
         assert [(r[1], r[2]) for r in svc.loads() if r[0] == "reg-ob"] == [("ob1", "loaded")]  # loaded once
     finally:
         svc.stop()
+
+
+def test_events_a_prefect_server_lost_are_posted_again(prefect_server, tmp_path):
+    """A real server killed between accepting a load's events and writing them (its persister
+    flushes every 5 s by default; 120 s here, so the window is wide open): the flush that posted
+    them does not mark the load sent, and once the server is back the next flush finds them
+    missing from its store and posts them again."""
+    import signal
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.ingest import ingest_export
+    from flows.outbox import flush, stored_ids
+    from flows.serve_command import start_server, stop
+    from tests.events.conftest import free_port
+
+    wh = str(tmp_path / "wh.duckdb")
+    r = ingest_export(str(write_export(tmp_path / "src", _alert_tables(), registry="reg-lost", export_id="l1")),
+                      warehouse=wh, notify="svc-lost")
+    assert r["status"] == "loaded"
+    home, port = tmp_path / "home", free_port()
+    slow = {"PREFECT_UI_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "120"}
+    proc, api = start_server("127.0.0.1", port, home, tmp_path / "server.log", slow)
+    try:
+        with temporary_settings({PREFECT_API_URL: api}):
+            posted = flush(wh, "svc-lost", wait=2)
+        assert posted and any(e["event"] == "outcomes.safety.alert" for e in posted)
+        os.killpg(proc.pid, signal.SIGKILL)  # before its persister wrote them
+        proc.wait(30)
+    finally:
+        stop(proc, "prefect server")
+
+    def unsent():
+        con = duckdb.connect(wh, read_only=True)
+        try:
+            return con.execute("SELECT count(*) FROM ops.outbox WHERE sent_at IS NULL").fetchone()[0]
+        finally:
+            con.close()
+
+    assert unsent() == 1, "accepted is not stored: the load must stay unsent"
+    proc, api = start_server("127.0.0.1", port, home, tmp_path / "server.log",
+                             {"PREFECT_UI_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING"})
+    try:
+        with temporary_settings({PREFECT_API_URL: api}):
+            assert stored_ids(posted) == set(), "the killed server lost them (else this test shows nothing)"
+            again = flush(wh, "svc-lost", wait=30)
+            assert [e["id"] for e in again] == [e["id"] for e in posted]
+            assert stored_ids(posted) == {e["id"] for e in posted}
+        assert unsent() == 0
+    finally:
+        stop(proc, "prefect server")
