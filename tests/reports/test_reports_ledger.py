@@ -190,7 +190,7 @@ def derivable_differences(a, b):
 def two_months(warehouse, tmp_path_factory):
     """The session's cohort warehouse, copied with an empty ledger (other tests record into the
     original): February as a draft first (nothing published yet: what the code before the ledger
-    showed), then January and February recorded, then February again."""
+    showed), then January and February recorded, then February and January again."""
     from reports.report import generate_report
 
     tmp = tmp_path_factory.mktemp("ledger")
@@ -203,7 +203,8 @@ def two_months(warehouse, tmp_path_factory):
     con.close()
     out = {"wh": wh}
     for name, month, draft in (("feb_unchecked", "2025-02", True), ("jan", "2025-01", False),
-                               ("feb", "2025-02", False), ("feb_again", "2025-02", False)):
+                               ("feb", "2025-02", False), ("feb_again", "2025-02", False),
+                               ("jan_again", "2025-01", False)):
         out[name] = generate_report(month, tmp / name, warehouse_path=wh, pdf=False, draft=draft)
     return out
 
@@ -222,15 +223,19 @@ def test_the_second_month_hides_what_the_first_would_let_one_derive(two_months):
     assert all(feb[k]["suppressed"] == "true" for k in feb if unchecked[k]["suppressed"] == "true")
 
 
-def test_the_same_report_again_is_the_same_and_both_are_recorded(two_months):
+def test_the_same_report_again_is_the_same_and_every_one_is_recorded(two_months):
+    """Regenerated, a report shows what it showed (its values differ by 0 from themselves), also a past
+    month made after a later one was published (that one hid what differed by 1..10 from it)."""
     feb, again = two_months["feb"], two_months["feb_again"]
     assert open(feb["data"]).read() == open(again["data"]).read()
+    assert open(two_months["jan"]["data"]).read() == open(two_months["jan_again"]["data"]).read()
     assert (two_months["jan"]["report_id"], feb["report_id"], again["report_id"]) == (1, 2, 3)
     con = duckdb.connect(str(two_months["wh"]), read_only=True)
     pubs = con.execute("SELECT report_id, month, scope, figures, suppressed FROM ops.publications ORDER BY 1").fetchall()
     assert pubs == [(1, "2025-01", "all", two_months["jan"]["figures"], two_months["jan"]["suppressed"]),
                     (2, "2025-02", "all", feb["figures"], feb["suppressed"]),
-                    (3, "2025-02", "all", again["figures"], again["suppressed"])]
+                    (3, "2025-02", "all", again["figures"], again["suppressed"]),
+                    (4, "2025-01", "all", two_months["jan"]["figures"], two_months["jan"]["suppressed"])]
     # cumulative cells carry no month in their key; month rows keep theirs
     cells = {c for (c,) in con.execute("SELECT DISTINCT cell FROM ops.published_counts WHERE report_id = 1").fetchall()}
     assert '["exposure","all","all","cumulative"]' in cells and '["exposure","all","all","2025-01"]' in cells
@@ -255,3 +260,12 @@ def test_a_report_that_cannot_be_recorded_leaves_no_files(two_months, tmp_path, 
     with pytest.raises(RuntimeError):
         generate_report("2025-02", tmp_path / "r", warehouse_path=two_months["wh"], pdf=False)
     assert list((tmp_path / "r").iterdir()) == []
+
+
+def test_help_names_the_draft_and_the_ledger():
+    from click.testing import CliRunner
+
+    from reports.command import report_command
+
+    out = CliRunner().invoke(report_command, ["--help"]).output.replace("\n", " ")
+    assert "--draft" in out and "ops.publications" in out and "Exit 0" in out
