@@ -1,4 +1,5 @@
-"""generate_report: marts for the month (in memory), content, suppression, HTML, PDF, figures.csv.
+"""generate_report: marts for the month (in memory), content, suppression (against the publication
+ledger too, reports.ledger), HTML, figures.csv, PDF, and the ledger's record of what was shown.
 
 The slow parts overlap (a report at 10M assessment rows has 10 s, issue 3, on as few as two
 cores):
@@ -9,7 +10,8 @@ cores):
 - the statistics of the marts run in a thread while the later models run (reports.marts.build);
 - Chromium starts once the marts are built (reports.render.Chromium: ~0.3 s, ~0.5 CPU-second of
   start-up, the SQL having used both cores until then) and prints as soon as the HTML is written;
-- the charts are drawn by this process and a fork of it (reports.charts.draw_all).
+- the charts are drawn by this process and a fork of it (reports.charts.draw_all);
+- the ledger's short write (the report's only write to the warehouse) runs while Chromium prints.
 """
 from __future__ import annotations
 
@@ -57,6 +59,17 @@ def generate_report(month: str, out_dir: str | Path, registry: str | None = None
     threading.Thread(target=_warm_imports, name="report-imports", daemon=True).start()
     with ExitStack() as cleanup:  # closes (kills) the Chromium _generate starts, on every path
         return _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, draft, cleanup)
+
+
+def _timed(f, *args):
+    t = time.perf_counter()
+    out = f(*args)
+    return out, round(time.perf_counter() - t, 3)
+
+
+def _remove(paths) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
 
 
 def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, draft, cleanup: ExitStack) -> dict:
@@ -111,21 +124,32 @@ def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf,
     try:
         html_path.write_text(html, encoding="utf-8")
         content.book.write_csv(csv_path)
+    except BaseException:
+        _remove(written)
+        raise
+    recording = None
+    if not draft:
+        # Recorded once the HTML and CSV exist (the PDF prints that HTML), in a thread while Chromium
+        # prints: a report without Chromium still leaves its recorded HTML and CSV, as before.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from reports.ledger import record, shown_counts
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="report-ledger")
+        recording = pool.submit(_timed, record, provenance["warehouse"], {**provenance, "month": month, **res},
+                                registry or "all", shown_counts(content.book.cells.values(), content.book.hidden))
+        pool.shutdown(wait=False)
+    try:
         if browser is not None:
             t = time.perf_counter()
             browser.print_pdf(html_path, pdf_path)
             timings["pdf"] = round(time.perf_counter() - t, 3)
+    finally:
         closing.join()
-        if not draft:
-            from reports.ledger import record, shown_counts
-
-            t = time.perf_counter()
-            res["report_id"] = record(provenance["warehouse"], {**provenance, "month": month, **res},
-                                      registry or "all", shown_counts(content.book.cells.values(), content.book.hidden))
-            timings["ledger"] = round(time.perf_counter() - t, 3)
-    except BaseException:
-        # Files that are not in the ledger must not look like a published report: remove them.
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise
+        if recording is not None:
+            try:
+                res["report_id"], timings["ledger"] = recording.result()
+            except BaseException:
+                _remove(written)  # not in the ledger: must not look like a published report
+                raise
     return res
