@@ -105,7 +105,7 @@ class Content:
             f()
         # cells an earlier report would let one derive are hidden first, so complementary suppression
         # protects them like any small count (reports.ledger)
-        self.book.apply(derivable(self.book.cells.values(), self.reg, self.published))
+        self.book.apply(derivable(self.book.cells.values(), self.reg, self.published, self.book.aliases))
         for s in self.sections:
             for t in s.tables:
                 t.rows = [[x.resolve() if isinstance(x, Guarded) else x for x in row] for row in t.rows]
@@ -226,6 +226,8 @@ class Content:
                 if self.reg == "all":  # registry totals are shown in the all-registries report
                     st = f"registry={reg}; site=all; period=cumulative"
                     k = ("exposure-total", reg)
+                    # the registry's own report shows this count as its 'all groups' row
+                    self.book.aliases[k] = [(reg, EXPOSURE_ALL + ("cumulative",))]
                     ts.rows.append([reg, "all sites", self.book.add("exposure", "patients", st, tot.patients[0], tot.patients[0], cell=k),
                                     self.book.add("exposure", "sessions", st, tot.sessions[0], tot.sessions[0], cell=k)])
         s.tables.append(ts)

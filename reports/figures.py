@@ -70,6 +70,7 @@ class Book:
     figs: list[Fig] = field(default_factory=list)
     cells: dict[tuple, Cell] = field(default_factory=dict)
     hidden: set[tuple] = field(default_factory=set)  # the cells apply() hid
+    aliases: dict[tuple, list[tuple[str, tuple]]] = field(default_factory=dict)  # key -> (scope, key): reports.ledger
 
     def cell(self, key: tuple, counts: dict, groups=(), pairs=()) -> tuple:
         """The cell `key` (created, or merged into when the same numbers are shown twice)."""

@@ -8,7 +8,9 @@ by the cell's key (the same in every report month: a cumulative cell says 'cumul
 row keeps its month) and the report's scope ('all' or one registry). A registry's counts are
 compared with that registry's earlier reports and with the pooled ones, and the pooled counts with
 every registry's: pooled minus one registry is the other registries' count. Two registries are not
-compared with each other (their difference counts nothing).
+compared with each other (their difference counts nothing). A count a report shows under another
+scope's key too (the pooled report's total of one registry) is compared under both (aliases).
+Counts of one report are not compared with each other: complementary suppression decides those.
 
 One check before complementary suppression is enough: the cells it finds are forced hidden, and
 suppress() only ever adds hidden cells, so every count finally shown passed the check; and each
@@ -54,40 +56,54 @@ def index(rows: Iterable[tuple]) -> Published:
 
 
 def compared_scopes(scope: str, published: Published) -> set[str]:
-    """The scopes whose values a report of `scope` is compared with: its own and the pooled one; the
-    pooled report is compared with every registry's."""
+    """The scopes whose values a count of `scope` is compared with: its own and the pooled one; a pooled
+    count is compared with every registry's."""
     if scope == "all":
         return {s for s, _, _ in published}
     return {scope, "all"}
 
 
-def clashes(values: dict[tuple[str, str], int], scope: str, published: Published) -> set[str]:
-    """Cell ids of the (cell id, count name) -> value whose difference from a value published for the
-    same key in a compared scope is 1..10 (a difference of 0, or above 10, reveals no small count)."""
-    scopes = compared_scopes(scope, published)
+def entries(cells: Iterable[Cell], scope: str, aliases: dict | None = None) -> dict[tuple[str, str, str], int]:
+    """(scope, cell id, count name) -> value for every count of `cells` shown in a report of `scope`, also
+    under each alias (scope, key) a cell has: the same count that another report shows under another
+    key (the pooled report's total of one registry is that registry's own 'all groups' row)."""
+    out = {}
+    for c in cells:
+        places = [(scope, c.key)] + list((aliases or {}).get(c.key, ()))
+        for s, key in places:
+            cid = cell_id(key)
+            for name, v in cell_values(c).items():
+                out[(s, cid, name)] = v
+    return out
+
+
+def clashes(values: dict[tuple[str, str, str], int], published: Published) -> set[tuple[str, str]]:
+    """(scope, cell id) of the values whose difference from a value published for the same cell and
+    count, in a compared scope, is 1..10 (a difference of 0, or above 10, reveals no small count)."""
     out = set()
-    for (cid, name), v in values.items():
-        for s in scopes:
+    for (scope, cid, name), v in values.items():
+        for s in compared_scopes(scope, published):
             if any(LOW <= abs(v - old) <= HIGH for old in published.get((s, cid, name), ())):
-                out.add(cid)
+                out.add((scope, cid))
                 break
     return out
 
 
-def derivable(cells: Iterable[Cell], scope: str, published: Published) -> set[tuple]:
+def derivable(cells: Iterable[Cell], scope: str, published: Published, aliases: dict | None = None) -> set[tuple]:
     """Keys of the cells a report of `scope` must hide (primary suppression) because showing them would
     let a holder of an earlier report subtract a count of 1..10."""
     cells = list(cells)
-    ids = {c.key: cell_id(c.key) for c in cells}
-    values = {(ids[c.key], name): v for c in cells for name, v in cell_values(c).items()}
-    hit = clashes(values, scope, published)
-    return {c.key for c in cells if ids[c.key] in hit}
+    hit = clashes(entries(cells, scope, aliases), published)
+    return {c.key for c in cells
+            if any((s, cell_id(k)) in hit for s, k in [(scope, c.key)] + list((aliases or {}).get(c.key, ())))}
 
 
-def shown_counts(cells: Iterable[Cell], hidden: set[tuple]) -> list[tuple[str, str, int]]:
-    """(cell id, count name, value) of every cell not hidden: what the report publishes. A shown cell's
-    counts are all taken as published (those only in a rate's n are too), which can only hide more later."""
-    return [(cell_id(c.key), name, v) for c in cells if c.key not in hidden for name, v in cell_values(c).items()]
+def shown_counts(cells: Iterable[Cell], hidden: set[tuple], scope: str,
+                 aliases: dict | None = None) -> list[tuple[str, str, str, int]]:
+    """(scope, cell id, count name, value) of every cell not hidden (and its aliases): what the report
+    publishes. A shown cell's counts are all taken as published (those only in a rate's n are too),
+    which can only hide more later."""
+    return [(*k, v) for k, v in entries([c for c in cells if c.key not in hidden], scope, aliases).items()]
 
 
 def copy_published(con, catalog: str) -> None:
@@ -111,7 +127,7 @@ def read_published(con) -> Published:
     return index(con.execute("SELECT scope, cell, count_name, value FROM temp.published_counts").fetchall())
 
 
-def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[str, str, int]]) -> int:
+def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[str, str, str, int]]) -> int:
     """Record a written report and its counts (one short write transaction, after the files exist);
     returns its report_id. Checks the counts again against the ledger as it is now: a report recorded
     meanwhile by another process with a clashing count raises LedgerConflict and records nothing.
@@ -131,7 +147,7 @@ def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[s
         con.execute("BEGIN")
         try:
             now = index(con.execute(render("warehouse", "ledger/published.sql", ops="ops")).fetchall())
-            late = clashes({(c, n): v for c, n, v in counts}, scope, now)
+            late = clashes({(s, c, n): v for s, c, n, v in counts}, now)
             if late:
                 raise LedgerConflict(f"another report was recorded while this one was made, and {len(late)} of its "
                                      "cells now differ from it by 1 to 10: generate this report again")
@@ -139,9 +155,9 @@ def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[s
                                     [report["month"], scope, report.get("as_of_load"), report.get("last_load_id"),
                                      report["generated_at"], report["figures"], report["suppressed"],
                                      report.get("html"), report.get("code_version")]).fetchone()[0]
-            shown = pd.DataFrame(counts, columns=["cell", "count_name", "value"]).astype({"value": "int64"})
+            shown = pd.DataFrame(counts, columns=["scope", "cell", "count_name", "value"]).astype({"value": "int64"})
             con.register("shown_counts", shown)
-            con.execute(read_sql("warehouse", "ledger/record_counts.sql"), [report_id, scope])
+            con.execute(read_sql("warehouse", "ledger/record_counts.sql"), [report_id])
             con.unregister("shown_counts")
             con.execute("COMMIT")
         except BaseException:

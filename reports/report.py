@@ -135,9 +135,10 @@ def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf,
 
         from reports.ledger import record, shown_counts
 
+        scope, book = registry or "all", content.book
         pool = ThreadPoolExecutor(1, thread_name_prefix="report-ledger")
-        recording = pool.submit(_timed, record, provenance["warehouse"], {**provenance, "month": month, **res},
-                                registry or "all", shown_counts(content.book.cells.values(), content.book.hidden))
+        recording = pool.submit(_timed, record, provenance["warehouse"], {**provenance, "month": month, **res}, scope,
+                                shown_counts(book.cells.values(), book.hidden, scope, book.aliases))
         pool.shutdown(wait=False)
     try:
         if browser is not None:

@@ -20,10 +20,10 @@ from reports.suppression import Cell, is_small, suppress
 from warehouse.migrate import migrate
 
 
-def _publish(published_rows, scope, cells):
+def _publish(published_rows, scope, cells, aliases=None):
     """One report: compare, suppress, record what it shows. Returns the hidden keys."""
-    hidden = suppress(cells, derivable(cells, scope, index(published_rows)))
-    published_rows += [(scope, c, n, v) for c, n, v in shown_counts(cells, hidden)]
+    hidden = suppress(cells, derivable(cells, scope, index(published_rows), aliases))
+    published_rows += shown_counts(cells, hidden, scope, aliases)
     return hidden
 
 
@@ -79,6 +79,20 @@ def test_scopes_pooled_against_each_registry_but_not_registries_against_each_oth
     assert _publish(rows, "reg-b", [Cell(k, {"n": 215})]) == {k}  # 5 from the pooled 210
 
 
+def test_a_count_shown_under_another_scope_s_key_is_compared_there_too():
+    """The pooled report's total of reg-a is reg-a's own 'all groups' row: compared with reg-a's reports
+    under that key (alias), and recorded under it."""
+    total, alias = ("exposure-total", "reg-a"), {("exposure-total", "reg-a"): [("reg-a", ("exposure", "all"))]}
+    rows = []
+    _publish(rows, "reg-a", [Cell(("exposure", "all"), {"patients": 180})])
+    pooled = lambda a, all_: [Cell(total, {"patients": a}), Cell(("exposure", "all"), {"patients": all_})]
+    assert _publish(rows, "all", pooled(184, 400), alias) == {total}  # 4 more than reg-a's report showed
+    assert ("reg-a", '["exposure","all"]', "patients", 184) not in rows
+    assert _publish(rows, "all", pooled(230, 450), alias) == set()
+    assert _publish(rows, "reg-a", [Cell(("exposure", "all"), {"patients": 235})]) == {("exposure", "all")}
+    assert ("reg-a", '["exposure","all"]', "patients", 230) in rows and ("all", '["exposure-total","reg-a"]', "patients", 230) in rows
+
+
 def test_cell_ids_are_stable_json():
     assert cell_id(("eff", "PHQ9", "all", "all", 4)) == '["eff","PHQ9","all","all",4]'
     assert cell_id(("eff", np.int64(4))) == cell_id(("eff", 4))
@@ -132,8 +146,8 @@ def test_the_check_before_complementary_suppression_is_enough(sequence):
         cells = _report_cells(parts)
         published = index(rows)
         hidden = _publish(rows, scope, cells)
-        shown = {(c, n): v for c, n, v in shown_counts(cells, hidden)}
-        assert clashes(shown, scope, published) == set()
+        shown = {(s, c, n): v for s, c, n, v in shown_counts(cells, hidden, scope)}
+        assert clashes(shown, published) == set()
 
 
 # -- record(): the short write ------------------------------------------------------------------------
@@ -149,10 +163,10 @@ def test_record_migrates_an_older_warehouse_and_refuses_a_clash_recorded_meanwhi
     con.execute("CREATE TABLE ops.schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
     con.execute("INSERT INTO ops.schema_migrations VALUES (3, '0003_outbox.sql', now())")  # as if 0001-0003 ran
     con.close()
-    assert record(p, _report(), "all", [('["x"]', "n", 12)]) == 1
+    assert record(p, _report(), "all", [("all", '["x"]', "n", 12)]) == 1
     with pytest.raises(LedgerConflict):  # a report made from the ledger as it was before report 1
-        record(p, _report(), "all", [('["x"]', "n", 15)])
-    assert record(p, _report(), "reg-a", [('["x"]', "n", 12), ('["y"]', "n", 3)]) == 2
+        record(p, _report(), "all", [("all", '["x"]', "n", 15)])
+    assert record(p, _report(), "reg-a", [("reg-a", '["x"]', "n", 12), ("reg-a", '["y"]', "n", 3)]) == 2
     con = duckdb.connect(str(p), read_only=True)
     assert con.execute("SELECT report_id, scope, cell, count_name, value FROM ops.published_counts "
                        "ORDER BY ALL").fetchall() == [(1, "all", '["x"]', "n", 12), (2, "reg-a", '["x"]', "n", 12),
@@ -189,8 +203,9 @@ def derivable_differences(a, b):
 @pytest.fixture(scope="module")
 def two_months(warehouse, tmp_path_factory):
     """The session's cohort warehouse, copied with an empty ledger (other tests record into the
-    original): February as a draft first (nothing published yet: what the code before the ledger
-    showed), then January and February recorded, then February and January again."""
+    original): February, pooled and reg-a's, as drafts first (nothing published yet: what the code
+    before the ledger showed), then January and February recorded, February and January again, and
+    reg-a's February."""
     from reports.report import generate_report
 
     tmp = tmp_path_factory.mktemp("ledger")
@@ -202,10 +217,11 @@ def two_months(warehouse, tmp_path_factory):
     con.execute("DELETE FROM ops.publications")
     con.close()
     out = {"wh": wh}
-    for name, month, draft in (("feb_unchecked", "2025-02", True), ("jan", "2025-01", False),
-                               ("feb", "2025-02", False), ("feb_again", "2025-02", False),
-                               ("jan_again", "2025-01", False)):
-        out[name] = generate_report(month, tmp / name, warehouse_path=wh, pdf=False, draft=draft)
+    for name, month, draft, registry in (("feb_unchecked", "2025-02", True, None), ("rega_unchecked", "2025-02", True, "reg-a"),
+                                         ("jan", "2025-01", False, None), ("feb", "2025-02", False, None),
+                                         ("feb_again", "2025-02", False, None), ("jan_again", "2025-01", False, None),
+                                         ("rega", "2025-02", False, "reg-a")):
+        out[name] = generate_report(month, tmp / name, warehouse_path=wh, pdf=False, draft=draft, registry=registry)
     return out
 
 
@@ -223,6 +239,18 @@ def test_the_second_month_hides_what_the_first_would_let_one_derive(two_months):
     assert all(feb[k]["suppressed"] == "true" for k in feb if unchecked[k]["suppressed"] == "true")
 
 
+def test_a_registry_report_hides_what_the_pooled_one_would_give_away(two_months):
+    """Pooled minus reg-a is reg-b's count (5 patients, all esketamine intranasal)."""
+    feb, rega, unchecked = (rows_of(two_months[k]["data"]) for k in ("feb", "rega", "rega_unchecked"))
+    key = ("exposure", "patients", "group=esketamine intranasal; period=cumulative")
+    assert feb[key]["value"] == "105" and unchecked[key]["value"] == "100"
+    assert derivable_differences(feb, unchecked)
+    assert rega[key]["suppressed"] == "true" and derivable_differences(feb, rega) == []
+    con = duckdb.connect(str(two_months["wh"]), read_only=True)
+    assert con.execute("SELECT DISTINCT scope FROM ops.published_counts WHERE report_id = 5").fetchall() == [("reg-a",)]
+    con.close()
+
+
 def test_the_same_report_again_is_the_same_and_every_one_is_recorded(two_months):
     """Regenerated, a report shows what it showed (its values differ by 0 from themselves), also a past
     month made after a later one was published (that one hid what differed by 1..10 from it)."""
@@ -235,7 +263,8 @@ def test_the_same_report_again_is_the_same_and_every_one_is_recorded(two_months)
     assert pubs == [(1, "2025-01", "all", two_months["jan"]["figures"], two_months["jan"]["suppressed"]),
                     (2, "2025-02", "all", feb["figures"], feb["suppressed"]),
                     (3, "2025-02", "all", again["figures"], again["suppressed"]),
-                    (4, "2025-01", "all", two_months["jan"]["figures"], two_months["jan"]["suppressed"])]
+                    (4, "2025-01", "all", two_months["jan"]["figures"], two_months["jan"]["suppressed"]),
+                    (5, "2025-02", "reg-a", two_months["rega"]["figures"], two_months["rega"]["suppressed"])]
     # cumulative cells carry no month in their key; month rows keep theirs
     cells = {c for (c,) in con.execute("SELECT DISTINCT cell FROM ops.published_counts WHERE report_id = 1").fetchall()}
     assert '["exposure","all","all","cumulative"]' in cells and '["exposure","all","all","2025-01"]' in cells
