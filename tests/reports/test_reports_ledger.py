@@ -298,3 +298,25 @@ def test_help_names_the_draft_and_the_ledger():
 
     out = CliRunner().invoke(report_command, ["--help"]).output.replace("\n", " ")
     assert "--draft" in out and "ops.publications" in out and "Exit 0" in out
+
+
+def test_every_count_a_report_shows_is_a_count_of_its_cell(warehouse):
+    """The ledger compares and records cell counts: a figure's n, or a count figure's value, that were
+    not among its cell's counts would escape it."""
+    from reports.content import Content
+    from reports.marts import build_in_memory
+    from reports.report import month_bounds
+
+    con, _ = build_in_memory(warehouse, cutoff=month_bounds("2025-02"), report_month="2025-02")
+    content = Content(con, "2025-02", None)
+    try:
+        content.build()
+    finally:
+        con.close()
+    book = content.book
+    for f in book.figs:
+        counts = set(book.cells[f.cell].counts.values())
+        if f.n is not None and float(f.n).is_integer():
+            assert int(f.n) in counts, (f.section, f.measure, f.stratum)
+        if f.kind == "count" and f.value is not None:
+            assert int(f.value) in counts, (f.section, f.measure, f.stratum)
