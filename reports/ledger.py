@@ -14,8 +14,9 @@ Counts of one report are not compared with each other: complementary suppression
 
 One check before complementary suppression is enough: the cells it finds are forced hidden, and
 suppress() only ever adds hidden cells, so every count finally shown passed the check; and each
-value in the ledger passed it against everything recorded before it, so no two recorded values of
-a key (in related scopes) differ by 1..10, in whatever order reports are made.
+value in the ledger passed it against everything recorded before it, so no two values of a key
+recorded by different reports (in related scopes) differ by 1..10, in whatever order reports are
+made.
 """
 from __future__ import annotations
 
