@@ -107,8 +107,9 @@ def shown_counts(cells: Iterable[Cell], hidden: set[tuple], scope: str,
     return [(*k, v) for k, v in entries([c for c in cells if c.key not in hidden], scope, aliases).items()]
 
 
-def copy_published(con, catalog: str) -> None:
-    """Copy the warehouse's ledger (attached as `catalog`) into TEMP published_counts of `con` (none when
+def copy_published(con, catalog: str, scope: str) -> None:
+    """Copy the warehouse's ledger (attached as `catalog`), as far as a report of `scope` is compared with
+    it, into TEMP published_counts of `con` (none when
     the warehouse predates migration 0004). Done by the report's build while the warehouse is attached,
     so reading it costs no second open."""
     from transforms.sqlfiles import render
@@ -116,7 +117,7 @@ def copy_published(con, catalog: str) -> None:
 
     if has_table(con, "ops", "published_counts", catalog):
         con.execute("CREATE OR REPLACE TEMP TABLE published_counts AS " + render("warehouse", "ledger/published.sql",
-                                                                                   ops=f"{catalog}.ops"))
+                                                                                   ops=f"{catalog}.ops"), [scope, scope])
 
 
 def read_published(con) -> Published:
@@ -147,7 +148,7 @@ def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[s
         migrate(con)
         con.execute("BEGIN")
         try:
-            now = index(con.execute(render("warehouse", "ledger/published.sql", ops="ops")).fetchall())
+            now = index(con.execute(render("warehouse", "ledger/published.sql", ops="ops"), [scope, scope]).fetchall())
             late = clashes({(s, c, n): v for s, c, n, v in counts}, now)
             if late:
                 raise LedgerConflict(f"another report was recorded while this one was made, and {len(late)} of its "

@@ -220,7 +220,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
         if ledger:
             from reports.ledger import copy_published
 
-            copy_published(con, "wh")
+            copy_published(con, "wh", registry or "all")
     finally:
         for v in ("src_patients", "src_sessions", "src_vitals", "src_assessments", "src_adverse_events",
                   "src_labs", "src_loads", "src_quarantine", "src_alerts"):
