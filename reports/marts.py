@@ -201,8 +201,9 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
                     report_month: str | None = None, ledger: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict]:
     """Marts in a private in-memory database; the warehouse is attached read-only (the models read
     it through views, nothing is copied), then detached. Spills go to temp_directory (default: a
-    fresh directory removed at exit). ledger: also copy the publication ledger, whole whatever
-    as_of_load says (reports.ledger.copy_published), while the warehouse is attached."""
+    fresh directory removed at exit). ledger: also copy the publication ledger (what a report of
+    this registry is compared with, whatever as_of_load says: reports.ledger.copy_published) while
+    the warehouse is attached."""
     from warehouse.connect import attach, detach
     from warehouse.connect import warehouse_path as resolve
 
