@@ -18,14 +18,21 @@ from outcomes.cli import _validate_registry, warehouse_option
               help="Output folder [default ./data/reports/<month>[-<registry>]].")
 @click.option("--as-of", "as_of", type=click.IntRange(min=1), default=None,
               help="Report the warehouse as it stood after this load id (see `outcomes status`).")
+@click.option("--draft", is_flag=True,
+              help="Compare with the published reports but record nothing: files named report-draft.html, "
+                   "report-draft.pdf, figures-draft.csv, marked DRAFT; not for publication.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ..., "figures": N, "suppressed": N} (the three files\' '
                    'paths, how many figures figures.csv holds and how many of them are suppressed).')
 @warehouse_option
-def report_command(month, registry, out_dir, as_of, as_json, warehouse):
-    """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative).
+def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
+    """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative), and
+    record the counts they show in the warehouse's publication ledger (ops.publications,
+    ops.published_counts): a count that differs by 1 to 10 from one an earlier report showed is
+    suppressed, since the two reports together would reveal the difference.
 
     Exit 0 ok; 1 no data for that month/registry, no such --as-of load, or the work failed (warehouse
-    missing, busy or unreadable); 2 on a usage error."""
+    missing, busy or unreadable; a report that could not be recorded leaves no files); 2 on a usage
+    error."""
     from reports.report import NoData, generate_report, month_bounds
 
     try:
@@ -37,7 +44,7 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
     if as_of is not None:
         _check_load_exists(warehouse, as_of)
     try:
-        res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse)
+        res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse, draft=draft)
     except NoData as e:
         click.echo(f"Error: no data: {e}", err=True)
         sys.exit(1)
@@ -48,7 +55,9 @@ def report_command(month, registry, out_dir, as_of, as_json, warehouse):
         click.echo(json.dumps({k: res[k] for k in ("html", "pdf", "data", "figures", "suppressed")}, indent=2))
     else:
         click.echo(f"report: {res['html']}\npdf:    {res['pdf']}\ndata:   {res['data']} "
-                   f"({res['figures']} figures, {res['suppressed']} suppressed)")
+                   f"({res['figures']} figures, {res['suppressed']} suppressed)\n"
+                   + (f"ledger: recorded as report {res['report_id']} (ops.publications)" if res["report_id"]
+                      else "ledger: draft, not recorded: not for publication"))
 
 
 def _check_load_exists(warehouse: str, load_id: int) -> None:

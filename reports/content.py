@@ -12,6 +12,7 @@ import pandas as pd
 
 from reports import charts
 from reports.figures import Book, Table
+from reports.ledger import derivable
 
 INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16"}
 WEEKS = (1, 2, 4, 8, 12, 26, 52)
@@ -79,8 +80,10 @@ class Guarded:
 
 
 class Content:
-    def __init__(self, con: duckdb.DuckDBPyConnection, month: str, registry: str | None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, month: str, registry: str | None, published=None):
+        """published: the counts earlier reports showed (reports.ledger.Published); none: compare with nothing."""
         self.con, self.month, self.reg = con, month, registry or "all"
+        self.published = published or {}
         self.book = Book()
         self.sections: list[Section] = []
 
@@ -100,7 +103,9 @@ class Content:
         for f in (self.summary, self.exposure, self.efficacy, self.comparisons, self.safety, self.long_term,
                   self.data_quality):
             f()
-        self.book.apply()
+        # cells an earlier report would let one derive are hidden first, so complementary suppression
+        # protects them like any small count (reports.ledger)
+        self.book.apply(derivable(self.book.cells.values(), self.reg, self.published, self.book.aliases))
         for s in self.sections:
             for t in s.tables:
                 t.rows = [[x.resolve() if isinstance(x, Guarded) else x for x in row] for row in t.rows]
@@ -221,6 +226,8 @@ class Content:
                 if self.reg == "all":  # registry totals are shown in the all-registries report
                     st = f"registry={reg}; site=all; period=cumulative"
                     k = ("exposure-total", reg)
+                    # the registry's own report shows this count as its 'all groups' row
+                    self.book.aliases[k] = [(reg, EXPOSURE_ALL + ("cumulative",))]
                     ts.rows.append([reg, "all sites", self.book.add("exposure", "patients", st, tot.patients[0], tot.patients[0], cell=k),
                                     self.book.add("exposure", "sessions", st, tot.sessions[0], tot.sessions[0], cell=k)])
         s.tables.append(ts)

@@ -69,6 +69,8 @@ class Book:
     """Collects figures and cells, then applies suppression once."""
     figs: list[Fig] = field(default_factory=list)
     cells: dict[tuple, Cell] = field(default_factory=dict)
+    hidden: set[tuple] = field(default_factory=set)  # the cells apply() hid
+    aliases: dict[tuple, list[tuple[str, tuple]]] = field(default_factory=dict)  # key -> (scope, key): reports.ledger
 
     def cell(self, key: tuple, counts: dict, groups=(), pairs=()) -> tuple:
         """The cell `key` (created, or merged into when the same numbers are shown twice)."""
@@ -85,17 +87,21 @@ class Book:
     def add(self, section, measure, stratum, n, value, ci=(None, None), cell=None, kind="count", deps=()) -> Fig:
         f = Fig(section, measure, stratum, _clean(n), _clean(value), _clean(ci[0]), _clean(ci[1]), cell, kind,
                 deps=tuple(deps))
-        if cell is None:  # a bare count is its own cell
-            f.cell = self.cell(("fig", len(self.figs)), {"n": n} if kind == "count" else {})
+        if cell is None:  # a bare count is its own cell, keyed by what it is (the ledger compares it across months)
+            key = ("fig", section, measure, stratum)
+            f.cell = self.cell(key if key not in self.cells else key + (len(self.figs),),
+                               {"n": n} if kind == "count" else {})
         self.figs.append(f)
         return f
 
-    def apply(self) -> None:
+    def apply(self, forced: set[tuple] | frozenset = frozenset()) -> None:
+        """Suppress. `forced`: cells hidden whatever their counts (those an earlier report would let
+        one derive, reports.ledger), so that complementary suppression protects them too."""
         # A figure whose own n or count is small hides its cell before complementary suppression
         # runs (not after it, which would leave that cell recoverable from its groups).
-        forced = {f.cell for f in self.figs
-                  if is_small(f.n) or (kind_is_count(f) and is_small(f.value))}
-        hidden = suppress(list(self.cells.values()), forced)
+        forced = set(forced) | {f.cell for f in self.figs
+                                if is_small(f.n) or (kind_is_count(f) and is_small(f.value))}
+        self.hidden = hidden = suppress(list(self.cells.values()), forced)
         for f in self.figs:
             f.suppressed = f.cell in hidden or any(d in hidden for d in f.deps)
 

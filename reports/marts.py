@@ -198,10 +198,12 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
 def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | None = None,
                     cutoff: datetime | None = None, registry: str | None = None,
                     temp_directory: str | Path | None = None,
-                    report_month: str | None = None) -> tuple[duckdb.DuckDBPyConnection, dict]:
+                    report_month: str | None = None, ledger: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict]:
     """Marts in a private in-memory database; the warehouse is attached read-only (the models read
     it through views, nothing is copied), then detached. Spills go to temp_directory (default: a
-    fresh directory removed at exit)."""
+    fresh directory removed at exit). ledger: also copy the publication ledger (what a report of
+    this registry is compared with, whatever as_of_load says: reports.ledger.copy_published) while
+    the warehouse is attached."""
     from warehouse.connect import attach, detach
     from warehouse.connect import warehouse_path as resolve
 
@@ -216,6 +218,10 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     attach(con, p, alias="wh", read_only=True)
     try:
         info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry, report_month=report_month)
+        if ledger:
+            from reports.ledger import copy_published
+
+            copy_published(con, "wh", registry or "all")
     finally:
         for v in ("src_patients", "src_sessions", "src_vitals", "src_assessments", "src_adverse_events",
                   "src_labs", "src_loads", "src_quarantine", "src_alerts"):

@@ -1,4 +1,5 @@
-"""generate_report: marts for the month (in memory), content, suppression, HTML, PDF, figures.csv.
+"""generate_report: marts for the month (in memory), content, suppression (against the publication
+ledger too, reports.ledger), HTML, figures.csv, PDF, and the ledger's record of what was shown.
 
 The slow parts overlap (a report at 10M assessment rows has 10 s, issue 3, on as few as two
 cores):
@@ -9,7 +10,8 @@ cores):
 - the statistics of the marts run in a thread while the later models run (reports.marts.build);
 - Chromium starts once the marts are built (reports.render.Chromium: ~0.3 s, ~0.5 CPU-second of
   start-up, the SQL having used both cores until then) and prints as soon as the HTML is written;
-- the charts are drawn by this process and a fork of it (reports.charts.draw_all).
+- the charts are drawn by this process and a fork of it (reports.charts.draw_all);
+- the ledger's short write (the report's only write to the warehouse) runs while Chromium prints.
 """
 from __future__ import annotations
 
@@ -49,25 +51,40 @@ def _warm_imports() -> None:
 
 
 def generate_report(month: str, out_dir: str | Path, registry: str | None = None, as_of_load: int | None = None,
-                    warehouse_path: str | Path | None = None, pdf: bool = True) -> dict:
+                    warehouse_path: str | Path | None = None, pdf: bool = True, draft: bool = False) -> dict:
+    """Every count is compared with what earlier reports published (reports.ledger), and the report is
+    recorded in the warehouse's ledger once its files are written. draft: compared but not recorded,
+    written as report-draft.html, report-draft.pdf and figures-draft.csv, and marked as a draft."""
     cutoff = month_bounds(month)
     threading.Thread(target=_warm_imports, name="report-imports", daemon=True).start()
     with ExitStack() as cleanup:  # closes (kills) the Chromium _generate starts, on every path
-        return _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, cleanup)
+        return _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, draft, cleanup)
 
 
-def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, cleanup: ExitStack) -> dict:
+def _timed(f, *args):
+    t = time.perf_counter()
+    out = f(*args)
+    return out, round(time.perf_counter() - t, 3)
+
+
+def _remove(paths) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf, draft, cleanup: ExitStack) -> dict:
+    from reports.ledger import read_published
     from reports.marts import build_in_memory
 
     con, info = build_in_memory(warehouse_path, as_of_load=as_of_load, cutoff=cutoff, registry=registry,
-                                report_month=month)
+                                report_month=month, ledger=True)
     timings = dict(info["timings"])
     t = time.perf_counter()
     from reports.content import Content
     from reports.methods import METHODS
     from reports.render import render_html
 
-    content = Content(con, month, registry)
+    content = Content(con, month, registry, read_published(con))
     if not content.has_data():
         con.close()
         raise NoData(f"no sessions in {month}" + (f" for registry {registry}" if registry else "")
@@ -97,17 +114,43 @@ def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf,
     provenance = {**info, "warehouse": str(resolve(warehouse_path)),
                   "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     html = render_html({"month": month, "registry": registry or "all", "sections": sections, "methods": METHODS,
-                        "provenance": provenance})
-    html_path = out / "report.html"
-    html_path.write_text(html, encoding="utf-8")
-    csv_path = out / "figures.csv"
-    content.book.write_csv(csv_path)
-    pdf_path = out / "report.pdf"
-    if browser is not None:
-        t = time.perf_counter()
-        browser.print_pdf(html_path, pdf_path)
-        timings["pdf"] = round(time.perf_counter() - t, 3)
-    closing.join()
-    return {"html": str(html_path), "pdf": str(pdf_path) if browser is not None else None, "data": str(csv_path),
-            "figures": len(content.book.figs), "suppressed": sum(f.suppressed for f in content.book.figs),
-            "last_load_id": info["last_load_id"], "timings": timings}
+                        "provenance": provenance, "draft": draft})
+    suffix = "-draft" if draft else ""  # a draft's files say so by name too, not only inside
+    html_path, csv_path, pdf_path = out / f"report{suffix}.html", out / f"figures{suffix}.csv", out / f"report{suffix}.pdf"
+    written = [html_path, csv_path] + ([pdf_path] if browser is not None else [])
+    res = {"html": str(html_path), "pdf": str(pdf_path) if browser is not None else None, "data": str(csv_path),
+           "figures": len(content.book.figs), "suppressed": sum(f.suppressed for f in content.book.figs),
+           "last_load_id": info["last_load_id"], "timings": timings, "report_id": None}
+    try:
+        html_path.write_text(html, encoding="utf-8")
+        content.book.write_csv(csv_path)
+    except BaseException:
+        _remove(written)
+        raise
+    recording = None
+    if not draft:
+        # Recorded once the HTML and CSV exist (the PDF prints that HTML), in a thread while Chromium
+        # prints: a report without Chromium still leaves its recorded HTML and CSV, as before.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from reports.ledger import record, shown_counts
+
+        scope, book = registry or "all", content.book
+        pool = ThreadPoolExecutor(1, thread_name_prefix="report-ledger")
+        recording = pool.submit(_timed, record, provenance["warehouse"], {**provenance, "month": month, **res}, scope,
+                                shown_counts(book.cells.values(), book.hidden, scope, book.aliases))
+        pool.shutdown(wait=False)
+    try:
+        if browser is not None:
+            t = time.perf_counter()
+            browser.print_pdf(html_path, pdf_path)
+            timings["pdf"] = round(time.perf_counter() - t, 3)
+    finally:
+        closing.join()
+        if recording is not None:
+            try:
+                res["report_id"], timings["ledger"] = recording.result()
+            except BaseException:
+                _remove(written)  # not in the ledger: must not look like a published report
+                raise
+    return res
