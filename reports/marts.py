@@ -389,6 +389,10 @@ def _comparisons(rr, rg, ae):
     rows = []
 
     def compare(kind, measure, df, key, k, n, reg):
+        # a group without a denominator (e.g. a week whose followed patients all lack a score:
+        # response_rates keeps that row for its patients_followed) has no rate to compare, and is
+        # never the reference
+        df = df[df[n] > 0]
         if df.empty:
             return
         sizes = df.groupby(key)[n].sum()

@@ -3,7 +3,8 @@ preferred-term case, label-group spellings, site of early-treated patients, regi
 each on a small hand-made warehouse so every test fails without its fix."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -105,3 +106,58 @@ def test_monthly_ae_numerators_limited_to_the_month_exposed(tmp_path):
                        "WHERE period = '2025-07'").fetchone()[0]
     assert prop <= 1
     con.close()
+
+
+# -- 2: a week whose followed patients all lack a score keeps its row --------------------------
+
+def test_followed_row_kept_without_observed_scores(tmp_path):
+    """PHQ-9: 20 EI patients scored at week 4; 12 IV patients followed to week 4 without a week-4
+    score (none between days 21 and 35). MADRS: the 20 EI patients scored, 5 IV patients with a
+    baseline only. The IV rows used to be dropped (HAVING count(score) > 0) with their
+    patients_followed: the groups no longer added up to 'all', and 'all' minus EI gave the
+    missing group's count (5, a small cell) in the report."""
+    import csv
+
+    from reports.report import generate_report
+    from tests.reports.cohort import cohort_frames
+
+    f = cohort_frames("reg-a", 20, 12)
+    f["assessments"] = [a for a in f["assessments"]
+                        if not ("-iv-" in a["assessment_id"] and a["assessment_id"].endswith("-phq28"))]
+    for s in f["sessions"]:
+        i = int(s["patient_key"].rsplit("-", 1)[1])
+        if s["session_id"].endswith("-s0") and (s["drug"] == "esketamine" or i < 5):
+            for d, sc in ((-1, 30), (28, 14)) if s["drug"] == "esketamine" else ((-1, 30),):
+                f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['patient_key']}-madrs{d}",
+                                         "patient_key": s["patient_key"], "session_id": None,
+                                         "assessed_at": s["session_start"] + timedelta(days=d, hours=-1),
+                                         "instrument": "MADRS", "total_score": sc, "minutes_after_dose": None})
+    path = _warehouse(tmp_path / "w.duckdb", f, exported_at=datetime(2025, 5, 1, 23, tzinfo=UTC))
+    con = _report(path, "2025-03")
+    got = {(i, d): v for i, d, *v in con.execute(
+        "SELECT instrument, drug, patients_evaluable, responders, remitters, remitters_alt, patients_followed, "
+        "responders_followed, response_rate, mean_score, response_followed_rate, response_followed_ci_low, "
+        "response_followed_ci_high FROM marts.response_rates WHERE registry_id = 'reg-a' AND week = 4").fetchall()}
+    # a group without evaluable patients is not compared (nor taken as the reference)
+    assert con.execute("SELECT count(*) FROM marts.comparisons WHERE n = 0 OR ref_n = 0").fetchone()[0] == 0
+    con.close()
+    assert got[("PHQ9", "ketamine")][:8] == [0, 0, 0, None, 12, 0, None, None]  # no observed rate, not 0 %
+    assert got[("PHQ9", "ketamine")][8:] == [0, pytest.approx(0), pytest.approx(0.2425, abs=1e-3)]  # Wilson 0/12
+    assert got[("MADRS", "ketamine")][:8] == [0, 0, 0, 0, 5, 0, None, None]
+    for inst, n in (("PHQ9", 32), ("MADRS", 25)):
+        assert got[(inst, "all")][4] == got[(inst, "esketamine")][4] + got[(inst, "ketamine")][4] == n
+
+    # the report shows the row without an observed rate and hides the small followed count
+    out = generate_report("2025-03", tmp_path / "r", warehouse_path=path, pdf=False)
+    with open(out["data"]) as fh:
+        rows = {(r["measure"], r["stratum"]): r for r in csv.DictReader(fh) if r["section"] == "efficacy"}
+    st = "instrument=PHQ9; group=ketamine iv; week=4"
+    assert rows[("patients_evaluable", st)]["value"] == "0" and rows[("response_rate", st)]["value"] == ""
+    assert rows[("patients_followed", st)]["value"] == "12"
+    assert float(rows[("response_rate_missing_as_nonresponse", st)]["value"]) == 0
+    st = "instrument=MADRS; group=ketamine iv; week=4"
+    assert rows[("patients_followed", st)]["suppressed"] == "true"
+    # 'all' minus the other group would give 5: one of them is hidden too
+    assert "true" in [rows[("patients_followed", f"instrument=MADRS; group={g}; week=4")]["suppressed"]
+                      for g in ("esketamine intranasal", "all groups")]
+    assert not re.search(r"\bnan\b", open(out["html"]).read(), re.I)
