@@ -40,7 +40,10 @@ METHODS = [
                                "response."),
     ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline (PROPOSED: the SUSTAIN-1 "
                 "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
-    ("Adverse-event rates", "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
+    ("Adverse-event rates", "Treatment-emergent events only: onset on or after the date of the patient's first session; "
+                            "events with an earlier onset are left out of the rates, long-term signals and SAE counts and "
+                            "counted in the data-quality section. "
+                            "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
                             "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
                             "with a session in the period, sessions in the period, patient-years. A month counts only the events "
                             "of its denominator: patients with a session in the month, onset on or after their first session "
@@ -54,7 +57,7 @@ METHODS = [
                             "incidence proportion with Clopper-Pearson CI. Sessions cluster within patients: the per-session "
                             "CIs ignore that clustering and are too narrow when events recur in the same patients."),
     ("Serious adverse events", "ICH E2A: serious flag or any of death, life-threatening, hospitalisation, disability, congenital "
-                               "anomaly, medically important; counted by preferred term and criterion."),
+                               "anomaly, medically important; treatment-emergent ones counted by preferred term and criterion."),
     ("Per-session rates", "Blood pressure, dissociation, sedation, respiratory and REMS tables count sessions as units: "
                           "sessions cluster within patients, so their Wilson intervals are too narrow when the same "
                           "patients are flagged again and again; the per-patient columns (Clopper-Pearson) do not have "

@@ -161,3 +161,38 @@ def test_followed_row_kept_without_observed_scores(tmp_path):
     assert "true" in [rows[("patients_followed", f"instrument=MADRS; group={g}; week=4")]["suppressed"]
                       for g in ("esketamine intranasal", "all groups")]
     assert not re.search(r"\bnan\b", open(out["html"]).read(), re.I)
+
+
+# -- 3: treatment-emergent AEs only in the rates -------------------------------------------------
+
+def test_pretreatment_aes_left_out_of_rates_and_counted_in_data_quality(tmp_path):
+    """A: first session June 10; Anxiety and a serious Syncope on June 9 (the contract allows onset
+    from the first session - 1 day), Nausea June 12. B: session June 2, Nausea the same day. The
+    June 9 events counted as on-treatment with zero time at risk (A's first onset before its first
+    dose removed all its exposure) and the SAE was listed at day -1."""
+    import csv
+
+    from reports.report import generate_report
+
+    pats, sess = _patients_with({"A": [date(2025, 6, 10)], "B": [date(2025, 6, 2)]})
+    aes = [_ae("A", 1, date(2025, 6, 9), "Anxiety"),
+           _ae("A", 2, date(2025, 6, 9), "Syncope", serious=True, hospitalization=True),
+           _ae("A", 3, date(2025, 6, 12), "Nausea"), _ae("B", 1, date(2025, 6, 2), "Nausea")]
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess, "adverse_events": aes})
+    con = _report(path, "2025-06")
+    cols = "patients_with_event, events, new_patients_with_event, py_at_risk"
+    any_ = _ae_row(con, "cumulative", cols)
+    assert any_[:3] == (2, 2, 2)
+    assert any_[3] == pytest.approx((3 + 1) / 365.25)  # A: June 10-12, B: June 2
+    assert _ae_row(con, "2025-06", cols)[:3] == (2, 2, 2)
+    assert con.execute("SELECT count(*) FROM marts.ae_rates WHERE term IN ('Anxiety', 'Syncope')").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM marts.sae_listing").fetchone()[0] == 0
+    # not lost: counted in data quality
+    assert con.execute("SELECT registry_id, month, events, serious_events, patients FROM marts.dq_pretreatment_ae"
+                       ).fetchall() == [("reg-a", "2025-06", 2, 1, 1)]
+    con.close()
+    out = generate_report("2025-06", tmp_path / "r", warehouse_path=path, pdf=False)
+    with open(out["data"]) as fh:
+        rows = [r for r in csv.DictReader(fh) if r["measure"].startswith("pretreatment_ae")]
+    assert {r["measure"] for r in rows} == {"pretreatment_ae_events", "pretreatment_ae_serious"}
+    assert all(r["suppressed"] == "true" for r in rows)  # 2 and 1: small counts
