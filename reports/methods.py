@@ -43,6 +43,7 @@ METHODS = [
     ("Adverse-event rates", "Treatment-emergent events only: onset on or after the date of the patient's first session; "
                             "events with an earlier onset are left out of the rates, long-term signals and SAE counts and "
                             "counted in the data-quality section. "
+                            "Preferred terms are matched regardless of letter case and shown in their most frequent spelling. "
                             "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
                             "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
                             "with a session in the period, sessions in the period, patient-years. A month counts only the events "

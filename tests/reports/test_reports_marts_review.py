@@ -196,3 +196,21 @@ def test_pretreatment_aes_left_out_of_rates_and_counted_in_data_quality(tmp_path
         rows = [r for r in csv.DictReader(fh) if r["measure"].startswith("pretreatment_ae")]
     assert {r["measure"] for r in rows} == {"pretreatment_ae_events", "pretreatment_ae_serious"}
     assert all(r["suppressed"] == "true" for r in rows)  # 2 and 1: small counts
+
+
+# -- 4: one preferred term whatever its letter case ----------------------------------------------
+
+def test_preferred_term_case_insensitive(tmp_path):
+    """'Nausea' (twice), 'nausea' and ' NAUSEA ' are one PT, shown as the most frequent spelling;
+    'VOMITING' and 'vomiting' (a tie, neither in mixed case): the first by byte order."""
+    pats, sess = _patients_with({"A": [date(2025, 6, 2), date(2025, 6, 9)], "B": [date(2025, 6, 3)]})
+    aes = [_ae("A", 1, date(2025, 6, 2), "Nausea"), _ae("A", 2, date(2025, 6, 9), "nausea"),
+           _ae("B", 1, date(2025, 6, 3), " NAUSEA ", serious=True), _ae("B", 2, date(2025, 6, 4), "Nausea"),
+           _ae("A", 3, date(2025, 6, 3), "vomiting"), _ae("B", 3, date(2025, 6, 3), "VOMITING")]
+    con = _report(_warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess, "adverse_events": aes}),
+                  "2025-06")
+    got = con.execute("SELECT term, patients_with_event, events FROM marts.ae_rates WHERE registry_id = 'reg-a' "
+                      "AND drug = 'all' AND level = 'pt' AND period = 'cumulative' ORDER BY term").fetchall()
+    assert got == [("Nausea", 2, 4), ("VOMITING", 2, 2)]
+    assert con.execute("SELECT meddra_pt FROM marts.sae_listing").fetchall() == [("Nausea",)]
+    con.close()

@@ -10,17 +10,31 @@
 -- (int_ae_terms: ae_rates, long_term) and the SAE listing; an earlier onset (the contract loads
 -- onsets from the first session - 1 day) would be an "on-treatment" event with no time at risk
 -- before it. Pre-treatment events are counted in marts.dq_pretreatment_ae (data quality).
+-- Preferred term: matched case-insensitively ('Nausea', 'nausea' and 'NAUSEA' are one PT; the
+-- label-group lookup was already case-insensitive). Shown as the term's most frequent spelling
+-- among the build's events, ties: a mixed-case spelling (as MedDRA writes PTs) before an all-upper
+-- or all-lower one, then the first by byte order. Deterministic for the same data; a spelling
+-- that becomes more frequent in a later month changes the label, never the counts.
 CREATE OR REPLACE TEMP TABLE int_ae AS
-SELECT p.pid, e.registry_id, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
-       e.onset_date >= utc_date(p.first_start) AS treatment_emergent,
-       coalesce(nullif(trim(e.meddra_pt), ''), 'Uncoded') AS pt, g.label_group, g.signal,
-       e.serious, e.death, e.life_threatening, e.hospitalization, e.disability, e.congenital_anomaly,
-       e.medically_important, e.severity, e.related, e.outcome,
-       strftime(e.onset_date, '%Y-%m') AS month,
-       date_diff('day', utc_date(p.first_start), e.onset_date) AS day
-FROM src_adverse_events e
-JOIN int_patients p USING (registry_id, patient_key)
-LEFT JOIN seed_label_groups g ON g.pt_lower = lower(coalesce(nullif(trim(e.meddra_pt), ''), e.term));
+WITH a AS (
+    SELECT p.pid, e.registry_id, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
+           e.onset_date >= utc_date(p.first_start) AS treatment_emergent,
+           nullif(trim(e.meddra_pt), '') AS pt_raw, g.label_group, g.signal,
+           e.serious, e.death, e.life_threatening, e.hospitalization, e.disability, e.congenital_anomaly,
+           e.medically_important, e.severity, e.related, e.outcome,
+           strftime(e.onset_date, '%Y-%m') AS month,
+           date_diff('day', utc_date(p.first_start), e.onset_date) AS day
+    FROM src_adverse_events e
+    JOIN int_patients p USING (registry_id, patient_key)
+    LEFT JOIN seed_label_groups g ON g.pt_lower = lower(coalesce(nullif(trim(e.meddra_pt), ''), e.term))
+), spelling AS (
+    SELECT lower(pt_raw) AS pt_lower,
+           arg_min(pt_raw, (-n, pt_raw = upper(pt_raw) OR pt_raw = lower(pt_raw), pt_raw)) AS pt
+    FROM (SELECT pt_raw, count(*) AS n FROM a WHERE pt_raw IS NOT NULL GROUP BY pt_raw)
+    GROUP BY 1
+)
+SELECT a.* EXCLUDE (pt_raw), coalesce(s.pt, 'Uncoded') AS pt
+FROM a LEFT JOIN spelling s ON s.pt_lower = lower(a.pt_raw);
 
 CREATE OR REPLACE TEMP TABLE int_ae_terms AS
 WITH te AS (SELECT * FROM int_ae WHERE treatment_emergent)
