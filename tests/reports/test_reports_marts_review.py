@@ -214,3 +214,43 @@ def test_preferred_term_case_insensitive(tmp_path):
     assert got == [("Nausea", 2, 4), ("VOMITING", 2, 2)]
     assert con.execute("SELECT meddra_pt FROM marts.sae_listing").fetchall() == [("Nausea",)]
     con.close()
+
+
+# -- 5: label-group spellings of the reference ---------------------------------------------------
+
+def _seed():
+    from reports.marts import SQL_DIR
+
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "seed_label_groups.sql").read_text())
+    return con
+
+
+@pytest.mark.parametrize("term,group,signal", [
+    # clinical-reference 4.1, label wording (US spellings)
+    ("Paresthesia", "Dissociation", None), ("Paresthesia oral", "Dissociation", None),
+    ("Pharyngeal paresthesia", "Dissociation", None), ("Dysesthesia", "Dissociation", None),
+    ("Derealization", "Dissociation", None), ("Depersonalization/derealization disorder", "Dissociation", None),
+    ("Hypoesthesia", "Hypoaesthesia", None), ("Hypoesthesia oral", "Hypoaesthesia", None),
+    ("Intranasal hypoesthesia", "Hypoaesthesia", None), ("Pharyngeal hypoesthesia", "Hypoaesthesia", None),
+    ("BP increased", "Blood pressure increased", None), ("BP systolic increased", "Blood pressure increased", None),
+    ("BP diastolic increased", "Blood pressure increased", None),
+    # 4.2, CTCAE terms (LLTs)
+    ("Cognitive disturbance", None, "Cognitive"), ("Concentration impairment", None, "Cognitive"),
+    ("Blurred vision", "Dissociation", None)])
+def test_reference_spellings_grouped(term, group, signal):
+    assert _seed().execute("SELECT label_group, signal FROM seed_label_groups WHERE pt_lower = lower(?)",
+                           [term]).fetchone() == (group, signal)
+
+
+def test_every_uk_spelling_has_its_us_pair():
+    con = _seed()
+    rows = con.execute("SELECT pt_lower, label_group, signal FROM seed_label_groups").fetchall()
+    got = {pt: (g, s) for pt, g, s in rows}
+    assert len(got) == len(rows)  # no term twice
+    for uk, us in (("aes", "es"), ("isation", "ization"), ("haem", "hem")):
+        for pt, v in list(got.items()):
+            if uk in pt:
+                assert got.get(pt.replace(uk, us)) == v, pt
+            if us in pt and uk not in pt and pt.replace(us, uk) in got:
+                assert got[pt.replace(us, uk)] == v, pt
