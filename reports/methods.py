@@ -4,7 +4,9 @@ text and the SQL models (warehouse/sql/marts) can be reviewed side by side."""
 METHODS = [
     ("Data", "Current records (core.*) or, with --as-of L, the warehouse as it stood after load L: per record the latest "
              "version by exported_at (ties: load_id) among loads <= L; withdrawn records are left out. Events dated on or "
-             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month. "
+             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month "
+             "(a patient enrolled after it but treated before it, which the contract allows up to 30 days before "
+             "enrolment, is kept with its site). "
              "What a month includes is decided by data time only: records by their own date, loads and quarantined rows by "
              "their export's exported_at (the month's closing export, loaded on the 1st of the next month, is that month's), "
              "suicidality alerts by the assessment they were raised on; never by when a load ran."),

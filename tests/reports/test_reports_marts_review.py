@@ -254,3 +254,28 @@ def test_every_uk_spelling_has_its_us_pair():
                 assert got.get(pt.replace(uk, us)) == v, pt
             if us in pt and uk not in pt and pt.replace(us, uk) in got:
                 assert got[pt.replace(us, uk)] == v, pt
+
+
+# -- 6: a patient treated before the cut-off and enrolled after it keeps its site -----------------
+
+def test_site_of_patient_enrolled_after_cutoff(tmp_path):
+    """Q: session June 20, enrolled July 5 (the contract allows sessions from enrolled_on - 30
+    days), site east. R: enrolled June 1, session June 10, site north. S: enrolled July 10, first
+    session July 12 (after the June cut-off). Q used to show under site 'unknown' in June."""
+    from reports.report import month_bounds
+    from reports.sources import create_sources
+
+    pats = [_patient("Q", site="east", enrolled_on=date(2025, 7, 5)), _patient("R", enrolled_on=date(2025, 6, 1)),
+            _patient("S", site="west", enrolled_on=date(2025, 7, 10))]
+    sess = [_session("Q", date(2025, 6, 20), 0), _session("R", date(2025, 6, 10), 0), _session("S", date(2025, 7, 12), 0)]
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess})
+    con = _report(path, "2025-06")
+    got = dict(con.execute("SELECT site_id, patients FROM marts.exposure WHERE registry_id = 'reg-a' AND site_id <> 'all' "
+                           "AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND period = '2025-06'").fetchall())
+    con.close()
+    assert got == {"east": 1, "north": 1}
+    # the June view of patients: enrolled by then, or treated by then (Q); not S
+    con = duckdb.connect(str(path), read_only=True)
+    create_sources(con, cutoff=month_bounds("2025-06"))
+    assert sorted(r[0] for r in con.execute("SELECT patient_key FROM src_patients").fetchall()) == ["Q", "R"]
+    con.close()
