@@ -16,7 +16,7 @@ METHODS = [
     ("Dose band", "Esketamine: dose in mg (28/56/84). Other drugs: mg/kg band (<0.5, 0.5, >0.5-1.0, >1.0) when mg/kg is "
                   "recorded, else mg band; oral ketamine in its own bands (<1.0, 1.0-2.5, >2.5 mg/kg: ~20-25 % "
                   "bioavailable, IV-equivalent at ~2.0-2.5 mg/kg, clinical-reference 2.2). Dose regimen = group plus "
-                  "the most frequent induction dose band."),
+                  "the most frequent induction dose band (ties: the lowest band by dose, e.g. <0.5 before 0.5 mg/kg)."),
     ("Exposure time", "Each session contributes the days to the patient's next session (at most 28; proposed, clinical-reference "
                       "7.1), or 7 days after the last session (proposed; clinical-reference 7.1) (never past the cut-off); "
                       "patient-years = days / 365.25 (proposed; 7.1); a month's patient-years are those of the sessions starting in it."),

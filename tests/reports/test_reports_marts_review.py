@@ -279,3 +279,40 @@ def test_site_of_patient_enrolled_after_cutoff(tmp_path):
     create_sources(con, cutoff=month_bounds("2025-06"))
     assert sorted(r[0] for r in con.execute("SELECT patient_key FROM src_patients").fetchall()) == ["Q", "R"]
     con.close()
+
+
+# -- 7: regimen tie-break by band order ---------------------------------------------------------
+
+def test_regimen_tie_goes_to_the_lowest_band(tmp_path):
+    """Induction of 2 sessions at 0.5 mg/kg and 2 at 0.4 mg/kg: a tie, the lowest band is
+    '<0.5 mg/kg' (as text '0.5 mg/kg' sorted first)."""
+    days = [date(2025, 6, 2), date(2025, 6, 5), date(2025, 6, 9), date(2025, 6, 12)]
+    sess = [_session("P", d, n, drug="ketamine", route="iv", dose_mg_per_kg=0.5 if n < 2 else 0.4)
+            for n, d in enumerate(days)]
+    phq = [{"registry_id": "reg-a", "assessment_id": f"P-phq{d}", "patient_key": "P", "session_id": None,
+            "assessed_at": datetime(2025, 6, 2, 8, tzinfo=UTC) + timedelta(days=d), "instrument": "PHQ9",
+            "total_score": sc, "minutes_after_dose": None} for d, sc in ((-1, 20), (7, 8))]
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": [_patient("P")], "sessions": sess, "assessments": phq})
+    con = _report(path, "2025-06")
+    got = con.execute("SELECT DISTINCT regimen FROM marts.regimen_response").fetchall()
+    con.close()
+    assert got == [("ketamine iv <0.5 mg/kg",)]
+
+
+def test_dose_band_order_covers_every_band():
+    """Every band int_sessions can produce has a rank, in the order of its CASE."""
+    import re as _re
+
+    from reports.marts import SQL_DIR
+
+    sql = (SQL_DIR / "int_sessions.sql").read_text()
+    case = sql[sql.index("CASE\n           WHEN drug = 'esketamine'"):sql.index("END AS dose_band")]
+    bands = _re.findall(r"THEN '([^']+)'", case) + ["unknown"]
+    con = duckdb.connect()
+    con.execute(sql[sql.index("CREATE OR REPLACE TEMP MACRO dose_band_order"):])
+    ranks = [con.execute("SELECT dose_band_order(?)", [b]).fetchone()[0] for b in ["28 mg", "56 mg", "84 mg"] + bands]
+    assert None not in ranks and ranks[:3] == sorted(ranks[:3])
+    fam = {b: r for b, r in zip(["28 mg", "56 mg", "84 mg"] + bands, ranks)}
+    assert fam["<0.5 mg/kg"] < fam["0.5 mg/kg"] < fam[">0.5-1.0 mg/kg"] < fam[">1.0 mg/kg"]
+    assert fam["oral <1.0 mg/kg"] < fam["oral 1.0-2.5 mg/kg"] < fam["oral >2.5 mg/kg"]
+    assert fam["<50 mg"] < fam["50-99 mg"] < fam[">=100 mg"] and fam["unknown"] == max(ranks)
