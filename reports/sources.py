@@ -83,9 +83,12 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
         if table == "patients":
             # a patient exists by the cut-off if enrolled or treated by then: the contract allows
             # sessions from enrolled_on - 30 days, so one enrolled after the cut-off may have sessions
-            # before it, and its site (int_patient_keys) must not become 'unknown'
+            # before it, and its site (int_patient_keys) must not become 'unknown'. Such sessions
+            # start at most 30 days before the cut-off: only those are looked at (a scan of the
+            # last 30 days of sessions, not a second pass over all of them)
             body = (f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff') "
-                    f"OR (registry_id, patient_key) IN (SELECT registry_id, patient_key FROM src_sessions)")
+                    f"OR (registry_id, patient_key) IN (SELECT registry_id, patient_key FROM src_sessions "
+                    f"WHERE session_start >= getvariable('cutoff') - INTERVAL 30 DAY)")
         elif col:
             body = f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff')"
         con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {body}")
