@@ -523,4 +523,16 @@ class Content:
                             self.count("data_quality", "rows_quarantined", f"registry={r.registry_id}; month={r.month}; "
                                        f"table={r.table_name}; rule={r.rule}", r.rows_quarantined)])
         s.tables.append(tq)
+        pre = self.q("SELECT * FROM marts.dq_pretreatment_ae WHERE (? = 'all' OR registry_id = ?) AND month <= ? "
+                     "ORDER BY registry_id, month", [self.reg, self.reg, self.month])
+        tp = Table("Adverse events with onset before the first session", ["Registry", "Month", "Events", "Serious"],
+                   note="Not treatment-emergent: left out of the adverse-event rates, long-term signals and SAE counts.")
+        for r in pre.itertuples():
+            st = f"registry={r.registry_id}; month={r.month}"
+            key = self.book.cell(("dq-pre", r.registry_id, r.month), {"events": r.events, "serious": r.serious_events},
+                                 pairs=[("events", "serious")])
+            tp.rows.append([r.registry_id, r.month,
+                            self.book.add("data_quality", "pretreatment_ae_events", st, r.events, r.events, cell=key),
+                            self.book.add("data_quality", "pretreatment_ae_serious", st, r.events, r.serious_events, cell=key)])
+        s.tables.append(tp)
         self.sections.append(s)

@@ -389,6 +389,10 @@ def _comparisons(rr, rg, ae):
     rows = []
 
     def compare(kind, measure, df, key, k, n, reg):
+        # a group without a denominator (e.g. a week whose followed patients all lack a score:
+        # response_rates keeps that row for its patients_followed) has no rate to compare, and is
+        # never the reference
+        df = df[df[n] > 0]
         if df.empty:
             return
         sizes = df.groupby(key)[n].sum()
@@ -415,4 +419,7 @@ def _comparisons(rr, rg, ae):
         compare("route", f"{term}: patients with event", g, "group", "patients_with_event", "patients_exposed", reg)
     cols = ["registry_id", "comparison", "measure", "group", "reference", "k", "n", "rate", "ref_k", "ref_n",
             "difference", "ci_low", "ci_high"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    if out.empty:  # typed: empty object columns would become INTEGER in DuckDB (a LIKE on them fails)
+        out = out.astype({**{c: "string" for c in cols[:5]}, **{c: "float64" for c in cols[5:]}})
+    return out

@@ -4,7 +4,9 @@ text and the SQL models (warehouse/sql/marts) can be reviewed side by side."""
 METHODS = [
     ("Data", "Current records (core.*) or, with --as-of L, the warehouse as it stood after load L: per record the latest "
              "version by exported_at (ties: load_id) among loads <= L; withdrawn records are left out. Events dated on or "
-             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month. "
+             "after the first day of the next month are left out, so 'cumulative' means up to the end of the report month "
+             "(a patient enrolled after it but treated before it, which the contract allows up to 30 days before "
+             "enrolment, is kept with its site). "
              "What a month includes is decided by data time only: records by their own date, loads and quarantined rows by "
              "their export's exported_at (the month's closing export, loaded on the 1st of the next month, is that month's), "
              "suicidality alerts by the assessment they were raised on; never by when a load ran."),
@@ -14,7 +16,7 @@ METHODS = [
     ("Dose band", "Esketamine: dose in mg (28/56/84). Other drugs: mg/kg band (<0.5, 0.5, >0.5-1.0, >1.0) when mg/kg is "
                   "recorded, else mg band; oral ketamine in its own bands (<1.0, 1.0-2.5, >2.5 mg/kg: ~20-25 % "
                   "bioavailable, IV-equivalent at ~2.0-2.5 mg/kg, clinical-reference 2.2). Dose regimen = group plus "
-                  "the most frequent induction dose band."),
+                  "the most frequent induction dose band (ties: the lowest band by dose, e.g. <0.5 before 0.5 mg/kg)."),
     ("Exposure time", "Each session contributes the days to the patient's next session (at most 28; proposed, clinical-reference "
                       "7.1), or 7 days after the last session (proposed; clinical-reference 7.1) (never past the cut-off); "
                       "patient-years = days / 365.25 (proposed; 7.1); a month's patient-years are those of the sessions starting in it."),
@@ -40,9 +42,18 @@ METHODS = [
                                "response."),
     ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline (PROPOSED: the SUSTAIN-1 "
                 "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
-    ("Adverse-event rates", "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
-                            "pool preferred terms as the Spravato label does (clinical-reference 4.1). Denominators: patients "
-                            "with a session in the period, sessions in the period, patient-years. Per 100 sessions = events / "
+    ("Adverse-event rates", "Treatment-emergent events only: onset on or after the date of the patient's first session; "
+                            "events with an earlier onset are left out of the rates, long-term signals and SAE counts and "
+                            "counted in the data-quality section. "
+                            "Preferred terms are matched regardless of letter case and shown in their most frequent spelling. "
+                            "Numerators: events (all) and patients with >= 1 event with onset in the period; label groups "
+                            "pool preferred terms as the Spravato label does (clinical-reference 4.1; MedDRA/UK and US spellings, and the "
+                            "CTCAE terms of 4.2). Denominators: patients "
+                            "with a session in the period, sessions in the period, patient-years. A month counts only the events "
+                            "of its denominator: patients with a session in the month, onset on or after their first session "
+                            "of the month; an onset in a month without a session (e.g. after the last dose) or before the "
+                            "patient's first session of the month falls under exposure credited to an earlier month and is "
+                            "counted in 'cumulative' only. Per 100 sessions = events / "
                             "sessions x 100 (proposed; clinical-reference 7.1) (exact Poisson CI); EAIR = patients with a first event in the "
                             "period / patient-years at risk x 100 (exact Poisson CI), time at risk ending at the first onset "
                             "(clinical-reference 7.1): exposure up to and including the onset day, the rest of that session's "
@@ -50,7 +61,7 @@ METHODS = [
                             "incidence proportion with Clopper-Pearson CI. Sessions cluster within patients: the per-session "
                             "CIs ignore that clustering and are too narrow when events recur in the same patients."),
     ("Serious adverse events", "ICH E2A: serious flag or any of death, life-threatening, hospitalisation, disability, congenital "
-                               "anomaly, medically important; counted by preferred term and criterion."),
+                               "anomaly, medically important; treatment-emergent ones counted by preferred term and criterion."),
     ("Per-session rates", "Blood pressure, dissociation, sedation, respiratory and REMS tables count sessions as units: "
                           "sessions cluster within patients, so their Wilson intervals are too narrow when the same "
                           "patients are flagged again and again; the per-patient columns (Clopper-Pearson) do not have "

@@ -3,7 +3,8 @@
 Two states exist: the current one (core.*) and the warehouse as it stood after load L (rebuilt
 from history.*: latest version per record by exported_at, ties by load_id, among rows with
 load_id <= L; a withdrawal removes the record). A cutoff (exclusive) drops events dated on or after
-it, which is how a monthly report sees "cumulative through that month".
+it, which is how a monthly report sees "cumulative through that month"; a patient is kept if
+enrolled before the cutoff or with a session before it (sessions may precede enrolment by 30 days).
 
 Everything a month's report includes is chosen by data time, never by when a load ran: records by
 their own event date (DATED), loads and their quarantined rows by the export's exported_at (the
@@ -65,7 +66,9 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
     views = {r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE schema_name = 'history'"
         + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")).fetchall()}
-    for table, key in KEYS.items():
+    # sessions before patients: a patient's cut-off looks at its sessions (below)
+    for table in sorted(KEYS, key=lambda t: t == "patients"):
+        key = KEYS[table]
         # Migration 0002 keeps current versions only in core.*; history.<t>_versions is all of them.
         hist = f"{table}_versions" if f"{table}_versions" in views else table
         if as_of_load is None:
@@ -77,7 +80,16 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
                       f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1")
             body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
         col = DATED.get(table)
-        if col:
+        if table == "patients":
+            # a patient exists by the cut-off if enrolled or treated by then: the contract allows
+            # sessions from enrolled_on - 30 days, so one enrolled after the cut-off may have sessions
+            # before it, and its site (int_patient_keys) must not become 'unknown'. Such sessions
+            # start at most 30 days before the cut-off: only those are looked at (a scan of the
+            # last 30 days of sessions, not a second pass over all of them)
+            body = (f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff') "
+                    f"OR (registry_id, patient_key) IN (SELECT registry_id, patient_key FROM src_sessions "
+                    f"WHERE session_start >= getvariable('cutoff') - INTERVAL 30 DAY)")
+        elif col:
             body = f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff')"
         con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {body}")
     load_filter = "(getvariable('as_of_load') IS NULL OR load_id <= getvariable('as_of_load'))"

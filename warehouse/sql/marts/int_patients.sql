@@ -2,7 +2,8 @@
 -- first and last session, exposure, regimen.
 -- pid: the patient's integer id (int_sessions), what the models count and join patients by;
 -- registry_id and patient_key are here to join records that carry only those (assessments, AEs).
--- Dose regimen = group plus the most frequent dose band of the induction phase (ties: lowest band).
+-- Dose regimen = group plus the most frequent dose band of the induction phase (ties: lowest band,
+-- by dose_band_order: a band's dose, not its name).
 CREATE OR REPLACE TEMP TABLE int_patients AS
 SELECT s.pid, k.registry_id, k.patient_key, k.site_id, s.grp_drug, s.grp_route, s.first_start, s.last_start,
        s.sessions, s.patient_years, s.regimen
@@ -18,9 +19,10 @@ FROM (
     ) a
     LEFT JOIN (
         -- the most frequent induction dose band, ties the lowest: counted per band, then the first
-        -- by (count descending, band) (half the CPU of mode(dose_band ORDER BY dose_band), which
-        -- sorts every patient's sessions)
-        SELECT pid, arg_min(dose_band, (-n, dose_band)) AS induction_band
+        -- by (count descending, band order) (half the CPU of mode(dose_band ORDER BY dose_band), which
+        -- sorts every patient's sessions). Lowest by dose_band_order (int_sessions), not by the
+        -- name: as text '0.5 mg/kg' sorts before '<0.5 mg/kg'.
+        SELECT pid, arg_min(dose_band, (-n, dose_band_order(dose_band))) AS induction_band
         FROM (SELECT pid, dose_band, count(*) AS n FROM int_sessions WHERE phase = 'induction' GROUP BY pid, dose_band)
         GROUP BY pid
     ) b USING (pid)

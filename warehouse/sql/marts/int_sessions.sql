@@ -55,3 +55,15 @@ SELECT * EXCLUDE (dose_mg, dose_mg_per_kg, next_start, first_start),
            WHEN getvariable('cutoff') IS NOT NULL THEN least(7, date_diff('day', utc_date(session_start), getvariable('cutoff')::DATE))
            ELSE 7 END) AS exposure_days
 FROM s;
+
+-- dose_band_order(band): the order of the dose bands above, for "lowest band" (int_patients'
+-- regimen tie-break): their names do not sort as text ('0.5 mg/kg' < '<0.5 mg/kg', '100 mg' <
+-- '28 mg'). Within a family by dose; families in the order of the CASE; 'unknown' last. Keep in
+-- step with the CASE (tests/reports check every band it produces has a rank).
+CREATE OR REPLACE TEMP MACRO dose_band_order(b) AS CASE
+    WHEN regexp_full_match(b, '[0-9]+ mg') THEN 1000 + CAST(split_part(b, ' ', 1) AS INTEGER)  -- esketamine
+    WHEN b = 'oral <1.0 mg/kg' THEN 200001 WHEN b = 'oral 1.0-2.5 mg/kg' THEN 200002 WHEN b = 'oral >2.5 mg/kg' THEN 200003
+    WHEN b = '<0.5 mg/kg' THEN 300001 WHEN b = '0.5 mg/kg' THEN 300002 WHEN b = '>0.5-1.0 mg/kg' THEN 300003
+    WHEN b = '>1.0 mg/kg' THEN 300004
+    WHEN b = '<50 mg' THEN 400001 WHEN b = '50-99 mg' THEN 400002 WHEN b = '>=100 mg' THEN 400003
+    ELSE 999999 END;

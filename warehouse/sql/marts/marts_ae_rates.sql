@@ -1,7 +1,15 @@
 -- marts.ae_rates: registry x drug x route (treatment group) x level x term x period.
 -- patients_exposed, sessions, patient_years: the group's sessions in the period (month: sessions
--- starting in it). events, patients_with_event: onsets in the period.
--- new_patients_with_event: patients whose first onset of the term falls in the period, over
+-- starting in it, whose whole exposure window is credited to that month: int_sessions).
+-- events, patients_with_event: onsets in the period of the period's exposed patients. A month counts
+-- only events of its denominator: patients with a session in the month, and onsets on or after
+-- their first session day of the month (earlier onsets fall under exposure credited to an earlier
+-- month). An onset in a month with no session (after the last dose, or in a gap between doses) or
+-- before the patient's first session of the month counts in 'cumulative' only, so a month's
+-- incidence proportion is patients with >= 1 event among its exposed and its EAIR cases all have
+-- time at risk in it (clinical-reference 7.1).
+-- new_patients_with_event: patients whose first onset of the term falls in the period (a month: by
+-- the rule above), over
 -- py_at_risk = exposure minus the patient's exposure after the first onset (EAIR, clinical-reference
 -- 7.1: time at risk to first event or end of exposure). A session's exposure window is the days
 -- [session day, session day + exposure_days); after a first onset only the days up to and including
@@ -20,9 +28,12 @@ CREATE OR REPLACE TABLE marts.ae_rates AS
 WITH sp AS (
     SELECT s.*, p.registry_id, p.grp_drug, p.grp_route
     FROM (SELECT pid, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
-                 count(*) AS n, sum(exposure_days) AS days
+                 count(*) AS n, sum(exposure_days) AS days, min(utc_date(session_start)) AS first_day
           FROM int_sessions GROUP BY pid, 2) s
     JOIN int_patients p USING (pid)
+), pm AS (
+    -- a month's exposed patients and their first session day in it (what a month's events need)
+    SELECT pid, month, first_day FROM sp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
 ), spp AS (
     SELECT pid, registry_id, grp_drug, grp_route, month AS period, n, days FROM sp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
@@ -42,12 +53,16 @@ WITH sp AS (
            level, term, min(onset_date) AS first_onset
     FROM int_ae_terms GROUP BY pid, level, term
 ), tp AS (
-    SELECT pid, any_value(registry_id) AS registry_id, any_value(grp_drug) AS grp_drug, any_value(grp_route) AS grp_route,
-           level, term, CASE WHEN getvariable('report_month') IS NULL OR month = getvariable('report_month') THEN month ELSE 'other' END AS month,
-           count(*) AS n
-    FROM int_ae_terms GROUP BY pid, level, term, 7
+    -- n: the events (cumulative); nm: those the month counts (patient exposed in the month, onset
+    -- on or after the patient's first session day of the month)
+    SELECT t.pid, any_value(t.registry_id) AS registry_id, any_value(t.grp_drug) AS grp_drug, any_value(t.grp_route) AS grp_route,
+           t.level, t.term, CASE WHEN getvariable('report_month') IS NULL OR t.month = getvariable('report_month') THEN t.month ELSE 'other' END AS month,
+           count(*) AS n, count(*) FILTER (WHERE t.onset_date >= m.first_day) AS nm
+    FROM int_ae_terms t LEFT JOIN pm m ON m.pid = t.pid AND m.month = t.month
+    GROUP BY t.pid, t.level, t.term, 7
 ), tpp AS (
-    SELECT pid, registry_id, grp_drug, grp_route, level, term, month AS period, n FROM tp WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
+    SELECT pid, registry_id, grp_drug, grp_route, level, term, month AS period, nm AS n FROM tp
+    WHERE (getvariable('report_month') IS NULL OR month = getvariable('report_month')) AND nm > 0
     UNION ALL
     SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), level, term, 'cumulative', sum(n)
     FROM tp GROUP BY pid, level, term
@@ -64,8 +79,11 @@ WITH sp AS (
            CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
            CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
            level, term, period, count(*) AS new_patients_with_event
-    FROM (SELECT * FROM (SELECT *, unnest([strftime(first_onset, '%Y-%m'), 'cumulative']) AS period FROM first_onset)
-          WHERE period = 'cumulative' OR getvariable('report_month') IS NULL OR period = getvariable('report_month'))
+    FROM (SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, 'cumulative' AS period FROM first_onset f
+          UNION ALL
+          -- a month: the first onset falls in it, on or after the patient's first session day of it
+          SELECT f.registry_id, f.grp_drug, f.grp_route, f.level, f.term, m.month FROM first_onset f
+          JOIN pm m ON m.pid = f.pid AND m.month = strftime(f.first_onset, '%Y-%m') AND f.first_onset >= m.first_day)
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
 ), sd AS (

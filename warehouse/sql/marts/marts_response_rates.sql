@@ -6,6 +6,12 @@
 -- patients_followed = patients with a baseline followed to the week (its window ended before the
 -- data did; int_followup), responders_followed = the responders among them; every followed patient
 -- without a responding week-w score counts as a non-responder.
+-- A group/week whose followed patients all lack a week-w score keeps its row: patients_evaluable
+-- = responders = remitters (= remitters_alt for MADRS) = 0, mean_baseline / mean_score / sd_score
+-- NULL (so the observed rates and their intervals are empty, not 0 %), patients_followed = N,
+-- responders_followed = 0 with its Wilson interval; so the group rows add up to 'all' (and
+-- suppression sees every part of a total). Every row has patients_evaluable > 0 or
+-- patients_followed > 0.
 -- Intervals (Wilson) and the mean-score t interval are added by reports.stats after this runs.
 CREATE OR REPLACE TABLE marts.response_rates AS
 WITH x AS (
@@ -34,8 +40,7 @@ SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS re
        count(*) FILTER (WHERE followed AND score <= 0.5 * baseline) AS responders_followed
 FROM x
 GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, instrument, week), (grp_drug, grp_route, instrument, week),
-                        (registry_id, instrument, week), (instrument, week))
-HAVING count(score) > 0;
+                        (registry_id, instrument, week), (instrument, week));
 
 -- marts.regimen_response: the same by dose regimen (pooled registries when no registry filter).
 CREATE OR REPLACE TABLE marts.regimen_response AS
