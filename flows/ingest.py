@@ -73,12 +73,12 @@ class IngestResult:
 
 
 def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | None,
-          notify: str | None = None) -> ExportMeta:
+          notify: str | None = None, timezone_name: str | None = None) -> ExportMeta:
     return ExportMeta(
         registry_id=bundle.registry_id, export_id=bundle.export_id, exported_at=bundle.exported_at,
         mode=bundle.mode, adapter=adapter, contract=bundle.contract, content_sha256=bundle.manifest_sha256,
         source=bundle.source, started_at=started, flow_run_id=flow_run_id,
-        source_files={f.table: f.relpath for f in bundle.files}, notify=notify,
+        source_files={f.table: f.relpath for f in bundle.files}, notify=notify, timezone=timezone_name,
     )
 
 
@@ -236,11 +236,11 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             registry = options.get("registry_id") or getattr(e, "registry", None) or "unknown"
             export = getattr(e, "export", None) or Path(source).name
             meta = ExportMeta(registry, export, None, "unknown", adapter, None, None, str(source), started,
-                              _flow_run_id(), notify=notify)
+                              _flow_run_id(), notify=notify, timezone=timezone_name)
             out = reject(ws, wh, meta, str(e), with_findings=False)
             return IngestResult(registry, export, "rejected", out.load_id, str(e), str(source)).as_dict()
         lap("verify")
-        meta = _meta(bundle, adapter, started, _flow_run_id(), notify)
+        meta = _meta(bundle, adapter, started, _flow_run_id(), notify, timezone_name)
         result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
                               exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
         try:

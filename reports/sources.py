@@ -6,6 +6,12 @@ load_id <= L; a withdrawal removes the record). A cutoff (exclusive) drops event
 it, which is how a monthly report sees "cumulative through that month"; a patient is kept if
 enrolled before the cutoff or with a session before it (sessions may precede enrolment by 30 days).
 
+Local calendar: a registry's sessions and assessments are seen at their wall-clock time in its
+time zone (ops.loads.timezone of its latest load; none or UTC: unchanged), written as if it were
+UTC. Every date, month and day count the marts take from them (utc_date, utc_month) is then the
+registry's own, and one cutoff (the month's end at midnight) is each registry's local midnight,
+pooled reports included. A duration across a daylight-saving change is off by that hour.
+
 Everything a month's report includes is chosen by data time, never by when a load ran: records by
 their own event date (DATED), loads and their quarantined rows by the export's exported_at (the
 month's closing export, exported at month end and loaded on the 1st, belongs to that month), and
@@ -30,6 +36,8 @@ KEYS = {
 # The column that dates each record, for the cutoff.
 DATED = {"patients": "enrolled_on", "sessions": "session_start", "assessments": "assessed_at",
          "adverse_events": "onset_date", "labs": "collected_on"}
+# The instants (TIMESTAMPTZ) among them; the others are calendar dates as the registry wrote them.
+INSTANTS = {"sessions": "session_start", "assessments": "assessed_at"}
 
 
 def _q(name: str) -> str:
@@ -51,6 +59,24 @@ def sql_literal(value) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def registry_zones(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None) -> dict[str, str]:
+    """registry -> IANA zone, for registries whose latest loaded export (up to --as-of) was read in a
+    zone other than UTC. Empty for a warehouse from before migration 0005."""
+    from warehouse.migrate import has_table
+
+    pre = f"{catalog}." if catalog else ""
+    if not has_table(con, "ops", "loads", catalog or None) or not con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'ops' AND table_name = 'loads' "
+            "AND column_name = 'timezone'" + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")
+    ).fetchone()[0]:
+        return {}
+    rows = con.execute(
+        f"SELECT registry_id, arg_max(timezone, load_id) FROM {pre}ops.loads WHERE status = 'loaded' "
+        f"AND timezone IS NOT NULL AND ({sql_literal(as_of_load)} IS NULL OR load_id <= {sql_literal(as_of_load)}) "
+        "GROUP BY registry_id").fetchall()
+    return {r: z for r, z in rows if z not in ("UTC", "Etc/UTC", "GMT", "Etc/GMT")}
+
+
 def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
                    cutoff: datetime | None = None, registry: str | None = None) -> None:
     """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`.
@@ -63,6 +89,10 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
     con.execute(f"SET VARIABLE cutoff = {sql_literal(cutoff.isoformat() if cutoff else None)}::TIMESTAMPTZ")
     con.execute(f"SET VARIABLE registry = {sql_literal(registry)}")
     reg = "(getvariable('registry') IS NULL OR registry_id = getvariable('registry'))"
+    zones = registry_zones(con, catalog, as_of_load)
+    if zones:
+        con.execute("SET VARIABLE registry_tz = MAP {"
+                    + ", ".join(f"{sql_literal(r)}: {sql_literal(z)}" for r, z in sorted(zones.items())) + "}")
     views = {r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE schema_name = 'history'"
         + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")).fetchall()}
@@ -79,6 +109,11 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
                       f"WHERE load_id <= getvariable('as_of_load') AND {reg} "
                       f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1")
             body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
+        if zones and table in INSTANTS:
+            c = INSTANTS[table]
+            body = (f"SELECT * REPLACE (CASE WHEN getvariable('registry_tz')[registry_id] IS NULL THEN {c} "
+                    f"ELSE timezone('UTC', timezone(getvariable('registry_tz')[registry_id], {c})) END AS {c}) "
+                    f"FROM ({body})")
         col = DATED.get(table)
         if table == "patients":
             # a patient exists by the cut-off if enrolled or treated by then: the contract allows

@@ -35,6 +35,7 @@ class ExportMeta:
     flow_run_id: str | None = None
     source_files: dict[str, str] = field(default_factory=dict)  # table -> relpath
     notify: str | None = None  # the service instance that sends this load's events (ops.outbox)
+    timezone: str | None = None  # the zone its local times were read in (reports date by it)
 
 
 @dataclass
@@ -135,11 +136,11 @@ def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, lo
 def _ledger(con, meta: ExportMeta, load_id: int, status: str, reason: str | None, counts: dict | None,
             dropped: dict | None, timings: dict | None) -> None:
     con.execute(
-        "INSERT INTO wh.ops.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO wh.ops.loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id, meta.registry_id, meta.export_id, meta.exported_at, meta.mode, meta.adapter, meta.contract,
             status, reason, meta.content_sha256, meta.source, json.dumps(counts or {}), json.dumps(dropped or {}),
-            meta.started_at, datetime.now(timezone.utc), json.dumps(timings or {}), meta.flow_run_id,
+            meta.started_at, datetime.now(timezone.utc), json.dumps(timings or {}), meta.flow_run_id, meta.timezone,
         ],
     )
     if meta.notify:  # in the same transaction as the ledger row: committed together or not at all

@@ -5,7 +5,7 @@
 -- vocabulary (seed_label_groups), so no free text reaches a mart.
 -- Group = the patient's treatment group; events of patients without a session are left out
 -- (no exposure denominator).
--- Treatment-emergent = onset on or after the (UTC) date of the patient's first session (the day
+-- Treatment-emergent = onset on or after the (registry-local: reports/sources.py) date of the patient's first session (the day
 -- int_sessions starts exposure). Only treatment-emergent events are counted in the rates
 -- (int_ae_terms: ae_rates, long_term) and the SAE listing; an earlier onset (the contract loads
 -- onsets from the first session - 1 day) would be an "on-treatment" event with no time at risk
