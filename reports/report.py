@@ -15,6 +15,7 @@ cores):
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -117,40 +118,65 @@ def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf,
                         "provenance": provenance, "draft": draft})
     suffix = "-draft" if draft else ""  # a draft's files say so by name too, not only inside
     html_path, csv_path, pdf_path = out / f"report{suffix}.html", out / f"figures{suffix}.csv", out / f"report{suffix}.pdf"
-    written = [html_path, csv_path] + ([pdf_path] if browser is not None else [])
+    # Written under hidden temporary names and moved into place only once the report is recorded:
+    # a report that fails (not recorded, killed) leaves no file of its own and never removes the
+    # files of one published before into the same folder.
+    tmp = {p: p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (html_path, csv_path, pdf_path)}
     res = {"html": str(html_path), "pdf": str(pdf_path) if browser is not None else None, "data": str(csv_path),
            "figures": len(content.book.figs), "suppressed": sum(f.suppressed for f in content.book.figs),
            "last_load_id": info["last_load_id"], "timings": timings, "report_id": None}
     try:
-        html_path.write_text(html, encoding="utf-8")
-        content.book.write_csv(csv_path)
-    except BaseException:
-        _remove(written)
-        raise
-    recording = None
-    if not draft:
-        # Recorded once the HTML and CSV exist (the PDF prints that HTML), in a thread while Chromium
-        # prints: a report without Chromium still leaves its recorded HTML and CSV, as before.
-        from concurrent.futures import ThreadPoolExecutor
+        tmp[html_path].write_text(html, encoding="utf-8")
+        content.book.write_csv(tmp[csv_path])
+        recording = None
+        if not draft:
+            # Recorded while Chromium prints, in a daemon thread: a report stopped meanwhile (Ctrl-C,
+            # SIGTERM while it waits for a busy warehouse) exits without committing it.
+            from reports.ledger import record, shown_counts
 
-        from reports.ledger import record, shown_counts
-
-        scope, book = registry or "all", content.book
-        pool = ThreadPoolExecutor(1, thread_name_prefix="report-ledger")
-        recording = pool.submit(_timed, record, provenance["warehouse"], {**provenance, "month": month, **res}, scope,
-                                shown_counts(book.cells.values(), book.hidden, scope, book.aliases))
-        pool.shutdown(wait=False)
-    try:
+            scope, book = registry or "all", content.book
+            recording = _Background(_timed, record, provenance["warehouse"],
+                                    {**provenance, "month": month, **res, "html": str(html_path.resolve())}, scope,
+                                    shown_counts(book.cells.values(), book.hidden, scope, book.aliases))
+        printed = None
         if browser is not None:
             t = time.perf_counter()
-            browser.print_pdf(html_path, pdf_path)
-            timings["pdf"] = round(time.perf_counter() - t, 3)
+            try:
+                browser.print_pdf(tmp[html_path], tmp[pdf_path])
+                timings["pdf"] = round(time.perf_counter() - t, 3)
+            except Exception as e:  # the HTML and CSV are published all the same once recorded
+                printed = e
+        if recording is not None:
+            res["report_id"], timings["ledger"] = recording.result()
+        # recorded (or a draft): publish; the HTML last, so a report.html on disk has its figures.csv
+        for final in (csv_path, pdf_path, html_path):
+            if tmp[final].exists() and (final is not pdf_path or printed is None):
+                os.replace(tmp[final], final)
+        if printed is not None:
+            raise printed
     finally:
         closing.join()
-        if recording is not None:
-            try:
-                res["report_id"], timings["ledger"] = recording.result()
-            except BaseException:
-                _remove(written)  # not in the ledger: must not look like a published report
-                raise
+        _remove(tmp.values())
     return res
+
+
+class _Background:
+    """f(*args) in a daemon thread; result() waits and returns or raises what it did."""
+
+    def __init__(self, f, *args):
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(f, *args), name="report-ledger", daemon=True)
+        self._thread.start()
+
+    def _run(self, f, *args):
+        try:
+            self._out.append((True, f(*args)))
+        except BaseException as e:  # handed to the waiting thread
+            self._out.append((False, e))
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._out[0]
+        if not ok:
+            raise value
+        return value

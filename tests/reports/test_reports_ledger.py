@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import re
 import shutil
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -293,6 +294,42 @@ def test_a_report_that_cannot_be_recorded_leaves_no_files(two_months, tmp_path, 
     with pytest.raises(RuntimeError):
         generate_report("2025-02", tmp_path / "r", warehouse_path=two_months["wh"], pdf=False)
     assert list((tmp_path / "r").iterdir()) == []
+
+
+def test_a_report_that_cannot_be_recorded_keeps_the_one_published_before_in_its_folder(two_months, tmp_path,
+                                                                                      monkeypatch):
+    """It wrote in place and removed its files on failure: re-running a published month into the same
+    folder while the warehouse was busy deleted the published report (review finding)."""
+    import reports.ledger
+    from reports.report import generate_report
+
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(two_months["wh"], wh)
+    generate_report("2025-02", tmp_path / "r", warehouse_path=wh, pdf=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    assert set(before) == {"report.html", "figures.csv"}
+
+    def busy(*a, **k):
+        raise RuntimeError("warehouse is busy")
+
+    monkeypatch.setattr(reports.ledger, "record", busy)
+    with pytest.raises(RuntimeError):
+        generate_report("2025-02", tmp_path / "r", warehouse_path=wh, pdf=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before  # and no temporary file left
+
+
+def test_the_ledger_names_where_the_report_is(two_months, tmp_path, monkeypatch):
+    """A relative --out (the CLI's default is ./data/reports/...) was stored as given."""
+    from reports.report import generate_report
+
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(two_months["wh"], wh)
+    monkeypatch.chdir(tmp_path)
+    res = generate_report("2025-02", "rel/out", warehouse_path=wh, pdf=False)
+    con = duckdb.connect(str(wh), read_only=True)
+    path = con.execute("SELECT html FROM ops.publications WHERE report_id = ?", [res["report_id"]]).fetchone()[0]
+    con.close()
+    assert path == str(tmp_path / "rel" / "out" / "report.html")
 
 
 def test_help_names_the_draft_and_the_ledger():
