@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,26 @@ def _registries_in_warehouse() -> list[str]:
         con.close()
 
 
+# Worth another try a little later: a load held the warehouse beyond OUTCOMES_LOCK_TIMEOUT (the 1st
+# of the month is when closing exports land), or another report was recorded meanwhile.
+TRANSIENT = ("warehouse is busy", "another report was recorded")
+RETRY_DELAYS = (60.0, 300.0)
+
+
+def run_report(cmd: list[str], run=None, sleep=time.sleep, log=None) -> subprocess.CompletedProcess:
+    """One registry's report, tried again after each of RETRY_DELAYS when it failed for a transient
+    reason; any other failure (no data, a bug) is final at once."""
+    run = run or subprocess.run
+    for delay in (*RETRY_DELAYS, None):
+        proc = run(cmd, capture_output=True, text=True)
+        if proc.returncode == 0 or delay is None or not any(t in (proc.stderr or "") for t in TRANSIENT):
+            return proc
+        if log:
+            log.warning("report %s: %s; trying again in %.0f s", cmd[-1], proc.stderr.strip()[-300:], delay)
+        sleep(delay)
+    return proc
+
+
 @flow(name="monthly-report")
 def monthly_report(registry_id: str | None = None, month: str | None = None) -> list[str]:
     """Run the report for `month` (default: the month before this run's scheduled time, in the
@@ -56,7 +77,7 @@ def monthly_report(registry_id: str | None = None, month: str | None = None) -> 
         m = month or previous_month(scheduled, registry_settings(rid).timezone)
         cmd = report_command(m, rid)
         logger.info("running %s", " ".join(cmd[1:]))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = run_report(cmd, log=logger)
         if proc.returncode != 0:
             msg = f"report for {rid} {m} failed ({proc.returncode}): {proc.stderr[-2000:]}"
             logger.error(msg)

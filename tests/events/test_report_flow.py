@@ -23,3 +23,32 @@ def test_all_registries_report_runs_every_registry_even_when_one_fails(monkeypat
         rf.monthly_report(month="2025-01")
     assert ran == ["a-first", "b-second", "c-third"]
     assert "1 of 3" in str(e.value) and "b-second:2025-01, c-third:2025-01" in str(e.value)
+
+
+def test_a_busy_warehouse_is_tried_again_and_no_data_is_not():
+    """The 1st of the month is when closing exports land: a report that found the warehouse held
+    by a load beyond the lock timeout (or lost a ledger race) failed the month until someone re-ran
+    it."""
+    from flows.report_flow import RETRY_DELAYS, run_report
+
+    def runner(*stderrs):
+        calls = []
+
+        def run(cmd, **kw):
+            err = stderrs[len(calls)]
+            calls.append(cmd)
+            return subprocess.CompletedProcess(cmd, 1 if err else 0, "", err)
+        return run, calls
+
+    slept: list[float] = []
+    run, calls = runner("Error: warehouse is busy (locked by another process) after 60 s; try again",
+                        "Error: another report was recorded while this one was made, and 2 ...", "")
+    assert run_report(["report", "--registry", "a"], run=run, sleep=slept.append).returncode == 0
+    assert len(calls) == 3 and slept == list(RETRY_DELAYS)
+    slept.clear()
+    run, calls = runner("Error: no data: no sessions in 2025-01")
+    assert run_report(["report"], run=run, sleep=slept.append).returncode == 1
+    assert len(calls) == 1 and slept == []
+    busy = "Error: warehouse is busy (locked by another process) after 60 s; try again"
+    run, calls = runner(busy, busy, busy)
+    assert run_report(["report"], run=run, sleep=slept.append).returncode == 1 and len(calls) == 3
