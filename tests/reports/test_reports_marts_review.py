@@ -316,3 +316,24 @@ def test_dose_band_order_covers_every_band():
     assert fam["<0.5 mg/kg"] < fam["0.5 mg/kg"] < fam[">0.5-1.0 mg/kg"] < fam[">1.0 mg/kg"]
     assert fam["oral <1.0 mg/kg"] < fam["oral 1.0-2.5 mg/kg"] < fam["oral >2.5 mg/kg"]
     assert fam["<50 mg"] < fam["50-99 mg"] < fam[">=100 mg"] and fam["unknown"] == max(ranks)
+
+
+# -- the "missing = non-response" follow-up ends with each registry's own data ----------------
+
+def test_a_lagging_registry_s_patients_are_not_followed_past_its_data(tmp_path):
+    """Rebuild (no cut-off): reg-b's data end on 20 January, reg-a's run to June. B1 used to count as
+    followed to weeks 4-12 (missing = non-response) because reg-a's sessions set the data end."""
+    pats = [_patient("A1"), _patient("B1", registry="reg-b")]
+    days_a = [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(26)]
+    days_b = [date(2025, 1, 6), date(2025, 1, 13), date(2025, 1, 20)]
+    sess = [_session("A1", d, n) for n, d in enumerate(days_a)] + \
+           [_session("B1", d, n, registry="reg-b") for n, d in enumerate(days_b)]
+    base = [{"registry_id": r, "assessment_id": f"{pk}-b", "patient_key": pk, "session_id": None,
+             "assessed_at": datetime(2025, 1, 5, 9, tzinfo=UTC), "instrument": "PHQ9", "total_score": 20,
+             "minutes_after_dose": None} for r, pk in (("reg-a", "A1"), ("reg-b", "B1"))]
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess, "assessments": base})
+    con, _ = build_in_memory(path)
+    followed = dict(con.execute("SELECT week, patients_followed FROM marts.response_rates WHERE registry_id = 'reg-b' "
+                                "AND drug = 'all' AND instrument = 'PHQ9'").fetchall())
+    con.close()
+    assert {w: n for w, n in followed.items() if n} == {1: 1}  # day 14 of data: week 1's window (to day 10) only

@@ -29,8 +29,11 @@ SELECT * FROM (VALUES (1, 4, 10), (2, 11, 17), (4, 21, 35), (8, 46, 66), (12, 70
 
 -- Follow-up for the "missing = non-response" sensitivity: a patient is followed to week w when the
 -- week's window has ended before the data do: first-session date + day_to < data_end, the first
--- day without data (the report's cut-off; in a rebuild, the day after the latest session).
-SET VARIABLE efficacy_data_end = (SELECT coalesce(getvariable('cutoff')::DATE, max(utc_date(last_start)) + 1) FROM int_patients);
+-- day without data (the report's cut-off; in a rebuild, the day after the registry's own latest
+-- session: a registry whose exports lag must not count patients as followed past its data).
+CREATE OR REPLACE TEMP TABLE int_data_end AS
+SELECT registry_id, coalesce(getvariable('cutoff')::DATE, max(utc_date(last_start)) + 1) AS data_end
+FROM int_patients GROUP BY registry_id;
 
 -- int_followup: per group, instrument and week, the patients with a baseline (> 0) followed to
 -- that week, whether or not they had a week-w score (the denominator counting missing as
@@ -39,9 +42,8 @@ SET VARIABLE efficacy_data_end = (SELECT coalesce(getvariable('cutoff')::DATE, m
 CREATE OR REPLACE TEMP TABLE int_followup AS
 SELECT p.registry_id, p.grp_drug, p.grp_route, b.instrument, w.week, count(*) AS patients_followed
 FROM (SELECT pid, instrument FROM int_baseline WHERE baseline > 0) b
-JOIN (SELECT pid, registry_id, grp_drug, grp_route,
-             date_diff('day', utc_date(first_start), getvariable('efficacy_data_end')) AS fu
-      FROM int_patients) p USING (pid)
+JOIN (SELECT pid, registry_id, grp_drug, grp_route, date_diff('day', utc_date(first_start), e.data_end) AS fu
+      FROM int_patients JOIN int_data_end e USING (registry_id)) p USING (pid)
 JOIN seed_week_windows w ON w.day_to < p.fu
 GROUP BY ALL;
 
@@ -66,7 +68,7 @@ WITH s AS (
 )
 SELECT p.registry_id, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score,
        -- followed to the week (int_followup's rule): counts in the "missing = non-response" rate
-       date_diff('day', utc_date(p.first_start), getvariable('efficacy_data_end'))
+       date_diff('day', utc_date(p.first_start), e.data_end)
            > CASE w.week WHEN 1 THEN 10 WHEN 2 THEN 17 WHEN 4 THEN 35 WHEN 8 THEN 66 WHEN 12 THEN 98
                          WHEN 26 THEN 210 WHEN 52 THEN 406 END AS followed
-FROM w JOIN int_patients p USING (pid);
+FROM w JOIN int_patients p USING (pid) JOIN int_data_end e USING (registry_id);
