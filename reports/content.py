@@ -37,7 +37,9 @@ EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  #
 # A term cell counts patients without the event itself ('patients_without_event' = exposed minus with
 # event): the exposed patients and sessions are the treatment group's AE denominator cell (below).
 AE_PAIRS = [("patients_with_event", "new_patients")]
-FLAG_PAIRS = [("units", "flagged"), ("patients", "patients_flagged")]
+# A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
+# patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
+# group, period), shared by the measures evaluated on the same units (_flag_table).
 
 # A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
 SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -549,18 +551,28 @@ class Content:
             grp = _grp(r.drug, r.route)
             p = "in month" if r.period == self.month else "cumulative"
             st = f"measure={r.measure}; group={grp}; period={r.period}"
+            role = "total" if r.drug == "all" else "part"
+            # The units and patients evaluable are the same numbers for every measure evaluated on the
+            # same units (the five post-dose BP measures): one cell, in an additive group of the
+            # treatment groups, and every figure whose n they are hides with it (as the AE denominators).
+            den = self.book.cell(("flag-evaluable", domain, r.evaluable_on, r.drug, r.route, r.period),
+                                 {"units": r.units_evaluable, "patients": r.patients_evaluable},
+                                 [(f"flag-evaluable-{domain}-{r.evaluable_on}-{r.period}", role)])
             key = self.book.cell(("flag", domain, r.measure, r.drug, r.route, r.period),
-                                 {"units": r.units_evaluable, "flagged": r.units_flagged, "patients": r.patients_evaluable,
-                                  "patients_flagged": r.patients_flagged},
-                                 [(f"flag-{domain}-{r.measure}-{r.period}", "total" if r.drug == "all" else "part")], FLAG_PAIRS)
+                                 {"flagged": r.units_flagged, "units_not_flagged": r.units_evaluable - r.units_flagged,
+                                  "patients_flagged": r.patients_flagged,
+                                  "patients_not_flagged": r.patients_evaluable - r.patients_flagged},
+                                 [(f"flag-{domain}-{r.measure}-{r.period}", role)])
             t.rows.append([r.measure, grp, p,
-                           self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=key),
-                           self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key),
+                           self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=den),
+                           self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key,
+                                         deps=(den,)),
                            self.book.add("safety", f"{domain}_{unit}_rate", st, r.units_evaluable, r.unit_rate,
-                                         (r.unit_ci_low, r.unit_ci_high), cell=key, kind="pct"),
-                           self.book.add("safety", f"{domain}_patients_flagged", st, r.patients_evaluable, r.patients_flagged, cell=key),
+                                         (r.unit_ci_low, r.unit_ci_high), cell=key, kind="pct", deps=(den,)),
+                           self.book.add("safety", f"{domain}_patients_flagged", st, r.patients_evaluable, r.patients_flagged,
+                                         cell=key, deps=(den,)),
                            self.book.add("safety", f"{domain}_patient_rate", st, r.patients_evaluable, r.patient_rate,
-                                         (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct")])
+                                         (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct", deps=(den,))])
         return t
 
     def long_term(self):

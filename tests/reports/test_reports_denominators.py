@@ -35,7 +35,10 @@ def build_small_groups(path):
     Headache: IV 0-29 and oral 76-78 at their first session (January). Vertigo: IV 0-29 at their first
     session, oral 76-78 at day 28 (February). A term whose oral row has events makes complementary
     suppression hide that term's IV row (events > 10) rather than its IM row (patients 12): before
-    the fix, January showed IM's 12 patients under Headache's key, and February 16 under Vertigo's."""
+    the fix, January showed IM's 12 patients under Headache's key, and February 16 under Vertigo's.
+    Blood pressure: esketamine's (25 rises of SBP >= 40), and on every IM and oral session, with a
+    rise at the first session of oral 76-78: the same for the post-dose BP measures, whose sessions
+    and patients evaluable are one number per group."""
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
     migrate(con)
@@ -68,6 +71,11 @@ def build_small_groups(path):
                                     "related": "possible", "outcome": "recovered", "resolved_date": None,
                                     "meddra_code": None})
 
+    for s in [s for s in t["sessions"] if s["route"] in ("im", "oral")]:  # blood pressure as esketamine's
+        rise = s["session_id"].endswith("-s0") and int(s["patient_key"][-3:]) in (76, 77, 78)
+        for tp, m, sbp, dbp in (("pre", 0, 120, 80), ("post40", 40, 165 if rise else 125, 85 if rise else 82)):
+            t["vitals"].append({"registry_id": "reg-a", "session_id": s["session_id"], "timepoint": tp,
+                                "minutes_after_dose": m, "sbp": sbp, "dbp": dbp, "heart_rate": 70, "spo2": 98})
     for i in list(range(30)) + [76, 77, 78]:
         ae(i, 1, "Headache", 0)
         ae(i, 2, "Vertigo", 0 if i < 30 else 28)
@@ -100,9 +108,18 @@ def _stratum(s: str) -> dict:
     return dict(kv.split("=", 1) for kv in s.split("; ") if "=" in kv)
 
 
+FLAG = re.compile(r"(?P<domain>[a-z_]+?)_(?P<what>(sessions|assessments)_(evaluable|flagged|rate)|patients_flagged|patient_rate)")
+# measures evaluated on the same units (marts.session_safety's evaluable_on)
+EVALUATED_ON = {**{m: "post-dose BP" for m in ("SBP >= 180 after dose", "DBP >= 110 after dose", "SBP rise >= 40",
+                                              "DBP rise >= 25", "Any notable BP rise")},
+                **{m: "MOAA/S" for m in ("MOAA/S <= 3 after dose (moderate or greater)", "MOAA/S = 0 (loss of consciousness)",
+                                         "MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)")}}
+
+
 def quantities(path) -> tuple[dict, dict]:
     """figures.csv -> ({quantity: {shown values}}, {(family, period): {every group listed, shown or not}}).
-    A quantity is (family, group, period): family 'patients' (patients exposed) or 'sessions'."""
+    A quantity is (family, group, period): family 'patients' (patients exposed) or 'sessions', or a flag
+    table's ('flag-units' | 'flag-patients', domain, evaluated on)."""
     shown, groups = defaultdict(set), defaultdict(set)
     with open(path) as fh:
         for r in csv.DictReader(fh):
@@ -119,6 +136,12 @@ def quantities(path) -> tuple[dict, dict]:
                 places += [(f, st["group"], st["period"], col) for f, col in fam]
             if sec == "comparisons" and st.get("comparison") == "route" and st["measure"].endswith(": patients with event"):
                 places += [("patients", st["group"], "cumulative", "n")]
+            f = FLAG.fullmatch(m) if sec == "safety" and "measure" in st else None
+            if f:  # flag tables: units and patients evaluable, by what the measure is evaluated on
+                basis = (f["domain"], EVALUATED_ON.get(st["measure"], st["measure"]))
+                col = "value" if f["what"].endswith("_evaluable") else "n"
+                fam = ("flag-patients" if f["what"].startswith("patient") else "flag-units", *basis)
+                places.append((fam, st["group"], st["period"], col))
             for fam, grp, period, col in places:
                 groups[(fam, period)].add(grp)
                 if r["suppressed"] == "false" and r[col] != "":
@@ -166,10 +189,12 @@ def test_two_consecutive_reports_show_no_quantity_twice_with_a_small_difference(
 
 
 def test_the_ledger_records_a_group_s_denominators_once_under_its_own_key(small_groups):
+    """Under the group's denominator cell, not under each term's or measure's."""
     con = duckdb.connect(str(small_groups["wh"]), read_only=True)
     try:
         cells = [c for (c,) in con.execute("SELECT DISTINCT cell FROM ops.published_counts WHERE count_name = 'patients'").fetchall()]
     finally:
         con.close()
     assert any(c.startswith('["ae-exposed",') for c in cells)
-    assert not [c for c in cells if re.match(r'\["(safety|long_term)",', c)]  # no term cell holds patients exposed
+    assert not [c for c in cells if re.match(r'\["(safety|long_term|flag)",', c)]  # no term or measure cell holds them
+    assert any(c.startswith('["flag-evaluable","blood_pressure","post-dose BP",') for c in cells)
