@@ -40,6 +40,9 @@ AE_PAIRS = [("patients_with_event", "new_patients")]
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
 # group, period), shared by the measures evaluated on the same units (_flag_table).
+# Units evaluable for one measure that are some of those of another (outer, inner): a post-dose BP
+# reading is taken only with a pre-dose one.
+NESTED = {"blood_pressure": [("pre-dose BP", "post-dose BP")]}
 
 # A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
 SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -547,6 +550,7 @@ class Content:
         unit = "assessments" if domain == "suicidality" else "sessions"
         t = Table(title, ["Measure", "Group", "Period", f"{unit.title()} evaluable", f"{unit.title()} flagged",
                           "% of " + unit + " (Wilson CI)", "Patients flagged", "% of patients (Clopper-Pearson CI)"])
+        dens = {}  # (drug, route, period) -> {evaluable_on: denominator cell}
         for r in df.itertuples():
             grp = _grp(r.drug, r.route)
             p = "in month" if r.period == self.month else "cumulative"
@@ -556,8 +560,9 @@ class Content:
             # same units (the five post-dose BP measures): one cell, in an additive group of the
             # treatment groups, and every figure whose n they are hides with it (as the AE denominators).
             den = self.book.cell(("flag-evaluable", domain, r.evaluable_on, r.drug, r.route, r.period),
-                                 {"units": r.units_evaluable, "patients": r.patients_evaluable},
+                                 {unit: r.units_evaluable, "patients": r.patients_evaluable},
                                  [(f"flag-evaluable-{domain}-{r.evaluable_on}-{r.period}", role)])
+            dens.setdefault((r.drug, r.route, r.period), {})[r.evaluable_on] = den
             key = self.book.cell(("flag", domain, r.measure, r.drug, r.route, r.period),
                                  {"flagged": r.units_flagged, "units_not_flagged": r.units_evaluable - r.units_flagged,
                                   "patients_flagged": r.patients_flagged,
@@ -573,7 +578,28 @@ class Content:
                                          cell=key, deps=(den,)),
                            self.book.add("safety", f"{domain}_patient_rate", st, r.patients_evaluable, r.patient_rate,
                                          (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct", deps=(den,))])
+        if unit == "sessions":  # sessions evaluable are some of the group's sessions (its AE denominators)
+            for grp_key, by in dens.items():
+                for outer in self._ae_den_keys(grp_key):
+                    for b, inner in by.items():
+                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
+                for outer_b, inner_b in NESTED.get(domain, ()):
+                    if outer_b in by and inner_b in by:
+                        self._nest(by[outer_b], by[inner_b], f"nest-{domain}-{inner_b}-in-{outer_b}-{'-'.join(grp_key)}")
         return t
+
+    def _nest(self, outer, inner, gid) -> None:
+        """`inner` counts some of what `outer` counts (sessions with a post-dose BP among those with a pre-dose
+        one): the difference is a count too, which a reader gets by subtraction when both are shown. It is
+        a cell of its own that no figure shows, in an additive group inner + difference = outer, so a
+        difference of 1..10 is hidden and one of the two shown cells with it (and the ledger compares it)."""
+        o, i = self.book.cells[outer].counts, self.book.cells[inner].counts
+        fields = tuple(f for f in ("patients", "sessions") if f in o and f in i and o[f] >= i[f])
+        if not fields:
+            return
+        self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        self.book.cell(inner, {}, [(gid, "part", fields)])
+        self.book.cell(outer, {}, [(gid, "total", fields)])
 
     def long_term(self):
         s = Section("long_term", "Long-term signals", "Urinary symptoms, hepatic (AE terms and ALT/AST >= 3x ULN in labs), misuse and "
