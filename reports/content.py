@@ -39,9 +39,9 @@ EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  #
 AE_PAIRS = [("patients_with_event", "new_patients")]
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
-# group, period), shared by the measures evaluated on the same units (_flag_table).
-# Units evaluable for one measure that are some of those of another (outer, inner): a post-dose BP
-# reading is taken only with a pre-dose one.
+# group, period), shared by the measures evaluated on the same units (_flag_table). NESTED: per
+# domain, (outer, inner) evaluable_on whose units are some of the outer's (a post-dose BP reading is
+# taken only with a pre-dose one), so that their difference is protected as a count (_nest).
 NESTED = {"blood_pressure": [("pre-dose BP", "post-dose BP")]}
 
 # A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
