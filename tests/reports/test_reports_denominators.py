@@ -8,7 +8,11 @@ Quantities are read from figures.csv by meaning (what a reader can match), not b
 a treatment group's patients exposed and sessions in a period are shown as the exposure table's
 rows (in this cohort no patient changes route, so they are the same numbers), as every AE and
 long-term row of the group, whatever its term and level, and as the `n` of its rates (per 100
-sessions: sessions; patients with event: patients exposed) and of its route comparisons.
+sessions: sessions; patients with event: patients exposed) and of its route comparisons; a flag
+table's sessions and patients evaluable are one quantity for the measures evaluated on the same
+sessions (the post-dose BP measures), shown as their value and as the `n` of the flagged counts and
+rates. Nested quantities (a group's sessions, those with a pre-dose BP, those with a post-dose BP)
+must not differ by 1..10 either.
 """
 from __future__ import annotations
 
