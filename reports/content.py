@@ -34,8 +34,15 @@ def _grp(drug, route):
 EXPOSURE_ALL = ("exposure", "all", "all")  # + (period,): the 'all groups' exposure cell
 EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  # non-responders etc. are counts too
              ("n_followed", "responders_followed")]
-AE_PAIRS = [("patients", "patients_with_event"), ("patients_with_event", "new_patients")]
-FLAG_PAIRS = [("units", "flagged"), ("patients", "patients_flagged")]
+# A term cell counts patients without the event itself ('patients_without_event' = exposed minus with
+# event): the exposed patients and sessions are the treatment group's AE denominator cell (below).
+AE_PAIRS = [("patients_with_event", "new_patients")]
+# A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
+# patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
+# group, period), shared by the measures evaluated on the same units (_flag_table). NESTED: per
+# domain, (outer, inner) evaluable_on whose units are some of the outer's (a post-dose BP reading is
+# taken only with a pre-dose one), so that their difference is protected as a count (_nest).
+NESTED = {"blood_pressure": [("pre-dose BP", "post-dose BP")]}
 
 # A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
 SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -86,6 +93,7 @@ class Content:
         self.published = published or {}
         self.book = Book()
         self.sections: list[Section] = []
+        self._ae_den: dict | None = None
 
     def q(self, sql: str, params=()) -> pd.DataFrame:
         return self.con.execute(sql, list(params)).df()
@@ -143,9 +151,10 @@ class Content:
             if p in ae.index:
                 r = ae.loc[p]
                 k = self.book.cell(("safety", "any", "Any adverse event", "all", "all", p),  # the safety table's cell
-                                   {"events": r.events, "sessions": r.sessions})
-                row.append(self.rate("summary", "ae_per_100_sessions", f"period={p}", r.sessions, r.per_100_sessions,
-                                     (r.lo, r.hi), k, kind="rate"))
+                                   {"events": r.events})
+                # n is the sessions of all groups: the denominator cell, hidden with it
+                row.append(self.book.add("summary", "ae_per_100_sessions", f"period={p}", r.sessions, r.per_100_sessions,
+                                         (r.lo, r.hi), cell=k, kind="rate", deps=self._ae_den_keys(("all", "all", p))))
             else:
                 row.append("–")
         t.rows.append(row)
@@ -346,11 +355,14 @@ class Content:
             st = f"comparison={r.comparison}; measure={r.measure}; group={r.group}"
             key = self._cmp_cell(r.comparison, r.measure, r.group, r.n, r.k)
             ref = self._cmp_cell(r.comparison, r.measure, r.reference, r.ref_n, r.ref_k)
-            t.rows.append([r.comparison, r.measure, r.group, self.book.add("comparisons", "n", st, r.n, r.n, cell=key),
-                           self.book.add("comparisons", "rate", st, r.n, r.rate, cell=key, kind="pct"),
+            # n of a 'patients with event' row is the group's patients exposed: its AE denominator cell
+            den = self._ae_den_keys(self._cmp_group(r.comparison, r.measure, r.group))
+            t.rows.append([r.comparison, r.measure, r.group,
+                           self.book.add("comparisons", "n", st, r.n, r.n, cell=den[0] if den else key),
+                           self.book.add("comparisons", "rate", st, r.n, r.rate, cell=key, kind="pct", deps=den),
                            # the difference reveals the reference's rate too: hidden with either cell
                            self.book.add("comparisons", "risk_difference", st, r.n, r.difference, (r.ci_low, r.ci_high),
-                                         cell=key, kind="pct", deps=(ref,)) if r.group != r.reference else "reference",
+                                         cell=key, kind="pct", deps=(ref, *den)) if r.group != r.reference else "reference",
                            r.reference])
         s.tables.append(t)
         self.sections.append(s)
@@ -366,8 +378,9 @@ class Content:
             return self.book.cell(("eff", m[1], drug, route, int(m[2])), {"n": n, "responders": k}, [(gid, "part")], EFF_PAIRS)
         if comparison == "route" and measure.endswith(": patients with event") and " " in group:
             drug, route = group.split(" ", 1)
+            # n (patients exposed) is the group's AE denominator cell; this cell keeps n - k
             return self.book.cell(("safety", "label_group", measure[: -len(": patients with event")], drug, route, "cumulative"),
-                                  {"patients": n, "patients_with_event": k}, [(gid, "part")], AE_PAIRS)
+                                  {"patients_without_event": n - k, "patients_with_event": k}, [(gid, "part")], AE_PAIRS)
         groups = [(gid, "part")]
         if comparison == "regimen" and m and group.count(" ") >= 2:
             drug, route, _ = group.split(" ", 2)
@@ -376,6 +389,62 @@ class Content:
             self.book.cell(("eff", inst, "all", "all", week), {}, [(gid, "total")])
             groups.append((f"{gid}-{drug} {route}", "part"))
         return self.book.cell(("cmp", comparison, measure, group), {"n": n, "responders": k}, groups, EFF_PAIRS)
+
+    @staticmethod
+    def _cmp_group(comparison, measure, group):
+        """(drug, route, 'cumulative') of a route comparison's 'patients with event' row, else None."""
+        if comparison == "route" and measure.endswith(": patients with event") and " " in group:
+            return (*group.split(" ", 1), "cumulative")
+        return None
+
+    def _ae_den_keys(self, grp) -> tuple:
+        """(key,) of the AE denominator cell of grp = (drug, route, period), () when there is none."""
+        if grp is None:
+            return ()
+        k = self._ae_denominators().get(tuple(grp))
+        return (k,) if k else ()
+
+    def _ae_denominators(self) -> dict:
+        """(drug, route, period) -> the key of the one cell of that treatment group's AE denominators
+        (patients exposed, sessions), made on first use.
+
+        Every AE and long-term row of a group, its route comparisons and the summary's AE rate show the
+        same two numbers: one cell, so that complementary suppression and the ledger see them once
+        (shown under each term's key, a reader took each group from some term's row and subtracted
+        them from 'all groups', and a later report's value was compared with nothing). The cells of all
+        treatment groups with exposure in a period (marts.ae_rates has a row for every group and term)
+        form an additive group with 'all groups', which is the exposure table's 'all groups' cell (the
+        same patients and sessions). A group's cell is tied to the exposure table's row of the same
+        drug and route when their numbers are equal (no patient changed route): the same number,
+        hidden together (a two-member additive group, per count)."""
+        if self._ae_den is not None:
+            return self._ae_den
+        self._ae_den = {}
+        den = self.q("SELECT DISTINCT drug, route, period, patients_exposed, sessions FROM marts.ae_rates WHERE registry_id = ? "
+                     "AND period IN (?, 'cumulative')", [self.reg, self.month])
+        if den.duplicated(["drug", "route", "period"]).any():
+            raise ValueError("marts.ae_rates: a treatment group with two denominators in one period")
+        ex = self.q("SELECT drug, route, period, patients, sessions FROM marts.exposure WHERE registry_id = ? AND site_id = 'all' "
+                    "AND dose_band = 'all' AND phase = 'all' AND period IN (?, 'cumulative')", [self.reg, self.month])
+        exv = {(r.drug, r.route, r.period): {"patients": int(r.patients), "sessions": int(r.sessions)} for r in ex.itertuples()}
+        for r in den.itertuples():
+            counts = {"patients": int(r.patients_exposed), "sessions": int(r.sessions)}
+            gid = f"ae-exposed-{r.period}"
+            same = exv.get((r.drug, r.route, r.period))
+            if r.drug == "all":
+                if same == counts:  # always, unless the marts disagree: the exposure table's 'all groups' cell
+                    key = self.book.cell(EXPOSURE_ALL + (r.period,), counts, [(gid, "total")])
+                else:
+                    key = self.book.cell(("ae-exposed", "all", "all", r.period), counts, [(gid, "total")])
+            else:
+                key = self.book.cell(("ae-exposed", r.drug, r.route, r.period), counts, [(gid, "part")])
+                fields = tuple(f for f in counts if same and same[f] == counts[f])
+                if fields:
+                    tie = f"ae-exposed-tie-{r.drug}-{r.route}-{r.period}"
+                    self.book.cell(key, {}, [(tie, "part", fields)])
+                    self.book.cell(("exposure", r.drug, r.route, r.period), {}, [(tie, "total", fields)])
+            self._ae_den[(r.drug, r.route, r.period)] = key
+        return self._ae_den
 
     def _ae_table(self, sec, title, where, periods, forest=False, note=""):
         df = self.q(f"SELECT * FROM marts.ae_rates WHERE registry_id = ? AND {where} AND period IN (?, 'cumulative') "
@@ -389,22 +458,27 @@ class Content:
             grp = _grp(r.drug, r.route)
             p = "in month" if r.period == self.month else "cumulative"
             st = f"term={r.term}; level={r.level}; group={grp}; period={r.period}"
+            # the group's patients exposed and sessions are its denominator cell (_ae_denominators);
+            # the term's own counts are this cell, and a figure whose n is a denominator hides with both
+            den = self._ae_denominators()[(r.drug, r.route, r.period)]
             key = self.book.cell((sec, r.level, r.term, r.drug, r.route, r.period),
-                                 {"patients": r.patients_exposed, "sessions": r.sessions, "patients_with_event": r.patients_with_event,
-                                  "events": r.events, "new_patients": r.new_patients_with_event},
+                                 {"patients_without_event": r.patients_exposed - r.patients_with_event,
+                                  "patients_with_event": r.patients_with_event, "events": r.events,
+                                  "new_patients": r.new_patients_with_event},
                                  [(f"{sec}-{r.level}-{r.term}-{r.period}", "total" if r.drug == "all" else "part")], AE_PAIRS)
             per100 = self.book.add(sec, "per_100_sessions", st, r.sessions, r.per_100_sessions,
-                                   (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate")
-            figs = [self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=key),
-                    self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=key),
-                    self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key),
-                    self.book.add(sec, "events", st, r.sessions, r.events, cell=key), per100,
-                    self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
-                                  (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
+                                   (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate", deps=(den,))
+            own = [self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key, deps=(den,)),
+                   self.book.add(sec, "events", st, r.sessions, r.events, cell=key, deps=(den,)), per100,
+                   self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
+                                 (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
+            figs = [self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=den),
+                    self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=den), *own]
             # a preferred term (a data value, not our vocabulary) is printed only if one of its rows
-            # shows a number: the term's rows share one list of figures
+            # shows a number of the term (the group's denominators say nothing of it): the term's rows
+            # share one list of figures
             if r.level == "pt":
-                term_figs.setdefault(r.term, []).extend(figs)
+                term_figs.setdefault(r.term, []).extend(own)
                 label = Guarded(r.term, term_figs[r.term], "suppressed term")
             else:
                 label = r.term
@@ -476,23 +550,56 @@ class Content:
         unit = "assessments" if domain == "suicidality" else "sessions"
         t = Table(title, ["Measure", "Group", "Period", f"{unit.title()} evaluable", f"{unit.title()} flagged",
                           "% of " + unit + " (Wilson CI)", "Patients flagged", "% of patients (Clopper-Pearson CI)"])
+        dens = {}  # (drug, route, period) -> {evaluable_on: denominator cell}
         for r in df.itertuples():
             grp = _grp(r.drug, r.route)
             p = "in month" if r.period == self.month else "cumulative"
             st = f"measure={r.measure}; group={grp}; period={r.period}"
+            role = "total" if r.drug == "all" else "part"
+            # The units and patients evaluable are the same numbers for every measure evaluated on the
+            # same units (the five post-dose BP measures): one cell, in an additive group of the
+            # treatment groups, and every figure whose n they are hides with it (as the AE denominators).
+            den = self.book.cell(("flag-evaluable", domain, r.evaluable_on, r.drug, r.route, r.period),
+                                 {unit: r.units_evaluable, "patients": r.patients_evaluable},
+                                 [(f"flag-evaluable-{domain}-{r.evaluable_on}-{r.period}", role)])
+            dens.setdefault((r.drug, r.route, r.period), {})[r.evaluable_on] = den
             key = self.book.cell(("flag", domain, r.measure, r.drug, r.route, r.period),
-                                 {"units": r.units_evaluable, "flagged": r.units_flagged, "patients": r.patients_evaluable,
-                                  "patients_flagged": r.patients_flagged},
-                                 [(f"flag-{domain}-{r.measure}-{r.period}", "total" if r.drug == "all" else "part")], FLAG_PAIRS)
+                                 {"flagged": r.units_flagged, "units_not_flagged": r.units_evaluable - r.units_flagged,
+                                  "patients_flagged": r.patients_flagged,
+                                  "patients_not_flagged": r.patients_evaluable - r.patients_flagged},
+                                 [(f"flag-{domain}-{r.measure}-{r.period}", role)])
             t.rows.append([r.measure, grp, p,
-                           self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=key),
-                           self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key),
+                           self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=den),
+                           self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key,
+                                         deps=(den,)),
                            self.book.add("safety", f"{domain}_{unit}_rate", st, r.units_evaluable, r.unit_rate,
-                                         (r.unit_ci_low, r.unit_ci_high), cell=key, kind="pct"),
-                           self.book.add("safety", f"{domain}_patients_flagged", st, r.patients_evaluable, r.patients_flagged, cell=key),
+                                         (r.unit_ci_low, r.unit_ci_high), cell=key, kind="pct", deps=(den,)),
+                           self.book.add("safety", f"{domain}_patients_flagged", st, r.patients_evaluable, r.patients_flagged,
+                                         cell=key, deps=(den,)),
                            self.book.add("safety", f"{domain}_patient_rate", st, r.patients_evaluable, r.patient_rate,
-                                         (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct")])
+                                         (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct", deps=(den,))])
+        if unit == "sessions":  # sessions evaluable are some of the group's sessions (its AE denominators)
+            for grp_key, by in dens.items():
+                for outer in self._ae_den_keys(grp_key):
+                    for b, inner in by.items():
+                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
+                for outer_b, inner_b in NESTED.get(domain, ()):
+                    if outer_b in by and inner_b in by:
+                        self._nest(by[outer_b], by[inner_b], f"nest-{domain}-{inner_b}-in-{outer_b}-{'-'.join(grp_key)}")
         return t
+
+    def _nest(self, outer, inner, gid) -> None:
+        """`inner` counts some of what `outer` counts (sessions with a post-dose BP among those with a pre-dose
+        one): the difference is a count too, which a reader gets by subtraction when both are shown. It is
+        a cell of its own that no figure shows, in an additive group inner + difference = outer, so a
+        difference of 1..10 is hidden and one of the two shown cells with it (and the ledger compares it)."""
+        o, i = self.book.cells[outer].counts, self.book.cells[inner].counts
+        fields = tuple(f for f in ("patients", "sessions") if f in o and f in i and o[f] >= i[f])
+        if not fields:
+            return
+        self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        self.book.cell(inner, {}, [(gid, "part", fields)])
+        self.book.cell(outer, {}, [(gid, "total", fields)])
 
     def long_term(self):
         s = Section("long_term", "Long-term signals", "Urinary symptoms, hepatic (AE terms and ALT/AST >= 3x ULN in labs), misuse and "

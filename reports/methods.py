@@ -96,9 +96,13 @@ METHODS = [
                   "exact Poisson (Garwood) via statsmodels; mean scores: t interval via scipy."),
     ("Small cells", "No count from 1 to 10 is shown (CMS); where a hidden count could be derived from a total and the other "
                     "cells, the smallest other cell above 10 (or the total) is hidden too. A hidden cell hides all its numbers. "
+                    "A number shown in several places is one cell: a treatment group's patients exposed and sessions, "
+                    "shown in each of its adverse-event and long-term rows and as the n of their rates, are hidden or "
+                    "shown together everywhere, and so are the sessions and patients evaluable of the safety measures "
+                    "evaluated on the same sessions (e.g. the post-dose blood-pressure measures). "
                     "Across reports: a count that differs by 1 to 10 from the same count in a report published earlier "
                     "(cumulative this month against last month, a month corrected late, a registry against the pooled "
-                    "report) is hidden too (the publication ledger, ops.published_counts). Rates, means, patient-years and "
+                    "report; a group's denominators whichever row showed them) is hidden too (the publication ledger, ops.published_counts). Rates, means, patient-years and "
                     "survival estimates are not compared across reports."),
     ("Identifiers", "No patient key, record id, birth date or event date appears; SAEs are counted, not listed."),
 ]

@@ -1,6 +1,8 @@
 -- marts.session_safety: per registry x drug x route (treatment group) x domain x measure x period:
 -- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
--- patients_flagged. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
+-- patients_flagged. evaluable_on names what makes a unit evaluable for the measure (the units column
+-- below): measures with the same evaluable_on have the same units and patients evaluable (the five
+-- post-dose BP measures, the three MOAA/S ones), which the report shows as one number. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
 -- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
 -- int_flags holds one wide row per patient (pid) and month; with a cumulative row per patient it is
 -- turned into one row per measure (where the patient had evaluable units), so each row below is
@@ -30,38 +32,39 @@ WITH wide AS (
     GROUP BY pid, registry_id
 ), long AS (
     SELECT pid, registry_id, grp_drug, grp_route, period, unnest([
-        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'flagged': bp_sbp180},
-        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'flagged': bp_dbp110},
-        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'flagged': bp_sbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'flagged': bp_dbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'flagged': bp_any},
-        {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'flagged': pre_high},
-        {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'flagged': cadss_flag},
-        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose (moderate or greater)', 'units': moaas_n, 'flagged': moaas_le3},
-        {'domain': 'sedation', 'measure': 'MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)', 'units': moaas_n, 'flagged': moaas_decr},
-        {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'flagged': moaas_0},
-        {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'flagged': rems_short},
-        {'domain': 'rems', 'measure': 'Esketamine at home (REMS violation)', 'units': home_n, 'flagged': home_flag},
-        {'domain': 'respiratory', 'measure': 'SpO2 < 92 % after dose', 'units': spo2_n, 'flagged': spo2_low},
-        {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'flagged': phq9_item9},
-        {'domain': 'suicidality', 'measure': 'C-SSRS ideation >= 4', 'units': cssrs_n, 'flagged': cssrs_ge4}
+        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_sbp180},
+        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_dbp110},
+        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_sbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_dbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_any},
+        {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'evaluable_on': 'pre-dose BP', 'flagged': pre_high},
+        {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'evaluable_on': 'CADSS', 'flagged': cadss_flag},
+        {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose (moderate or greater)', 'units': moaas_n, 'evaluable_on': 'MOAA/S', 'flagged': moaas_le3},
+        {'domain': 'sedation', 'measure': 'MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)', 'units': moaas_n, 'evaluable_on': 'MOAA/S', 'flagged': moaas_decr},
+        {'domain': 'sedation', 'measure': 'MOAA/S = 0 (loss of consciousness)', 'units': moaas_n, 'evaluable_on': 'MOAA/S', 'flagged': moaas_0},
+        {'domain': 'rems', 'measure': 'Esketamine monitoring < 120 min', 'units': rems_n, 'evaluable_on': 'REMS monitoring', 'flagged': rems_short},
+        {'domain': 'rems', 'measure': 'Esketamine at home (REMS violation)', 'units': home_n, 'evaluable_on': 'REMS setting', 'flagged': home_flag},
+        {'domain': 'respiratory', 'measure': 'SpO2 < 92 % after dose', 'units': spo2_n, 'evaluable_on': 'SpO2', 'flagged': spo2_low},
+        {'domain': 'suicidality', 'measure': 'PHQ-9 item 9 >= 1', 'units': phq9_n, 'evaluable_on': 'PHQ-9', 'flagged': phq9_item9},
+        {'domain': 'suicidality', 'measure': 'C-SSRS ideation >= 4', 'units': cssrs_n, 'evaluable_on': 'C-SSRS', 'flagged': cssrs_ge4}
     ]) AS m
     FROM wide
 ), pp AS (
     SELECT pid, registry_id, grp_drug, grp_route, period, m.domain AS domain, m.measure AS measure,
-           m.units AS units, m.flagged AS flagged
+           m.evaluable_on AS evaluable_on, m.units AS units, m.flagged AS flagged
     FROM long WHERE m.units > 0
 )
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id,
        CASE WHEN grouping(grp_drug) = 1 THEN 'all' ELSE grp_drug END AS drug,
        CASE WHEN grouping(grp_route) = 1 THEN 'all' ELSE grp_route END AS route,
-       domain, measure, period,
+       domain, measure, evaluable_on, period,
        sum(units)::BIGINT AS units_evaluable, sum(flagged)::BIGINT AS units_flagged,
        count(*) AS patients_evaluable,
        count(*) FILTER (WHERE flagged > 0) AS patients_flagged
 FROM pp
-GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, domain, measure, period), (grp_drug, grp_route, domain, measure, period),
-                        (registry_id, domain, measure, period), (domain, measure, period));
+GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, domain, measure, evaluable_on, period),
+                        (grp_drug, grp_route, domain, measure, evaluable_on, period),
+                        (registry_id, domain, measure, evaluable_on, period), (domain, measure, evaluable_on, period));
 
 CREATE OR REPLACE TABLE marts.bp_excursions AS SELECT * FROM marts.session_safety WHERE domain = 'blood_pressure';
 CREATE OR REPLACE TABLE marts.peri_dose AS SELECT * FROM marts.session_safety WHERE domain IN ('dissociation', 'sedation', 'respiratory');
