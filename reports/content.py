@@ -320,6 +320,7 @@ class Content:
                        "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. "
                        "Censoring is likely informative (patients who do not respond tend to stop treatment and assessments), "
                        "so later estimates are probably optimistic.")
+        km_cells = {}  # (drug, route) -> the PHQ-9 km cell: the chart draws a group's curve only if it is shown
         for r in km.itertuples():
             grp = _grp(r.drug, r.route)
             st = f"outcome={r.outcome}; instrument={r.instrument}; group={grp}"
@@ -327,6 +328,8 @@ class Content:
             key = self.book.cell(("km", r.instrument, r.drug, r.route), {f"{r.outcome}_n": r.n, f"{r.outcome}_events": r.events},
                                  [(f"km-{r.instrument}", "total" if r.drug == "all" else "part")],
                                  [(f"{r.outcome}_n", f"{r.outcome}_events")])
+            if r.instrument == "PHQ9":
+                km_cells[(r.drug, r.route)] = key
             med = self.book.add("efficacy", f"km_{r.outcome}_median_days", st, r.n, r.median,
                                 (r.median_ci_low, r.median_ci_high), cell=key, kind="days")
             row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
@@ -341,8 +344,20 @@ class Content:
         s.tables.append(t)
         curves = self.q("SELECT * FROM marts.km_curves WHERE registry_id = ? AND outcome = 'response' AND instrument = 'PHQ9' "
                         "AND drug <> 'all' ORDER BY drug, route, timeline", [self.reg])
-        s.charts.append(lambda curves=curves: charts.km(curves, "PHQ-9: time to first response (Kaplan-Meier, 95 % CI)"))
+        # A curve gives away its group's n (the first step is 1/n) and its events: it is drawn only when
+        # the group's km cell is shown (decided when the chart is drawn, after suppression), never for a
+        # group without one.
+        s.charts.append(lambda curves=curves, cells=km_cells: charts.km(
+            self._shown_curves(curves, cells), "PHQ-9: time to first response (Kaplan-Meier, 95 % CI)"))
         self.sections.append(s)
+
+    def _shown_curves(self, curves: pd.DataFrame, cells: dict) -> pd.DataFrame:
+        """The rows of km_curves whose group's km cell exists and is not hidden (call after build)."""
+        if curves is None or curves.empty:
+            return curves
+        shown = {g for g, k in cells.items() if k not in self.book.hidden}
+        keep = [(d, r) in shown for d, r in zip(curves["drug"], curves["route"])]
+        return curves[keep]
 
     def comparisons(self):
         s = Section("comparisons", "Route and dose-regimen comparisons",

@@ -1,0 +1,44 @@
+"""Leaks the s8b review found (docs/report.md, 'Suppression'): numbers a reader derived from shown
+figures although their cell was hidden or their difference was a count of 1..10. On the small-groups
+cohort of test_reports_denominators (ketamine IV 60, IM 16, oral 8)."""
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+
+from reports.suppression import is_small
+from tests.reports.test_reports_denominators import _stratum, build_small_groups
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    from reports.report import generate_report
+
+    tmp = tmp_path_factory.mktemp("leaks")
+    wh = build_small_groups(tmp / "w.duckdb")
+    return generate_report("2025-02", tmp / "feb", warehouse_path=wh, pdf=False, draft=True)
+
+
+def rows(report) -> list[dict]:
+    with open(report["data"]) as fh:
+        return [{**r, **{"st": _stratum(r["stratum"])}} for r in csv.DictReader(fh)]
+
+
+def km_legend(report) -> list[str]:
+    """The groups the PHQ-9 Kaplan-Meier chart draws (its legend)."""
+    html = open(report["html"]).read()
+    i = html.index("PHQ-9: time to first response")
+    svg = html[html.rfind("<svg", 0, i):html.index("</svg>", i)]
+    legend = svg[svg.find('id="legend_1"'):] if 'id="legend_1"' in svg else ""
+    return re.findall(r"<text[^>]*>([a-z]+ [a-z]+)</text>", legend)
+
+
+def test_the_km_chart_draws_only_groups_whose_km_cell_is_shown(small):
+    shown = {r["st"]["group"]: r["suppressed"] == "false" for r in rows(small)
+             if r["measure"] == "km_response_patients" and r["st"].get("instrument") == "PHQ9"}
+    assert not all(shown.values())  # the cohort hides one group with n >= 11 at least
+    drawn = km_legend(small)
+    assert drawn, "no curve drawn"
+    assert [g for g in drawn if not shown.get(g)] == []
