@@ -33,7 +33,10 @@ def _grp(drug, route):
 
 EXPOSURE_ALL = ("exposure", "all", "all")  # + (period,): the 'all groups' exposure cell
 EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  # non-responders etc. are counts too
-             ("n_followed", "responders_followed")]
+             ("n_followed", "responders_followed"),
+             # responders (shown) minus responders followed (rate 'missing = non-response' x its n): a
+             # count either way round (which is larger depends on the week), so both orders
+             ("responders", "responders_followed"), ("responders_followed", "responders")]
 # A term cell counts patients without the event itself ('patients_without_event' = exposed minus with
 # event): the exposed patients and sessions are the treatment group's AE denominator cell (below).
 AE_PAIRS = [("patients_with_event", "new_patients")]

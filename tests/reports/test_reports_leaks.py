@@ -42,3 +42,21 @@ def test_the_km_chart_draws_only_groups_whose_km_cell_is_shown(small):
     drawn = km_legend(small)
     assert drawn, "no curve drawn"
     assert [g for g in drawn if not shown.get(g)] == []
+
+
+def test_responders_minus_responders_followed_is_not_a_small_count(small):
+    """The rate 'missing = non-response' times its n gives the responders followed; responders minus
+    them was shown as 9 in the review (r05)."""
+    by = {}
+    for r in rows(small):
+        if r["section"] == "efficacy" and r["suppressed"] == "false" and r["measure"] in (
+                "responders", "response_rate_missing_as_nonresponse"):
+            by.setdefault(r["stratum"], {})[r["measure"]] = r
+    diffs = []
+    for st, m in by.items():
+        if len(m) == 2:
+            f = m["response_rate_missing_as_nonresponse"]
+            followed = round(float(f["value"]) * float(f["n"]))
+            diffs.append((st, int(float(m["responders"]["value"])) - followed))
+    assert diffs  # rows show both
+    assert [d for d in diffs if is_small(abs(d[1]))] == []
