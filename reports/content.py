@@ -604,6 +604,15 @@ class Content:
                 for outer_b, inner_b in NESTED.get(domain, ()):
                     if outer_b in by and inner_b in by:
                         self._nest(by[outer_b], by[inner_b], f"nest-{domain}-{inner_b}-in-{outer_b}-{'-'.join(grp_key)}")
+        else:  # suicidality: a patient with an on-treatment screen by the month's end was treated by then,
+            # in the group of their first session, so patients evaluable are some of the group's cumulative
+            # patients exposed. Not in the month: a screen in it may follow a session of an earlier month.
+            for grp_key, by in dens.items():
+                if grp_key[2] != "cumulative":
+                    continue
+                for outer in self._ae_den_keys(grp_key):
+                    for b, inner in by.items():
+                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
         return t
 
     def _nest(self, outer, inner, gid) -> None:

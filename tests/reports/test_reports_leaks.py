@@ -1,14 +1,16 @@
 """Leaks the s8b review found (docs/report.md, 'Suppression'): numbers a reader derived from shown
 figures although their cell was hidden or their difference was a count of 1..10. On the small-groups
-cohort of test_reports_denominators (ketamine IV 60, IM 16, oral 8)."""
+cohort of test_reports_denominators (ketamine IV 60, IM 16, oral 8), with PHQ-9 item 9 scores."""
 from __future__ import annotations
 
 import csv
 import re
 
+import duckdb
 import pytest
 
 from reports.suppression import is_small
+from tests.reports.cohort import refresh_core
 from tests.reports.test_reports_denominators import _stratum, build_small_groups
 
 
@@ -18,6 +20,14 @@ def small(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("leaks")
     wh = build_small_groups(tmp / "w.duckdb")
+    con = duckdb.connect(str(wh))
+    try:  # PHQ-9 item 9 for every patient but IV 55-59: 55 of IV's 60 patients exposed have a screen
+        con.execute("UPDATE history.assessments SET item_scores = CASE WHEN patient_key LIKE '%-00%' OR patient_key "
+                    "LIKE '%-01%' THEN '1;1;1;1;1;1;1;1;1' ELSE '1;1;1;1;1;1;1;1;0' END WHERE instrument = 'PHQ9' "
+                    "AND NOT regexp_matches(patient_key, '-iv-05[5-9]$')")
+        refresh_core(con)
+    finally:
+        con.close()
     return generate_report("2025-02", tmp / "feb", warehouse_path=wh, pdf=False, draft=True)
 
 
@@ -60,3 +70,20 @@ def test_responders_minus_responders_followed_is_not_a_small_count(small):
             diffs.append((st, int(float(m["responders"]["value"])) - followed))
     assert diffs  # rows show both
     assert [d for d in diffs if is_small(abs(d[1]))] == []
+
+
+def test_suicidality_patients_evaluable_are_nested_in_patients_exposed_cumulative(small):
+    """Patients with an on-treatment PHQ-9 (or C-SSRS) screen are some of the group's patients exposed
+    over the cumulative period: their difference (394 - 384 = 10 in the review, r05) is a count."""
+    exposed, evaluable = {}, {}
+    for r in rows(small):
+        st = r["st"]
+        if r["suppressed"] != "false" or st.get("period") != "cumulative":
+            continue
+        if r["section"] == "safety" and r["measure"] == "patients_exposed":
+            exposed[st["group"]] = int(float(r["value"]))
+        if r["measure"] == "suicidality_patients_flagged":
+            evaluable.setdefault(st["group"], set()).add(int(float(r["n"])))
+    pairs = [(g, exposed[g] - e) for g in evaluable.keys() & exposed.keys() for e in evaluable[g]]
+    assert pairs
+    assert [p for p in pairs if is_small(p[1])] == []
