@@ -25,6 +25,13 @@ def small(tmp_path_factory):
         con.execute("UPDATE history.assessments SET item_scores = CASE WHEN patient_key LIKE '%-00%' OR patient_key "
                     "LIKE '%-01%' THEN '1;1;1;1;1;1;1;1;1' ELSE '1;1;1;1;1;1;1;1;0' END WHERE instrument = 'PHQ9' "
                     "AND NOT regexp_matches(patient_key, '-iv-05[5-9]$')")
+        # IV patients 0-4 respond on day 3 and stay responders: 5 responders by day 7 of IV's 60, none
+        # censored before
+        con.execute("UPDATE history.assessments SET total_score = 8 "
+                    "WHERE regexp_matches(assessment_id, '^reg-a-iv-00[0-4]-phq(7|14)$')")
+        con.execute("INSERT INTO history.assessments SELECT * REPLACE (assessment_id || '-d3' AS assessment_id, "
+                    "assessed_at - INTERVAL 4 DAY AS assessed_at, 4 AS total_score) FROM history.assessments "
+                    "WHERE regexp_matches(assessment_id, '^reg-a-iv-00[0-4]-phq7$')")
         refresh_core(con)
     finally:
         con.close()
@@ -87,3 +94,33 @@ def test_suicidality_patients_evaluable_are_nested_in_patients_exposed_cumulativ
     pairs = [(g, exposed[g] - e) for g in evaluable.keys() & exposed.keys() for e in evaluable[g]]
     assert pairs
     assert [p for p in pairs if is_small(p[1])] == []
+
+
+def test_a_km_estimate_times_n_is_not_a_small_count(small):
+    """Cumulative incidence by day d times n is the events by day d where nobody was censored before
+    (review: MADRS ketamine im, 0.2 x 25 = 5). Here IV's 5 responders by day 7."""
+    est = [(r["stratum"], r["measure"], round(float(r["value"]) * float(r["n"]))) for r in rows(small)
+           if r["section"] == "efficacy" and "_cum_incidence_day" in r["measure"] and r["suppressed"] == "false"
+           and r["value"] != ""]
+    assert est
+    assert [e for e in est if is_small(e[2])] == []
+    iv7 = [r for r in rows(small) if r["measure"] == "km_response_cum_incidence_day7"
+           and r["st"]["group"] == "ketamine iv" and r["st"]["instrument"] == "PHQ9"]
+    assert [r["suppressed"] for r in iv7] == ["true"]  # the estimate, not the group: its n still shown
+    assert [r["suppressed"] for r in rows(small) if r["measure"] == "km_response_patients"
+            and r["st"]["group"] == "ketamine iv" and r["st"]["instrument"] == "PHQ9"] == ["false"]
+
+
+def test_the_km_chart_draws_no_part_of_a_curve_with_1_to_10_events_so_far():
+    """Before the 11th event a curve's height times n is a count of 1..10: that part is not drawn."""
+    import pandas as pd
+
+    from reports import charts
+
+    t = list(range(0, 30, 3))
+    curve = pd.DataFrame({"drug": "ketamine", "route": "iv", "timeline": t, "at_risk": [60 - i for i in range(10)],
+                          "cum_incidence": [i / 60 for i in range(10)], "ci_low": 0.0, "ci_high": 0.5,
+                          "events": list(range(10))})
+    assert "No data to plot" in charts.km(curve, "few events")
+    more = curve.assign(events=curve["events"] + 11)
+    assert "No data to plot" not in charts.km(more, "enough events")
