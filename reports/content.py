@@ -499,8 +499,10 @@ class Content:
                                    (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate", deps=(den,))
             own = [self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key, deps=(den,)),
                    self.book.add(sec, "events", st, r.sessions, r.events, cell=key, deps=(den,)), per100,
-                   self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
-                                 (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
+                   # n is the patients exposed, as for patients with event (the new patients with an
+                   # event were its n: a count shown beside a hidden row), and it hides with the denominators
+                   self.book.add(sec, "eair_per_100py", st, r.patients_exposed, r.eair_per_100py,
+                                 (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate", deps=(den,))]
             figs = [self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=den),
                     self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=den), *own]
             # a preferred term (a data value, not our vocabulary) is printed only if one of its rows

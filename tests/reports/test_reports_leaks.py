@@ -124,3 +124,18 @@ def test_the_km_chart_draws_no_part_of_a_curve_with_1_to_10_events_so_far():
     assert "No data to plot" in charts.km(curve, "few events")
     more = curve.assign(events=curve["events"] + 11)
     assert "No data to plot" not in charts.km(more, "enough events")
+
+
+def test_eair_is_hidden_with_its_row_and_its_n_is_the_patients_exposed(small):
+    """The EAIR showed (with new patients with an event as n) where the row's other rates were hidden
+    with the group's denominators."""
+    by = {}
+    for r in rows(small):
+        if r["section"] in ("safety", "long_term") and "level" in r["st"]:
+            by.setdefault((r["section"], r["stratum"]), {})[r["measure"]] = r
+    assert any(m["patients_exposed"]["suppressed"] == "true" for m in by.values())
+    for m in by.values():
+        e, p = m["eair_per_100py"], m["patients_with_event"]
+        assert e["suppressed"] == p["suppressed"], e
+        if e["suppressed"] == "false":
+            assert e["n"] == p["n"]
