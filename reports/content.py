@@ -320,7 +320,8 @@ class Content:
                    "By 24 h % (CI)", "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
                   note="Relapse: two consecutive assessments above 50 % of baseline after a response (PROPOSED rule); "
                        "time from first response. — = not estimated: at that day (or at the median) 10 or fewer patients "
-                       "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. "
+                       "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. An estimate "
+                       "is suppressed when 1 to 10 events had occurred by its day (the estimate times n would give them). "
                        "Censoring is likely informative (patients who do not respond tend to stop treatment and assessments), "
                        "so later estimates are probably optimistic.")
         km_cells = {}  # (drug, route) -> the PHQ-9 km cell: the chart draws a group's curve only if it is shown
