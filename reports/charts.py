@@ -98,13 +98,18 @@ def pixel_steps(x, buckets: int = 800):
 
 def km(curves, title: str, min_at_risk: int = 11) -> str:
     """Cumulative incidence of first response; each curve stops where fewer than 11 remain at risk
-    (so no step is drawn from a small risk set)."""
+    (so no step is drawn from a small risk set) and starts once more than 10 events have occurred
+    (column 'events', when given: before that its height times n is a count of 1..10). The caller
+    passes only the curves of groups whose cell is shown (reports.content)."""
     if curves is None or len(curves) == 0:
         return _empty(title)
     fig, ax = plt.subplots(figsize=(6.5, 3))
     drawn = False
     for (drug, route), g in curves.groupby(["drug", "route"]):
-        g = g[g["at_risk"] >= min_at_risk].sort_values("timeline")
+        keep = g["at_risk"] >= min_at_risk
+        if "events" in g:  # nor where the events so far are 1..10 (the height times n gives them)
+            keep &= ~g["events"].between(1, 10)
+        g = g[keep].sort_values("timeline")
         if len(g) < 2:
             continue
         g = g.iloc[pixel_steps(g["timeline"].to_numpy())]

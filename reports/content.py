@@ -33,7 +33,10 @@ def _grp(drug, route):
 
 EXPOSURE_ALL = ("exposure", "all", "all")  # + (period,): the 'all groups' exposure cell
 EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  # non-responders etc. are counts too
-             ("n_followed", "responders_followed")]
+             ("n_followed", "responders_followed"),
+             # responders (shown) minus responders followed (rate 'missing = non-response' x its n): a
+             # count either way round (which is larger depends on the week), so both orders
+             ("responders", "responders_followed"), ("responders_followed", "responders")]
 # A term cell counts patients without the event itself ('patients_without_event' = exposed minus with
 # event): the exposed patients and sessions are the treatment group's AE denominator cell (below).
 AE_PAIRS = [("patients_with_event", "new_patients")]
@@ -317,9 +320,11 @@ class Content:
                    "By 24 h % (CI)", "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
                   note="Relapse: two consecutive assessments above 50 % of baseline after a response (PROPOSED rule); "
                        "time from first response. — = not estimated: at that day (or at the median) 10 or fewer patients "
-                       "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. "
+                       "were still at risk, or no patient's follow-up had reached it yet; medians are shown when reached. An estimate "
+                       "is suppressed when 1 to 10 events had occurred by its day (the estimate times n would give them). "
                        "Censoring is likely informative (patients who do not respond tend to stop treatment and assessments), "
                        "so later estimates are probably optimistic.")
+        km_cells = {}  # (drug, route) -> the PHQ-9 km cell: the chart draws a group's curve only if it is shown
         for r in km.itertuples():
             grp = _grp(r.drug, r.route)
             st = f"outcome={r.outcome}; instrument={r.instrument}; group={grp}"
@@ -327,8 +332,12 @@ class Content:
             key = self.book.cell(("km", r.instrument, r.drug, r.route), {f"{r.outcome}_n": r.n, f"{r.outcome}_events": r.events},
                                  [(f"km-{r.instrument}", "total" if r.drug == "all" else "part")],
                                  [(f"{r.outcome}_n", f"{r.outcome}_events")])
+            if r.instrument == "PHQ9":
+                km_cells[(r.drug, r.route)] = key
             med = self.book.add("efficacy", f"km_{r.outcome}_median_days", st, r.n, r.median,
-                                (r.median_ci_low, r.median_ci_high), cell=key, kind="days")
+                                (r.median_ci_low, r.median_ci_high), cell=self._km_estimate(key, f"{r.outcome}-median", r.median,
+                                                                                          getattr(r, "events_median", None)),
+                                kind="days", deps=(key,))
             row = [r.outcome, INSTRUMENTS.get(r.instrument, r.instrument), grp,
                    self.book.add("efficacy", f"km_{r.outcome}_patients", st, r.n, r.n, cell=key),
                    self.book.add("efficacy", f"km_{r.outcome}_events", st, r.n, r.events, cell=key), _estimate(med)]
@@ -336,13 +345,34 @@ class Content:
                 row.append(_estimate(self.book.add("efficacy", f"km_{r.outcome}_cum_incidence_day{d}", st, r.n,
                                                    getattr(r, f"cum_incidence_d{d}"),
                                                    (getattr(r, f"cum_incidence_d{d}_ci_low"), getattr(r, f"cum_incidence_d{d}_ci_high")),
-                                                   cell=key, kind="pct")))
+                                                   cell=self._km_estimate(key, f"{r.outcome}-day{d}", getattr(r, f"cum_incidence_d{d}"),
+                                                                          getattr(r, f"events_d{d}", None)),
+                                                   kind="pct", deps=(key,))))
             t.rows.append(row)
         s.tables.append(t)
         curves = self.q("SELECT * FROM marts.km_curves WHERE registry_id = ? AND outcome = 'response' AND instrument = 'PHQ9' "
                         "AND drug <> 'all' ORDER BY drug, route, timeline", [self.reg])
-        s.charts.append(lambda curves=curves: charts.km(curves, "PHQ-9: time to first response (Kaplan-Meier, 95 % CI)"))
+        # A curve gives away its group's n (the first step is 1/n) and its events: it is drawn only when
+        # the group's km cell is shown (decided when the chart is drawn, after suppression), never for a
+        # group without one.
+        s.charts.append(lambda curves=curves, cells=km_cells: charts.km(
+            self._shown_curves(curves, cells), "PHQ-9: time to first response (Kaplan-Meier, 95 % CI)"))
         self.sections.append(s)
+
+    def _km_estimate(self, key, at, value, events) -> tuple:
+        """The cell of one Kaplan-Meier estimate of the group cell `key` (which it hides with, as a dep):
+        its events by that day (or by the median), which the estimate times n gives away where nobody
+        was censored before (s8b review: 0.2 x 25 = 5 responders by day 7), so 1..10 hides it."""
+        ok = not pd.isna(value) and not pd.isna(events)  # NaN, None or pd.NA (a NULL from DuckDB)
+        return self.book.cell(("km-estimate", *key[1:], at), {"events": events} if ok else {})
+
+    def _shown_curves(self, curves: pd.DataFrame, cells: dict) -> pd.DataFrame:
+        """The rows of km_curves whose group's km cell exists and is not hidden (call after build)."""
+        if curves is None or curves.empty:
+            return curves
+        shown = {g for g, k in cells.items() if k not in self.book.hidden}
+        keep = [(d, r) in shown for d, r in zip(curves["drug"], curves["route"])]
+        return curves[keep]
 
     def comparisons(self):
         s = Section("comparisons", "Route and dose-regimen comparisons",
@@ -470,8 +500,10 @@ class Content:
                                    (r.per_100_sessions_ci_low, r.per_100_sessions_ci_high), cell=key, kind="rate", deps=(den,))
             own = [self.book.add(sec, "patients_with_event", st, r.patients_exposed, r.patients_with_event, cell=key, deps=(den,)),
                    self.book.add(sec, "events", st, r.sessions, r.events, cell=key, deps=(den,)), per100,
-                   self.book.add(sec, "eair_per_100py", st, r.new_patients_with_event, r.eair_per_100py,
-                                 (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate")]
+                   # n is the patients exposed, as for patients with event (the new patients with an
+                   # event were its n: a count shown beside a hidden row), and it hides with the denominators
+                   self.book.add(sec, "eair_per_100py", st, r.patients_exposed, r.eair_per_100py,
+                                 (r.eair_ci_low, r.eair_ci_high), cell=key, kind="rate", deps=(den,))]
             figs = [self.book.add(sec, "patients_exposed", st, r.patients_exposed, r.patients_exposed, cell=den),
                     self.book.add(sec, "sessions", st, r.sessions, r.sessions, cell=den), *own]
             # a preferred term (a data value, not our vocabulary) is printed only if one of its rows
@@ -586,6 +618,15 @@ class Content:
                 for outer_b, inner_b in NESTED.get(domain, ()):
                     if outer_b in by and inner_b in by:
                         self._nest(by[outer_b], by[inner_b], f"nest-{domain}-{inner_b}-in-{outer_b}-{'-'.join(grp_key)}")
+        else:  # suicidality: a patient with an on-treatment screen by the month's end was treated by then,
+            # in the group of their first session, so patients evaluable are some of the group's cumulative
+            # patients exposed. Not in the month: a screen in it may follow a session of an earlier month.
+            for grp_key, by in dens.items():
+                if grp_key[2] != "cumulative":
+                    continue
+                for outer in self._ae_den_keys(grp_key):
+                    for b, inner in by.items():
+                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
         return t
 
     def _nest(self, outer, inner, gid) -> None:

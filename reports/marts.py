@@ -360,6 +360,9 @@ def _survival(ttr) -> dict:
                 key = {"registry_id": reg, "drug": drug, "route": route, "instrument": inst, "outcome": outcome}
                 curves.append(table.assign(**key))
                 ds = np.sort(np.maximum(d.astype(float), 0))
+                ds_ev = np.maximum(d.astype(float), 0)[e.astype(bool)]  # the event times
+                # events by the median: the median (and its CI) tells that about half of n had one by then
+                summ["events_median"] = int((ds_ev <= summ["median"]).sum()) if summ.get("median") is not None else None
                 # response: assessed by day t = someone's first assessment on or before it; relapse
                 # (time from response): someone's follow-up reached t
                 f0 = float(np.nanmin(first[rows])) if outcome == "response" and first is not None else None
@@ -368,10 +371,11 @@ def _survival(ttr) -> dict:
                     summ[f"cum_incidence_d{day}"] = v
                     summ[f"cum_incidence_d{day}_ci_low"] = lo
                     summ[f"cum_incidence_d{day}_ci_high"] = hi
+                    summ[f"events_d{day}"] = int(((ds_ev <= day)).sum())  # events by that day (content.py)
                 summaries.append({**key, **summ})
     cols = ["registry_id", "drug", "route", "instrument", "outcome"]
     km = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
-        columns=cols + ["timeline", "at_risk", "cum_incidence", "ci_low", "ci_high"])
+        columns=cols + ["timeline", "at_risk", "cum_incidence", "ci_low", "ci_high", "events"])
     summary = pd.DataFrame(summaries) if summaries else pd.DataFrame(columns=cols + ["n", "events", "median"])
     return {"km_curves": km, "km_summary": summary,
             "durability": summary[summary["outcome"] == "relapse"] if not summary.empty else summary}

@@ -80,6 +80,9 @@ def kaplan_meier(durations, events, label: str = "km") -> tuple[pd.DataFrame, di
         "cum_incidence": 1 - sf.values,
         "ci_low": 1 - ci.iloc[:, 1].values,
         "ci_high": 1 - ci.iloc[:, 0].values,
+        # events up to and including each time: what a reader gets from the curve's height times n
+        # where nobody was censored yet (reports.content hides an estimate when it is 1..10)
+        "events": kmf.event_table["observed"].cumsum().reindex(sf.index).ffill().fillna(0).astype(int).values,
     })
     med = kmf.median_survival_time_
     mci = median_survival_times(kmf.confidence_interval_)
