@@ -689,7 +689,9 @@ class Content:
         fields = tuple(f for f in fields if f in o and f in i and o[f] >= i[f])
         if not fields:
             return
-        self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        diff = self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        # no figure shows it: when one of the two shown cells is hidden, hiding the difference is enough
+        self.book.cells[diff].unshown = True
         self.book.cell(inner, {}, [(gid, "part", fields)])
         self.book.cell(outer, {}, [(gid, "total", fields)])
 

@@ -89,3 +89,13 @@ def test_the_check_finds_a_planted_difference(tmp_path):
                  "summary,patients,period=2025-02,156,156,,,false\nsummary,patients,period=cumulative,161,161,,,false\n")
     assert len(month_vs_cumulative(p)) == 2
 
+
+def test_a_hidden_cumulative_cell_hides_the_unshown_difference_not_the_month():
+    """Cumulative 40 hidden (by another group): month 23 + difference 17 = 40. Hiding the difference,
+    which no figure shows, protects the cumulative count; the month's 23 stays shown."""
+    from reports.suppression import Cell, suppress
+
+    g = [("nest", "part")]
+    cells = [Cell(("cum",), {"n": 40}, [("nest", "total")]), Cell(("month",), {"n": 23}, list(g)),
+             Cell(("diff",), {"n": 17}, list(g), unshown=True)]
+    assert suppress(cells, forced={("cum",)}) == {("cum",), ("diff",)}
