@@ -40,6 +40,11 @@ EFF_PAIRS = [("n", "responders"), ("n", "remitters"), ("n", "remitters_alt"),  #
 # A term cell counts patients without the event itself ('patients_without_event' = exposed minus with
 # event): the exposed patients and sessions are the treatment group's AE denominator cell (below).
 AE_PAIRS = [("patients_with_event", "new_patients")]
+# The counts of a term cell that a month's row has among its cumulative row's (a subset, _nest); a flag
+# cell's likewise (units and patients flagged, units not flagged: a unit is flagged or not once; not
+# patients not flagged: one not flagged in the month may have been before).
+AE_NESTED = ("patients_with_event", "events", "new_patients")
+FLAG_NESTED = ("flagged", "units_not_flagged", "patients_flagged")
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
 # group, period), shared by the measures evaluated on the same units (_flag_table). NESTED: per
@@ -256,6 +261,15 @@ class Content:
             figs.append((r.period, r.grp, self.book.add("exposure", "sessions", f"group={r.grp}; period={r.period}",
                                                          r.sessions, r.sessions, cell=key)))
         s.charts.append(lambda figs=figs: charts.monthly_bars(figs, "Sessions per month by drug and route"))
+        # A month's patients and sessions are some of the cumulative ones of the same group, and both are
+        # shown: the difference (patients treated before the month only) is a count (s8b review: 156 of
+        # 161 patients, 5 treated in January only). Earlier months show their sessions only (the chart).
+        for r in df[df.period == self.month].drop_duplicates(["drug", "route"]).itertuples():
+            self._nest(("exposure", r.drug, r.route, "cumulative"), ("exposure", r.drug, r.route, self.month),
+                       f"nest-month-exposure-{r.drug}-{r.route}")
+        for r in monthly[monthly.period != self.month].itertuples():
+            self._nest(("exposure", r.drug, r.route, "cumulative"), ("exposure", r.drug, r.route, r.period),
+                       f"nest-month-exposure-{r.drug}-{r.route}-{r.period}", ("sessions",))
         self.sections.append(s)
 
     def efficacy(self):
@@ -474,6 +488,11 @@ class Content:
                     self.book.cell(key, {}, [(tie, "part", fields)])
                     self.book.cell(("exposure", r.drug, r.route, r.period), {}, [(tie, "total", fields)])
             self._ae_den[(r.drug, r.route, r.period)] = key
+        # the month's patients exposed and sessions of a group are some of its cumulative ones (_nest)
+        for (drug, route, period), key in self._ae_den.items():
+            outer = self._ae_den.get((drug, route, "cumulative"))
+            if period != "cumulative" and outer:
+                self._nest(outer, key, f"nest-month-ae-exposed-{drug}-{route}")
         return self._ae_den
 
     def _ae_table(self, sec, title, where, periods, forest=False, note=""):
@@ -517,6 +536,14 @@ class Content:
             t.rows.append([label, r.level, grp, p, *figs])
             if forest and r.period == "cumulative":
                 forest_rows.append((r.term, grp, per100))
+        # A term's patients with an event, events and new patients with an event in the month are some of
+        # its cumulative ones in the same group (an event in the month is one of the events up to its
+        # end): nested, so their difference is protected (s8b review: Dizziness ketamine IV 14 vs 15).
+        # Not patients without an event: one without an event in the month may have had one before.
+        for r in df[df.period == self.month].itertuples():
+            if "cumulative" in periods:
+                self._nest((sec, r.level, r.term, r.drug, r.route, "cumulative"), (sec, r.level, r.term, r.drug, r.route, r.period),
+                           f"nest-month-{sec}-{r.level}-{r.term}-{r.drug}-{r.route}", AE_NESTED)
         # Events of the preferred terms add up to 'any adverse event' when every term with an event is
         # shown: then they form an additive group (events only; a patient can have several terms).
         pt, anyr = df[df.level == "pt"], df[df.level == "any"]
@@ -552,13 +579,17 @@ class Content:
                                groups=[(f"sae-{self.month}", "part")]),
                     self.count("safety", "sae_events", st + "; period=cumulative", r.cumulative,
                                groups=[("sae-cumulative", "part")])]
+            # the month's SAEs of a term and criterion are some of its cumulative ones (_nest)
+            self._nest(figs[1].cell, figs[0].cell, f"nest-month-sae-{i}", ("n",))
             # the term is printed only beside a shown count (one SAE of a rare term may identify a patient)
             ts.rows.append([Guarded(r.meddra_pt, figs, f"suppressed term {i}", zero_is_silent=True), r.criteria, *figs])
         if len(sae):
-            ts.rows.append(["All SAEs", "", self.count("safety", "sae_events", f"term=all; period={self.month}", int(sae.in_month.sum()),
-                                                       groups=[(f"sae-{self.month}", "total")]),
-                            self.count("safety", "sae_events", "term=all; period=cumulative", int(sae.cumulative.sum()),
-                                       groups=[("sae-cumulative", "total")])])
+            allsae = [self.count("safety", "sae_events", f"term=all; period={self.month}", int(sae.in_month.sum()),
+                                 groups=[(f"sae-{self.month}", "total")]),
+                      self.count("safety", "sae_events", "term=all; period=cumulative", int(sae.cumulative.sum()),
+                                 groups=[("sae-cumulative", "total")])]
+            self._nest(allsae[1].cell, allsae[0].cell, "nest-month-sae-all", ("n",))
+            ts.rows.append(["All SAEs", "", *allsae])
         s.tables.append(ts)
         for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (REMS / label thresholds)"),
                               ("dissociation", "Dissociation (CADSS) after dosing"), ("sedation", "Sedation (MOAA/S) after dosing"),
@@ -571,8 +602,10 @@ class Content:
         ta = Table("Suicidality alerts raised at load", ["Rule", "In month", "Cumulative"])
         for rule, g in al.groupby("rule"):
             vals = {r.period: r.alerts for r in g.itertuples()}
-            ta.rows.append([rule] + [self.count("safety", "suicidality_alerts", f"rule={rule}; period={p}", vals.get(p, 0))
-                                     for p in (self.month, "cumulative")])
+            figs = [self.count("safety", "suicidality_alerts", f"rule={rule}; period={p}", vals.get(p, 0))
+                    for p in (self.month, "cumulative")]
+            self._nest(figs[1].cell, figs[0].cell, f"nest-month-alerts-{rule}", ("n",))  # the month's among the cumulative
+            ta.rows.append([rule] + figs)
         s.tables.append(ta)
         self.sections.append(s)
 
@@ -583,6 +616,7 @@ class Content:
         t = Table(title, ["Measure", "Group", "Period", f"{unit.title()} evaluable", f"{unit.title()} flagged",
                           "% of " + unit + " (Wilson CI)", "Patients flagged", "% of patients (Clopper-Pearson CI)"])
         dens = {}  # (drug, route, period) -> {evaluable_on: denominator cell}
+        flags = {}  # (measure, drug, route) -> {period: flag cell}
         for r in df.itertuples():
             grp = _grp(r.drug, r.route)
             p = "in month" if r.period == self.month else "cumulative"
@@ -600,6 +634,7 @@ class Content:
                                   "patients_flagged": r.patients_flagged,
                                   "patients_not_flagged": r.patients_evaluable - r.patients_flagged},
                                  [(f"flag-{domain}-{r.measure}-{r.period}", role)])
+            flags.setdefault((r.measure, r.drug, r.route), {})[r.period] = key
             t.rows.append([r.measure, grp, p,
                            self.book.add("safety", f"{domain}_{unit}_evaluable", st, r.units_evaluable, r.units_evaluable, cell=den),
                            self.book.add("safety", f"{domain}_{unit}_flagged", st, r.units_evaluable, r.units_flagged, cell=key,
@@ -610,6 +645,17 @@ class Content:
                                          cell=key, deps=(den,)),
                            self.book.add("safety", f"{domain}_patient_rate", st, r.patients_evaluable, r.patient_rate,
                                          (r.patient_ci_low, r.patient_ci_high), cell=key, kind="pct", deps=(den,))])
+        # The month's units and patients evaluable, and flagged, are some of the cumulative ones of the same
+        # group (s8b review: suicidality item 9, esketamine 20 vs 23 patients flagged)
+        for (drug, route, period), by in dens.items():
+            cum = dens.get((drug, route, "cumulative"), {})
+            if period != "cumulative":
+                for b, inner in by.items():
+                    if b in cum:
+                        self._nest(cum[b], inner, f"nest-month-{domain}-{b}-{drug}-{route}", (unit, "patients"))
+        for (measure, drug, route), by in flags.items():
+            if self.month in by and "cumulative" in by:
+                self._nest(by["cumulative"], by[self.month], f"nest-month-flag-{domain}-{measure}-{drug}-{route}", FLAG_NESTED)
         if unit == "sessions":  # sessions evaluable are some of the group's sessions (its AE denominators)
             for grp_key, by in dens.items():
                 for outer in self._ae_den_keys(grp_key):
@@ -629,16 +675,23 @@ class Content:
                         self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
         return t
 
-    def _nest(self, outer, inner, gid) -> None:
+    def _nest(self, outer, inner, gid, fields=("patients", "sessions")) -> None:
         """`inner` counts some of what `outer` counts (sessions with a post-dose BP among those with a pre-dose
-        one): the difference is a count too, which a reader gets by subtraction when both are shown. It is
-        a cell of its own that no figure shows, in an additive group inner + difference = outer, so a
-        difference of 1..10 is hidden and one of the two shown cells with it (and the ledger compares it)."""
+        one; a month's patients among the cumulative ones): the difference is a count too, which a reader
+        gets by subtraction when both are shown. It is a cell of its own that no figure shows, in an
+        additive group inner + difference = outer, so a difference of 1..10 is hidden and one of the two
+        shown cells with it (and the ledger compares it). `fields`: the counts of the two cells that are
+        really nested (a subset, not just a smaller number); one where outer < inner (marts that
+        disagree) is left out."""
+        if outer not in self.book.cells or inner not in self.book.cells:
+            return
         o, i = self.book.cells[outer].counts, self.book.cells[inner].counts
-        fields = tuple(f for f in ("patients", "sessions") if f in o and f in i and o[f] >= i[f])
+        fields = tuple(f for f in fields if f in o and f in i and o[f] >= i[f])
         if not fields:
             return
-        self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        diff = self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        # no figure shows it: when one of the two shown cells is hidden, hiding the difference is enough
+        self.book.cells[diff].unshown = True
         self.book.cell(inner, {}, [(gid, "part", fields)])
         self.book.cell(outer, {}, [(gid, "total", fields)])
 

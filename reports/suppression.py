@@ -13,7 +13,8 @@ shown beside them, e.g. dose bands of one route and the route's row; every set o
 to a shown total must be given a group, with the total in it). In a group with exactly one hidden
 cell that hidden count could be recovered by subtraction, so a second cell is hidden too: the
 smallest shown part whose count is >= 11 (hiding a 0 would not help, a reader could assume it),
-else the total. Repeated until nothing changes, because a cell may sit in several groups (by
+else the total; a part that no figure shows (a nested difference, Cell.unshown) is taken first,
+as hiding it costs nothing. Repeated until nothing changes, because a cell may sit in several groups (by
 route, by registry, by dose band). A group membership is (group id, 'part' | 'total') for all the
 cell's counts, or (group id, role, fields) when only those counts add up (e.g. events of
 preferred terms sum to 'any adverse event', patients do not).
@@ -38,6 +39,7 @@ class Cell:
     counts: dict[str, int]
     groups: list[tuple] = field(default_factory=list)  # (group id, 'part' | 'total'[, fields])
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (denominator, numerator): n - k is a count
+    unshown: bool = False  # no figure shows it (a nested difference): hiding it costs nothing
 
 
 def complements(cell: Cell) -> list[int]:
@@ -71,10 +73,11 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
                     continue
                 if not hid[0].counts.get(f):
                     continue  # a hidden zero reveals nothing
-                candidates = sorted((m.counts[f], str(m.key), m) for m, r in involved
+                # a cell no figure shows is hidden first (free), then the smallest shown part
+                candidates = sorted((not m.unshown, m.counts[f], str(m.key), m) for m, r in involved
                                     if r == "part" and m.key not in hidden and (m.counts[f] or 0) > HIGH)
                 if candidates:
-                    hidden.add(candidates[0][2].key)
+                    hidden.add(candidates[0][3].key)
                 else:
                     totals = [m for m, r in involved if r == "total" and m.key not in hidden]
                     if not totals:
