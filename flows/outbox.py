@@ -91,6 +91,9 @@ def post_events(events: list[dict], timeout: float = 10.0) -> None:
         client.request("POST", "/events", json=body, timeout=timeout).raise_for_status()
 
 
+_PAGE = 50  # the API's largest page of events
+
+
 def stored_ids(events: list[dict], timeout: float = 10.0) -> set[str]:
     """The ids among these events that the Prefect API's event store holds (POST /events/filter by
     id, over the span of their `occurred` times, which may be days old for a row that waited)."""
@@ -113,8 +116,6 @@ def stored_ids(events: list[dict], timeout: float = 10.0) -> set[str]:
             found.update(str(e["id"]) for e in r.json()["events"])
     return found
 
-
-_PAGE = 50  # the API's largest page of events
 
 
 def wait_stored(events: list[dict], confirm: Callable[[list[dict]], set[str]], wait: float,

@@ -265,11 +265,10 @@ class Content:
         # shown: the difference (patients treated before the month only) is a count (s8b review: 156 of
         # 161 patients, 5 treated in January only). Earlier months show their sessions only (the chart).
         for r in df[df.period == self.month].drop_duplicates(["drug", "route"]).itertuples():
-            self._nest(("exposure", r.drug, r.route, "cumulative"), ("exposure", r.drug, r.route, self.month),
-                       f"nest-month-exposure-{r.drug}-{r.route}")
+            self._nest(("exposure", r.drug, r.route, "cumulative"), ("exposure", r.drug, r.route, self.month))
         for r in monthly[monthly.period != self.month].itertuples():
             self._nest(("exposure", r.drug, r.route, "cumulative"), ("exposure", r.drug, r.route, r.period),
-                       f"nest-month-exposure-{r.drug}-{r.route}-{r.period}", ("sessions",))
+                       ("sessions",))
         self.sections.append(s)
 
     def efficacy(self):
@@ -492,7 +491,7 @@ class Content:
         for (drug, route, period), key in self._ae_den.items():
             outer = self._ae_den.get((drug, route, "cumulative"))
             if period != "cumulative" and outer:
-                self._nest(outer, key, f"nest-month-ae-exposed-{drug}-{route}")
+                self._nest(outer, key)
         return self._ae_den
 
     def _ae_table(self, sec, title, where, periods, forest=False, note=""):
@@ -543,7 +542,7 @@ class Content:
         for r in df[df.period == self.month].itertuples():
             if "cumulative" in periods:
                 self._nest((sec, r.level, r.term, r.drug, r.route, "cumulative"), (sec, r.level, r.term, r.drug, r.route, r.period),
-                           f"nest-month-{sec}-{r.level}-{r.term}-{r.drug}-{r.route}", AE_NESTED)
+                           AE_NESTED)
         # Events of the preferred terms add up to 'any adverse event' when every term with an event is
         # shown: then they form an additive group (events only; a patient can have several terms).
         pt, anyr = df[df.level == "pt"], df[df.level == "any"]
@@ -580,7 +579,7 @@ class Content:
                     self.count("safety", "sae_events", st + "; period=cumulative", r.cumulative,
                                groups=[("sae-cumulative", "part")])]
             # the month's SAEs of a term and criterion are some of its cumulative ones (_nest)
-            self._nest(figs[1].cell, figs[0].cell, f"nest-month-sae-{i}", ("n",))
+            self._nest(figs[1].cell, figs[0].cell, ("n",))
             # the term is printed only beside a shown count (one SAE of a rare term may identify a patient)
             ts.rows.append([Guarded(r.meddra_pt, figs, f"suppressed term {i}", zero_is_silent=True), r.criteria, *figs])
         if len(sae):
@@ -588,7 +587,7 @@ class Content:
                                  groups=[(f"sae-{self.month}", "total")]),
                       self.count("safety", "sae_events", "term=all; period=cumulative", int(sae.cumulative.sum()),
                                  groups=[("sae-cumulative", "total")])]
-            self._nest(allsae[1].cell, allsae[0].cell, "nest-month-sae-all", ("n",))
+            self._nest(allsae[1].cell, allsae[0].cell, ("n",))
             ts.rows.append(["All SAEs", "", *allsae])
         s.tables.append(ts)
         for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (REMS / label thresholds)"),
@@ -604,7 +603,7 @@ class Content:
             vals = {r.period: r.alerts for r in g.itertuples()}
             figs = [self.count("safety", "suicidality_alerts", f"rule={rule}; period={p}", vals.get(p, 0))
                     for p in (self.month, "cumulative")]
-            self._nest(figs[1].cell, figs[0].cell, f"nest-month-alerts-{rule}", ("n",))  # the month's among the cumulative
+            self._nest(figs[1].cell, figs[0].cell, ("n",))  # the month's among the cumulative
             ta.rows.append([rule] + figs)
         s.tables.append(ta)
         self.sections.append(s)
@@ -652,18 +651,18 @@ class Content:
             if period != "cumulative":
                 for b, inner in by.items():
                     if b in cum:
-                        self._nest(cum[b], inner, f"nest-month-{domain}-{b}-{drug}-{route}", (unit, "patients"))
+                        self._nest(cum[b], inner, (unit, "patients"))
         for (measure, drug, route), by in flags.items():
             if self.month in by and "cumulative" in by:
-                self._nest(by["cumulative"], by[self.month], f"nest-month-flag-{domain}-{measure}-{drug}-{route}", FLAG_NESTED)
+                self._nest(by["cumulative"], by[self.month], FLAG_NESTED)
         if unit == "sessions":  # sessions evaluable are some of the group's sessions (its AE denominators)
             for grp_key, by in dens.items():
                 for outer in self._ae_den_keys(grp_key):
                     for b, inner in by.items():
-                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
+                        self._nest(outer, inner)
                 for outer_b, inner_b in NESTED.get(domain, ()):
                     if outer_b in by and inner_b in by:
-                        self._nest(by[outer_b], by[inner_b], f"nest-{domain}-{inner_b}-in-{outer_b}-{'-'.join(grp_key)}")
+                        self._nest(by[outer_b], by[inner_b])
         else:  # suicidality: a patient with an on-treatment screen by the month's end was treated by then,
             # in the group of their first session, so patients evaluable are some of the group's cumulative
             # patients exposed. Not in the month: a screen in it may follow a session of an earlier month.
@@ -672,10 +671,10 @@ class Content:
                     continue
                 for outer in self._ae_den_keys(grp_key):
                     for b, inner in by.items():
-                        self._nest(outer, inner, f"nest-{domain}-{b}-{'-'.join(grp_key)}")
+                        self._nest(outer, inner)
         return t
 
-    def _nest(self, outer, inner, gid, fields=("patients", "sessions")) -> None:
+    def _nest(self, outer, inner, fields=("patients", "sessions")) -> None:
         """`inner` counts some of what `outer` counts (sessions with a post-dose BP among those with a pre-dose
         one; a month's patients among the cumulative ones): the difference is a count too, which a reader
         gets by subtraction when both are shown. It is a cell of its own that no figure shows, in an
@@ -689,7 +688,9 @@ class Content:
         fields = tuple(f for f in fields if f in o and f in i and o[f] >= i[f])
         if not fields:
             return
-        diff = self.book.cell(("nested",) + inner + ("in",) + outer, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
+        key = ("nested",) + inner + ("in",) + outer
+        gid = repr(key)  # one group per nested pair
+        diff = self.book.cell(key, {f: o[f] - i[f] for f in fields}, [(gid, "part", fields)])
         # no figure shows it: when one of the two shown cells is hidden, hiding the difference is enough
         self.book.cells[diff].unshown = True
         self.book.cell(inner, {}, [(gid, "part", fields)])

@@ -62,10 +62,8 @@ def sql_literal(value) -> str:
 def registry_zones(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None) -> dict[str, str]:
     """registry -> IANA zone, for registries whose latest loaded export (up to --as-of) was read in a
     zone other than UTC. Empty for a warehouse from before migration 0005."""
-    from warehouse.migrate import has_table
-
     pre = f"{catalog}." if catalog else ""
-    if not has_table(con, "ops", "loads", catalog or None) or not con.execute(
+    if not con.execute(
             "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'ops' AND table_name = 'loads' "
             "AND column_name = 'timezone'" + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")
     ).fetchone()[0]:

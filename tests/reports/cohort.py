@@ -134,6 +134,19 @@ def refresh_core(con) -> None:
                     f"WHERE op = 'upsert'")
 
 
+def frames_warehouse(path: Path, frames: dict[str, list[dict]], exported_at: datetime, registry: str = "reg-a") -> Path:
+    """A warehouse holding `frames` (table -> rows) as one loaded export of `registry`."""
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    for table, rows in frames.items():
+        _insert(con, table, rows, 1, exported_at)
+    _ledger(con, 1, registry, exported_at)
+    refresh_core(con)
+    con.close()
+    return path
+
+
 def build_warehouse(path: Path, with_correction: bool = True) -> Path:
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")

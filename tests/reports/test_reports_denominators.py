@@ -25,8 +25,7 @@ import duckdb
 import pytest
 
 from reports.suppression import is_small
-from tests.reports.cohort import _insert, _ledger, cohort_frames, refresh_core
-from warehouse.migrate import migrate
+from tests.reports.cohort import cohort_frames, frames_warehouse
 
 # -- a cohort with two small ketamine groups -----------------------------------------------------
 
@@ -44,9 +43,6 @@ def build_small_groups(path):
     rise at the first session of oral 76-78: the same for the post-dose BP measures, whose sessions
     and patients evaluable are one number per group. Three sessions of IM patient 60 have a pre-dose
     BP only: IM's sessions minus its sessions with a post-dose BP is 3."""
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    migrate(con)
     t = cohort_frames("reg-a", 100, 84)
     idx = lambda key: int(key.rsplit("-", 1)[1][:3]) if "-iv-" in key else None
     shift = timedelta(days=35)
@@ -85,13 +81,7 @@ def build_small_groups(path):
     for i in list(range(30)) + [76, 77, 78]:
         ae(i, 1, "Headache", 0)
         ae(i, 2, "Vertigo", 0 if i < 30 else 28)
-    e1 = datetime(2025, 5, 1, 23, tzinfo=timezone.utc)
-    for table, rows in t.items():
-        _insert(con, table, rows, 1, e1)
-    _ledger(con, 1, "reg-a", e1)
-    refresh_core(con)
-    con.close()
-    return path
+    return frames_warehouse(path, t, datetime(2025, 5, 1, 23, tzinfo=timezone.utc))
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import duckdb
 import pytest
 
 from reports.marts import build_in_memory
-from tests.reports.cohort import _insert, _ledger, refresh_core
-from warehouse.migrate import migrate
+from tests.reports.cohort import frames_warehouse
 
 UTC = timezone.utc
 
@@ -53,15 +52,7 @@ def _patients_with(sessions: dict[str, list[date]], **kw):
 
 
 def _warehouse(path, frames, exported_at=datetime(2025, 7, 31, 23, tzinfo=UTC)):
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    migrate(con)
-    for table, rows in frames.items():
-        _insert(con, table, rows, 1, exported_at)
-    _ledger(con, 1, "reg-a", exported_at)
-    refresh_core(con)
-    con.close()
-    return path
+    return frames_warehouse(path, frames, exported_at)
 
 
 def _report(path, month):
