@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reports import derivation
+
 LOW, HIGH = 1, 10
 
 
@@ -55,11 +57,60 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
     """Keys of the cells to hide. `forced`: keys hidden whatever their counts (primary too, so
     complementary suppression protects them)."""
     hidden = {c.key for c in cells if needs_primary(c)} | set(forced)
+    protected = set(forced)
     groups: dict[str, list[tuple[Cell, str, tuple | None]]] = {}
     for c in cells:
         for g in c.groups:
             gid, role = g[0], g[1]
             groups.setdefault(gid, []).append((c, role, tuple(g[2]) if len(g) > 2 else None))
+    model = derivation.Model(cells)
+    unresolved: set = set()
+    while True:
+        _one_hidden(groups, hidden)
+        found = [lk for lk in derivation.leaks(model, hidden, protected, is_small) if lk not in unresolved]
+        if not found:
+            return hidden
+        # one leak per component a round: hiding a cell changes its component's solutions
+        done: set = set()
+        for leak in found:
+            if leak.scope & done:
+                continue
+            extra = _resolve(model, hidden, leak)
+            if extra is None:
+                unresolved.add(leak)  # nothing left to hide beside it
+            else:
+                hidden.add(extra)
+                done |= leak.scope
+
+
+def _resolve(model, hidden: set, leak) -> tuple | None:
+    """The cell to hide so that `leak` is no longer determined: of the cells shown in the groups of
+    the leaking cells, the first (smallest part above 10, then a total) whose hiding frees it, else
+    the first (the next round looks again)."""
+    keys = set(leak.keys)
+    cands = []
+    for gid, ms in model.groups.items():
+        for f in leak.fields:
+            inv = derivation.involved(ms, f)
+            if not any(m.cell.key in keys for m in inv):
+                continue
+            for m in inv:
+                c = m.cell
+                if c.key in hidden or c.unshown or c.key in keys:
+                    continue
+                if m.role == "part" and (c.counts[f] or 0) > HIGH:
+                    cands.append((0, c.counts[f], repr(c.key), c.key))
+                elif m.role == "total":
+                    cands.append((1, c.counts[f], repr(c.key), c.key))
+    cands = sorted(set(cands))
+    for *_, key in cands[:8]:
+        if not derivation.still_determined(model, hidden | {key}, leak):
+            return key
+    return cands[0][3] if cands else None
+
+
+def _one_hidden(groups: dict, hidden: set) -> None:
+    """Within each group: exactly one hidden non-zero count gets a second cell hidden beside it."""
     changed = True
     while changed:
         changed = False
@@ -84,4 +135,3 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
                         continue
                     hidden.add(totals[0].key)
                 changed = True
-    return hidden
