@@ -44,6 +44,8 @@ AE_PAIRS = [("patients_with_event", "new_patients")]
 # cell's likewise (units and patients flagged, units not flagged: a unit is flagged or not once; not
 # patients not flagged: one not flagged in the month may have been before).
 AE_NESTED = ("patients_with_event", "events", "new_patients")
+# The counts of a preferred term's (label group's) cell that are some of its label group's ('any's).
+AE_IN_TERMS = ("patients_with_event", "events")
 FLAG_NESTED = ("flagged", "units_not_flagged", "patients_flagged")
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
@@ -208,11 +210,14 @@ class Content:
             tt = Table(title, ["Drug / route", dim.replace("_", " "), "Patients", "Sessions", "Patient-years"])
             for r in d.itertuples():
                 st = f"group={_grp(r.drug, r.route)}; {dim}={r.v}; period=cumulative"
-                # bands (phases) of a route add up to the route's cumulative row: one additive group
+                # bands (phases) of a route add up to the route's cumulative row in sessions: one additive
+                # group; in patients they do not (a patient dosed at 56 and at 84 mg is in both), but each
+                # band's patients are some of the route's (nested below: 155 - 152 = 3 never dosed at 56 mg)
                 gid = f"exposure-{dim}-{r.drug} {r.route}"
-                self.book.cell(("exposure", r.drug, r.route, "cumulative"), {}, [(gid, "total")])
+                self.book.cell(("exposure", r.drug, r.route, "cumulative"), {}, [(gid, "total", ("sessions",))])
                 key = self.book.cell(("exposure", dim, r.drug, r.route, r.v), {"patients": r.patients, "sessions": r.sessions},
-                                     [(gid, "part")])
+                                     [(gid, "part", ("sessions",))])
+                self._nest(("exposure", r.drug, r.route, "cumulative"), key, ("patients",))
                 tt.rows.append([_grp(r.drug, r.route), r.v, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
                                 self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key),
                                 self.book.add("exposure", "patient_years", st, r.patients, r.patient_years, cell=key, kind="py")])
@@ -543,6 +548,16 @@ class Content:
             if "cumulative" in periods:
                 self._nest((sec, r.level, r.term, r.drug, r.route, "cumulative"), (sec, r.level, r.term, r.drug, r.route, r.period),
                            AE_NESTED)
+        # A label group's patients with an event and events are some of 'any adverse event''s, and those
+        # of a preferred term some of its label group's (when every event of the term is in it:
+        # ae_rates.in_label_group) and of 'any''s: nested, so e.g. a label group's 45 patients beside its
+        # listed term's 41 do not show the 4 with another term of the group. Not new patients: a first
+        # onset of a term need not be the first of its group.
+        for r in df[df.period.isin(periods) & (df.level != "any")].itertuples():
+            inner = (sec, r.level, r.term, r.drug, r.route, r.period)
+            self._nest((sec, "any", "Any adverse event", r.drug, r.route, r.period), inner, AE_IN_TERMS)
+            if r.level == "pt" and isinstance(r.in_label_group, str):
+                self._nest((sec, "label_group", r.in_label_group, r.drug, r.route, r.period), inner, AE_IN_TERMS)
         # Events of the preferred terms add up to 'any adverse event' when every term with an event is
         # shown: then they form an additive group (events only; a patient can have several terms).
         pt, anyr = df[df.level == "pt"], df[df.level == "any"]

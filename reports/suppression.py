@@ -64,49 +64,53 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
             gid, role = g[0], g[1]
             groups.setdefault(gid, []).append((c, role, tuple(g[2]) if len(g) > 2 else None))
     model = derivation.Model(cells)
-    unresolved: set = set()
-    while True:
-        _one_hidden(groups, hidden)
-        found = [lk for lk in derivation.leaks(model, hidden, protected, is_small) if lk not in unresolved]
-        if not found:
-            return hidden
+    # the one-hidden rule within each group, then whatever all groups together still determine
+    _one_hidden(groups, hidden)
+    found = derivation.leaks(model, hidden, protected, is_small)
+    while found:
         # one leak per component a round: hiding a cell changes its component's solutions
         done: set = set()
+        left = []
         for leak in found:
             if leak.scope & done:
+                left.append(leak)
                 continue
             extra = _resolve(model, hidden, leak)
-            if extra is None:
-                unresolved.add(leak)  # nothing left to hide beside it
-            else:
+            if extra is not None:  # None: nothing left to hide beside it
                 hidden.add(extra)
                 done |= leak.scope
+                left.append(leak)
+        _one_hidden(groups, hidden)
+        found = derivation.recheck(model, hidden, left)
+    return hidden
 
 
 def _resolve(model, hidden: set, leak) -> tuple | None:
     """The cell to hide so that `leak` is no longer determined: of the cells shown in the groups of
-    the leaking cells, the first (smallest part above 10, then a total) whose hiding frees it, else
-    the first (the next round looks again)."""
-    keys = set(leak.keys)
-    cands = []
-    for gid, ms in model.groups.items():
-        for f in leak.fields:
-            inv = derivation.involved(ms, f)
-            if not any(m.cell.key in keys for m in inv):
-                continue
-            for m in inv:
-                c = m.cell
-                if c.key in hidden or c.unshown or c.key in keys:
+    the leaking cells (else in any group of its component), the first (smallest part above 10, then
+    a total) whose hiding frees it, else the first (the next round looks again)."""
+    for near in (set(leak.keys), set(leak.scope)):
+        cands = set()
+        for ms in model.groups.values():
+            for f in leak.fields:
+                inv = derivation.involved(ms, f)
+                if not any(m.cell.key in near for m in inv):
                     continue
-                if m.role == "part" and (c.counts[f] or 0) > HIGH:
-                    cands.append((0, c.counts[f], repr(c.key), c.key))
-                elif m.role == "total":
-                    cands.append((1, c.counts[f], repr(c.key), c.key))
-    cands = sorted(set(cands))
-    for *_, key in cands[:8]:
-        if not derivation.still_determined(model, hidden | {key}, leak):
-            return key
-    return cands[0][3] if cands else None
+                for m in inv:
+                    c = m.cell
+                    if c.key in hidden or c.unshown:
+                        continue
+                    if m.role == "part" and (c.counts[f] or 0) > HIGH:
+                        cands.add((0, c.counts[f], repr(c.key), c.key))
+                    elif m.role == "total":
+                        cands.add((1, c.counts[f], repr(c.key), c.key))
+        ordered = sorted(cands)
+        for *_, key in ordered[:8]:
+            if not derivation.still_determined(model, hidden | {key}, leak):
+                return key
+        if ordered:
+            return ordered[0][3]
+    return None
 
 
 def _one_hidden(groups: dict, hidden: set) -> None:

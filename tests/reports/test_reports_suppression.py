@@ -204,6 +204,8 @@ def _solvable_problems(cells, hidden):
         rows, sums = [], []
         for gid, members in groups.items():
             inv = [(c, r) for c, r, fs in members if f in c.counts and (fs is None or f in fs)]
+            if not any(r == "part" for _, r in inv):
+                continue  # no part counts this field: the group says nothing of it
             for t in [c for c, r in inv if r == "total"]:
                 row = [0] * len(unknown)
                 for c, r in inv:

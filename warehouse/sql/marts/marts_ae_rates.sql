@@ -123,13 +123,22 @@ WITH sp AS (
     FROM exx
     GROUP BY GROUPING SETS ((registry_id, grp_drug, grp_route, level, term, period), (grp_drug, grp_route, level, term, period),
                             (registry_id, level, term, period), (level, term, period))
-), terms AS (SELECT DISTINCT level, term FROM int_ae_terms)
+), terms AS (SELECT DISTINCT level, term FROM int_ae_terms),
+-- A preferred term's label group when every event of the term is in it: then its patients and events
+-- are some of the label group's, which the report protects as nested counts (reports.content).
+in_group AS (
+    SELECT pt AS term,
+           CASE WHEN count(*) = count(label_group) AND count(DISTINCT label_group) = 1 THEN any_value(label_group) END AS in_label_group
+    FROM int_ae WHERE treatment_emergent GROUP BY pt
+)
 SELECT d.registry_id, d.drug, d.route, t.level, t.term, d.period,
        d.patients_exposed, d.sessions, d.patient_years,
        coalesce(n.patients_with_event, 0) AS patients_with_event, coalesce(n.events, 0) AS events,
        coalesce(np.new_patients_with_event, 0) AS new_patients_with_event,
-       greatest(d.patient_years - coalesce(x.py_excluded, 0), 0) AS py_at_risk
+       greatest(d.patient_years - coalesce(x.py_excluded, 0), 0) AS py_at_risk,
+       g.in_label_group
 FROM denom d CROSS JOIN terms t
+LEFT JOIN in_group g ON t.level = 'pt' AND g.term = t.term
 LEFT JOIN num n ON n.registry_id = d.registry_id AND n.drug = d.drug AND n.route = d.route AND n.period = d.period
                AND n.level = t.level AND n.term = t.term
 LEFT JOIN newp np ON np.registry_id = d.registry_id AND np.drug = d.drug AND np.route = d.route AND np.period = d.period
