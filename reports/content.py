@@ -329,6 +329,15 @@ class Content:
                 traj.append((grp, r.week, ms))
                 resp.append((grp, r.week, row[4]))
             s.tables.append(t)
+            # The patients followed to a later week are some of those followed to an earlier one (a
+            # later window ends later: int_followup), so every two weeks' difference is a count (those
+            # whose follow-up ended between them): nested, each pair, since with week 2 hidden the
+            # difference of weeks 1 and 4 would still be shown.
+            for (drug, route), g in d.groupby(["drug", "route"], sort=False):
+                weeks = sorted(int(w) for w in g.week)
+                for i, w1 in enumerate(weeks):
+                    for w2 in weeks[i + 1:]:
+                        self._nest(("eff", inst, drug, route, w1), ("eff", inst, drug, route, w2), ("n_followed",))
             s.charts.append(lambda traj=traj, label=label: charts.trajectories(traj, f"{label}: mean score by week (95 % CI)", "score"))
             s.charts.append(lambda resp=resp, label=label: charts.trajectories(resp, f"{label}: response rate by week (95 % CI)", "pct"))
         km = self.q("SELECT * FROM marts.km_summary WHERE registry_id = ? ORDER BY outcome DESC, instrument, drug = 'all', drug, route",
