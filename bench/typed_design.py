@@ -199,7 +199,7 @@ def _line_fix(con, rej: str) -> str | None:
     return f"{rej}_cm"
 
 
-def prototype(export: Path, work: Path, key: bytes) -> dict:
+def prototype(export: Path, work: Path, key: bytes, threads: int | None = None) -> dict:
     m = json.loads((export / "manifest.json").read_text())
     reg, exp_id, files = m["registry_id"], m["export_id"], {f["table"]: f for f in m["files"]}
     steps: dict[str, float] = {}
@@ -218,7 +218,7 @@ def prototype(export: Path, work: Path, key: bytes) -> dict:
     hasher.start()
     t = time.perf_counter()
     con = duckdb.connect(config={"memory_limit": "1000MB", "temp_directory": str(work / "spill"),
-                                 "preserve_insertion_order": True})
+                                 "preserve_insertion_order": True, **({"threads": threads} if threads else {})})
     con.execute("SET TimeZone = 'UTC'")
     stage.install_macros(con)
     con.execute("SET VARIABLE exported_at = ?", [m["exported_at"]])
@@ -349,6 +349,8 @@ def main() -> None:
     ap.add_argument("--export", type=Path, required=True, help="an export folder (manifest.json and CSV files)")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a new temporary one)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON only")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="DuckDB threads for the prototype (default: DuckDB's, all cores); 1 gives its CPU cost per step")
     ap.add_argument("--skip-baseline", action="store_true",
                     help="prototype only (a smoke test on an export with malformed lines, which the baseline refuses)")
     args = ap.parse_args()
@@ -362,7 +364,7 @@ def main() -> None:
     out = {"rows": rows, "load_average": os.getloadavg(), "baseline": (
         {"seconds": float("nan"), "cpu_seconds": float("nan"), "peak_rss_mb": 0} if args.skip_baseline
         else baseline(args.export, work))}
-    out["prototype"] = prototype(args.export, work, key)
+    out["prototype"] = prototype(args.export, work, key, args.threads)
     out["load_average_after"] = os.getloadavg()
     out["ratio_baseline_over_prototype"] = round(out["baseline"]["seconds"] / out["prototype"]["seconds"], 3)
     if args.json:
