@@ -46,6 +46,7 @@ AE_PAIRS = [("patients_with_event", "new_patients")]
 AE_NESTED = ("patients_with_event", "events", "new_patients")
 # The counts of a preferred term's (label group's) cell that are some of its label group's ('any's).
 AE_IN_TERMS = ("patients_with_event", "events")
+LAB_SIGNAL = "ALT/AST >= 3x ULN (labs)"  # the one signal not made of adverse events (int_ae.sql)
 FLAG_NESTED = ("flagged", "units_not_flagged", "patients_flagged")
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
@@ -562,9 +563,11 @@ class Content:
         # ae_rates.in_label_group) and of 'any''s: nested, so e.g. a label group's 45 patients beside its
         # listed term's 41 do not show the 4 with another term of the group. Not new patients: a first
         # onset of a term need not be the first of its group.
-        for r in df[df.period.isin(periods) & (df.level != "any")].itertuples():
+        # Long-term signals are adverse-event terms too (all but the labs' ALT/AST signal), so they are
+        # nested in the safety table's 'Any adverse event' (built before this table).
+        for r in df[df.period.isin(periods) & (df.level != "any") & (df.term != LAB_SIGNAL)].itertuples():
             inner = (sec, r.level, r.term, r.drug, r.route, r.period)
-            self._nest((sec, "any", "Any adverse event", r.drug, r.route, r.period), inner, AE_IN_TERMS)
+            self._nest(("safety", "any", "Any adverse event", r.drug, r.route, r.period), inner, AE_IN_TERMS)
             if r.level == "pt" and isinstance(r.in_label_group, str):
                 self._nest((sec, "label_group", r.in_label_group, r.drug, r.route, r.period), inner, AE_IN_TERMS)
         # Events of the preferred terms add up to 'any adverse event' when every term with an event is

@@ -6,6 +6,8 @@
   which protected nothing here (56 + 34 is not 60, and nothing was small).
 - A label group's patients with an event (events) and those of a listed preferred term of it: 44
   IV patients with Sedation beside 40 with Somnolence tell that 4 had another sedation term only.
+- A long-term signal's patients (events) and those with any adverse event: 40 IV patients with
+  urinary symptoms beside 44 with any AE tell that 4 had other events only.
 - The patients followed to a later week and to an earlier one (a later window ends later): IV
   patients whose first session was on 25 January are followed to week 4 (day 35) but not to week 8
   (day 66) by the 1 April cut-off of the March report: 60 then 57 tells that 3 started last.
@@ -36,7 +38,9 @@ def report(tmp_path_factory):
         con.execute("UPDATE history.sessions SET dose_mg_per_kg = 0.8 WHERE (regexp_matches(session_id, "
                     "'^reg-a-iv-0[0-2][0-9]-s1$')) OR regexp_matches(session_id, '^reg-a-iv-05[6-9]-')")
         # Somnolence for IV patients 0-39, Stupor (also Sedation, too few events to be listed) for 40-43
-        for pt, pattern in (("Somnolence", "^reg-a-iv-0([0-3][0-9])$"), ("Stupor", "^reg-a-iv-04[0-3]$")):
+        # Dysuria (the Urinary symptoms signal, long-term table) for the same 40: 40 of 44 with any AE
+        for pt, pattern in (("Somnolence", "^reg-a-iv-0([0-3][0-9])$"), ("Stupor", "^reg-a-iv-04[0-3]$"),
+                            ("Dysuria", "^reg-a-iv-0([0-3][0-9])$")):
             con.execute(f"""INSERT INTO history.adverse_events
                 SELECT a.* REPLACE (p.patient_key || '-{pt}' AS ae_id, p.patient_key AS patient_key, lower('{pt}') AS term,
                                     '{pt}' AS meddra_pt, DATE '2025-02-10' AS onset_date)
@@ -96,6 +100,24 @@ def test_label_group_minus_its_preferred_term_is_not_shown_small(report):
     assert not leaks, leaks
 
 
+def test_any_adverse_event_minus_a_long_term_signal_is_not_shown_small(report):
+    rows = _rows(report["data"])
+    anyae = {}
+    for r in rows:
+        st = _stratum(r["stratum"])
+        if r["section"] == "safety" and st.get("level") == "any":
+            anyae[(st["group"], st["period"], r["measure"])] = r
+    leaks = []
+    for r in rows:
+        st = _stratum(r["stratum"])
+        if r["section"] == "long_term" and r["measure"] in ("patients_with_event", "events") \
+                and st.get("term") != "ALT/AST >= 3x ULN (labs)":
+            outer = anyae.get((st["group"], st["period"], r["measure"]))
+            if outer:
+                leaks += _small_differences(outer, r)
+    assert not leaks, leaks
+
+
 def test_patients_followed_to_two_weeks_do_not_differ_by_a_small_count(report):
     followed = {}
     for r in _rows(report["data"]):
@@ -115,5 +137,5 @@ def test_the_planted_terms_are_listed(report):
     """The checks above have something to check: Somnolence is listed (more than 10 events, shown
     in some row), and the IV route's and the 0.5 mg/kg band's patients are shown in some report
     (here or, on the old code, both: 60 and 56)."""
-    terms = {_stratum(r["stratum"]).get("term") for r in _rows(report["data"]) if r["section"] == "safety"}
-    assert {"Somnolence", "Sedation"} <= terms
+    terms = {_stratum(r["stratum"]).get("term") for r in _rows(report["data"]) if r["section"] in ("safety", "long_term")}
+    assert {"Somnolence", "Sedation", "Urinary symptoms"} <= terms
