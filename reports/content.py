@@ -195,14 +195,21 @@ class Content:
                 pts = int(r.patients.iloc[0]) if len(r) else 0
                 ses = int(r.sessions.iloc[0]) if len(r) else 0
                 py = float(r.patient_years.iloc[0]) if len(r) else 0.0
+                # routes add up to 'all groups' in sessions; in patients they do not (drug and route are
+                # each session's: a patient treated IV and intranasally is in both rows), but each
+                # route's patients are some of all patients (nested below)
                 gid = ("exposure-route", p)
                 role = "total" if drug == "all" else "part"
-                key = self.book.cell(("exposure", drug, route, p), {"patients": pts, "sessions": ses}, [(str(gid), role)])
+                key = self.book.cell(("exposure", drug, route, p), {"patients": pts, "sessions": ses},
+                                     [(str(gid), role, ("sessions",))])
                 st = f"group={_grp(drug, route)}; period={p}"
                 row += [self.book.add("exposure", "patients", st, pts, pts, cell=key),
                         self.book.add("exposure", "sessions", st, ses, ses, cell=key),
                         self.book.add("exposure", "patient_years", st, pts, py, cell=key, kind="py")]
             t.rows.append(row)
+        for drug, route in df[df.drug != "all"][["drug", "route"]].drop_duplicates().itertuples(index=False):
+            for p in (self.month, "cumulative"):
+                self._nest(EXPOSURE_ALL + (p,), ("exposure", drug, route, p), ("patients",))
         s.tables.append(t)
         for dim, title in (("dose_band", "By dose band (cumulative)"), ("phase", "By phase (cumulative)")):
             d = self.q(f"SELECT drug, route, {dim} AS v, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? "

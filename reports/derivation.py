@@ -226,9 +226,9 @@ class FieldSystem:
 def leaks(model: Model, hidden: set, protected: set, small) -> list[Leak]:
     """Every determined count that must not be: a hidden or unshown cell's count in 1..10 (or any
     non-zero count of a protected cell: one an earlier report would let one derive), a hidden cell's
-    complement n - k in 1..10 with both n and k determined, and the sum of a group's hidden parts in
-    1..10 (those parts together are a count too). Ordered by field and key, so suppression's choices
-    do not depend on set order."""
+    complement n - k in 1..10 with both n and k determined, and any sum of a group's hidden parts (or
+    of their complements) in 1..10 (those parts together are a count too). Ordered by field and key,
+    so suppression's choices do not depend on set order."""
     unknown = hidden | model.unshown
     cells = [c for c in model.cells if c.key in unknown]
     if not cells:
@@ -246,15 +246,43 @@ def leaks(model: Model, hidden: set, protected: set, small) -> list[Leak]:
                     and systems[n].determined([c.key]) and systems[k].determined([c.key]):
                 out.append(Leak((n, k), (c.key,), c.counts[n] - c.counts[k], None,
                                 systems[n].scope(c.key) | systems[k].scope(c.key)))
-    for f, fs in systems.items():
-        for gid, inv in sorted(fs.inv.items()):
-            parts = sorted({m.cell.key for m in inv if m.role == "part" and m.cell.key in fs.unknown}, key=repr)
-            if len(parts) < 2:
-                continue  # one hidden part: the single-cell check above
-            total = sum(fs.value[k] for k in parts)
-            if small(total) and fs.determined(parts):
-                out.append(Leak((f,), tuple(parts), total, gid, fs.scope(*parts)))
+    # Several hidden parts of one group together are a count too (patients of either stratum), and
+    # so is their complement sum (patients of either stratum without the event): any such subset
+    # whose sum is 1..10 must not be determined, in each field it needs.
+    by_key = {c.key: c for c in model.cells}
+    for gid in sorted({g for fs in systems.values() for g in fs.inv}):
+        quantities = [((f,), {k: fs.value[k] for k in _hidden_parts(fs, gid)}) for f, fs in systems.items()]
+        pairs = sorted({p for f, fs in systems.items() for k in _hidden_parts(fs, gid) for p in by_key[k].pairs})
+        for n, k in pairs:
+            if n in systems and k in systems:
+                both = set(_hidden_parts(systems[n], gid)) & set(_hidden_parts(systems[k], gid))
+                quantities.append(((n, k), {x: systems[n].value[x] - systems[k].value[x] for x in both}))
+        for fields, values in quantities:
+            for subset in _small_subsets(values, small):
+                if all(systems[f].determined(subset) for f in fields):
+                    scope = frozenset().union(*(systems[f].scope(*subset) for f in fields))
+                    out.append(Leak(fields, subset, sum(values[x] for x in subset), gid, scope))
     return out
+
+
+def _hidden_parts(fs: "FieldSystem", gid: str) -> list:
+    return sorted({m.cell.key for m in fs.inv.get(gid, ()) if m.role == "part" and m.cell.key in fs.unknown}, key=repr)
+
+
+SUBSETS = 4096  # at most this many subsets of one group's small hidden parts are tried (then pairs only)
+
+
+def _small_subsets(values: dict, small) -> list[tuple]:
+    """The subsets (two parts or more) of these hidden parts whose values sum to 1..10; only parts of
+    0..10 can be in one. Groups have a handful of parts; a group with more than 12 small hidden parts
+    is tried by pairs only."""
+    import itertools
+
+    few = sorted((k for k, v in values.items() if 0 <= v and (v == 0 or small(v))), key=repr)
+    if len(values) < 2 or len(few) < 2:
+        return []
+    sizes = range(2, len(few) + 1) if 2 ** len(few) <= SUBSETS else range(2, 3)
+    return [c for r in sizes for c in itertools.combinations(few, r) if small(sum(values[k] for k in c))]
 
 
 def still_determined(model: Model, hidden: set, leak: Leak) -> bool:
@@ -276,4 +304,20 @@ def recheck(model: Model, hidden: set, found: list[Leak]) -> list[Leak]:
         if all(systems[f].determined(lk.keys) for f in lk.fields):
             scope = frozenset().union(*(systems[f].scope(*lk.keys) for f in lk.fields))
             out.append(Leak(lk.fields, lk.keys, lk.value, lk.group, scope))
+    return out
+
+
+def determined_counts(cells, hidden: set) -> dict[tuple, dict[str, int]]:
+    """{key: {field: count}} of the hidden (and unshown) cells whose counts the shown ones determine:
+    a report gives those away as surely as the ones it prints, so the ledger records them too
+    (a later report showing 23 where this one let a reader compute 20 would give away 3)."""
+    model = Model(cells)
+    unknown = hidden | model.unshown
+    fields = sorted({f for c in cells if c.key in unknown for f in c.counts})
+    out: dict = {}
+    for f in fields:
+        fs = model.system(f, hidden)
+        for k in sorted(fs.unknown, key=repr):
+            if fs.determined([k]):
+                out.setdefault(k, {})[f] = int(fs.value[k])
     return out

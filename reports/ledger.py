@@ -103,8 +103,16 @@ def shown_counts(cells: Iterable[Cell], hidden: set[tuple], scope: str,
                  aliases: dict | None = None) -> list[tuple[str, str, str, int]]:
     """(scope, cell id, count name, value) of every cell not hidden (and its aliases): what the report
     publishes. A shown cell's counts are all taken as published (those only in a rate's n are too),
-    which can only hide more later."""
-    return [(*k, v) for k, v in entries([c for c in cells if c.key not in hidden], scope, aliases).items()]
+    which can only hide more later. So are the counts of hidden cells that the shown ones determine
+    (reports.derivation: a reader gets them by solving the report's groups), with the complements of
+    those whose n and k are both determined."""
+    from reports.derivation import determined_counts
+
+    cells = list(cells)
+    shown = [c for c in cells if c.key not in hidden]
+    derived = determined_counts(cells, hidden)
+    solved = [Cell(c.key, {f: c.counts[f] for f in derived[c.key]}, [], c.pairs) for c in cells if c.key in derived]
+    return [(*k, v) for k, v in entries(shown + solved, scope, aliases).items()]
 
 
 def copy_published(con, catalog: str, scope: str) -> None:

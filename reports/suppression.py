@@ -21,11 +21,13 @@ preferred terms sum to 'any adverse event', patients do not).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from reports import derivation
 
 LOW, HIGH = 1, 10
+log = logging.getLogger(__name__)
 
 
 def is_small(v) -> bool:
@@ -76,19 +78,28 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
                 left.append(leak)
                 continue
             extra = _resolve(model, hidden, leak)
-            if extra is not None:  # None: nothing left to hide beside it
-                hidden.add(extra)
-                done |= leak.scope
-                left.append(leak)
+            if not extra:
+                # only with counts that contradict their groups (a determined value that is not the
+                # count): nothing beside the leak is shown, so nothing hiding more could change
+                log.warning("suppression: a count is determined by cells that are all hidden, so the marts' "
+                            "counts contradict their groups (%d-cell leak left as it is)", len(leak.keys))
+                continue
+            hidden.update(extra)
+            done |= leak.scope
+            left.append(leak)
         _one_hidden(groups, hidden)
         found = derivation.recheck(model, hidden, left)
+        if not found:  # a last full check: cheap, and no argument about what cannot reappear is needed
+            found = derivation.leaks(model, hidden, protected, is_small)
     return hidden
 
 
-def _resolve(model, hidden: set, leak) -> tuple | None:
-    """The cell to hide so that `leak` is no longer determined: of the cells shown in the groups of
+def _resolve(model, hidden: set, leak) -> set:
+    """The cells to hide so that `leak` is no longer determined: of the cells shown in the groups of
     the leaking cells (else in any group of its component), the first (smallest part above 10, then
-    a total) whose hiding frees it, else the first (the next round looks again)."""
+    a total) whose hiding frees it, else the first (the next round looks again); failing those,
+    every cell shown in those groups."""
+    shown_near: set = set()
     for near in (set(leak.keys), set(leak.scope)):
         cands = set()
         for ms in model.groups.values():
@@ -100,6 +111,7 @@ def _resolve(model, hidden: set, leak) -> tuple | None:
                     c = m.cell
                     if c.key in hidden or c.unshown:
                         continue
+                    shown_near.add(c.key)
                     if m.role == "part" and (c.counts[f] or 0) > HIGH:
                         cands.add((0, c.counts[f], repr(c.key), c.key))
                     elif m.role == "total":
@@ -107,10 +119,10 @@ def _resolve(model, hidden: set, leak) -> tuple | None:
         ordered = sorted(cands)
         for *_, key in ordered[:8]:
             if not derivation.still_determined(model, hidden | {key}, leak):
-                return key
+                return {key}
         if ordered:
-            return ordered[0][3]
-    return None
+            return {ordered[0][3]}
+    return shown_near
 
 
 def _one_hidden(groups: dict, hidden: set) -> None:

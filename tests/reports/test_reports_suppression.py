@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -190,13 +192,17 @@ def _rank(rows):
 def _solvable_problems(cells, hidden):
     """What a reader solving every group's equation at once learns: a hidden (or unshown) count in
     1..10 that the shown counts determine, a hidden cell's complement n - k in 1..10 with n and k both
-    determined, or a group's hidden parts whose sum (a count of its own) is 1..10 and determined.
+    determined, or some of a group's hidden parts whose sum (a count of its own), or the sum of their
+    complements n - k, is 1..10 and determined.
     A combination is determined when adding it to the equations does not raise their rank."""
     groups = {}
     for c in cells:
         for g in c.groups:
             groups.setdefault(g[0], []).append((c, g[1], g[2] if len(g) > 2 else None))
     problems, determined = [], set()
+    group_parts: dict = {}  # gid -> field -> its hidden parts
+    solvers: dict = {}
+    cell_of = {c.key: c for c in cells}
     for f in sorted({f for c in cells for f in c.counts}):
         unknown = sorted((c.key for c in cells if f in c.counts and (c.key in hidden or c.unshown)), key=repr)
         col = {k: i for i, k in enumerate(unknown)}
@@ -218,6 +224,8 @@ def _solvable_problems(cells, hidden):
             parts = {c.key for c, r in inv if r == "part" and c.key in col}
             if len(parts) >= 2:
                 sums.append((gid, sorted(parts, key=repr)))
+        for gid, parts in sums:
+            group_parts.setdefault(gid, {})[f] = parts
         base = _rank(rows)
 
         def solved(keys):
@@ -231,10 +239,24 @@ def _solvable_problems(cells, hidden):
                 determined.add((k, f))
                 if is_small(value[k]):
                     problems.append((k, f, value[k]))
-        for gid, parts in sums:
-            total = sum(value[k] for k in parts)
-            if is_small(total) and solved(parts):
-                problems.append((gid, f, tuple(parts), total))
+        solvers[f] = (solved, value)
+        for gid, parts in sums:  # every subset of a group's hidden parts (two or more) is a count
+            for r in range(2, len(parts) + 1):
+                for sub in itertools.combinations(parts, r):
+                    total = sum(value[k] for k in sub)
+                    if is_small(total) and solved(sub):
+                        problems.append((gid, f, sub, total))
+    for gid, by_field in group_parts.items():  # and so is the sum of their complements n - k
+        pairs = {p for ps in by_field.values() for k in ps for p in cell_of[k].pairs}
+        for n, k in sorted(pairs):
+            if n not in by_field or k not in by_field:
+                continue
+            both = sorted(set(by_field[n]) & set(by_field[k]), key=repr)
+            for r in range(2, len(both) + 1):
+                for sub in itertools.combinations(both, r):
+                    total = sum(solvers[n][1][x] - solvers[k][1][x] for x in sub)
+                    if is_small(total) and solvers[n][0](sub) and solvers[k][0](sub):
+                        problems.append((gid, f"{n}-{k}", sub, total))
     for c in cells:
         if c.key in hidden:
             problems += [(c.key, f"{n}-{k}", c.counts[n] - c.counts[k]) for n, k in c.pairs
@@ -295,4 +317,30 @@ def test_nested_pairs_nothing_solvable(pairs):
               Cell(("month", "all"), {"n": tc}, [("month-all", "total"), ("nest-all", "part")]),
               Cell(("diff", "all"), {"n": tm - tc}, [("nest-all", "part"), ("diff-all", "total")], unshown=True)]
     hidden = suppress(cells)
+    assert _solvable_problems(cells, hidden) == []
+
+
+def test_two_hidden_parts_whose_complements_sum_to_a_small_count():
+    """Review 9: a (30 exposed, 25 with an event) and b (30, 27) hidden beside c (50, 20) and the total
+    (110, 72): each cell's own complement is hidden, yet a and b together have (110 - 50) - (72 - 20)
+    = 8 patients without an event. A third cell is hidden."""
+    pairs = [("n", "k")]
+    cells = [Cell(("a",), {"n": 30, "k": 25}, [("g", "part")], pairs),
+             Cell(("b",), {"n": 30, "k": 27}, [("g", "part")], pairs),
+             Cell(("c",), {"n": 50, "k": 20}, [("g", "part")], pairs),
+             Cell(("t",), {"n": 110, "k": 72}, [("g", "total")], pairs)]
+    hidden = suppress(cells)
+    assert {("a",), ("b",)} < hidden
+    assert _solvable_problems(cells, hidden) == []
+
+
+def test_some_of_a_groups_hidden_parts_sum_to_a_small_count():
+    """Review 9: rows g = a b c and l = d e, columns h = a d and j = b e (c has no column), c forced
+    hidden: every group has two or more hidden cells and their full sums are large, but a + b =
+    T_h + T_j - T_l = 7 (two strata of g together)."""
+    v = dict(a=4, b=3, c=20, d=15, e=16)
+    groups = {"g": "abc", "h": "ad", "j": "be", "l": "de"}
+    cells = [Cell((x,), {"n": v[x]}, [(g, "part") for g, m in groups.items() if x in m]) for x in v]
+    cells += [Cell(("T", g), {"n": sum(v[x] for x in m)}, [(g, "total")]) for g, m in groups.items()]
+    hidden = suppress(cells, forced={("c",)})
     assert _solvable_problems(cells, hidden) == []
