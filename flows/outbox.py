@@ -170,6 +170,13 @@ def _reading(warehouse: str | Path):
 
 
 CONFIRM_WAIT = 15.0  # three of the Prefect server's default persister flushes
+# A server that does not store what it accepts (its event persister off or failing, a retention
+# shorter than the backlog) would make every flush wait CONFIRM_WAIT, and flushes run at the end of
+# every ingest. After a wait that did not see its events stored, flushes post without waiting for
+# CONFIRM_WAIT x 2^n seconds (n such waits in a row, at most HOLD_MAX), then wait once again; what
+# was posted meanwhile stays unsent and is marked by a later flush that finds it stored.
+HOLD_MAX = 1800.0
+_hold: dict[tuple[str, str], tuple[int, float]] = {}  # (warehouse, instance) -> (waits in vain, until)
 
 
 def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
@@ -178,7 +185,7 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
     """Send the instance's unsent loads (of one registry, or all), oldest first; returns the events
     posted. A load is marked sent once `confirm` says every event of it is stored: ones already
     stored (posted before a crash) are marked without a second post; the rest are posted, then
-    waited for up to `wait` seconds. Never raises (the loads themselves succeeded; what fails here
+    waited for up to `wait` seconds (not while a server that did not store has its hold: _hold). Never raises (the loads themselves succeeded; what fails here
     waits in ops.outbox for the next flush, logged): a warehouse busy beyond the lock timeout, a
     send that fails (it also stops the flush, keeping the order), events the store does not hold
     in time, a mark that fails (those are checked, and posted again if missing, with the same ids).
@@ -217,17 +224,28 @@ def flush(warehouse: str | Path, instance: str, registry_id: str | None = None,
         posted.append((load_id, events))
         out.extend(events)
     if posted:
+        hold = (str(warehouse), instance)
+        misses, until = _hold.get(hold, (0, 0.0))
+        waiting = wait if time.monotonic() >= until else 0.0
         try:
-            stored = wait_stored([e for _, events in posted for e in events], confirm, wait)
+            stored = wait_stored([e for _, events in posted for e in events], confirm, waiting)
         except Exception as e:
             log.warning("notifications of loads %s posted but their storage not confirmed (%s); checked again "
                         "at the next sweep", [i for i, _ in posted], type(e).__name__)
             stored = set()
         kept = [load_id for load_id, events in posted if all(e["id"] in stored for e in events)]
-        if len(kept) < len(posted):
+        if len(kept) == len(posted):
+            _hold.pop(hold, None)
+        elif waiting:
+            misses += 1
+            pause = min(wait * 2 ** misses, HOLD_MAX)
+            _hold[hold] = (misses, time.monotonic() + pause)
             log.warning("notifications of loads %s accepted but not stored by the Prefect API within %.0f s; "
-                        "checked again, and posted again if missing, at the next sweep",
-                        [i for i, _ in posted if i not in kept], wait)
+                        "checked again, and posted again if missing, at the next sweep; flushes post without "
+                        "waiting for the next %.0f s", [i for i, _ in posted if i not in kept], wait, pause)
+        else:
+            log.info("notifications of loads %s posted; their storage is checked at a later flush",
+                     [i for i, _ in posted if i not in kept])
         done += kept
     if done:
         try:

@@ -221,3 +221,44 @@ def test_a_load_is_marked_sent_only_once_its_events_are_stored(tmp_path, wh):
     assert _outbox(wh)[-1] == (r2["load_id"], "reg-s", "svc", False)
     assert flush(wh, "svc", send=lambda ev: pytest.fail("posted again though stored"), confirm=confirm) == []
     assert _outbox(wh)[-1] == (r2["load_id"], "reg-s", "svc", True)
+
+
+def test_a_server_that_does_not_store_is_not_waited_for_at_every_flush(tmp_path, wh, monkeypatch):
+    """Every flush ends an ingest: one that waits CONFIRM_WAIT for a server that never stores (its
+    persister off) would add 15 s to each. After a wait in vain, flushes post without waiting for
+    wait x 2^n s (n waits in vain in a row), then wait once more; a flush that sees its events stored
+    ends the hold. What was posted meanwhile stays unsent until a flush finds it stored."""
+    import flows.outbox as outbox
+
+    clock = [1000.0]
+    monkeypatch.setattr(outbox.time, "monotonic", lambda: clock[0])
+    waits: list[float] = []
+    real_wait = outbox.wait_stored
+
+    def wait_stored(events, confirm, wait, poll=0.5):
+        waits.append(wait)
+        return real_wait(events, confirm, 0.0)  # one look, whatever the wait: the test does not sleep
+
+    monkeypatch.setattr(outbox, "wait_stored", wait_stored)
+    store: set[str] = set()
+    confirm = lambda ev: {e["id"] for e in ev} & store  # noqa: E731
+
+    def load(n):
+        return ingest_export(str(write_export(tmp_path / f"src{n}", _alert_tables(), registry="reg-h", export_id=f"h{n}",
+                                              exported_at=f"2025-02-{10 + n}T23:00:00Z")), warehouse=wh, notify="svc")
+
+    load(1)
+    flush(wh, "svc", send=lambda ev: None, confirm=confirm, wait=15)      # lost: waited 15 s in vain
+    load(2)
+    flush(wh, "svc", send=lambda ev: None, confirm=confirm, wait=15)      # within the hold: no wait
+    assert waits == [15, 0.0]
+    clock[0] += 31                                                         # the hold (15 x 2 s) is over
+    flush(wh, "svc", send=lambda ev: None, confirm=confirm, wait=15)      # waits again, in vain: 60 s
+    clock[0] += 31
+    flush(wh, "svc", send=lambda ev: None, confirm=confirm, wait=15)
+    assert waits == [15, 0.0, 15, 0.0]
+    assert all(not sent for *_, sent in _outbox(wh))
+    clock[0] += 30                                                         # 61 s: the server stores again
+    flush(wh, "svc", send=lambda ev: store.update(e["id"] for e in ev), confirm=confirm, wait=15)
+    assert waits[-1] == 15 and all(sent for *_, sent in _outbox(wh))
+    assert outbox._hold.get((str(wh), "svc")) is None                      # stored: the hold is over
