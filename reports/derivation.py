@@ -95,6 +95,23 @@ class Model:
         return FieldSystem(self, f, hidden | self.unshown)
 
 
+def _components(rows: list[dict]) -> dict:
+    """{unknown: its component's root}: unknowns linked by an equation (union-find)."""
+    parent: dict = {}
+
+    def find(k):
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for u in rows:
+        first = next(iter(u))
+        for k in u:
+            parent[find(k)] = find(first)
+    return {k: find(k) for k in parent}
+
+
 class FieldSystem:
     """The equations of one count field, restricted to its unknowns.
 
@@ -109,19 +126,8 @@ class FieldSystem:
         self.value, self.inv, eqs = model.field(field)
         self.unknown = {k for k in unknown if k in self.value}
         rows = [u for eq in eqs if (u := {k: v for k, v in eq.items() if k in self.unknown})]
-        parent: dict = {}
-
-        def find(k):
-            while parent.setdefault(k, k) != k:
-                parent[k] = parent[parent[k]]
-                k = parent[k]
-            return k
-
-        for u in rows:  # components before elimination: what a leak's resolution may change
-            first = next(iter(u))
-            for k in u:
-                parent[find(k)] = find(first)
-        self.component = {k: find(k) for k in parent}
+        # components before elimination: what a leak's resolution may change
+        self.component = _components(rows)
         self.members: dict = {}
         for k, r in self.component.items():
             self.members.setdefault(r, []).append(k)
@@ -150,19 +156,7 @@ class FieldSystem:
                 if w != k and len(occurs[w]) == 1:
                     queue.append(w)
         core = [u for i, u in enumerate(rows) if alive[i]]
-        parent: dict = {}
-
-        def find(k):
-            while parent.setdefault(k, k) != k:
-                parent[k] = parent[parent[k]]
-                k = parent[k]
-            return k
-
-        for u in core:
-            first = next(iter(u))
-            for k in u:
-                parent[find(k)] = find(first)
-        self.core = {k: find(k) for k in parent}
+        self.core = _components(core)
         self.rows: dict = {}     # core component root -> its equations
         self.core_members: dict = {}
         for u in core:

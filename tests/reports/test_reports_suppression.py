@@ -148,13 +148,9 @@ def test_field_restricted_group():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=1, max_size=5))
-def test_nested_pairs_with_unshown_differences(pairs):
-    """Month cells nested in their cumulative cells (reports.content._nest): each group (a route)
-    has a cumulative count and a month count no larger, their difference is a cell no figure shows
-    (Cell.unshown, which suppression hides first); the cumulative cells and the month cells each add
-    up to an 'all' row. Whatever is hidden, a reader of the shown cells (the difference counts as
-    shown when not hidden: outer - inner gives it) learns no count 1..10."""
+def _nested_cells(pairs):
+    """Per group a cumulative count, a month count no larger and their unshown difference; each kind
+    adds up to an 'all' row (reports.content._nest)."""
     cells = []
     for g, (cum, m) in enumerate(pairs):
         month = min(m, cum)
@@ -165,6 +161,17 @@ def test_nested_pairs_with_unshown_differences(pairs):
     cells += [Cell(("cum", "all"), {"n": tm}, [("cum-all", "total"), ("nest-all", "total")]),
               Cell(("month", "all"), {"n": tc}, [("month-all", "total"), ("nest-all", "part")]),
               Cell(("diff", "all"), {"n": tm - tc}, [("nest-all", "part"), ("diff-all", "total")], unshown=True)]
+    return cells
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=1, max_size=5))
+def test_nested_pairs_with_unshown_differences(pairs):
+    """Month cells nested in their cumulative cells (reports.content._nest): each group (a route)
+    has a cumulative count and a month count no larger, their difference is a cell no figure shows
+    (Cell.unshown, which suppression hides first); the cumulative cells and the month cells each add
+    up to an 'all' row. Whatever is hidden, a reader of the shown cells (the difference counts as
+    shown when not hidden: outer - inner gives it) learns no count 1..10."""
+    cells = _nested_cells(pairs)
     hidden = suppress(cells)
     assert _derivable_problems(cells, hidden) == []
 
@@ -306,16 +313,7 @@ def test_nothing_small_is_solvable_from_all_groups_at_once(cells):
 @given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=1, max_size=5))
 def test_nested_pairs_nothing_solvable(pairs):
     """The nested month/cumulative cells of test_nested_pairs_with_unshown_differences, solved exactly."""
-    cells = []
-    for g, (cum, m) in enumerate(pairs):
-        month = min(m, cum)
-        cells += [Cell(("cum", g), {"n": cum}, [("cum-all", "part"), (f"nest{g}", "total")]),
-                  Cell(("month", g), {"n": month}, [("month-all", "part"), (f"nest{g}", "part")]),
-                  Cell(("diff", g), {"n": cum - month}, [(f"nest{g}", "part"), ("diff-all", "part")], unshown=True)]
-    tc, tm = sum(min(m, c) for c, m in pairs), sum(c for c, _ in pairs)
-    cells += [Cell(("cum", "all"), {"n": tm}, [("cum-all", "total"), ("nest-all", "total")]),
-              Cell(("month", "all"), {"n": tc}, [("month-all", "total"), ("nest-all", "part")]),
-              Cell(("diff", "all"), {"n": tm - tc}, [("nest-all", "part"), ("diff-all", "total")], unshown=True)]
+    cells = _nested_cells(pairs)
     hidden = suppress(cells)
     assert _solvable_problems(cells, hidden) == []
 
