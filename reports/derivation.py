@@ -20,11 +20,13 @@ a singular value decomposition, so a report's ~2,000 cells cost milliseconds per
 from __future__ import annotations
 
 import heapq
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 TOL = 1e-8
+log = logging.getLogger(__name__)
 
 
 def _null_space(m: np.ndarray) -> np.ndarray:
@@ -180,8 +182,10 @@ class FieldSystem:
             self._null[root] = (col, _null_space(m))
         return self._null[root]
 
-    def determined(self, keys) -> bool:
-        """Whether the sum of these unknowns' counts follows from the shown counts."""
+    def signature(self, keys) -> dict:
+        """What must vanish for the sum of these unknowns' counts to follow from the shown counts: its
+        coefficients on unknowns left in no equation ('free') and its projection on each core
+        component's null space. Linear in the keys, so a subset's signature is the sum of its parts'."""
         vec: dict = {}
         for k in keys:
             vec[k] = vec.get(k, 0) + 1
@@ -199,12 +203,15 @@ class FieldSystem:
                 if w in self.step and w not in vec:
                     heapq.heappush(heap, (self.step[w][0], repr(w), w))
                 vec[w] = vec.get(w, 0) + c * a
-        vec = {k: c for k, c in vec.items() if abs(c) > TOL}
+        out: dict = {}
         by_root: dict = {}
         for k, c in vec.items():
+            if abs(c) <= TOL:
+                continue
             if k not in self.core:
-                return False  # in no equation left: free
-            by_root.setdefault(self.core[k], {})[k] = c
+                out[("free", k)] = c  # in no equation left: free
+            else:
+                by_root.setdefault(self.core[k], {})[k] = c
         for root, part in by_root.items():
             col, basis = self._basis(root)
             if basis.shape[1] == 0:
@@ -212,9 +219,24 @@ class FieldSystem:
             v = np.zeros(len(col))
             for k, c in part.items():
                 v[col[k]] = c
-            if np.abs(v @ basis).max() > TOL * max(1, len(col)):
-                return False
-        return True
+            for j, x in enumerate(v @ basis):
+                out[("core", root, j)] = x
+        return out
+
+    def determined(self, keys) -> bool:
+        """Whether the sum of these unknowns' counts follows from the shown counts."""
+        return vanishes(self.signature(keys))
+
+
+def vanishes(sig: dict) -> bool:
+    return all(abs(x) <= TOL * 100 for x in sig.values())
+
+
+def _add(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0.0) + v
+    return out
 
 
 def leaks(model: Model, hidden: set, protected: set, small) -> list[Leak]:
@@ -244,39 +266,88 @@ def leaks(model: Model, hidden: set, protected: set, small) -> list[Leak]:
     # so is their complement sum (patients of either stratum without the event): any such subset
     # whose sum is 1..10 must not be determined, in each field it needs.
     by_key = {c.key: c for c in model.cells}
-    for gid in sorted({g for fs in systems.values() for g in fs.inv}):
-        quantities = [((f,), {k: fs.value[k] for k in _hidden_parts(fs, gid)}) for f, fs in systems.items()]
-        pairs = sorted({p for f, fs in systems.items() for k in _hidden_parts(fs, gid) for p in by_key[k].pairs})
+    parts_of: dict = {}  # gid -> field -> its hidden parts (groups with two or more only)
+    for f, fs in systems.items():
+        for gid, inv in fs.inv.items():
+            ps = {m.cell.key for m in inv if m.role == "part" and m.cell.key in fs.unknown}
+            if len(ps) >= 2:
+                parts_of.setdefault(gid, {})[f] = ps
+    for gid in sorted(parts_of):
+        by_field = parts_of[gid]
+        quantities = [((f,), {k: systems[f].value[k] for k in ps}) for f, ps in sorted(by_field.items())]
+        pairs = sorted({p for ps in by_field.values() for k in ps for p in by_key[k].pairs})
         for n, k in pairs:
-            if n in systems and k in systems:
-                both = set(_hidden_parts(systems[n], gid)) & set(_hidden_parts(systems[k], gid))
+            if n in by_field and k in by_field:
+                both = by_field[n] & by_field[k]
                 quantities.append(((n, k), {x: systems[n].value[x] - systems[k].value[x] for x in both}))
         for fields, values in quantities:
-            for subset in _small_subsets(values, small):
-                if all(systems[f].determined(subset) for f in fields):
-                    scope = frozenset().union(*(systems[f].scope(*subset) for f in fields))
-                    out.append(Leak(fields, subset, sum(values[x] for x in subset), gid, scope))
+            for subset in _determined_small_subsets(values, [systems[f] for f in fields], small):
+                scope = frozenset().union(*(systems[f].scope(*subset) for f in fields))
+                out.append(Leak(fields, subset, sum(values[x] for x in subset), gid, scope))
     return out
 
 
-def _hidden_parts(fs: "FieldSystem", gid: str) -> list:
-    return sorted({m.cell.key for m in fs.inv.get(gid, ()) if m.role == "part" and m.cell.key in fs.unknown}, key=repr)
+SUBSETS = 50_000  # subsets of one group's small hidden parts tried at most (then logged)
 
 
-SUBSETS = 4096  # at most this many subsets of one group's small hidden parts are tried (then pairs only)
-
-
-def _small_subsets(values: dict, small) -> list[tuple]:
-    """The subsets (two parts or more) of these hidden parts whose values sum to 1..10; only parts of
-    0..10 can be in one. Groups have a handful of parts; a group with more than 12 small hidden parts
-    is tried by pairs only."""
-    import itertools
-
-    few = sorted((k for k, v in values.items() if 0 <= v and (v == 0 or small(v))), key=repr)
-    if len(values) < 2 or len(few) < 2:
+def _determined_small_subsets(values: dict, systems: list, small) -> list[tuple]:
+    """The subsets (two parts or more) of these hidden parts whose values sum to 1..10 and whose sum is
+    determined in every one of `systems`. Only parts of 0..10 can be in one. A part's signature
+    (FieldSystem.signature) is linear, so a subset's sum is determined exactly when its indicator v
+    solves S v = 0, S holding the parts' signatures as columns: v lies in the null space of S.
+    Usually that is {0} (nothing to search) or one line (one candidate: the support of its basis
+    vector, if that vector is constant there); else the parts on the null space's support are searched
+    in increasing value while their sum stays at most 10."""
+    small_parts = sorted((k for k, v in values.items() if 0 <= v <= 10), key=lambda k: (values[k], repr(k)))
+    if len(small_parts) < 2 or not any(values[k] for k in small_parts):
         return []
-    sizes = range(2, len(few) + 1) if 2 ** len(few) <= SUBSETS else range(2, 3)
-    return [c for r in sizes for c in itertools.combinations(few, r) if small(sum(values[k] for k in c))]
+    sigs = [[fs.signature([k]) for fs in systems] for k in small_parts]
+    coords = sorted({(j, c) for per in sigs for j, sg in enumerate(per) for c in sg}, key=repr)
+    if not coords:  # every part's sum is determined alone: all subsets are
+        basis = np.eye(len(small_parts))
+    else:
+        index = {c: r for r, c in enumerate(coords)}
+        m = np.zeros((len(coords), len(small_parts)))
+        for col, per in enumerate(sigs):
+            for j, sg in enumerate(per):
+                for c, x in sg.items():
+                    m[index[(j, c)], col] = x
+        basis = _null_space(m)
+    if basis.shape[1] == 0:
+        return []
+    support = [i for i in range(len(small_parts)) if np.abs(basis[i]).max() > 1e-6]
+    if basis.shape[1] == 1:
+        b = basis[support, 0]
+        if len(support) >= 2 and np.allclose(b, b[0], atol=1e-6):
+            subset = tuple(sorted((small_parts[i] for i in support), key=repr))
+            return [subset] if small(sum(values[k] for k in subset)) else []
+        return []
+    out: list[tuple] = []
+    tried = 0
+    space = basis[support]  # v (on the support) is in the null space iff v - P v = 0, P the projection
+    proj = space @ space.T
+
+    def visit(start: int, chosen: list, total: int, v: np.ndarray) -> bool:
+        nonlocal tried
+        for pos in range(start, len(support)):
+            k = small_parts[support[pos]]
+            t = total + values[k]
+            if t > 10:
+                break  # parts come in increasing value
+            w = v.copy()
+            w[pos] = 1.0
+            picked = chosen + [k]
+            tried += 1
+            if len(picked) >= 2 and small(t) and np.abs(w - proj @ w).max() < 1e-6:
+                out.append(tuple(sorted(picked, key=repr)))
+            if tried > SUBSETS or not visit(pos + 1, picked, t, w):
+                return False
+        return True
+
+    if not visit(0, [], 0, np.zeros(len(support))):
+        log.warning("suppression: a group has more small hidden parts than are tried (%d subsets); "
+                    "some of their sums were not checked", SUBSETS)
+    return out
 
 
 def still_determined(model: Model, hidden: set, leak: Leak) -> bool:

@@ -101,7 +101,7 @@ def derivable(cells: Iterable[Cell], scope: str, published: Published, aliases: 
 
 def shown_counts(cells: Iterable[Cell], hidden: set[tuple], scope: str,
                  aliases: dict | None = None) -> list[tuple[str, str, str, int]]:
-    """(scope, cell id, count name, value) of every cell not hidden (and its aliases): what the report
+    """(scope, cell id, count name, value) of every cell shown (and its aliases): what the report
     publishes. A shown cell's counts are all taken as published (those only in a rate's n are too),
     which can only hide more later. So are the counts of hidden cells that the shown ones determine
     (reports.derivation: a reader gets them by solving the report's groups), with the complements of
@@ -109,7 +109,8 @@ def shown_counts(cells: Iterable[Cell], hidden: set[tuple], scope: str,
     from reports.derivation import determined_counts
 
     cells = list(cells)
-    shown = [c for c in cells if c.key not in hidden]
+    # a cell no figure shows (a nested difference) is published only where the shown ones determine it
+    shown = [c for c in cells if c.key not in hidden and not c.unshown]
     derived = determined_counts(cells, hidden)
     solved = [Cell(c.key, {f: c.counts[f] for f in derived[c.key]}, [], c.pairs) for c in cells if c.key in derived]
     return [(*k, v) for k, v in entries(shown + solved, scope, aliases).items()]

@@ -69,18 +69,22 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
     # the one-hidden rule within each group, then whatever all groups together still determine
     _one_hidden(groups, hidden)
     found = derivation.leaks(model, hidden, protected, is_small)
+    given_up: set = set()
     while found:
         # one leak per component a round: hiding a cell changes its component's solutions
         done: set = set()
         left = []
         for leak in found:
+            if done and not derivation.still_determined(model, hidden, leak):
+                continue  # freed by what this round hid already
             if leak.scope & done:
-                left.append(leak)
+                left.append(leak)  # its component changed this round: looked at again in the next
                 continue
             extra = _resolve(model, hidden, leak)
             if not extra:
                 # only with counts that contradict their groups (a determined value that is not the
                 # count): nothing beside the leak is shown, so nothing hiding more could change
+                given_up.add(_same(leak))
                 log.warning("suppression: a count is determined by cells that are all hidden, so the marts' "
                             "counts contradict their groups (%d-cell leak left as it is)", len(leak.keys))
                 continue
@@ -90,8 +94,13 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
         _one_hidden(groups, hidden)
         found = derivation.recheck(model, hidden, left)
         if not found:  # a last full check: cheap, and no argument about what cannot reappear is needed
-            found = derivation.leaks(model, hidden, protected, is_small)
+            found = [lk for lk in derivation.leaks(model, hidden, protected, is_small) if _same(lk) not in given_up]
     return hidden
+
+
+def _same(leak) -> tuple:
+    """A leak without its scope (which changes as more is hidden)."""
+    return leak.fields, leak.keys, leak.group
 
 
 def _resolve(model, hidden: set, leak) -> set:

@@ -113,6 +113,23 @@ def test_a_hidden_count_the_shown_ones_determine_is_recorded_and_compared():
     assert xs and not any(1 <= abs(a - b) <= 10 for a in xs for b in xs), xs
 
 
+def test_a_difference_no_figure_shows_is_recorded_only_where_it_can_be_solved_for():
+    """Review 9b: a nested difference (Cell.unshown) between two hidden cells is not published; it was
+    recorded as shown, and could force a later month's cell hidden for nothing. Between two shown
+    cells it is published (outer - inner), and recorded."""
+    def cells(outer_hidden):
+        g = "nest"
+        return [Cell(("outer",), {"n": 40}, [(g, "total")]), Cell(("inner",), {"n": 23}, [(g, "part")]),
+                Cell(("diff",), {"n": 17}, [(g, "part")], unshown=True)], (
+                    {("outer",), ("inner",)} if outer_hidden else set())
+
+    for outer_hidden, recorded in ((True, False), (False, True)):
+        cs, forced = cells(outer_hidden)
+        hidden = suppress(cs, forced)
+        rows = shown_counts(cs, hidden, "all")
+        assert (("all", cell_id(("diff",)), "n", 17) in rows) is recorded, outer_hidden
+
+
 def test_cell_ids_are_stable_json():
     assert cell_id(("eff", "PHQ9", "all", "all", 4)) == '["eff","PHQ9","all","all",4]'
     assert cell_id(("eff", np.int64(4))) == cell_id(("eff", 4))
