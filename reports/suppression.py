@@ -18,6 +18,11 @@ as hiding it costs nothing. Repeated until nothing changes, because a cell may s
 route, by registry, by dose band). A group membership is (group id, 'part' | 'total') for all the
 cell's counts, or (group id, role, fields) when only those counts add up (e.g. events of
 preferred terms sum to 'any adverse event', patients do not).
+
+Then all groups at once (reports.derivation): a reader may combine the equations of several
+groups, so more cells are hidden until no hidden count in 1..10 (no count of a forced cell, no
+complement of a hidden cell) is determined by them, nor any sum of a group's hidden parts (or of
+their complements) in 1..10: those parts together are a count too.
 """
 from __future__ import annotations
 
