@@ -291,62 +291,76 @@ SUBSETS = 50_000  # subsets of one group's small hidden parts tried at most (the
 
 
 def _determined_small_subsets(values: dict, systems: list, small) -> list[tuple]:
-    """The subsets (two parts or more) of these hidden parts whose values sum to 1..10 and whose sum is
-    determined in every one of `systems`. Only parts of 0..10 can be in one. A part's signature
-    (FieldSystem.signature) is linear, so a subset's sum is determined exactly when its indicator v
-    solves S v = 0, S holding the parts' signatures as columns: v lies in the null space of S.
-    Usually that is {0} (nothing to search) or one line (one candidate: the support of its basis
-    vector, if that vector is constant there); else the parts on the null space's support are searched
-    in increasing value while their sum stays at most 10."""
-    small_parts = sorted((k for k, v in values.items() if 0 <= v <= 10), key=lambda k: (values[k], repr(k)))
-    if len(small_parts) < 2 or not any(values[k] for k in small_parts):
+    """The sets of these hidden parts whose values sum to 1..10 and whose sum is determined in every
+    one of `systems`, as far as it matters: two parts or more, or one part with parts of 0. Only
+    parts of 0..10 can be in one. A part's signature (FieldSystem.signature) is linear, so a set's
+    sum is determined exactly when its indicator v solves S v = 0, S holding the parts' signatures as
+    columns. Parts of 0 change no sum, so they are not searched: a set of parts above 0 counts when
+    S_pos v + S_zero z = 0 for some z at all (any real z: this can only flag more), i.e. when v is in
+    the null space of S_pos with the zero parts' columns projected out. That space is usually {0}
+    (nothing to search) or one line (one candidate: the support of its basis vector, if that vector
+    is constant there); else its support is searched in increasing value while the sum stays at most
+    10. A search that would pass SUBSETS sets stops and returns the whole support as one set, which
+    hides more rather than leaving a sum unchecked."""
+    pos = sorted((k for k, v in values.items() if 0 < v <= 10), key=lambda k: (values[k], repr(k)))
+    zeros = sorted((k for k, v in values.items() if v == 0), key=repr)
+    if not pos or len(pos) + len(zeros) < 2:
         return []
-    sigs = [[fs.signature([k]) for fs in systems] for k in small_parts]
-    coords = sorted({(j, c) for per in sigs for j, sg in enumerate(per) for c in sg}, key=repr)
-    if not coords:  # every part's sum is determined alone: all subsets are
-        basis = np.eye(len(small_parts))
-    else:
-        index = {c: r for r, c in enumerate(coords)}
-        m = np.zeros((len(coords), len(small_parts)))
-        for col, per in enumerate(sigs):
-            for j, sg in enumerate(per):
+    sigs = {k: [fs.signature([k]) for fs in systems] for k in pos + zeros}
+    coords = sorted({(j, c) for per in sigs.values() for j, sg in enumerate(per) for c in sg}, key=repr)
+    index = {c: r for r, c in enumerate(coords)}
+
+    def columns(keys):
+        m = np.zeros((len(coords), len(keys)))
+        for col, k in enumerate(keys):
+            for j, sg in enumerate(sigs[k]):
                 for c, x in sg.items():
                     m[index[(j, c)], col] = x
-        basis = _null_space(m)
+        return m
+
+    m_pos = columns(pos)
+    if zeros and coords:
+        q, r_, _ = np.linalg.svd(columns(zeros), full_matrices=False)
+        q = q[:, r_ > TOL * max(1.0, r_.max(initial=0.0))]
+        m_pos = m_pos - q @ (q.T @ m_pos)  # what the zero parts' columns cannot cancel
+    basis = _null_space(m_pos) if coords else np.eye(len(pos))
     if basis.shape[1] == 0:
         return []
-    support = [i for i in range(len(small_parts)) if np.abs(basis[i]).max() > 1e-6]
+    least = 1 if zeros else 2  # one part with parts of 0 beside it is a set too
+    support = [i for i in range(len(pos)) if np.abs(basis[i]).max() > 1e-6]
+
+    def found(keys):
+        t = sum(values[k] for k in keys)
+        return [tuple(sorted(list(keys) + zeros, key=repr))] if len(keys) >= least and small(t) else []
+
     if basis.shape[1] == 1:
         b = basis[support, 0]
-        if len(support) >= 2 and np.allclose(b, b[0], atol=1e-6):
-            subset = tuple(sorted((small_parts[i] for i in support), key=repr))
-            return [subset] if small(sum(values[k] for k in subset)) else []
-        return []
+        return found([pos[i] for i in support]) if np.allclose(b, b[0], atol=1e-6) else []
     out: list[tuple] = []
     tried = 0
-    space = basis[support]  # v (on the support) is in the null space iff v - P v = 0, P the projection
+    space = basis[support]  # v (on the support) is in the null space iff v = P v, P the projection
     proj = space @ space.T
 
     def visit(start: int, chosen: list, total: int, v: np.ndarray) -> bool:
         nonlocal tried
-        for pos in range(start, len(support)):
-            k = small_parts[support[pos]]
+        for at in range(start, len(support)):
+            k = pos[support[at]]
             t = total + values[k]
             if t > 10:
                 break  # parts come in increasing value
             w = v.copy()
-            w[pos] = 1.0
-            picked = chosen + [k]
+            w[at] = 1.0
             tried += 1
-            if len(picked) >= 2 and small(t) and np.abs(w - proj @ w).max() < 1e-6:
-                out.append(tuple(sorted(picked, key=repr)))
-            if tried > SUBSETS or not visit(pos + 1, picked, t, w):
+            if np.abs(w - proj @ w).max() < 1e-6:
+                out.extend(found(chosen + [k]))
+            if tried > SUBSETS or not visit(at + 1, chosen + [k], t, w):
                 return False
         return True
 
     if not visit(0, [], 0, np.zeros(len(support))):
-        log.warning("suppression: a group has more small hidden parts than are tried (%d subsets); "
-                    "some of their sums were not checked", SUBSETS)
+        log.warning("suppression: a group has more small hidden parts than are searched (%d sets); all of "
+                    "them are taken as one set, to be protected together", SUBSETS)
+        return [tuple(sorted([pos[i] for i in support] + zeros, key=repr))]
     return out
 
 
