@@ -124,7 +124,6 @@ class FieldSystem:
     is left is split into connected components, each solved once by SVD."""
 
     def __init__(self, model: Model, field: str, unknown: set):
-        self.field = field
         self.value, self.inv, eqs = model.field(field)
         self.unknown = {k for k in unknown if k in self.value}
         rows = [u for eq in eqs if (u := {k: v for k, v in eq.items() if k in self.unknown})]
@@ -230,13 +229,6 @@ class FieldSystem:
 
 def vanishes(sig: dict) -> bool:
     return all(abs(x) <= TOL * 100 for x in sig.values())
-
-
-def _add(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = out.get(k, 0.0) + v
-    return out
 
 
 def leaks(model: Model, hidden: set, protected: set, small) -> list[Leak]:
@@ -372,8 +364,8 @@ def still_determined(model: Model, hidden: set, leak: Leak) -> bool:
 def recheck(model: Model, hidden: set, found: list[Leak]) -> list[Leak]:
     """The leaks of `found` that still hold now that more is hidden, with their scopes anew. Hiding
     more only ever makes fewer combinations determined (a derivation with one more unknown is no
-    easier), and suppression hides only parts above 10 and totals after its first check, so no
-    new leak can appear: checking the last ones again is enough."""
+    easier), and suppression hides only parts above 10 and totals after its first check, so new
+    leaks are not expected: suppress() still runs one full check when these are gone."""
     systems: dict = {}
     out = []
     for lk in found:

@@ -65,12 +65,8 @@ def suppress(cells: list[Cell], forced: set[tuple] | frozenset = frozenset()) ->
     complementary suppression protects them)."""
     hidden = {c.key for c in cells if needs_primary(c)} | set(forced)
     protected = set(forced)
-    groups: dict[str, list[tuple[Cell, str, tuple | None]]] = {}
-    for c in cells:
-        for g in c.groups:
-            gid, role = g[0], g[1]
-            groups.setdefault(gid, []).append((c, role, tuple(g[2]) if len(g) > 2 else None))
     model = derivation.Model(cells)
+    groups = model.groups
     # the one-hidden rule within each group, then whatever all groups together still determine
     _one_hidden(groups, hidden)
     found = derivation.leaks(model, hidden, protected, is_small)
@@ -116,9 +112,8 @@ def _resolve(model, hidden: set, leak) -> set:
     shown_near: set = set()
     for near in (set(leak.keys), set(leak.scope)):
         cands = set()
-        for ms in model.groups.values():
-            for f in leak.fields:
-                inv = derivation.involved(ms, f)
+        for f in leak.fields:
+            for inv in model.field(f)[1].values():  # each group's members counting f
                 if not any(m.cell.key in near for m in inv):
                     continue
                 for m in inv:
@@ -140,15 +135,16 @@ def _resolve(model, hidden: set, leak) -> set:
 
 
 def _one_hidden(groups: dict, hidden: set) -> None:
-    """Within each group: exactly one hidden non-zero count gets a second cell hidden beside it."""
+    """Within each group: exactly one hidden non-zero count gets a second cell hidden beside it.
+    `groups`: derivation.group_members."""
     changed = True
     while changed:
         changed = False
         for gid, members in groups.items():
-            fields = set().union(*(m.counts.keys() if fs is None else set(fs) & m.counts.keys()
-                                   for m, _, fs in members))
+            fields = set().union(*(x.cell.counts.keys() if x.fields is None else set(x.fields) & x.cell.counts.keys()
+                                   for x in members))
             for f in sorted(fields):
-                involved = [(m, r) for m, r, fs in members if f in m.counts and (fs is None or f in fs)]
+                involved = [(x.cell, x.role) for x in derivation.involved(members, f)]
                 hid = [m for m, _ in involved if m.key in hidden]
                 if len(hid) != 1:
                     continue
