@@ -10,7 +10,9 @@ Local calendar: a registry's sessions and assessments are seen at their wall-clo
 time zone (ops.loads.timezone of its latest load; none or UTC: unchanged), written as if it were
 UTC. Every date, month and day count the marts take from them (utc_date, utc_month) is then the
 registry's own, and one cutoff (the month's end at midnight) is each registry's local midnight,
-pooled reports included. A duration across a daylight-saving change is off by that hour.
+pooled reports included. Elapsed time (hours to response, the 14-day baseline window) is
+taken on the instant, kept beside it as `<column>_instant`, so a daylight-saving change between
+two events does not count.
 
 Everything a month's report includes is chosen by data time, never by when a load ran: records by
 their own event date (DATED), loads and their quarantined rows by the export's exported_at (the
@@ -107,8 +109,11 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
                       f"WHERE load_id <= getvariable('as_of_load') AND {reg} "
                       f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1")
             body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
-        if zones and table in INSTANTS:
+        if table in INSTANTS:
             c = INSTANTS[table]
+            # the instant itself stays beside the wall-clock value: elapsed time is taken on it
+            body = f"SELECT *, {c} AS {c}_instant FROM ({body})"
+        if zones and table in INSTANTS:
             body = (f"SELECT * REPLACE (CASE WHEN getvariable('registry_tz')[registry_id] IS NULL THEN {c} "
                     f"ELSE timezone('UTC', timezone(getvariable('registry_tz')[registry_id], {c})) END AS {c}) "
                     f"FROM ({body})")

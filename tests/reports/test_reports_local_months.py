@@ -2,7 +2,7 @@
 (clinical review finding: it was July's, by its UTC date 1 July)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -64,3 +64,30 @@ def test_the_latest_load_s_zone_wins_and_as_of_sees_its_own(tmp_path):
     con.execute("UPDATE ops.loads SET timezone = 'UTC' WHERE load_id = 2")
     assert registry_zones(con) == {}  # UTC: nothing to convert
     con.close()
+
+
+def _scores(pk, first_start, hours_after):
+    """A PHQ-9 baseline of 20 an hour before first_start, and a 9 (a response) `hours_after` it."""
+    return [{"registry_id": "reg-a", "assessment_id": f"{pk}-{i}", "patient_key": pk, "session_id": None,
+             "assessed_at": first_start + h, "instrument": "PHQ9", "total_score": sc, "minutes_after_dose": None}
+            for i, (h, sc) in enumerate(((timedelta(hours=-1), 20), (timedelta(hours=hours_after), 9)))]
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", None])
+def test_time_to_response_is_elapsed_time_across_a_daylight_saving_change(tmp_path, zone):
+    # First dose 8 March 2025 20:00 in New York (EST: 01:00 UTC on the 9th); response 23 hours later,
+    # 9 March 20:00 EDT, after the clocks went forward: 24 hours on the wall clock, 23 elapsed.
+    first = datetime(2025, 3, 9, 1, 0, tzinfo=UTC)
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": [_patient("P", enrolled_on=date(2025, 3, 1))],
+                                              "sessions": [_session("P", date(2025, 3, 9), 0, session_start=first)],
+                                              "assessments": _scores("P", first, 23)})
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE ops.loads SET timezone = ?", [zone])
+    con.close()
+    marts = _report(path, "2025-03")
+    try:
+        got = marts.execute("SELECT days_to_response, responded FROM marts.time_to_response "
+                            "WHERE instrument = 'PHQ9'").fetchall()
+    finally:
+        marts.close()
+    assert [(round(d * 24, 6), r) for d, r in got] == [(23.0, True)]

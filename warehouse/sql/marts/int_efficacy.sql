@@ -7,12 +7,14 @@
 --   week 1: days 4-10, 2: 11-17, 4: 21-35, 8: 46-66, 12: 70-98, 26: 154-210, 52: 322-406.
 -- int_scores (~2.5M rows at 10M assessments) holds the patient as its integer pid only: group,
 -- regimen and registry are the patient's (int_patients), joined back after reducing per patient.
--- in_baseline_window: at or before the first session and at most 14 days before it (epoch
--- microseconds: the same instant arithmetic as first_start - INTERVAL 14 DAY in UTC, without ICU).
+-- in_baseline_window: at or before the first session and at most 14 days (elapsed, on the
+-- instants: epoch microseconds, without ICU) before it. hours: elapsed since the first dose.
 CREATE OR REPLACE TEMP TABLE int_scores AS
 SELECT p.pid, a.instrument, a.total_score, a.assessed_at,
        date_diff('day', utc_date(p.first_start), utc_date(a.assessed_at)) AS day,
-       a.assessed_at <= p.first_start AND epoch_us(a.assessed_at) >= epoch_us(p.first_start) - 14 * 86400000000 AS in_baseline_window
+       (epoch_us(a.assessed_at_instant) - epoch_us(p.first_instant)) / 3600e6 AS hours,
+       a.assessed_at <= p.first_start
+           AND epoch_us(a.assessed_at_instant) >= epoch_us(p.first_instant) - 14 * 86400000000 AS in_baseline_window
 FROM src_assessments a
 JOIN int_patients p USING (registry_id, patient_key)
 WHERE a.instrument IN ('PHQ9', 'MADRS', 'QIDS_SR16') AND a.total_score IS NOT NULL AND a.assessed_at IS NOT NULL;

@@ -15,7 +15,7 @@ LEFT JOIN src_patients p USING (registry_id, patient_key);
 
 CREATE OR REPLACE TEMP TABLE int_sessions AS
 WITH s AS (
-    SELECT k.pid, s.registry_id, s.session_id, s.session_start, s.drug, s.route, s.dose_mg,
+    SELECT k.pid, s.registry_id, s.session_id, s.session_start, s.session_start_instant, s.drug, s.route, s.dose_mg,
            s.dose_mg_per_kg, s.monitoring_minutes,
            s.setting IS NOT NULL AS has_setting, s.setting = 'home' AS at_home,  -- flags, not the string
            first_value(s.session_start) OVER w AS first_start,

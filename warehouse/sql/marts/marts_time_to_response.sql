@@ -1,6 +1,7 @@
 -- marts.time_to_response: one row per patient and instrument with a baseline (no patient key).
 -- Time to first response = time from the first dose to the first post-dose assessment with score
--- <= 50 % of baseline, in days to the minute (relief comes in hours: a MADRS 4 hours after the
+-- <= 50 % of baseline, in days to the minute, elapsed (int_scores.hours: a daylight-saving change
+-- in between does not count; relief comes in hours: a MADRS 4 hours after the
 -- first infusion is day 0.17, not left out as "day 0"); censored at the last assessment. Relapse (loss of response, PROPOSED
 -- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
 -- each above 50 % of baseline; time counted from the response, censored at the last assessment.
@@ -9,7 +10,7 @@
 -- Per patient by pid (int_scores); registry and group are joined from int_patients at the end.
 CREATE OR REPLACE TABLE marts.time_to_response AS
 WITH post AS (
-    SELECT s.pid, s.instrument, (epoch_us(s.assessed_at) - epoch_us(pt.first_start)) / 86400e6 AS day, s.assessed_at,
+    SELECT s.pid, s.instrument, s.hours / 24 AS day, s.assessed_at,
            s.total_score <= 0.5 * b.baseline AS is_resp
     FROM int_scores s JOIN int_baseline b USING (pid, instrument) JOIN int_patients pt USING (pid)
     WHERE b.baseline > 0 AND s.assessed_at > pt.first_start
