@@ -126,10 +126,13 @@ def _one_line(e: BaseException) -> str:
     return text.splitlines()[0]
 
 
+_EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
 def _unreachable_prefect_api(e: BaseException) -> str | None:
     """The one-line error for a Prefect API that cannot be reached (PREFECT_API_URL names a server
-    that is down, or the temporary one did not answer), else None: the error, or one it was raised
-    from, is an httpx transport error (Prefect wraps it, e.g. in RuntimeError("Failed to reach
+    that is down, or the temporary one did not answer or did not start in time), else None: the
+    error, or one it was raised from, is an httpx transport error or Prefect's start-up time-out (Prefect wraps it, e.g. in RuntimeError("Failed to reach
     API ...")). httpx is looked up, not imported: a command that never loaded it met no such error."""
     httpx = sys.modules.get("httpx")
     if httpx is None:
@@ -142,6 +145,12 @@ def _unreachable_prefect_api(e: BaseException) -> str | None:
             url = os.environ.get("PREFECT_API_URL")
             where = f" at {url}" if url else " (the temporary server this command started)"
             return f"cannot reach the Prefect API{where}: {_one_line(cur)}"
+        if isinstance(cur, RuntimeError) and str(cur).startswith(_EPHEMERAL_TIMEOUT):
+            from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as limit
+
+            return (f"the temporary Prefect server this command started did not answer within {limit.value()} s "
+                    "(a busy machine: raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set "
+                    "PREFECT_API_URL to a running server)")
         cur = cur.__cause__ or cur.__context__
     return None
 

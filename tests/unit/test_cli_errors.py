@@ -308,3 +308,30 @@ def test_ingest_text_explains_withdrawals():
     assert "  adverse_events: deletions listed 2, withdrawn 1, not in the warehouse 1" in lines, text
     assert "  vitals: withdrawals skipped: 1 malformed line(s): the records they hold are unknown" in lines, text
     assert any(line.startswith("  adverse_events") and "1 withdrawn" in line for line in lines)
+
+
+def test_a_temporary_server_that_does_not_start_in_time_is_one_line_exit_1(tmp_path):
+    """Prefect's own time-out for its temporary server (raised to 90 s by flows/__init__.py; here
+    0 s, so it cannot start in time) ends as one line that says what to do, not a traceback."""
+    from exports import write_export
+
+    export = str(write_export(tmp_path / "export"))
+    env = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0", "OUTCOMES_PSEUDONYM_KEY": "k" * 32,
+           "PREFECT_HOME": str(tmp_path / "prefect")}
+    r = run("ingest", export, "-w", str(tmp_path / "w.duckdb"), env_extra=env)
+    # (Prefect logs the server's stop after the error, from its exit hook)
+    errors = [x for x in r.stderr.splitlines() if x.startswith("Error: ")]
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert len(errors) == 1 and "the temporary Prefect server this command started did not answer within 0 s" in errors[0]
+
+
+def test_the_temporary_server_gets_more_than_prefect_s_20_s(monkeypatch):
+    import importlib
+
+    import flows
+
+    monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
+    importlib.reload(flows)
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as limit
+
+    assert limit.value() == 90
