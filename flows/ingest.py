@@ -280,6 +280,9 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             reason = split.over_threshold(counts, reject_threshold)
             if reason:
                 reason = f"rejected share over the threshold: {reason}"
+                for c in counts.values():  # nothing loads: the rows that would have are `valid`
+                    c["valid"], c["loaded"] = c.get("loaded", 0), 0
+                result.alerts = {}  # raised by a load only
                 out = reject(ws, wh, meta, reason, counts, dropped, flat, timings)
                 logger.error("export %s rejected: %s", bundle.label, reason)
                 result.status, result.load_id, result.reason = "rejected", out.load_id, reason

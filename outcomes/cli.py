@@ -365,6 +365,8 @@ def format_result(r: dict) -> str:
             extra += f", {c['withdrawn']} withdrawn"
         if c.get("warned"):
             extra += f", {c['warned']} flagged"
+        if c.get("valid"):
+            extra += f", {c['valid']} valid (not loaded: the export was rejected)"
         lines.append(f"  {table:<15} {c.get('loaded', 0):>9} loaded {c.get('quarantined', 0):>7} quarantined{extra}")
     for table, cols in (r.get("dropped_columns") or {}).items():
         lines.append(f"  {table}: dropped columns {', '.join(cols)}")

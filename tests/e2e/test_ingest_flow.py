@@ -163,15 +163,26 @@ def test_bom_crlf_quoted_newlines(tmp_path, wh):
 
 
 def test_rejected_share_over_threshold_loads_nothing(tmp_path, wh):
-    bad = tables_with(vitals=lambda rows: rows.__setitem__(2, {**rows[2], "sbp": "999"}))
+    def vitals(rows):
+        rows[2] = {**rows[2], "sbp": "999"}
+        rows[1] = {**rows[1], "spo2": "85"}  # an alert, had the export loaded
+
+    bad = tables_with(vitals=vitals)
     r = ingest_export(str(write_export(tmp_path / "x", bad)), warehouse=wh, reject_threshold=0.05)
     assert r["status"] == "rejected" and "vitals: 1 of 3 rows rejected" in r["reason"]
     assert query(wh, "SELECT count(*) FROM core.sessions") == [(0,)]
+    # what the result and the ledger say of it: nothing loaded, nothing alerted (a review found
+    # 'loaded' counts and alerts printed for a rejected export)
+    assert r["tables"]["vitals"]["loaded"] == 0 and r["tables"]["vitals"]["valid"] == 2 and not r["alerts"]
+    (counts,) = query(wh, "SELECT row_counts FROM ops.loads WHERE status = 'rejected'")[0]
+    assert {t: c["loaded"] for t, c in json.loads(counts).items()} == dict.fromkeys(r["tables"], 0)
+    assert query(wh, "SELECT count(*) FROM ops.alerts") == [(0,)]
     q = query(wh, "SELECT table_name, source_row, rule, raw_values->>'$.sbp' FROM ops.quarantine")
     assert q == [("vitals", 4, "vitals.sbp.possible", "999")]
     # the same export with a tolerant threshold loads, its bad row quarantined once
     r = ingest_export(str(tmp_path / "x" / "2025-01-31T23-00-00Z"), warehouse=wh, reject_threshold=0.5)
     assert r["status"] == "loaded" and r["tables"]["vitals"] == {**r["tables"]["vitals"], "loaded": 2, "quarantined": 1}
+    assert r["alerts"]["vitals.spo2.low"] == 1 and query(wh, "SELECT count(*) FROM ops.alerts") == [(sum(r["alerts"].values()),)]
 
 
 def test_quarantine_keeps_raw_values_with_pseudonymised_patient(tmp_path, wh):

@@ -12,7 +12,8 @@ WITH l AS (
 )
 SELECT registry_id, month, status, count(DISTINCT load_id) AS loads,
        coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'read' AS BIGINT)), 0) AS rows_read,
-       coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'loaded' AS BIGINT)), 0) AS rows_loaded,
+       -- a rejected attempt loads nothing (before session 10 its counts said 'loaded' for its valid rows)
+       coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'loaded' AS BIGINT)) FILTER (WHERE status = 'loaded'), 0) AS rows_loaded,
        coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'quarantined' AS BIGINT)), 0) AS rows_quarantined,
        coalesce(sum(TRY_CAST(row_counts -> tbl ->> 'withdrawn' AS BIGINT)), 0) AS rows_withdrawn
 FROM l GROUP BY ALL ORDER BY registry_id, month, status;
