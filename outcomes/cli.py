@@ -384,7 +384,20 @@ def format_result(r: dict) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+class _QueryCommand(click.Command):
+    """A query may start with an SQL comment ('-- why'), which click would take for an option: an
+    argument that starts with '-' and holds a space or a line break is no option name, so it goes
+    after '--' (unless the user gave one)."""
+
+    def parse_args(self, ctx, args):
+        if "--" not in args:
+            odd = [a for a in args if a.startswith("-") and any(c.isspace() for c in a)]
+            if len(odd) == 1:
+                args = [a for a in args if a is not odd[0]] + ["--", odd[0]]
+        return super().parse_args(ctx, args)
+
+
+@cli.command(cls=_QueryCommand)
 @click.argument("query")
 @warehouse_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
@@ -404,9 +417,10 @@ def sql(query, warehouse, fmt):
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
     try:
-        if len(con.extract_statements(query)) > 1:  # DuckDB would print only the last one's rows
+        n = len(con.extract_statements(query))
+        if n != 1:  # DuckDB would print only the last one's rows, or fail on none
             con.close()
-            raise click.UsageError("one SQL statement at a time")
+            raise click.UsageError("one SQL statement at a time" if n else "QUERY holds no SQL statement")
         cur = con.execute(query)
         columns = [d[0] for d in cur.description] if cur.description else []
         json_columns = frozenset(i for i, d in enumerate(cur.description or []) if str(d[1]) == "JSON")

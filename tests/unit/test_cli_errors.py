@@ -268,6 +268,18 @@ def test_sql_takes_one_statement(wh):
     res = invoke("sql", "SELECT 1 AS a; SELECT 2 AS b", "-w", wh)
     assert res.exit_code == 2 and "one SQL statement at a time" in res.output
     assert invoke("sql", "SELECT 1 AS a;", "-w", wh, "--format", "csv").stdout.splitlines() == ["a", "1"]
+    for empty in ("", ";", " -- nothing\n"):  # was a traceback
+        res = invoke("sql", empty, "-w", wh)
+        assert res.exit_code == 2 and "QUERY holds no SQL statement" in res.output and res.exc_info[0] is SystemExit
+
+
+def test_sql_query_may_start_with_a_comment(wh):
+    query = "-- sessions per route\nSELECT 1 AS a"
+    for args in (("sql", query, "-w", wh, "--format", "csv"), ("sql", "--format", "csv", "-w", wh, "--", query)):
+        res = invoke(*args)
+        assert res.exit_code == 0 and res.stdout.splitlines() == ["a", "1"], res.output
+    res = invoke("sql", "SELECT 1", "--fromat", "csv", "-w", wh)  # a misspelt option is still one
+    assert res.exit_code == 2 and "No such option '--fromat'" in res.output
 
 
 @pytest.mark.parametrize("other", ["--with-server", "--no-automations"])
