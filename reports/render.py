@@ -29,8 +29,13 @@ PRINT_TO_PDF = {"displayHeaderFooter": False, "generateTaggedPDF": True, "printB
 
 
 def chromium_binary() -> str | None:
-    for name in (os.environ.get("OUTCOMES_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
+    """OUTCOMES_CHROMIUM's binary if set (or None when it names none: never another one behind the
+    user's back), else the first of Debian's names found on the PATH."""
+    named = os.environ.get("OUTCOMES_CHROMIUM")
+    if named:
+        return shutil.which(named)
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
             return shutil.which(name)
     return None
 
@@ -93,7 +98,9 @@ class Chromium:
         self._prepared: threading.Thread | None = None
         exe = chromium_binary()
         if exe is None:
-            self.error = "chromium not found: install Debian's `chromium` (or set OUTCOMES_CHROMIUM) to write report.pdf"
+            self.error = ("OUTCOMES_CHROMIUM names no executable Chromium: fix or unset it to write report.pdf"
+                          if os.environ.get("OUTCOMES_CHROMIUM") else
+                          "chromium not found: install Debian's `chromium` (or set OUTCOMES_CHROMIUM) to write report.pdf")
             return
         to_r, to_w = os.pipe()      # we write, Chromium reads (its fd 3)
         from_r, from_w = os.pipe()  # Chromium writes (its fd 4), we read

@@ -38,3 +38,12 @@ def test_pdf_pages_not_blank(report, tmp_path):
     for p in pages:
         img = mpimg.imread(p)
         assert np.std(img) > 0.01, p.name
+
+
+def test_a_chromium_named_that_does_not_exist_is_not_replaced_by_another(monkeypatch):
+    """OUTCOMES_CHROMIUM naming no executable said nothing and printed with `chromium` from the PATH."""
+    from reports.render import Chromium
+
+    monkeypatch.setenv("OUTCOMES_CHROMIUM", "/nonexistent/chromium")
+    assert chromium_binary() is None
+    assert Chromium(5).error.startswith("OUTCOMES_CHROMIUM names no executable Chromium")
