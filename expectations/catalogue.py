@@ -96,12 +96,11 @@ def _record(table: str, id_col: str) -> list:
             _exists(table, "patient_id", "_patient_exists")]
 
 
-def _identifier_text(table: str, what: str):
-    """Free text that held an email, SSN, phone number or URL: loaded with it redacted (staging's
+def _identifier_text(table: str, col: str, what: str):
+    """Free text that held what a pattern tells as an identifier: loaded with it redacted (staging's
     redact()), flagged so the registry can be told to keep identifiers out of its exports."""
-    col = "term" if table == "adverse_events" else "site_id"
     return _rule(E.ExpectColumnValuesToNotBeInSet, f"{table}.{col}.identifier", VALUE, "warning",
-                 f"{what} held an email, SSN, phone number or URL: redacted before loading",
+                 f"{what} held an email, SSN, phone number, IP address, MRN, URL or host name: redacted before loading",
                  column="_text_identifier", value_set=[True])
 
 
@@ -149,7 +148,7 @@ def patients() -> list:
         _type(t, "trd_failed_trials", "a whole number"),
         _rule(E.ExpectColumnValuesToBeBetween, "patients.trd_failed_trials.range", ATEMPORAL, "error",
               "trd_failed_trials must be 0-30", column="trd_failed_trials", min_value=0, max_value=30),
-        _identifier_text(t, "site_id"),
+        _identifier_text(t, "site_id", "site_id"),
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "error",
               "diagnosis_icd10 must be an ICD-10 code such as F33.2", column="diagnosis_icd10",
               regex=r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?$"),
@@ -309,7 +308,7 @@ def adverse_events() -> list:
         _required(t, "term"),
         _rule(E.ExpectColumnValueLengthsToBeBetween, "adverse_events.term.length", VALUE, "error",
               "term must be at most 200 characters", column="term", max_value=200),
-        _identifier_text(t, "term or meddra_pt"),
+        _identifier_text(t, "term", "term or meddra_pt"),
         _rule(E.ExpectColumnValuesToMatchRegex, "adverse_events.meddra_code.format", VALUE, "error",
               "meddra_code must be 8 digits", column="meddra_code", regex=r"^\d{8}$"),
         _code(t, "severity", SEVERITIES),
@@ -341,6 +340,7 @@ def labs() -> list:
         *_dated(t, "collected_on", "an ISO date (YYYY-MM-DD)", "collected_on"),
         _required(t, "test"),
         _code(t, "test", LAB_TESTS, severity="warning"),
+        _identifier_text(t, "unit", "test or unit"),
         _type(t, "value", "a number"),
         _rule(E.ExpectColumnValuesToBeBetween, "labs.value.non_negative", ATEMPORAL, "error",
               "value must be >= 0", column="value", min_value=0),

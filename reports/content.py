@@ -13,6 +13,7 @@ import pandas as pd
 from reports import charts
 from reports.figures import Book, Table
 from reports.ledger import derivable
+from transforms.redaction import has_identifier
 
 INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16"}
 WEEKS = (1, 2, 4, 8, 12, 26, 52)
@@ -55,7 +56,8 @@ FLAG_NESTED = ("flagged", "units_not_flagged", "patients_flagged")
 # taken only with a pre-dose one), so that their difference is protected as a count (_nest).
 NESTED = {"blood_pressure": [("pre-dose BP", "post-dose BP")]}
 
-# A site id is printed only if it looks like a code (no spaces, '@' or free text); else 'site N'.
+# A site id is printed only if it looks like a code (no spaces, '@' or free text) and holds nothing
+# the ingest's identifier pattern finds (an IP address, an MRN, a 9-digit number); else 'site N'.
 SITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 
@@ -65,7 +67,7 @@ def site_labels(sites: pd.DataFrame) -> dict[tuple, str]:
     out = {}
     for reg, g in sites.groupby("registry_id", sort=False):
         for i, sid in enumerate(sorted(g.site_id.astype(str)), 1):
-            out[(reg, sid)] = sid if SITE_CODE.fullmatch(sid) else f"site {i}"
+            out[(reg, sid)] = sid if SITE_CODE.fullmatch(sid) and not has_identifier(sid) else f"site {i}"
     return out  # no clash: a code has no space, a neutral label has one
 
 

@@ -102,6 +102,11 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | N
     t0 = time.perf_counter()
     con.execute("SET TimeZone = 'UTC'")
     create_sources(con, catalog, as_of_load, cutoff, registry)
+    # the ingest's identifier pattern (transforms/sql/macros.sql), for terms the marts would print
+    from transforms.redaction import identifier_pattern
+
+    con.execute(f"CREATE OR REPLACE TEMP MACRO identifier_re() AS {sql_literal(identifier_pattern().pattern)}")
+    con.execute("CREATE OR REPLACE TEMP MACRO has_identifier(t) AS coalesce(regexp_matches(t, identifier_re()), false)")
     con.execute(f"SET VARIABLE report_month = {sql_literal(report_month)}::VARCHAR")
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     timings = {}

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from transforms.tables import TABLES
+from transforms.redaction import has_identifier, redact_text
 
 CONTRACT = "ketamine-outcomes-export/1"
 REGISTRY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -28,6 +29,9 @@ class BundleError(Exception):
 
     def __init__(self, rule: str, message: str, export: str = "?", file: str | None = None,
                  registry: str | None = None):
+        # a name given by the registry (a folder, a file in the manifest) is shown, and recorded,
+        # with what looks like an identifier redacted
+        export, file = redact_text(export), redact_text(file)
         self.rule, self.export, self.file, self.registry = rule, export, file, registry
         where = f"export {export}" + (f", file {file}" if file else "")
         super().__init__(f"{where}: {message} [rule {rule}]")
@@ -166,7 +170,8 @@ def _read_manifest(root: Path, source: str, tmp, verify_checksums: bool) -> Bund
     # Errors name the export by its id only once the id has passed its check (else by the bundle's
     # file name), and never repeat a failing field's value: it could be anything, a name included.
     export_id = m.get("export_id")
-    export = export_id if isinstance(export_id, str) and EXPORT_ID_RE.match(export_id) else label
+    plain = isinstance(export_id, str) and EXPORT_ID_RE.match(export_id) and not has_identifier(export_id)
+    export = export_id if plain else label
     registry = m.get("registry_id")
     known = registry if isinstance(registry, str) and REGISTRY_RE.match(registry) else None
     if m.get("contract") != CONTRACT:
@@ -175,8 +180,9 @@ def _read_manifest(root: Path, source: str, tmp, verify_checksums: bool) -> Bund
                           f"expected {CONTRACT!r}", export, registry=known)
     if known is None:
         raise BundleError("bundle.registry_id", "registry_id must match [a-z0-9][a-z0-9-]{0,63}", export)
-    if not (isinstance(export_id, str) and EXPORT_ID_RE.match(export_id)):
-        raise BundleError("bundle.export_id", "export_id missing or not a plain identifier", export, registry=known)
+    if not plain:
+        raise BundleError("bundle.export_id", "export_id missing, not a plain identifier, or holding what looks "
+                          "like a person's identifier", export, registry=known)
     try:
         return _read_files(root, source, tmp, verify_checksums, m, raw, known, export)
     except BundleError as e:  # the registry is known from here on: a rejection is recorded under it

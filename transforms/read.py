@@ -20,6 +20,7 @@ import duckdb
 
 from transforms.bundle import BundleError, ExportFile
 from transforms.tables import TABLES, is_identifier_column, normalise_column_name
+from transforms.redaction import has_identifier, redact_text
 
 
 @dataclass
@@ -103,12 +104,12 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
         raise BundleError("bundle.header", f"header lacks required column(s) {', '.join(lacking)}"
                           + (f"; {len(dropped)} column(s) outside the contract, not named" if dropped else ""),
                           export, f.relpath)
-    named = [n for n in dropped if _COLUMN_NAME.fullmatch(n)]
+    named = [n for n in dropped if _shown(n)]
     unnamed = len(dropped) - len(named)  # reported by count: what is not a column name may be a value
 
     result = ReadResult(
         table=f.table,
-        file=f.relpath,
+        file=redact_text(f.relpath),  # lineage (source_file) and messages
         rows=0,
         malformed=0,
         dropped_columns=named + ([f"({unnamed} more, not named: not column names)"] if unnamed else []),
@@ -210,8 +211,13 @@ def _header_columns(f: ExportFile, export: str) -> str:
     return "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
 
 
+def _shown(name: str) -> bool:
+    """A header name is repeated only if it looks like a column name and holds no identifier pattern."""
+    return bool(_COLUMN_NAME.fullmatch(name)) and not has_identifier(name)
+
+
 def _twice(name: str, export: str, relpath: str) -> BundleError:
-    shown = repr(name) if _COLUMN_NAME.fullmatch(name) else "(not a column name, not shown)"
+    shown = repr(name) if _shown(name) else "(not a column name, not shown)"
     return BundleError("bundle.header", f"column {shown} appears twice in the header", export, relpath)
 
 

@@ -12,6 +12,33 @@ _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _NUMBER = re.compile(r"\d[\d\-/.:]{2,}")
 
 
+@functools.cache
+def identifier_pattern() -> re.Pattern:
+    """macros.sql's identifier_re(), for text checked outside DuckDB (a report's labels, file and
+    column names in messages): one pattern, one place. ASCII, as RE2's \\b and classes are."""
+    from transforms import sqlfiles
+
+    con = duckdb.connect()
+    try:
+        sqlfiles.run(con, "transforms", "macros.sql")
+        return re.compile(con.execute("SELECT identifier_re()").fetchone()[0], re.ASCII)
+    finally:
+        con.close()
+
+
+def has_identifier(text: str | None) -> bool:
+    """True when the text holds what macros.sql's has_identifier() would find."""
+    return bool(text) and identifier_pattern().search(text) is not None
+
+
+def redact_text(text: str | None) -> str | None:
+    """The text with what identifier_pattern() finds replaced, as macros.sql's redact() does."""
+    if not text:
+        return text
+    p = identifier_pattern()
+    return p.sub("[redacted]", p.sub("[redacted]", text))
+
+
 def redact_message(text: str) -> str:
     """The message with quoted text and numbers of 3+ characters (ids, dates, SSNs) blanked."""
     return _NUMBER.sub("#", _QUOTED.sub("'…'", text))

@@ -226,3 +226,43 @@ def test_parquet_as_pandas_writes_it_loads_like_csv(tmp_path, wh):
     assert query(wh, f"SELECT {cols} FROM core.sessions ORDER BY 1") == query(
         csv_wh, f"SELECT {cols} FROM core.sessions ORDER BY 1")
     assert query(wh, "SELECT serious FROM core.adverse_events") == [(False,)]
+
+
+def test_identifier_patterns_found_by_the_session_10_review_reach_nothing(tmp_path, wh, capfd):
+    """Forms the first pattern missed (undashed and spaced SSNs, bare phone numbers, IP addresses,
+    MRNs, other URL schemes, host names), in a lab's unit and test (no rule read them), a file name
+    (kept as source_file on every row) and a column name outside the contract."""
+    plants = ["611223344", "611 22 3344", "6025550188", "10.44.55.66", "MRN-4455667", "ftp://leak.example/x",
+              "leak-site.example.com", "ed@plant-unit.example"]
+
+    def labs(rows):
+        rows[0]["unit"] = f"U/L {plants[7]} {plants[0]}"
+        rows[0]["www.hdrurl-leak.example"] = "x"  # a column outside the contract, named like a host
+
+    def ae(rows):
+        rows[0]["term"] = f"nausea; {plants[1]} {plants[2]} {plants[3]} {plants[4]} {plants[5]} {plants[6]}"
+    folder = write_export(tmp_path / "x", tables_with(labs=labs, adverse_events=ae))
+    (folder / "labs.csv").rename(folder / "labs from pat.plantsrc@example.org.csv")
+    m = json.loads((folder / "manifest.json").read_text())
+    next(f for f in m["files"] if f["table"] == "labs")["path"] = "labs from pat.plantsrc@example.org.csv"
+    (folder / "manifest.json").write_text(json.dumps(m))
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded"
+    assert query(wh, "SELECT DISTINCT source_file FROM core.labs") == [("labs from [redacted]",)]
+    assert "labs.unit.identifier" in query(wh, "SELECT flatten(list(warnings)) FROM core.labs")[0][0]
+    assert r["dropped_columns"]["labs"] == ["(1 more, not named: not column names)"]
+    assert nowhere(wh, capfd, r, [*plants, "plantsrc@example.org", "hdrurl-leak"]) == []
+
+
+def test_a_file_or_export_id_holding_an_identifier_is_not_repeated_when_rejected(tmp_path, wh, capfd):
+    folder = write_export(tmp_path / "x", manifest_overrides={"export_id": "jane.roe.example.com"})
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected" and "bundle.export_id" in r["reason"]
+    folder = write_export(tmp_path / "y")
+    m = json.loads((folder / "manifest.json").read_text())
+    m["files"].append({"table": "notes", "path": "notes/nina.plantfile@example.org 622-33-4455.csv",
+                       "sha256": "0" * 64, "rows": 1})
+    (folder / "manifest.json").write_text(json.dumps(m))
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected" and "bundle.table" in r["reason"] and "notes/[redacted]" in r["reason"]
+    assert nowhere(wh, capfd, r, ["jane.roe", "nina.plantfile", "622-33-4455"]) == []

@@ -141,6 +141,7 @@ CASES = {
     "adverse_events.serious.sae": ("adverse_events", 0, {"serious": "1", "hospitalization": "1"}, [2]),
     # labs: row 0 = L1 ALT 30 U/L, ULN 40
     "labs.lab_id.required": ("labs", 0, {"lab_id": ""}, [2]),
+    "labs.unit.identifier": ("labs", 0, {"unit": "U/L ed@plant-unit.example"}, [2]),
     "labs.lab_id.unique": ("labs", "append:0", {}, [2, 3]),
     "labs.patient_id.required": ("labs", 0, {"patient_id": ""}, [2]),
     "labs.patient_id.exists": ("labs", 0, {"patient_id": "MRN-9"}, [2]),

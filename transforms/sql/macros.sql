@@ -55,15 +55,27 @@ CREATE OR REPLACE TEMP MACRO q_birth(x) AS
          WHEN year(getvariable('exported_at')::TIMESTAMPTZ) - CAST(left(txt(x), 4) AS INTEGER) >= 90
               THEN '(withheld: 90 or older)'
          ELSE left(txt(x), 4) END;
--- Free text (an adverse event's term, a site name, a quarantined value) may hold what identifies
--- a person. What a pattern can tell (an email, a US SSN or phone number, a URL) is replaced before
--- anything is stored; names cannot be told by a pattern (README: free text). No word boundaries:
--- an SSN run into other text is still one (a long number that contains the shape goes too).
+-- Free text (an adverse event's term, a site name, a lab unit, a quarantined value) may hold what
+-- identifies a person. What a pattern can tell is replaced before anything is stored: an email; a
+-- US SSN with dashes or spaces (no word boundaries: one run into other text is still one), or a
+-- number of 9+ digits standing alone (an undashed SSN or phone number, an account number; a
+-- record id such as A0111253458637, digits run into letters, is not one); a phone number with
+-- separators; an IPv4 address; an MRN ('MRN' and a number); a URL of any scheme or 'www.'; a bare
+-- host name under a common top-level domain. Names cannot be told by a pattern (README: free
+-- text). The report and the CLI use this same pattern (transforms/redaction.py reads it from
+-- here); RE2 and Python's re read it alike (tests/unit/test_macros.py).
 CREATE OR REPLACE TEMP MACRO identifier_re() AS
-    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[0-9]{3}-[0-9]{2}-[0-9]{4}|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|(?i:https?://|www\.)[^ ]+';
+    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}|\b[0-9]{9,}\b'
+    || '|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
+    || '|(?i:mrn)[ #:.-]*[0-9]+|(?i:[a-z][a-z0-9+.-]*://|www\.)[^ ]+'
+    || '|(?i:[a-z0-9-]+\.)+(?i:com|org|net|edu|gov|mil|info|biz|io|us|uk|ca|au|de|fr|nl|no|se|dk|ch|example)\b';
 CREATE OR REPLACE TEMP MACRO has_identifier(t) AS regexp_matches(t, identifier_re());
+-- Twice: a replacement can leave a number standing alone that was run into the one replaced
+-- ('987-65-4329987654329': the SSN, then the 9 digits after it).
 CREATE OR REPLACE TEMP MACRO redact(t) AS
-    CASE WHEN regexp_matches(t, identifier_re()) THEN regexp_replace(t, identifier_re(), '[redacted]', 'g') ELSE t END;
+    CASE WHEN regexp_matches(t, identifier_re())
+         THEN regexp_replace(regexp_replace(t, identifier_re(), '[redacted]', 'g'), identifier_re(), '[redacted]', 'g')
+         ELSE t END;
 -- Which of a session's pre-dose readings is "the" pre-dose reading (rise over pre-dose): the
 -- earliest, i.e. the lowest minutes_after_dose (a reading without minutes last), then the first
 -- line. arg_min(x, pre_rank(...)) picks it; the marts (int_flags) use the same order. One BIGINT,

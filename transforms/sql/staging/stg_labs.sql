@@ -6,10 +6,11 @@ WITH typed AS (
            k.patient_key,
            as_date(r.collected_on)                    AS collected_on,
            r.collected_on AS collected_on__raw,
-           upper(txt(r.test))                         AS test,
+           redact(upper(txt(r.test)))                AS test,
            as_double(r.value)                         AS value,
            r.value AS value__raw,
-           txt(r.unit)                                AS unit,
+           redact(txt(r.unit))                        AS unit,
+           coalesce(has_identifier(r.test) OR has_identifier(r.unit), false) AS _text_identifier,
            as_double(r.uln)                           AS uln,
            r.uln AS uln__raw
     FROM raw_labs r

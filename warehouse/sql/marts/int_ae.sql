@@ -1,6 +1,6 @@
 -- int_ae_terms: each adverse event once per level it is counted at: its preferred term
 -- ('pt': meddra_pt; an event without one is 'Uncoded', never its verbatim term, which is free text
--- that may hold a name), its label group, its long-term signal, and 'any'. The label group and
+-- that may hold a name; one whose meddra_pt holds an identifier pattern is 'Withheld term'), its label group, its long-term signal, and 'any'. The label group and
 -- signal are still looked up by the verbatim term when meddra_pt is empty: they are our fixed
 -- vocabulary (seed_label_groups), so no free text reaches a mart.
 -- Group = the patient's treatment group; events of patients without a session are left out
@@ -19,7 +19,10 @@ CREATE OR REPLACE TEMP TABLE int_ae AS
 WITH a AS (
     SELECT p.pid, e.registry_id, e.ae_id, e.session_id, e.onset_date, p.grp_drug, p.grp_route,
            e.onset_date >= utc_date(p.first_start) AS treatment_emergent,
-           nullif(trim(e.meddra_pt), '') AS pt_raw, g.label_group, g.signal,
+           -- a preferred term holding what looks like an identifier (loaded before the ingest
+           -- redacted it, or one its pattern now finds): one 'Withheld term', never printed as sent
+           CASE WHEN has_identifier(e.meddra_pt) THEN 'Withheld term' ELSE nullif(trim(e.meddra_pt), '') END AS pt_raw,
+           g.label_group, g.signal,
            e.serious, e.death, e.life_threatening, e.hospitalization, e.disability, e.congenital_anomaly,
            e.medically_important, e.severity, e.related, e.outcome,
            strftime(e.onset_date, '%Y-%m') AS month,
