@@ -218,7 +218,10 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ketamine-outcomes")
 def cli():
-    """Ketamine and esketamine registry exports in, validated pseudonymised evidence out."""
+    """Ketamine and esketamine registry exports in, validated pseudonymised evidence out.
+
+    Exit 0 success; 1 the work failed; 2 a usage error (each command's --help says what its
+    failures are)."""
 
 
 @cli.command()
@@ -513,7 +516,9 @@ def migrate(warehouse, as_json):
 
 @cli.group()
 def key():
-    """The pseudonymisation key (kept outside the warehouse)."""
+    """The pseudonymisation key (kept outside the warehouse).
+
+    Exit 0 ok; 1 when the key file cannot be written; 2 on a usage error."""
 
 
 @key.command("init")

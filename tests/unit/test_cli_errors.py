@@ -205,8 +205,8 @@ def test_report_as_of(wh, tmp_path):
     assert invoke("report", "--month", "2025-01", "--as-of", "0", "-w", wh).exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["report", "marts", "status", "synth", "sql", "ingest", "migrate", "key init",
-                                     "serve"])
+@pytest.mark.parametrize("command", ["", "key", "report", "marts", "status", "synth", "sql", "ingest", "migrate",
+                                     "key init", "serve"])
 def test_help_lists_exit_codes(command):
     res = invoke(*command.split(), "--help")
     assert res.exit_code == 0 and "Exit 0" in res.output.replace("\n", " "), res.output
