@@ -46,6 +46,12 @@ def load_key(env: dict | None = None) -> bytes:
     return key
 
 
+# The fields inside one value of a malformed line: an unclosed quote swallows the lines after it,
+# ids and all, into one value. split.collect_malformed splits alike (TOKEN_SPLIT, TOKEN_STRIP).
+MALFORMED_TOKENS = "trim(unnest(regexp_split_to_array(v, '[,\\r\\n]+')), ' ' || chr(9) || '\"' || chr(39))"
+TOKEN_SPLIT, TOKEN_STRIP = r"([,\r\n]+)", " \t\"'"
+
+
 def patient_key(key: bytes, registry_id: str, patient_id: str) -> str:
     msg = f"{registry_id}\x1f{patient_id}".encode("utf-8")
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
@@ -68,6 +74,22 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
         ids += [r[0] for r in con.execute("SELECT DISTINCT txt(key) FROM deleted_patients").fetchall() if r[0]]
     ids = sorted(set(ids))
     keys = [patient_key(key, registry_id, i) for i in ids]
+    # Every other value of a malformed line, keyed too (few lines, few values): a shifted field may
+    # hold the id of a patient this export does not name but the warehouse holds, which only its
+    # key can tell (split.collect_malformed keys it when the key is a known patient's).
+    values: list[str] = []
+    for t in raw_tables:
+        if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = 'malformed_{t}'").fetchone()[0]:
+            values += [r[0] for r in con.execute(
+                f'SELECT DISTINCT txt(v) FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t}) UNION '
+                f'SELECT DISTINCT {MALFORMED_TOKENS} FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t})'
+            ).fetchall() if r[0]]
+    values = sorted(set(values))
+    con.register("_pv_arrow", pa.table({"value": pa.array(values, pa.string()),
+                                        "patient_key": pa.array([patient_key(key, registry_id, v) for v in values],
+                                                                pa.string())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE pk_values AS SELECT * FROM _pv_arrow")
+    con.unregister("_pv_arrow")
     # typed: an export without a single patient id (an incremental of deletions only) would make
     # untyped columns, which DuckDB reads as INTEGER and cannot compare with the VARCHAR ids
     con.register("_pk_arrow", pa.table({"patient_id": pa.array(ids, pa.string()),

@@ -3,10 +3,12 @@ alerts; and decide whether the export's rejected share passes its threshold."""
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 
 from transforms import sqlfiles
+from transforms.pseudonymise import TOKEN_SPLIT, TOKEN_STRIP
 from transforms.tables import TABLES
 
 RECORD_COLUMN = {  # the column naming an alert's record; its patient is the row's patient_key
@@ -85,12 +87,31 @@ def listed_keys(con: duckdb.DuckDBPyConnection, table: str, deleted_table: str) 
 
 def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_table: str, source_file: str) -> int:
     """Malformed lines join the quarantine with rule <table>.row.malformed; ids pseudonymised."""
-    # Every value's key, if its text (trimmed as staging trims it: txt()) is a patient id of the
-    # export: a shifted field may carry an id into another column. Trimming here in Python instead
-    # once missed an id that started with a tab (DuckDB's trim keeps tabs) and kept it raw.
+    # Every value's key, if its text (trimmed as staging trims it: txt()) is a patient's id: a
+    # shifted field may carry an id into another column. Trimming here in Python instead once
+    # missed an id that started with a tab (DuckDB's trim keeps tabs) and kept it raw. A patient's
+    # = one of the export (pk_map) or one it may refer to (ctx_patients: the warehouse's current
+    # patients too, whose ids only their keys can tell: pk_values holds every value's key).
+    known = "SELECT patient_key FROM pk_map"
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ctx_patients'").fetchone()[0]:
+        known += " UNION SELECT patient_key FROM ctx_patients"
+    ids = dict(con.execute(f"SELECT value, patient_key FROM pk_values WHERE patient_key IN ({known})").fetchall())
     keys = dict(con.execute(
-        f'SELECT DISTINCT v, k.patient_key FROM (SELECT unnest(map_values("values")) AS v FROM {malformed_table}) '
-        f"JOIN pk_map k ON k.patient_id = txt(v)").fetchall())
+        f'SELECT DISTINCT v, c.patient_key FROM (SELECT unnest(map_values("values")) AS v FROM {malformed_table}) '
+        f"JOIN pk_values c ON c.value = txt(v) WHERE c.patient_key IN ({known})").fetchall())
+
+    def keyed(v: str) -> str:
+        """v with every field inside it that is a patient's id replaced by its key (a line an
+        unclosed quote swallowed is one value holding many fields)."""
+        if v in keys:
+            return keys[v]
+        parts = re.split(TOKEN_SPLIT, v)
+        for i in range(0, len(parts), 2):
+            core = parts[i].strip(TOKEN_STRIP)
+            if core in ids:
+                parts[i] = parts[i].replace(core, ids[core])
+        return "".join(parts)
+
     rows = con.execute(
         f'SELECT _line, error, fields_found, fields_expected, "values" FROM {malformed_table} ORDER BY _line'
     ).fetchall()
@@ -101,7 +122,7 @@ def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_tabl
             if k == "patient_id":
                 raw[k] = keys.get(v)  # its key, or nothing: never the id as it arrived
             else:
-                raw[k] = keys.get(v, v) if v is not None else None
+                raw[k] = keyed(v) if v is not None else None
         raw.update(protect_values(con, table, raw))
         out.append((table, source_file, line, f"{table}.row.malformed", json.dumps(raw)))
     if out:

@@ -3,6 +3,7 @@ identifying may reach the warehouse, a result or a log; a value that once crashe
 rule violation; an unexpected error is a rejection that repeats none of the export's values."""
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import os
@@ -266,3 +267,58 @@ def test_a_file_or_export_id_holding_an_identifier_is_not_repeated_when_rejected
     r = ingest_export(str(folder), warehouse=wh)
     assert r["status"] == "rejected" and "bundle.table" in r["reason"] and "notes/[redacted]" in r["reason"]
     assert nowhere(wh, capfd, r, ["jane.roe", "nina.plantfile", "622-33-4455"]) == []
+
+
+def test_a_malformed_line_keys_the_id_of_a_patient_only_the_warehouse_knows(tmp_path, wh, capfd):
+    """An incremental export without that patient's rows: the id, shifted into another field of a
+    broken line, was kept as sent (privacy review, session 10); it is keyed when its key is a
+    patient of the registry's."""
+    import copy
+
+    base = copy.deepcopy(BASE)
+    for rows in base.values():
+        for row in rows:
+            if "patient_id" in row:
+                row["patient_id"] = row["patient_id"].replace("MRN-", "PX")  # no identifier pattern: only keying hides it
+    r = ingest_export(str(write_export(tmp_path / "x", base)), warehouse=wh)
+    assert r["status"] == "loaded"
+    header = list(base["sessions"][0]) + [c for c in base["sessions"][1] if c not in base["sessions"][0]]
+    good = csv_bytes([s for s in base["sessions"] if s["patient_id"] == "PX1001"], header).decode()
+    bad = ["S9", "PX1002", "2025-02-12T10:00:00Z", "ketamine", "iv"]  # too few fields, the id in its place
+    shifted = ["S8", "2025-02-12T10:00:00Z", "PX1002", "ketamine", "iv"]  # and shifted into session_start
+    lines = good + "".join(",".join(row) + "\n" for row in (bad, shifted))
+    folder = write_export(tmp_path / "y", {"sessions": []}, raw_files={"sessions": lines.encode()},
+                          export_id="2025-02-28T23-00-00Z", exported_at="2025-02-28T23:00:00Z", mode="incremental",
+                          rows_override={"sessions": 3})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["sessions"]["malformed"] == 2
+    kept = [json.loads(v) for (v,) in query(
+        wh, "SELECT raw_values FROM ops.quarantine WHERE rule = 'sessions.row.malformed' ORDER BY source_row")]
+    (key,) = query(wh, "SELECT patient_key FROM core.sessions WHERE session_id = 'S2'")[0]
+    assert kept[0]["patient_id"] == key and kept[1]["session_start"] == key and kept[1]["session_id"] == "S8"
+    assert nowhere(wh, capfd, r, ["PX1002"]) == []
+
+
+def test_a_line_swallowed_by_an_unclosed_quote_keeps_no_raw_patient_id(tmp_path, wh, capfd):
+    """An unclosed quote makes one malformed value of the lines after it, ids and all (issue 2
+    review, session 10): every field inside it that is a patient id is keyed."""
+    rows = copy.deepcopy(BASE["adverse_events"])
+    text = csv_bytes(rows).decode().splitlines(keepends=True)
+    header, first, rest = text[0], text[1], text[2:]
+    broken = first.replace("felt detached", '"bitter taste', 1)
+    extra = "".join(f"E{9 + i},MRN-100{1 + i % 2},,2025-01-12,dizzy,Dizziness,mild,0,possible,recovered,\n"
+                    for i in range(3))
+    extra = extra[:extra.rindex("dizzy")] + 'dizzy",x,y' + extra[extra.rindex("dizzy") + 5:]  # the quote closes: a field too many
+    raw = header + broken + extra.replace("MRN-", "PX") + "".join(rest)
+    base = copy.deepcopy(BASE)
+    for t in base.values():
+        for row in t:
+            if "patient_id" in row:
+                row["patient_id"] = row["patient_id"].replace("MRN-", "PX")
+    raw = raw.replace("MRN-", "PX")
+    folder = write_export(tmp_path / "x", base, raw_files={"adverse_events": raw.encode()},
+                          rows_override={"adverse_events": 1})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    kept = [v for (v,) in query(wh, "SELECT raw_values FROM ops.quarantine WHERE rule = 'adverse_events.row.malformed'")]
+    assert r["status"] == "loaded" and kept, r["reason"]
+    assert nowhere(wh, capfd, r, ["PX1001", "PX1002"]) == []
