@@ -127,13 +127,17 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
     ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
     ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
     # the tables whose records not in this export it withdraws (context/ctx_*.sql)
-    ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [list(reads) if bundle.mode == "full" else []])
+    withdrawing = list(reads) if bundle.mode == "full" else []
+    ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [withdrawing])
 
     def done(table: str) -> None:
         r = reads.get(table)
         split.collect_table(ws, table, r.file if r else None)
         if bundle.mode == "full" and r is not None:
             split.export_keys(ws, table)
+            if not split.can_withdraw(ws, table, r.malformed):  # its current records stay in context
+                withdrawing.remove(table)
+                ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [withdrawing])
 
     attach(ws, warehouse, read_only=True)
     try:

@@ -64,10 +64,27 @@ def collect_table(con: duckdb.DuckDBPyConnection, table: str, source_file: str |
 
 
 def export_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """keys_<table>: every record key the export holds, valid or not (full exports withdraw the rest)."""
-    key = list(TABLES[table].key)
-    sqlfiles.run(con, "transforms", "split/keys.sql", fragments={"key_cols": ", ".join(key), "key_first": key[0]},
-                 table=table)
+    """keys_<table>: every record key the export holds, valid or not (full exports withdraw the rest);
+    unkeyed_<table>: how many rows hold a record whose key cannot be told (a blank required key
+    column, or a typed one that did not parse)."""
+    t = TABLES[table]
+    key = list(t.key)
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [f"stg_{table}"]).fetchall()}
+    unknown = []
+    for c in key:
+        if t.column("patient_id" if c == "patient_key" else c).required:
+            unknown.append(f"{c} IS NULL")
+        if f"{c}__unparsed" in have:
+            unknown.append(f"coalesce({c}__unparsed, false)")
+    sqlfiles.run(con, "transforms", "split/keys.sql", fragments={
+        "key_cols": ", ".join(key), "key_first": key[0], "unknown_key": " OR ".join(unknown) or "false"}, table=table)
+
+
+def can_withdraw(con: duckdb.DuckDBPyConnection, table: str, malformed: int) -> bool:
+    """Whether a full export may withdraw the <table> records it does not hold: not when a
+    malformed line or a row without a readable key may be one of them (warehouse/load.py skips it)."""
+    return not malformed and not con.execute(f"SELECT n FROM unkeyed_{table}").fetchone()[0]
 
 
 def listed_keys(con: duckdb.DuckDBPyConnection, table: str, deleted_table: str) -> int:
@@ -134,8 +151,11 @@ def table_counts(con: duckdb.DuckDBPyConnection, table: str, read_rows: int, mal
     quarantined = con.execute(f"SELECT count(*) FROM errors_{table}").fetchone()[0] + malformed
     loaded = con.execute(f"SELECT count(*) FROM out_{table}").fetchone()[0]
     warned = con.execute(f"SELECT count(*) FROM warn_{table}").fetchone()[0]
-    return {"read": read_rows, "loaded": loaded, "quarantined": quarantined, "malformed": malformed,
-            "warned": warned}
+    out = {"read": read_rows, "loaded": loaded, "quarantined": quarantined, "malformed": malformed,
+           "warned": warned}
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [f"unkeyed_{table}"]).fetchone()[0]:
+        out["unkeyed"] = con.execute(f"SELECT n FROM unkeyed_{table}").fetchone()[0]
+    return out
 
 
 def over_threshold(counts: dict[str, dict], threshold: float) -> str | None:

@@ -225,11 +225,15 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                         # a version that lost (to a later one, or to a withdrawal this export predates):
                         # its records loaded beside it must not stay current without their parent
                         lost_parents = True
-                if meta.mode == "full" and counts.get(table, {}).get("malformed"):
-                    # a malformed line's record key cannot be read with certainty: withdrawing what
-                    # the export seems not to hold could withdraw that very record
-                    counts[table].setdefault("notes", {})["withdrawals_skipped"] = (
-                        f"{counts[table]['malformed']} malformed line(s): the records they hold are unknown")
+                unknown = {k: counts.get(table, {}).get(k) for k in ("malformed", "unkeyed")}
+                if meta.mode == "full" and any(unknown.values()):
+                    # a malformed line's record key cannot be read with certainty, nor a row's whose
+                    # key is blank or unparseable: withdrawing what the export seems not to hold
+                    # could withdraw that very record (and, through the cascade, all under it)
+                    counts[table].setdefault("notes", {})["withdrawals_skipped"] = ", ".join(
+                        f"{n} {what}" for n, what in ((unknown["malformed"], "malformed line(s)"),
+                                                      (unknown["unkeyed"], "row(s) without a readable key")) if n
+                    ) + ": the records they hold are unknown"
                 elif meta.mode == "full" and not first:
                     sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
                     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")

@@ -115,3 +115,24 @@ def test_a_record_withdrawn_once_counts_once(tmp_path, wh):
                                            exported_at=f"2025-{month}T23:00:00Z")), warehouse=wh)
         counts.append(r["tables"]["labs"]["withdrawn"])
     assert counts == [0, 1, 0]
+
+
+@pytest.mark.parametrize("table, edit", [
+    ("patients", lambda rows: rows[1].update(patient_id="")),  # MRN-1002's key blank
+    ("vitals", lambda rows: rows[0].update(minutes_after_dose="forty")),  # a key column that does not parse
+])
+def test_a_full_export_with_a_row_without_a_readable_key_withdraws_nothing_of_that_table(tmp_path, wh, table, edit):
+    """Review, session 10: one blank patient_id in a full export withdrew that patient and, by the
+    cascade, its sessions, vitals and scores, though the export held them (with an error)."""
+    assert ingest_export(str(write_export(tmp_path / "a", export_id="e1")), warehouse=wh)["status"] == "loaded"
+    before = {t: query(wh, f"SELECT count(*) FROM core.{t}")[0][0] for t in BASE}
+    t = copy.deepcopy(BASE)
+    edit(t[table])
+    r = ingest_export(str(write_export(tmp_path / "b", t, export_id="e2", exported_at="2025-02-28T23:00:00Z")),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"][table]["unkeyed"] == 1
+    assert "row(s) without a readable key" in r["tables"][table]["notes"]["withdrawals_skipped"]
+    assert all(c.get("withdrawn", 0) == 0 for c in r["tables"].values()), r["tables"]
+    after = {t: query(wh, f"SELECT count(*) FROM core.{t}")[0][0] for t in BASE}
+    assert after == before  # nothing withdrawn, nothing quarantined as an orphan of a kept patient
+    assert not any(rule.endswith(".exists") for rule in r["rules_broken"]), r["rules_broken"]
