@@ -53,6 +53,7 @@ def _fragments(table: str) -> dict[str, str]:
     return {
         "key_cols": ", ".join(key),
         "key_cols_c": ", ".join(f"c.{c}" for c in key),
+        "key_cols_k": ", ".join(f"k.{c}" for c in key),
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),

@@ -136,3 +136,29 @@ def test_a_full_export_with_a_row_without_a_readable_key_withdraws_nothing_of_th
     after = {t: query(wh, f"SELECT count(*) FROM core.{t}")[0][0] for t in BASE}
     assert after == before  # nothing withdrawn, nothing quarantined as an orphan of a kept patient
     assert not any(rule.endswith(".exists") for rule in r["rules_broken"]), r["rules_broken"]
+
+
+def test_a_cascade_past_a_newer_child_version_agrees_with_as_of(tmp_path, wh):
+    """Review, session 10: a February full export without a patient, arriving after a March
+    incremental that corrected the patient's session, took the session out of core by the cascade
+    but dated its withdrawal February, so history.sessions_as_of still showed the March version."""
+    assert ingest_export(str(write_export(tmp_path / "a", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    s2 = next(s for s in BASE["sessions"] if s["session_id"] == "S2")
+    r = ingest_export(str(write_export(tmp_path / "b", {"sessions": [{**s2, "monitoring_minutes": "170"}]},
+                                       export_id="mar", exported_at="2025-03-15T23:00:00Z", mode="incremental")),
+                      warehouse=wh)
+    assert r["status"] == "loaded", r["reason"]
+    t = copy.deepcopy(BASE)
+    for name in t:
+        t[name] = [row for row in t[name] if row.get("patient_id") != "MRN-1002" and row.get("session_id") != "S2"]
+    t = {name: rows for name, rows in t.items() if rows}  # (labs were MRN-1002's only: no file)
+    r = ingest_export(str(write_export(tmp_path / "c", t, export_id="feb", exported_at="2025-02-15T23:00:00Z")),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded", r["reason"]
+    for table in ("patients", "sessions", "vitals", "assessments"):
+        key = {"patients": "patient_key", "sessions": "session_id", "vitals": "session_id, timepoint",
+               "assessments": "assessment_id"}[table]
+        core = sorted(query(wh, f"SELECT {key} FROM core.{table}"))
+        as_of = sorted(query(wh, f"SELECT {key} FROM history.{table}_as_of({r['load_id']})"))
+        assert as_of == core, table
+    assert ("S2",) not in query(wh, "SELECT session_id FROM core.sessions")
