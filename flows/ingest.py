@@ -67,6 +67,7 @@ class IngestResult:
     timings: dict = field(default_factory=dict)
     rules_broken: dict = field(default_factory=dict)  # rule -> rows quarantined
     alerts: dict = field(default_factory=dict)  # rule -> count
+    unparked: dict = field(default_factory=dict)  # table -> rows parked by earlier exports, loaded now
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -294,6 +295,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             out = load(ws, wh, meta, list(reads), counts, dropped, flat, timings)
             lap("load")
             result.status, result.load_id, result.reason, result.timings = out.status, out.load_id, out.reason, timings
+            result.unparked = out.unparked
             logger.info("export %s: %s as load %s; rows %s", bundle.label, out.status, out.load_id,
                         {t: c.get("loaded") for t, c in counts.items()})
             return result.as_dict()

@@ -370,6 +370,8 @@ def format_result(r: dict) -> str:
             extra += f", {c['warned']} flagged"
         if c.get("valid"):
             extra += f", {c['valid']} valid (not loaded: the export was rejected)"
+        if c.get("parked"):
+            extra += f", {c['parked']} parked (quarantined for a missing parent: they load when it arrives)"
         lines.append(f"  {table:<15} {c.get('loaded', 0):>9} loaded {c.get('quarantined', 0):>7} quarantined{extra}")
     for table, cols in (r.get("dropped_columns") or {}).items():
         lines.append(f"  {table}: dropped columns {', '.join(cols)}")
@@ -379,6 +381,9 @@ def format_result(r: dict) -> str:
             lines.append(f"  {table}: deletions " + ", ".join(f"{k} {v}" for k, v in notes["deletions"].items()))
         if notes.get("withdrawals_skipped"):
             lines.append(f"  {table}: withdrawals skipped: {notes['withdrawals_skipped']}")
+    if r.get("unparked"):
+        lines.append("  loaded from earlier exports' parked rows (their parent is here now): "
+                     + ", ".join(f"{t} {n}" for t, n in r["unparked"].items()))
     if r.get("rules_broken"):
         top = sorted(r["rules_broken"].items(), key=lambda kv: -kv[1])[:10]
         lines.append("  quarantined by rule: " + ", ".join(f"{k} {v}" for k, v in top))

@@ -62,9 +62,18 @@ def out_columns(table: str) -> list[str]:
     return ["patient_key" if c == "patient_id" else c for c in TABLES[table].column_names] + ["_line"]
 
 
+# Tables whose rows have a parent (a patient, or a session for vitals): a row quarantined only for
+# its missing parent is kept as park_<t> and loads once the parent is current (warehouse/load.py).
+PARKABLE = ("sessions", "vitals", "assessments", "adverse_events", "labs")
+
+
 def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """out_<t>: the rows that will load. For IN_PLACE tables out_<t> is stg_<t> itself, so
-    stg_<t> is gone afterwards: read it before."""
+    """out_<t>: the rows that will load (and park_<t>: those waiting for their parent). For
+    IN_PLACE tables out_<t> is stg_<t> itself, so stg_<t> is gone afterwards: read it before."""
+    if table in PARKABLE:
+        cols = ", ".join(f'"{c}"' for c in out_columns(table))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE park_{table} AS SELECT {cols} FROM stg_{table} "
+                    f"WHERE _line IN (SELECT _line FROM parkable_{table})")
     if table not in IN_PLACE:
         sqlfiles.run(con, "transforms", f"conform/out_{table}.sql")
     else:

@@ -17,6 +17,7 @@ import duckdb
 from transforms import sqlfiles
 from transforms.tables import TABLES
 from warehouse.connect import attach, detach
+from warehouse.migrate import has_table
 
 FAULT_ENV = "OUTCOMES_TEST_FAULT"  # tests: "<step>" makes the load die there (see _fault)
 
@@ -44,6 +45,7 @@ class LoadOutcome:
     load_id: int
     reason: str | None = None
     duplicate_of: int | None = None
+    unparked: dict = field(default_factory=dict)  # table -> parked rows of earlier exports loaded now
 
 
 def _fragments(table: str) -> dict[str, str]:
@@ -82,6 +84,37 @@ def find_loaded(con: duckdb.DuckDBPyConnection, registry_id: str, export_id: str
 CASCADE = [("sessions", "patients", "patient_key"), ("vitals", "sessions", "session_id"),
            ("assessments", "patients", "patient_key"), ("adverse_events", "patients", "patient_key"),
            ("labs", "patients", "patient_key")]
+
+
+def _parking(con, meta: ExportMeta, tables: list[str], counts: dict) -> dict:
+    """This export's rows quarantined only for a missing parent are parked (park.sql); then parked
+    rows whose parent is now current load (unpark.sql, then upsert.sql). Parents first: a session
+    loaded from the parked ones can be the parent of a vital sign parked now or earlier.
+    Returns {table: parked rows loaded now}."""
+    unparked = {}
+    for table, parent, col in CASCADE:
+        frag = _fragments(table) | {"parent": parent, "parent_col": col}
+        last_full = _last_full_export(con, meta.registry_id, table)
+        if meta.mode == "full" and table in tables and (last_full is None or meta.exported_at >= last_full[0]):
+            last_full = (meta.exported_at, meta.export_id)  # this export, not in ops.loads yet
+        con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
+        con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
+        if table in tables:
+            sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table)
+        sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table)
+        n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
+        if n:
+            sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
+            con.execute(f"DELETE FROM parked.{table} c WHERE c.registry_id = getvariable('registry_id') "
+                        f"AND EXISTS (SELECT 1 FROM new_{table} k WHERE {frag['key_match_c']})")
+            unparked[table] = n
+        if table in tables:  # (only tables the export carried: row_counts' keys say which those are)
+            waiting = con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id') "
+                                  "AND load_id = getvariable('load_id')::BIGINT").fetchone()[0]
+            for k, v in (("parked", waiting), ("unparked", n)):
+                if v:
+                    counts.setdefault(table, {})[k] = v
+    return unparked
 
 
 def _cascade(con, counts: dict) -> None:
@@ -249,6 +282,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                             "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
+            unparked = _parking(con, meta, tables, counts) if has_table(con, "parked", "sessions", "wh") else {}
             if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
             con.execute("USE memory")
@@ -257,7 +291,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             _ledger(con, meta, load_id, "loaded", None, counts, dropped, timings)
             _fault("after_ledger")  # tests: the ledger and outbox rows written, not committed
             con.execute("COMMIT")
-            return LoadOutcome("loaded", load_id)
+            return LoadOutcome("loaded", load_id, unparked=unparked)
         except BaseException:
             try:
                 con.execute("ROLLBACK")

@@ -162,3 +162,46 @@ def test_a_cascade_past_a_newer_child_version_agrees_with_as_of(tmp_path, wh):
         as_of = sorted(query(wh, f"SELECT {key} FROM history.{table}_as_of({r['load_id']})"))
         assert as_of == core, table
     assert ("S2",) not in query(wh, "SELECT session_id FROM core.sessions")
+
+
+def _session(sid: str, pid: str, minutes: str) -> dict:
+    return {**BASE["sessions"][0], "session_id": sid, "patient_id": pid, "monitoring_minutes": minutes,
+            "session_start": "2025-02-10T09:00:00Z"}
+
+
+@pytest.mark.parametrize("order", [("feb", "mar"), ("mar", "feb")])
+def test_a_row_whose_parent_arrives_later_waits_parked_and_the_latest_version_wins(tmp_path, wh, order):
+    """Review, session 10: a March correction of a session whose patient a February export brings,
+    arriving before it, was quarantined as an orphan, and February's older version became current
+    for good (March again was a duplicate). Such rows now wait in parked.* and load, by the rules
+    of any version, once their parent is current."""
+    new_patient = {**BASE["patients"][0], "patient_id": "MRN-3001", "enrolled_on": "2025-02-01"}
+    exports = {
+        "feb": ({"patients": [new_patient], "sessions": [_session("SN1", "MRN-3001", "130")]}, "2025-02-28T23:00:00Z"),
+        "mar": ({"sessions": [_session("SN1", "MRN-3001", "170"), _session("SN2", "MRN-3001", "150")],
+                 "vitals": [{**BASE["vitals"][0], "session_id": "SN2"}]}, "2025-03-31T23:00:00Z"),
+    }
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    results = {}
+    for name in order:
+        tables, at = exports[name]
+        results[name] = ingest_export(str(write_export(tmp_path / name, tables, export_id=name, exported_at=at,
+                                                       mode="incremental")), warehouse=wh, reject_threshold=1.0)
+        assert results[name]["status"] == "loaded", results[name]["reason"]
+    got = dict(query(wh, "SELECT session_id, monitoring_minutes FROM core.sessions WHERE session_id LIKE 'SN%'"))
+    assert got == {"SN1": 170, "SN2": 150}
+    assert query(wh, "SELECT count(*) FROM core.vitals WHERE session_id = 'SN2'") == [(1,)]
+    for t in ("sessions", "vitals"):
+        assert query(wh, f"SELECT count(*) FROM parked.{t}") == [(0,)]
+    last = results[order[-1]]["load_id"]
+    as_of = dict(query(wh, f"SELECT session_id, monitoring_minutes FROM history.sessions_as_of({last}) "
+                           "WHERE session_id LIKE 'SN%'"))
+    assert as_of == got
+    if order == ("mar", "feb"):
+        mar = results["mar"]
+        assert mar["tables"]["sessions"]["parked"] == 2 and mar["tables"]["vitals"]["parked"] == 1
+        assert "sessions.patient_id.exists" in mar["rules_broken"]
+        # as the warehouse stood after March: nothing of the parked rows
+        assert query(wh, f"SELECT count(*) FROM history.sessions_as_of({mar['load_id']}) "
+                         "WHERE session_id LIKE 'SN%'") == [(0,)]
+        assert results["feb"]["unparked"] == {"sessions": 2, "vitals": 1}
