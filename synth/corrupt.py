@@ -18,7 +18,8 @@ Design (why it is safe for the rest of the data):
   when the rows at hand have no suitable original, so a run with enough rows has every rule.
 - `<table>.row.malformed` (too many or too few fields) only exists for CSV formats.
 The sidecar `_injected.jsonl` gets {"export_id", "table", "line", "rule"} per bad row, line
-being the CSV line (header = 1); for Parquet the same numbering (row index + 2).
+being the pipeline's source_row for it: the CSV line (header = 1) or the Parquet record number
+(first record = 1), so (table, line, rule) is a row of ops.quarantine.
 """
 from __future__ import annotations
 

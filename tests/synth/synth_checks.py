@@ -29,10 +29,11 @@ def manifests(out: Path) -> list[dict]:
 
 
 def read_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every data line; header is line 1. Parquet: row index + 2."""
+    """(source_row, fields) of every data line, as the pipeline numbers them: CSV line (header is
+    line 1); Parquet record number (first record = 1)."""
     if path.suffix == ".parquet":
         t = pq.read_table(path)
-        return [(i + 2, ["" if v is None else v for v in row.values()]) for i, row in enumerate(t.to_pylist())]
+        return [(i + 1, ["" if v is None else v for v in row.values()]) for i, row in enumerate(t.to_pylist())]
     raw = path.read_bytes()
     if path.name.endswith(".gz"):
         raw = gzip.decompress(raw)
