@@ -41,7 +41,7 @@ def _registry(ctx, param, value: str) -> str:
               help=f"Share of rows per table to break; each is logged in OUT/{INJECTED_LOG}. With --format "
                    "redcap or fhir the rows are broken in the native export they are converted from (no "
                    "malformed CSV lines: those formats cannot carry one) and the log's `native_line` is the "
-                   "line there.")
+                   "row there (CSV line, header = 1; Parquet record number), not a row of the converted output.")
 @click.option("--format", "export_format", type=click.Choice(["kor", "redcap", "fhir"]), default="kor",
               show_default=True, help="Export format: the native contract, a REDCap project export, or FHIR Bulk Data.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of one line per export.")
@@ -101,7 +101,8 @@ def _write(target: Path, out_dir: Path, registry_id, patients, seed, start, mont
 
 def _move_log(src: Path, dst: Path, export_format: str) -> None:
     """The bad-row log of a converted series: the same records, the line renamed `native_line`
-    (`first_line` -> `native_first_line`) since it numbers the native export, not the output."""
+    (`first_line` -> `native_first_line`) since it numbers the native export (as `ingest` would
+    number it: CSV line, header = 1; Parquet record number), not the converted output."""
     with open(src, encoding="utf-8") as fin, open(dst, "w", encoding="utf-8") as fout:
         for text in fin:
             rec = json.loads(text)

@@ -1,4 +1,4 @@
-"""Bad rows for `--bad-rows`: every error-level rule of the pipeline, each recorded by line.
+"""Bad rows for `--bad-rows`: error-level rules of the pipeline (each row is quarantined), each recorded by line.
 
 Design (why it is safe for the rest of the data):
 - Bad rows are ADDED next to a real row they copy, never put in its place, so no real record
@@ -18,7 +18,8 @@ Design (why it is safe for the rest of the data):
   when the rows at hand have no suitable original, so a run with enough rows has every rule.
 - `<table>.row.malformed` (too many or too few fields) only exists for CSV formats.
 The sidecar `_injected.jsonl` gets {"export_id", "table", "line", "rule"} per bad row, line
-being the CSV line (header = 1); for Parquet the same numbering (row index + 2).
+being the pipeline's source_row for it: the CSV line (header = 1) or the Parquet record number
+(first record = 1), so (table, line, rule) is a row of ops.quarantine.
 """
 from __future__ import annotations
 
@@ -305,11 +306,14 @@ RULES: dict[str, list[Rule]] = {
         Rule("vitals.session_id.exists", _set(session_id=lambda r, c: c.fresh_id("sessions"))),
         Rule("vitals.timepoint.code", _vitals_copy(_set(timepoint=_one_of("during", "t+40", "peak")))),
         Rule("vitals.minutes_after_dose.range", _vitals_copy(_minutes_out_of_range)),
-        Rule("vitals.sbp.range", _vitals_copy(_set(sbp=_one_of("305", "320", "400")))),
-        Rule("vitals.dbp.range", _vitals_copy(_set(dbp=_one_of("15", "10", "5")))),
+        # `.possible`, not `.range`: a reading outside the clinical range (sbp 50-300 ...) is an
+        # ALERT that loads; only a value no body or device gives is an error. Too low a dbp is
+        # negative, not above 300, which would break sbp.above_dbp as well.
+        Rule("vitals.sbp.possible", _vitals_copy(_set(sbp=_one_of("405", "450", "999")))),
+        Rule("vitals.dbp.possible", _vitals_copy(_set(dbp=_one_of("-4", "-10", "-60")))),
         Rule("vitals.sbp.above_dbp", _vitals_copy(_sbp_not_above)),
-        Rule("vitals.heart_rate.range", _vitals_copy(_set(heart_rate=_one_of("300", "20", "260")))),
-        Rule("vitals.spo2.range", _vitals_copy(_set(spo2=_one_of("101", "105", "40")))),
+        Rule("vitals.heart_rate.possible", _vitals_copy(_set(heart_rate=_one_of("401", "450", "-1")))),
+        Rule("vitals.spo2.possible", _vitals_copy(_set(spo2=_one_of("101", "105", "-1")))),
         Rule("vitals.row.malformed", _malformed("vitals", None), csv_only=True),
     ],
     "assessments": [

@@ -47,7 +47,9 @@ def generate_registry(out_dir, registry_id: str, patients: int, seed: int = 0, s
 
     `bad_rows` > 0 adds that share of broken rows to every file and logs each one in
     `out_dir/_injected.jsonl` as {"export_id", "table", "line", "rule"}, plus "first_line" for
-    `*.unique` rules (the first occurrence; `line` is the second). See corrupt.py: bad rows are
+    `*.unique` rules (the first occurrence; `line` is the second). `line` is the row's `source_row`
+    in the pipeline (ops.quarantine): the CSV line (header = 1; csv.gz too) or the Parquet record
+    number (first record = 1). See corrupt.py: bad rows are
     added copies, never replacements, and a broken patient row is a patient without other rows,
     so nothing cascades into orphans. The log is in generation order (chunk by chunk), rewritten
     on every call (empty when bad_rows is 0). Same-named export folders are overwritten.
@@ -100,10 +102,11 @@ def generate_registry(out_dir, registry_id: str, patients: int, seed: int = 0, s
 def _write(f: TableFile, part: pa.Table | pa.Array, bad: list[Bad]) -> list[tuple[int, str, int | None]]:
     """Append a table (Parquet) or CSV lines, each bad row right after its original.
 
-    Returns (line, rule, first_line) per bad row: the header is line 1 (Parquet counts the same
-    way); first_line is the line of a unique rule's first occurrence, else None.
+    Returns (line, rule, first_line) per bad row, numbered as the pipeline's source_row: the CSV
+    line (header = 1) or the Parquet record number (first = 1); first_line is that of a unique
+    rule's first occurrence, else None.
     """
-    first_line = f.rows + 2
+    first_line = f.rows + (1 if f.format == "parquet" else 2)
     n = len(part)
     if not bad:
         if n:

@@ -84,3 +84,42 @@ def test_a_transient_failure_is_status_failed_and_the_others_load(tmp_path, monk
     results = json.loads(res.stdout)
     assert [r["status"] for r in results] == ["failed", "loaded"]
     assert results[0]["reason"].startswith("step load failed: IOException: Could not set lock on file '…'")
+
+
+@pytest.mark.parametrize("file_format", ["csv", "csv.gz", "parquet"])
+def test_synth_sidecar_names_the_rows_and_rules_ingest_quarantines(tmp_path, file_format):
+    """Every `_injected.jsonl` entry is a row of ops.quarantine: same export, table, source_row
+    (`line`, and `first_line` of a unique pair) and exactly the logged rule, in every kor file
+    format (CSV lines, header = 1; Parquet record numbers); no other row is quarantined. Once
+    vitals.*.range rules (alert: the row loads) were logged, and Parquet rows numbered as CSV lines."""
+    import collections
+
+    import duckdb
+
+    args = ["synth", "--registry", "r1", "--patients", "60", "--months", "2", "--seed", "11",
+            "--bad-rows", "0.1", "--file-format", file_format]
+    for out in ("a", "b"):
+        assert invoke(*args, "--out", str(tmp_path / out)).exit_code == 0
+    files = {out: {p.relative_to(tmp_path / out): p.read_bytes() for p in sorted((tmp_path / out).rglob("*"))
+                   if p.is_file()} for out in ("a", "b")}
+    assert files["a"] == files["b"]                             # same seed, same bytes
+    log = [json.loads(x) for x in (tmp_path / "a" / "_injected.jsonl").read_text().splitlines()]
+    assert len(log) > 100
+    assert any(r["rule"].startswith("vitals.") and r["rule"].endswith(".possible") for r in log)
+    logged = collections.defaultdict(set)
+    for r in log:
+        for line in (r["line"], r.get("first_line")):
+            if line is not None:
+                logged[(r["export_id"], r["table"], line)].add(r["rule"])
+
+    wh = str(tmp_path / "w.duckdb")
+    res = invoke("ingest", str(tmp_path / "a"), "--registry", "r1", "--threshold", "1", "-w", wh, "--json")
+    assert res.exit_code == 0, res.output
+    assert [r["status"] for r in json.loads(res.stdout)] == ["loaded", "loaded"]
+    with duckdb.connect(wh, read_only=True) as con:
+        rows = con.execute("SELECT export_id, table_name, source_row, rule FROM ops.quarantine").fetchall()
+    quarantined = collections.defaultdict(set)
+    for export_id, table, row, rule in rows:
+        quarantined[(export_id, table, row)].add(rule)
+    assert {k: v for k, v in logged.items() if quarantined.get(k) != v} == {}
+    assert quarantined.keys() == logged.keys()

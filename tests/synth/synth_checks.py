@@ -29,10 +29,11 @@ def manifests(out: Path) -> list[dict]:
 
 
 def read_lines(path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every data line; header is line 1. Parquet: row index + 2."""
+    """(source_row, fields) of every data line, as the pipeline numbers them: CSV line (header is
+    line 1); Parquet record number (first record = 1)."""
     if path.suffix == ".parquet":
         t = pq.read_table(path)
-        return [(i + 2, ["" if v is None else v for v in row.values()]) for i, row in enumerate(t.to_pylist())]
+        return [(i + 1, ["" if v is None else v for v in row.values()]) for i, row in enumerate(t.to_pylist())]
     raw = path.read_bytes()
     if path.name.endswith(".gz"):
         raw = gzip.decompress(raw)
@@ -222,16 +223,16 @@ class Validator:
         if r["minutes_after_dose"] and (m is None or not 0 <= m <= 1440):
             v.add("vitals.minutes_after_dose.range")
         s, d, hr, o2 = (_int(r[c]) for c in ("sbp", "dbp", "heart_rate", "spo2"))
-        if s is not None and not 50 <= s <= 300:
-            v.add("vitals.sbp.range")
-        if d is not None and not 20 <= d <= 160:
-            v.add("vitals.dbp.range")
+        if s is not None and not 0 <= s <= 400:
+            v.add("vitals.sbp.possible")
+        if d is not None and not 0 <= d <= 300:
+            v.add("vitals.dbp.possible")
         if s is not None and d is not None and s <= d:
             v.add("vitals.sbp.above_dbp")
-        if hr is not None and not 25 <= hr <= 250:
-            v.add("vitals.heart_rate.range")
-        if o2 is not None and not 50 <= o2 <= 100:
-            v.add("vitals.spo2.range")
+        if hr is not None and not 0 <= hr <= 400:
+            v.add("vitals.heart_rate.possible")
+        if o2 is not None and not 0 <= o2 <= 100:
+            v.add("vitals.spo2.possible")
         return v
 
     def _assessments(self, r, at, seen):
