@@ -167,7 +167,8 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
     result.rows = good + result.malformed
     if result.rows != f.rows:
         raise BundleError(
-            "bundle.rows", f"file holds {result.rows} records, manifest says {f.rows}", export, f.relpath
+            "bundle.rows", f"file holds {result.rows} records, manifest says {f.rows}"
+            + (_quoted_spans(f) if f.format == "csv" and result.rows < f.rows else ""), export, f.relpath
         )
     return result
 
@@ -310,6 +311,36 @@ def _record_lines(f: ExportFile, rej_lines: list[int]) -> dict[int, int]:
     for x in rej_lines:  # not reached (the csv module saw fewer records): shift by every blank line seen
         out.setdefault(x, x - blanks)
     return out
+
+
+def _quoted_spans(f: ExportFile) -> str:
+    """Where records run over lines, for a file with fewer records than its manifest says (an
+    unclosed quote swallows the lines after it): the line of the file (every newline counts, as in
+    an editor, not source_row's record line) where the first such record starts, and the longest.
+    A pass over the file, on this error path only. Line numbers and counts only, never a value.
+    "" when no record spans lines."""
+    spans: list[tuple[int, int]] = []  # (first line, lines)
+    try:
+        with _open_text(f) as fh:
+            reader = _reader(fh)
+            end = 0
+            for _ in reader:
+                if reader.line_num - end > 1:
+                    spans.append((end + 1, reader.line_num - end))
+                end = reader.line_num
+    except (csv.Error, OSError, EOFError):
+        return ""
+    if not spans:
+        return ""
+    first = spans[0]
+    longest = max(spans, key=lambda s: (s[1], -s[0]))
+    if len(spans) == 1:
+        return f"; a quoted field opened on line {first[0]} of the file runs over {first[1]} lines (an unclosed quote?)"
+    text = (f"; {len(spans)} records have a quoted field that runs over lines: the first opens on line "
+            f"{first[0]} of the file and runs over {first[1]} lines")
+    if longest != first:
+        text += f", the longest opens on line {longest[0]} and runs over {longest[1]} lines"
+    return text + " (an unclosed quote?)"
 
 
 def _capture_malformed(con, f: ExportFile, rej: str, header: list[str], records: dict[int, int]) -> str:

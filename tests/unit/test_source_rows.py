@@ -141,3 +141,54 @@ def test_blank_line_before_the_header_is_structural(tmp_path):
     with pytest.raises(BundleError) as e:
         _read(tmp_path, b"\n" + data, rows=len(expected))
     assert e.value.rule == "bundle.header" and "adverse_events.csv" in str(e.value)
+
+
+def test_unclosed_quote_names_the_line_it_opens_on(tmp_path):
+    """An unclosed quote swallows the lines after it: the record count differs from the manifest,
+    and the error says where the quoted field opens and how many lines it runs over, no value."""
+    items = [("good", 0)] * 12
+    data, expected = _build(items, "\n", False, 0, 0)
+    lines = data.decode().split("\n")
+    lines[7] = lines[7].replace(",felt detached,", ',"felt detached,')  # line 8 opens a quote; never closed
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, "\n".join(lines).encode(), rows=len(expected))
+    msg = str(e.value)
+    assert e.value.rule == "bundle.rows" and "adverse_events.csv" in msg and "2025-01-31T23-00-00Z" in msg
+    assert "a quoted field opened on line 8 of the file runs over 6 lines (an unclosed quote?)" in msg
+    assert "felt" not in msg and "E7" not in msg and "Dissociation" not in msg
+
+
+def test_unclosed_quote_after_a_legit_multiline_field(tmp_path):
+    items = [("good", 0), ("good", 1)] + [("good", 0)] * 10
+    data, expected = _build(items, "\n", False, 1, 0)
+    lines = data.decode().split("\n")
+    # header, blank, E0, E1 (lines 4-5, a quoted newline), E2 on line 6 ...; E5 on line 9 opens a quote
+    assert lines[8].startswith("E5,")
+    lines[8] = lines[8].replace(",felt detached,", ',"felt detached,')
+    lines[11] = lines[11].replace(",felt detached,", ',felt detached",')  # closes it on line 12
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, "\n".join(lines).encode(), rows=len(expected))
+    msg = str(e.value)
+    assert ("2 records have a quoted field that runs over lines: the first opens on line 4 of the file and runs over 2 lines, "
+            "the longest opens on line 9 and runs over 4 lines (an unclosed quote?)") in msg
+    assert "felt" not in msg and "E5" not in msg
+
+
+def test_count_mismatch_without_a_spanning_field_says_nothing_more(tmp_path):
+    data, expected = _build([("good", 0)] * 3, "\n", False, 0, 0)
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, data, rows=5)
+    assert str(e.value).endswith("file holds 3 records, manifest says 5 [rule bundle.rows]")
+    # more records than the manifest says: a quoted newline is no sign of an unclosed quote
+    data, expected = _build([("good", 1)] * 3, "\n", False, 0, 0)
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, data, rows=2)
+    assert str(e.value).endswith("file holds 3 records, manifest says 2 [rule bundle.rows]")
+
+
+def test_unclosed_quote_in_a_gzip_file_with_crlf_and_bom(tmp_path):
+    data, expected = _build([("good", 0)] * 6, "\r\n", True, 0, 0)
+    data = data.replace(b",felt detached,", b',"felt detached,', 1)  # E0 on line 2, never closed
+    with pytest.raises(BundleError) as e:
+        _read(tmp_path, data, rows=len(expected), gz=True)
+    assert "a quoted field opened on line 2 of the file runs over 6 lines (an unclosed quote?)" in str(e.value)
