@@ -208,3 +208,23 @@ def test_unclosed_quote_in_a_gzip_file_with_crlf_and_bom(tmp_path):
     with pytest.raises(BundleError) as e:
         _read(tmp_path, data, rows=len(expected), gz=True)
     assert "a quoted field opened on line 2 of the file runs over 6 lines (an unclosed quote?)" in str(e.value)
+
+
+@pytest.mark.parametrize("data, blank", [
+    (b"h\n1\n2\n", False), (b"h\r\n1\r\n", False), (b"h\n1\n\n", False), (b"h\r\n1\r\n\r\n\r\n", False),
+    (b"h\n\n1\n", True), (b"h\r\n\r\n1\r\n", True), (b"h\r\r1\r", True), (b"h\n1\n\n\n2", True),
+])
+def test_blank_line_search_across_gzip_chunks(tmp_path, monkeypatch, data, blank):
+    """A gzip file is searched a chunk at a time: a blank line (or the content after it) that
+    straddles a chunk's end is still found. Content after the blank line is what matters."""
+    import gzip as gz_module
+
+    from transforms.read import _may_have_blank_line
+
+    (tmp_path / "p.csv").write_bytes(data)
+    (tmp_path / "p.csv.gz").write_bytes(gzip.compress(data))
+    assert _may_have_blank_line(ExportFile("t", tmp_path / "p.csv", "p.csv", "", 0, "csv")) is blank
+    read = gz_module.GzipFile.read
+    for size in (1, 2, 3):
+        monkeypatch.setattr(gz_module.GzipFile, "read", lambda self, n=-1, _s=size: read(self, _s))
+        assert _may_have_blank_line(ExportFile("t", tmp_path / "p.csv.gz", "p.csv.gz", "", 0, "csv")) is blank
