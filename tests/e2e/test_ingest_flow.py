@@ -162,6 +162,30 @@ def test_bom_crlf_quoted_newlines(tmp_path, wh):
     assert query(wh, "SELECT term, source_row FROM core.adverse_events") == [('felt "detached",\nthen dizzy', 2)]
 
 
+def test_blank_and_malformed_lines_number_loaded_and_quarantined_rows_alike(tmp_path, wh):
+    """The review's file: blank lines at physical lines 6, 32 and 33, malformed records 21 and 24.
+    source_row is the record line (header = 1, blank lines not counted) in core and quarantine
+    alike; the good record after the first malformed one had been numbered 21, like it."""
+    header = list(BASE["adverse_events"][0])
+    lines, record, physical = [",".join(header)], 1, 1
+    while record < 36:
+        physical += 1
+        if physical in (6, 32, 33):
+            lines.append("")
+            continue
+        record += 1
+        values = [f"E{record}" if h == "ae_id" else BASE["adverse_events"][0][h] for h in header]
+        lines.append(",".join(values[:4] if record in (21, 24) else values))
+    raw = {"adverse_events": ("\n".join(lines) + "\n").encode()}
+    r = ingest_export(str(write_export(tmp_path / "x", raw_files=raw, rows_override={"adverse_events": 35})),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["adverse_events"]["malformed"] == 2, r["reason"]
+    loaded = query(wh, "SELECT ae_id, source_row FROM core.adverse_events ORDER BY source_row")
+    assert loaded == [(f"E{n}", n) for n in range(2, 37) if n not in (21, 24)]
+    assert query(wh, "SELECT source_row FROM ops.quarantine WHERE rule = 'adverse_events.row.malformed' "
+                     "ORDER BY source_row") == [(21,), (24,)]
+
+
 def test_rejected_share_over_threshold_loads_nothing(tmp_path, wh):
     def vitals(rows):
         rows[2] = {**rows[2], "sbp": "999"}
