@@ -447,8 +447,8 @@ def sql(query, warehouse, fmt):
               help="How many recent load attempts to list; 0 lists them all.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(warehouse, limit, as_json):
-    """Recent loads, current row counts, quarantine counts by rule, and notifications the service
-    has not sent yet (shown only when there are some).
+    """Recent loads, current row counts, quarantine counts by rule, rows parked until their parent
+    arrives and notifications the service has not sent yet (these two shown only when there are some).
 
     Exit 0 ok; 1 when the warehouse is missing, busy (OUTCOMES_LOCK_TIMEOUT) or unreadable; 2 on a
     usage error."""
@@ -474,6 +474,9 @@ def status(warehouse, limit, as_json):
     click.echo("\nQuarantine by rule")
     emit_rows(["registry_id", "table", "rule", "rows"],
               [(q["registry_id"], q["table"], q["rule"], q["rows"]) for q in report["quarantine"]], "table")
+    if report["parked"]:
+        click.echo("\nParked rows (quarantined for a missing parent: they load when a load brings it)")
+        emit_rows(["registry_id", "table", "rows", "oldest_export"], [tuple(p.values()) for p in report["parked"]], "table")
     if report["unsent_notifications"]:
         click.echo("\nNotifications waiting to be sent (docs/operations.md: the outbox)")
         emit_rows(["registry_id", "instance", "loads", "oldest_queued"],

@@ -1,5 +1,5 @@
-"""What `outcomes status` shows: recent load attempts, current rows, quarantine by rule, and
-notifications the service has not sent yet."""
+"""What `outcomes status` shows: recent load attempts, current rows, quarantine by rule, rows
+parked until their parent arrives, and notifications the service has not sent yet."""
 from __future__ import annotations
 
 import duckdb
@@ -21,6 +21,9 @@ def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dic
     unsent = []
     if has_table(con, "ops", "outbox"):  # a warehouse from before migration 0003 has none
         unsent = con.execute(sqlfiles.read_sql("warehouse", "status/unsent_notifications.sql")).fetchall()
+    parked = []
+    if has_table(con, "parked", "sessions"):  # migration 0006
+        parked = con.execute(sqlfiles.read_sql("warehouse", "status/parked_rows.sql")).fetchall()
     return {
         "loads": [dict(zip(cols, r)) for r in loads],
         "loads_table": (cols, loads),
@@ -28,4 +31,6 @@ def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dic
         "quarantine": [{"registry_id": r[0], "table": r[1], "rule": r[2], "rows": r[3]} for r in quarantine],
         "unsent_notifications": [{"registry_id": r[0], "instance": r[1], "loads": r[2], "oldest_queued": r[3]}
                                  for r in unsent],
+        "parked": [{"registry_id": r[0], "table": r[1], "rows": r[2], "oldest_export": r[3]} for r in parked],
+        "parked": [{"registry_id": r[0], "table": r[1], "rows": r[2], "oldest_export": r[3]} for r in parked],
     }

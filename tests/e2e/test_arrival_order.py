@@ -205,3 +205,21 @@ def test_a_row_whose_parent_arrives_later_waits_parked_and_the_latest_version_wi
         assert query(wh, f"SELECT count(*) FROM history.sessions_as_of({mar['load_id']}) "
                          "WHERE session_id LIKE 'SN%'") == [(0,)]
         assert results["feb"]["unparked"] == {"sessions": 2, "vitals": 1}
+
+
+def test_status_lists_parked_rows(tmp_path, wh):
+    import json
+
+    from click.testing import CliRunner
+
+    from outcomes.cli import cli
+
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    r = ingest_export(str(write_export(tmp_path / "mar", {"sessions": [_session("SN1", "MRN-3001", "170")]},
+                                       export_id="mar", exported_at="2025-03-31T23:00:00Z", mode="incremental")),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["tables"]["sessions"]["parked"] == 1
+    res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
+    assert json.loads(res.stdout)["parked"] == [
+        {"registry_id": "test-registry", "table": "sessions", "rows": 1, "oldest_export": "mar"}]
+    assert "Parked rows" in CliRunner().invoke(cli, ["status", "-w", wh]).stdout

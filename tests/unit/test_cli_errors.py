@@ -189,7 +189,7 @@ def test_broken_outcomes_toml_is_a_usage_error_unless_the_flag_is_given(tmp_path
 
 def test_status_json_has_no_internal_keys(wh):
     data = json.loads(invoke("status", "-w", wh, "--json").stdout)
-    assert set(data) == {"loads", "current", "quarantine", "unsent_notifications"}
+    assert set(data) == {"loads", "current", "quarantine", "unsent_notifications", "parked"}
 
 
 def test_sql_json_nests_json_columns(wh):
