@@ -371,7 +371,7 @@ def format_result(r: dict) -> str:
         if c.get("valid"):
             extra += f", {c['valid']} valid (not loaded: the export was rejected)"
         if c.get("parked"):
-            extra += f", {c['parked']} parked (quarantined for a missing parent: they load when it arrives)"
+            extra += f", {c['parked']} parked"
         lines.append(f"  {table:<15} {c.get('loaded', 0):>9} loaded {c.get('quarantined', 0):>7} quarantined{extra}")
     for table, cols in (r.get("dropped_columns") or {}).items():
         lines.append(f"  {table}: dropped columns {', '.join(cols)}")
