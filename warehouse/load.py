@@ -100,6 +100,8 @@ def _parking(con, meta: ExportMeta, tables: list[str], counts: dict) -> dict:
         con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
         con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
         if table in tables:
+            sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
+                         rows=f"park_{table}")
             sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table)
         sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table)
         n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
@@ -240,7 +242,8 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             lost_parents = False
             for table in tables:
                 frag = _fragments(table)
-                sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table)
+                sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"new_{table}",
+                             rows=f"out_{table}")
                 last_full = _last_full_export(con, meta.registry_id, table)
                 con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
                 con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])

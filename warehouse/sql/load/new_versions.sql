@@ -1,6 +1,7 @@
--- This export's valid rows of {table}, with lineage: the versions this load brings. A view:
--- a first load streams it straight into core, later loads read it a few times (small).
-CREATE OR REPLACE TEMP VIEW new_{table} AS
+-- This export's rows of {table} in {rows} (out_<t>: the valid ones; park_<t>: those waiting for
+-- their parent), with lineage: the versions this load brings. A view: a first load streams it
+-- straight into core, later loads read it a few times (small).
+CREATE OR REPLACE TEMP VIEW {view} AS
 SELECT o.* EXCLUDE (_line),
        getvariable('registry_id')              AS registry_id,
        getvariable('load_id')::BIGINT          AS load_id,
@@ -10,4 +11,4 @@ SELECT o.* EXCLUDE (_line),
        getvariable('source_file_{table}')      AS source_file,
        o._line                                 AS source_row,
        w.warnings                              AS warnings
-FROM out_{table} o LEFT JOIN warn_{table} w USING (_line);
+FROM {rows} o LEFT JOIN warn_{table} w USING (_line);

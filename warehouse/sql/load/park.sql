@@ -1,5 +1,5 @@
--- This export's rows of {table} quarantined only for a missing parent (park_{table}), kept with
--- this load's lineage (as new_versions.sql writes it) until a load makes the parent current
+-- This export's rows of {table} quarantined only for a missing parent, with this load's lineage
+-- (parking_{table}: new_versions.sql over park_{table}), kept until a load makes the parent current
 -- (unpark.sql). One version per record: a newer one replaces an older one, an older one waits
 -- behind a newer. Parked rows older than the registry's newest full export of {table} (variable
 -- last_full_at) could never become current and are dropped, this export's too.
@@ -9,18 +9,9 @@ WHERE registry_id = getvariable('registry_id')
 
 DELETE FROM parked.{table} c
 WHERE c.registry_id = getvariable('registry_id') AND c.exported_at <= getvariable('exported_at')::TIMESTAMPTZ
-  AND EXISTS (SELECT 1 FROM park_{table} k WHERE {key_match_c});
+  AND EXISTS (SELECT 1 FROM parking_{table} k WHERE {key_match_c});
 
 INSERT INTO parked.{table} BY NAME
-SELECT k.* EXCLUDE (_line),
-       getvariable('registry_id')              AS registry_id,
-       getvariable('load_id')::BIGINT          AS load_id,
-       getvariable('export_id')                AS export_id,
-       getvariable('exported_at')::TIMESTAMPTZ AS exported_at,
-       getvariable('loaded_at')::TIMESTAMPTZ   AS loaded_at,
-       getvariable('source_file_{table}')      AS source_file,
-       k._line                                 AS source_row,
-       w.warnings                              AS warnings
-FROM park_{table} k LEFT JOIN warn_{table} w USING (_line)
+SELECT * FROM parking_{table} k
 WHERE getvariable('exported_at')::TIMESTAMPTZ >= coalesce(getvariable('last_full_at')::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
   AND NOT EXISTS (SELECT 1 FROM parked.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c});
