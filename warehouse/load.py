@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import duckdb
 
 from transforms import sqlfiles
+from transforms.split import RECORD_COLUMN
 from transforms.tables import TABLES
 from warehouse.connect import attach, detach
 from warehouse.migrate import has_table
@@ -96,26 +97,39 @@ def _parking(con, meta: ExportMeta, tables: list[str], counts: dict) -> dict:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         last_full = _last_full_export(con, meta.registry_id, table)
         if meta.mode == "full" and table in tables and (last_full is None or meta.exported_at >= last_full[0]):
-            last_full = (meta.exported_at, meta.export_id)  # this export, not in ops.loads yet
+            last_full = (meta.exported_at, meta.export_id, None)  # this export, not in ops.loads yet
         con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
         con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
+        con.execute("SET VARIABLE last_full_load = getvariable('load_id')::BIGINT" if last_full and last_full[2] is None
+                    else f"SET VARIABLE last_full_load = {int(last_full[2]) if last_full else 0}")
+        record = RECORD_COLUMN[table]
         if table in tables:
             sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
                          rows=f"park_{table}")
-            sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table)
-        sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table)
+            sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table, record=record)
+        sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table, record=record)
         n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
         if n:
             sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
+            sqlfiles.run(con, "warehouse", "load/unpark_alerts.sql", table=table, record=record, fragments={
+                "patient_sql": "k.patient_key" if table != "vitals" else "s.patient_key",
+                "patient_join": "" if table != "vitals" else
+                "LEFT JOIN core.sessions s ON s.registry_id = k.registry_id AND s.session_id = k.session_id"})
             con.execute(f"DELETE FROM parked.{table} c WHERE c.registry_id = getvariable('registry_id') "
                         f"AND EXISTS (SELECT 1 FROM new_{table} k WHERE {frag['key_match_c']})")
             unparked[table] = n
+        # the alerts of rows no longer parked (loaded, or dropped) go with them
+        con.execute(f"DELETE FROM parked.alerts a WHERE a.registry_id = getvariable('registry_id') AND a.table_name = ? "
+                    f"AND NOT EXISTS (SELECT 1 FROM parked.{table} p WHERE p.registry_id = a.registry_id "
+                    f"AND p.{record}::VARCHAR = a.record_id)", [table])
         if table in tables:  # (only tables the export carried: row_counts' keys say which those are)
             waiting = con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id') "
                                   "AND load_id = getvariable('load_id')::BIGINT").fetchone()[0]
+            c = counts.setdefault(table, {})
+            c.pop("parked", None)  # (split's count of rows to park: what still waits replaces it)
             for k, v in (("parked", waiting), ("unparked", n)):
                 if v:
-                    counts.setdefault(table, {})[k] = v
+                    c[k] = v
     return unparked
 
 
@@ -151,12 +165,13 @@ def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
 
 
 def _last_full_export(con, registry_id: str, table: str) -> tuple | None:
-    """(exported_at, export_id) of the registry's newest loaded full export that carried `table`
-    (its row counts name the tables it carried), or None."""
+    """(exported_at, export_id, load_id) of the registry's newest loaded full export that carried `table`
+    (its row counts say how many rows it read of each table it carried: a table it did not carry
+    may still have counts, of records the cascade withdrew), or None."""
     return con.execute(
-        "SELECT exported_at, export_id FROM wh.ops.loads WHERE registry_id = ? AND status = 'loaded' "
+        "SELECT exported_at, export_id, load_id FROM wh.ops.loads WHERE registry_id = ? AND status = 'loaded' "
         "AND mode = 'full' AND json_exists(row_counts, ?) ORDER BY exported_at DESC, load_id DESC LIMIT 1",
-        [registry_id, f"$.{table}"]).fetchone()
+        [registry_id, f"$.{table}.read"]).fetchone()
 
 
 def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, loaded_at: datetime) -> None:

@@ -223,3 +223,68 @@ def test_status_lists_parked_rows(tmp_path, wh):
     assert json.loads(res.stdout)["parked"] == [
         {"registry_id": "test-registry", "table": "sessions", "rows": 1, "oldest_export": "mar"}]
     assert "Parked rows" in CliRunner().invoke(cli, ["status", "-w", wh]).stdout
+
+
+# Parked rows, second review (session 10): ties, a full export that did not carry the table,
+# alerts, the reject threshold.
+P9 = {**BASE["patients"][0], "patient_id": "MRN-3001", "enrolled_on": "2025-02-01"}
+
+
+def _incr(tmp_path, name, tables, at, **kw):
+    return ingest_export(str(write_export(tmp_path / name, tables, export_id=name, exported_at=at, mode="incremental")),
+                         **kw)
+
+
+def test_a_parked_row_loses_a_tie_to_a_version_loaded_after_it(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    m = "2025-03-31T23:00:00Z"
+    x = _incr(tmp_path, "x", {"sessions": [_session("S1", "MRN-3001", "150")]}, m, warehouse=wh)
+    assert x["tables"]["sessions"]["parked"] == 1
+    _incr(tmp_path, "y", {"sessions": [_session("S1", "MRN-1001", "160")]}, m, warehouse=wh)  # same time, later
+    z = _incr(tmp_path, "z", {"patients": [P9]}, "2025-04-30T23:00:00Z", warehouse=wh)
+    assert query(wh, "SELECT monitoring_minutes FROM core.sessions WHERE session_id = 'S1'") == [(160,)]
+    assert query(wh, f"SELECT monitoring_minutes FROM history.sessions_as_of({z['load_id']}) "
+                     "WHERE session_id = 'S1'") == [(160,)]
+    assert query(wh, "SELECT count(*) FROM parked.sessions") == [(0,)]
+
+
+def test_a_full_export_without_a_table_does_not_keep_its_parked_rows_out(tmp_path, wh):
+    """A full export's cascade counted withdrawals under tables it did not carry, which then read
+    as carried: a later, older vital was taken for one that full export had left out."""
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    feb = {"patients": [BASE["patients"][0]], "sessions": [s for s in BASE["sessions"] if s["patient_id"] == "MRN-1001"]}
+    r = ingest_export(str(write_export(tmp_path / "feb", feb, export_id="feb", exported_at="2025-02-28T23:00:00Z")),
+                      warehouse=wh)
+    assert r["status"] == "loaded" and "vitals" in r["tables"] and "read" not in r["tables"]["vitals"]
+    vital = {**BASE["vitals"][0], "session_id": "S9"}
+    assert _incr(tmp_path, "orph", {"vitals": [vital]}, "2025-02-20T23:00:00Z",
+                 warehouse=wh)["tables"]["vitals"]["parked"] == 1
+    _incr(tmp_path, "s9", {"sessions": [_session("S9", "MRN-1001", "130")]}, "2025-03-31T23:00:00Z", warehouse=wh)
+    assert query(wh, "SELECT session_id, timepoint FROM core.vitals WHERE session_id = 'S9'") == [("S9", "pre")]
+
+
+def test_parked_rows_raise_their_alerts_when_they_load(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    item9 = {**BASE["assessments"][0], "assessment_id": "A9", "patient_id": "MRN-3001", "total_score": "10",
+             "item_scores": "1;1;1;1;1;1;1;1;2", "assessed_at": "2025-02-11T09:00:00Z"}
+    mar = _incr(tmp_path, "mar", {"sessions": [_session("S9", "MRN-3001", "130")], "assessments": [item9],
+                                  "vitals": [{**BASE["vitals"][0], "session_id": "S9", "spo2": "80"}]},
+                "2025-03-31T23:00:00Z", warehouse=wh)
+    assert mar["status"] == "loaded" and not mar["alerts"]
+    assert query(wh, f"SELECT count(*) FROM ops.alerts WHERE load_id = {mar['load_id']}") == [(0,)]
+    feb = _incr(tmp_path, "feb", {"patients": [P9]}, "2025-02-28T23:00:00Z", warehouse=wh)
+    assert feb["unparked"] == {"sessions": 1, "vitals": 1, "assessments": 1}
+    (key,) = query(wh, "SELECT patient_key FROM core.patients WHERE enrolled_on = '2025-02-01'")[0]
+    got = sorted(query(wh, f"SELECT load_id, table_name, record_id, patient_key, rule FROM ops.alerts "
+                           f"WHERE load_id = {feb['load_id']}"))
+    assert got == [(feb["load_id"], "assessments", "A9", key, "assessments.phq9_item9.positive"),
+                   (feb["load_id"], "vitals", "S9", key, "vitals.spo2.low")]
+    assert query(wh, "SELECT count(*) FROM parked.alerts") == [(0,)]
+
+
+def test_rows_waiting_for_a_parent_do_not_count_against_the_reject_threshold(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    r = _incr(tmp_path, "mar", {"sessions": [_session("S1", "MRN-1001", "140"), _session("S5", "MRN-3001", "170")]},
+              "2025-03-31T23:00:00Z", warehouse=wh)  # the default threshold, 5 %
+    assert r["status"] == "loaded" and r["tables"]["sessions"]["parked"] == 1
+    assert query(wh, "SELECT monitoring_minutes FROM core.sessions WHERE session_id = 'S1'") == [(140,)]

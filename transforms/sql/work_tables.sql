@@ -6,3 +6,5 @@ CREATE OR REPLACE TEMP TABLE q_rows (table_name VARCHAR, source_file VARCHAR, so
 CREATE OR REPLACE TEMP TABLE keys_patients (patient_key VARCHAR);
 CREATE OR REPLACE TEMP TABLE keys_sessions (session_id VARCHAR);
 CREATE OR REPLACE TEMP TABLE alert_rows (table_name VARCHAR, record_id VARCHAR, patient_key VARCHAR, rule VARCHAR);
+-- The alerts of rows parked for a missing parent: raised when those rows load (warehouse/load.py).
+CREATE OR REPLACE TEMP TABLE park_alert_rows (table_name VARCHAR, record_id VARCHAR, rule VARCHAR);

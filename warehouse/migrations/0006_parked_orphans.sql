@@ -10,3 +10,6 @@ CREATE TABLE parked.vitals AS SELECT * FROM core.vitals WITH NO DATA;
 CREATE TABLE parked.assessments AS SELECT * FROM core.assessments WITH NO DATA;
 CREATE TABLE parked.adverse_events AS SELECT * FROM core.adverse_events WITH NO DATA;
 CREATE TABLE parked.labs AS SELECT * FROM core.labs WITH NO DATA;
+-- The alerts those rows would have raised (table, record, rule), raised when they load.
+CREATE TABLE parked.alerts (registry_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, record_id VARCHAR,
+                            rule VARCHAR NOT NULL);

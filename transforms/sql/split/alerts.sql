@@ -11,3 +11,11 @@ WHERE v.severity = 'alert'
   AND NOT EXISTS (SELECT 1 FROM wh.ops.alerts a
                   WHERE a.registry_id = getvariable('registry_id') AND a.table_name = '{table}'
                     AND a.record_id = s.{record}::VARCHAR AND a.rule = v.rule);
+
+-- ... and by rows parked for a missing parent (split/errors.sql parkable_{table}): kept with them
+-- in parked.alerts and raised, once per record and rule as above, when they load.
+INSERT INTO park_alert_rows
+SELECT DISTINCT '{table}', s.{record}::VARCHAR, v.rule
+FROM viol_{table} v JOIN stg_{table} s ON s._line = v._line
+SEMI JOIN parkable_{table} e ON e._line = v._line
+WHERE v.severity = 'alert';

@@ -15,3 +15,10 @@ INSERT INTO parked.{table} BY NAME
 SELECT * FROM parking_{table} k
 WHERE getvariable('exported_at')::TIMESTAMPTZ >= coalesce(getvariable('last_full_at')::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
   AND NOT EXISTS (SELECT 1 FROM parked.{table} c WHERE c.registry_id = getvariable('registry_id') AND {key_match_c});
+
+-- The alerts those rows raise (split/alerts.sql park_alert_rows), raised when they load.
+INSERT INTO parked.alerts
+SELECT DISTINCT getvariable('registry_id'), a.table_name, a.record_id, a.rule FROM park_alert_rows a
+WHERE a.table_name = '{table}'
+  AND NOT EXISTS (SELECT 1 FROM parked.alerts x WHERE x.registry_id = getvariable('registry_id')
+                  AND x.table_name = a.table_name AND x.record_id = a.record_id AND x.rule = a.rule);

@@ -2,9 +2,29 @@
 -- this load's new versions of them, which upsert.sql then loads as it loads any version (the
 -- latest exported_at wins; none older than the newest full export becomes current). Their
 -- load_id and loaded_at are this load's, so as_of a load before this one does not show them.
+-- Ties go to the later load everywhere, and a parked row arrived with the load that parked it
+-- (its load_id until now): one exported at the same time as a version or withdrawal loaded after
+-- it, or as a full export of {table} loaded after it (variables last_full_at, last_full_load),
+-- loses, and would win with this load's id; it is dropped instead (it never was current, and its
+-- quarantine row stays in ops.quarantine).
+CREATE OR REPLACE TEMP TABLE unpark_{table} AS
+SELECT k.* FROM parked.{table} k
+WHERE k.registry_id = getvariable('registry_id')
+  AND EXISTS (SELECT 1 FROM core.{parent} c WHERE c.registry_id = k.registry_id AND c.{parent_col} = k.{parent_col});
+
+CREATE OR REPLACE TEMP TABLE tie_lost_{table} AS
+SELECT {key_cols} FROM unpark_{table} k
+WHERE (k.exported_at = getvariable('last_full_at')::TIMESTAMPTZ AND k.load_id < getvariable('last_full_load')::BIGINT)
+   OR EXISTS (SELECT 1 FROM (SELECT {key_cols}, exported_at, load_id FROM core.{table} WHERE registry_id = getvariable('registry_id')
+                             UNION ALL
+                             SELECT {key_cols}, exported_at, load_id FROM history.{table} WHERE registry_id = getvariable('registry_id')) c
+              WHERE {key_match_c} AND c.exported_at = k.exported_at AND c.load_id > k.load_id);
+
 DROP VIEW IF EXISTS temp.new_{table};
 CREATE OR REPLACE TEMP TABLE new_{table} AS
-SELECT p.* REPLACE (getvariable('load_id')::BIGINT AS load_id, getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at)
-FROM parked.{table} p
-WHERE p.registry_id = getvariable('registry_id')
-  AND EXISTS (SELECT 1 FROM core.{parent} c WHERE c.registry_id = p.registry_id AND c.{parent_col} = p.{parent_col});
+SELECT k.* REPLACE (getvariable('load_id')::BIGINT AS load_id, getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at)
+FROM unpark_{table} k
+WHERE NOT EXISTS (SELECT 1 FROM tie_lost_{table} c WHERE {key_match_c});
+
+DELETE FROM parked.{table} c
+WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM tie_lost_{table} k WHERE {key_match_c});
