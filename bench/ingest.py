@@ -170,7 +170,7 @@ def child_naive(export: Path, work: Path) -> dict:
         kept += len(good)
         ws.execute(f"CREATE OR REPLACE TEMP TABLE viol_{table} AS SELECT _line, 'x' AS rule, 'error' AS severity "
                    f"FROM stg_{table} WHERE _line IN (SELECT unnest(?::BIGINT[]))", [sorted(bad)])
-        ws.execute(f"CREATE OR REPLACE TEMP TABLE errors_{table} AS SELECT DISTINCT _line FROM viol_{table}")
+        stage.mark_errors(ws, table)  # errors_<t> (and parkable_<t>, empty here) as the pipeline makes them
         stage.conform_table(ws, table)
         if table == "patients":
             ws.execute("CREATE OR REPLACE TEMP TABLE ctx_patients AS SELECT patient_key, enrolled_on FROM out_patients")

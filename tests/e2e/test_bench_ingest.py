@@ -1,0 +1,28 @@
+"""bench/ingest.py runs all three contenders on a real (small) export, so a change to the
+pipeline's steps cannot leave the benchmark's baselines broken (session 10: the naive baseline
+called stage.conform_table without the table of parkable lines and failed)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def test_the_ingest_benchmark_runs_every_contender_on_the_same_rows(tmp_path):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    env = {k: v for k, v in env.items() if v}  # its own temporary Prefect API, as on a fresh machine
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "ingest.py"), "--rows", "2000", "--work",
+                          str(tmp_path / "work"), "--json"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["pipeline"]["loaded"] + result["pipeline"]["quarantined"] == result["total_rows"]
+    assert result["naive"]["loaded"] == result["pipeline"]["loaded"]
+    assert result["duckdb"]["rows_per_second"] > 0
