@@ -296,6 +296,8 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             lap("load")
             result.status, result.load_id, result.reason, result.timings = out.status, out.load_id, out.reason, timings
             result.unparked = out.unparked
+            for rule, n in out.unparked_alerts.items():  # raised by rows of earlier exports loaded now
+                result.alerts[rule] = result.alerts.get(rule, 0) + n
             logger.info("export %s: %s as load %s; rows %s", bundle.label, out.status, out.load_id,
                         {t: c.get("loaded") for t, c in counts.items()})
             return result.as_dict()

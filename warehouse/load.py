@@ -47,6 +47,7 @@ class LoadOutcome:
     reason: str | None = None
     duplicate_of: int | None = None
     unparked: dict = field(default_factory=dict)  # table -> parked rows of earlier exports loaded now
+    unparked_alerts: dict = field(default_factory=dict)  # rule -> alerts those rows raised
 
 
 def _fragments(table: str) -> dict[str, str]:
@@ -300,7 +301,13 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                             "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
-            unparked = _parking(con, meta, tables, counts) if has_table(con, "parked", "sessions", "wh") else {}
+            unparked, unparked_alerts = {}, {}
+            if has_table(con, "parked", "sessions", "wh"):
+                unparked = _parking(con, meta, tables, counts)
+                # (this load's own alerts are written below: what ops.alerts holds for it now is theirs)
+                unparked_alerts = dict(con.execute(
+                    "SELECT rule, count(*) FROM ops.alerts WHERE load_id = getvariable('load_id')::BIGINT "
+                    "GROUP BY rule ORDER BY rule").fetchall())
             if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
             con.execute("USE memory")
@@ -309,7 +316,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             _ledger(con, meta, load_id, "loaded", None, counts, dropped, timings)
             _fault("after_ledger")  # tests: the ledger and outbox rows written, not committed
             con.execute("COMMIT")
-            return LoadOutcome("loaded", load_id, unparked=unparked)
+            return LoadOutcome("loaded", load_id, unparked=unparked, unparked_alerts=unparked_alerts)
         except BaseException:
             try:
                 con.execute("ROLLBACK")

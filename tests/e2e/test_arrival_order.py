@@ -274,6 +274,7 @@ def test_parked_rows_raise_their_alerts_when_they_load(tmp_path, wh):
     assert query(wh, f"SELECT count(*) FROM ops.alerts WHERE load_id = {mar['load_id']}") == [(0,)]
     feb = _incr(tmp_path, "feb", {"patients": [P9]}, "2025-02-28T23:00:00Z", warehouse=wh)
     assert feb["unparked"] == {"sessions": 1, "vitals": 1, "assessments": 1}
+    assert feb["alerts"] == {"assessments.phq9_item9.positive": 1, "vitals.spo2.low": 1}
     (key,) = query(wh, "SELECT patient_key FROM core.patients WHERE enrolled_on = '2025-02-01'")[0]
     got = sorted(query(wh, f"SELECT load_id, table_name, record_id, patient_key, rule FROM ops.alerts "
                            f"WHERE load_id = {feb['load_id']}"))
