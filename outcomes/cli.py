@@ -132,8 +132,9 @@ _EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect
 def _unreachable_prefect_api(e: BaseException) -> str | None:
     """The one-line error for a Prefect API that cannot be reached (PREFECT_API_URL names a server
     that is down, or the temporary one did not answer or did not start in time), else None: the
-    error, or one it was raised from, is an httpx transport error or Prefect's start-up time-out (Prefect wraps it, e.g. in RuntimeError("Failed to reach
-    API ...")). httpx is looked up, not imported: a command that never loaded it met no such error."""
+    error, or one it was raised from, is an httpx transport error (Prefect wraps it, e.g. in
+    RuntimeError("Failed to reach API ...")) or Prefect's start-up time-out. httpx is looked up,
+    not imported: a command that never loaded it met no such error."""
     httpx = sys.modules.get("httpx")
     if httpx is None:
         return None

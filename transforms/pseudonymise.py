@@ -63,27 +63,24 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
     ids: list[str] = []
     if parts:
         ids = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall() if r[0]]
-    for t in raw_tables:  # malformed lines' values may hold ids too
+    # Malformed lines: their patient_id field's ids, and every other value, keyed too (few lines,
+    # few values): a shifted field may hold the id of a patient this export does not name but the
+    # warehouse holds, which only its key can tell (split.collect_malformed keys it when the key is
+    # a known patient's).
+    values: list[str] = []
+    for t in raw_tables:
         if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = 'malformed_{t}'").fetchone()[0]:
-            extra = con.execute(
-                f"SELECT DISTINCT txt(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}"
-            ).fetchall()
-            ids += [r[0] for r in extra if r[0]]
+            ids += [r[0] for r in con.execute(
+                f"SELECT DISTINCT txt(element_at(\"values\", 'patient_id')[1]) FROM malformed_{t}").fetchall() if r[0]]
+            values += [r[0] for r in con.execute(
+                f'SELECT DISTINCT txt(v) FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t}) UNION '
+                f'SELECT DISTINCT {MALFORMED_TOKENS} FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t})'
+            ).fetchall() if r[0]]
     if "patients" in raw_tables and con.execute(  # patients the export says were deleted (FHIR Bulk)
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'deleted_patients'").fetchone()[0]:
         ids += [r[0] for r in con.execute("SELECT DISTINCT txt(key) FROM deleted_patients").fetchall() if r[0]]
     ids = sorted(set(ids))
     keys = [patient_key(key, registry_id, i) for i in ids]
-    # Every other value of a malformed line, keyed too (few lines, few values): a shifted field may
-    # hold the id of a patient this export does not name but the warehouse holds, which only its
-    # key can tell (split.collect_malformed keys it when the key is a known patient's).
-    values: list[str] = []
-    for t in raw_tables:
-        if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = 'malformed_{t}'").fetchone()[0]:
-            values += [r[0] for r in con.execute(
-                f'SELECT DISTINCT txt(v) FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t}) UNION '
-                f'SELECT DISTINCT {MALFORMED_TOKENS} FROM (SELECT unnest(map_values("values")) AS v FROM malformed_{t})'
-            ).fetchall() if r[0]]
     values = sorted(set(values))
     con.register("_pv_arrow", pa.table({"value": pa.array(values, pa.string()),
                                         "patient_key": pa.array([patient_key(key, registry_id, v) for v in values],

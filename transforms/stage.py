@@ -72,8 +72,9 @@ def conform_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     IN_PLACE tables out_<t> is stg_<t> itself, so stg_<t> is gone afterwards: read it before."""
     if table in PARKABLE:
         cols = ", ".join(f'"{c}"' for c in out_columns(table))
+        some = con.execute(f"SELECT count(*) FROM parkable_{table}").fetchone()[0]  # usually none: no scan then
         con.execute(f"CREATE OR REPLACE TEMP TABLE park_{table} AS SELECT {cols} FROM stg_{table} "
-                    f"WHERE _line IN (SELECT _line FROM parkable_{table})")
+                    + (f"WHERE _line IN (SELECT _line FROM parkable_{table})" if some else "LIMIT 0"))
     if table not in IN_PLACE:
         sqlfiles.run(con, "transforms", f"conform/out_{table}.sql")
     else:

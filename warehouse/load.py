@@ -88,7 +88,16 @@ CASCADE = [("sessions", "patients", "patient_key"), ("vitals", "sessions", "sess
            ("labs", "patients", "patient_key")]
 
 
-def _parking(con, meta: ExportMeta, tables: list[str], counts: dict) -> dict:
+def _set_last_full(con, last_full: tuple | None) -> None:
+    """The variables upsert.sql, park.sql and unpark.sql read: the newest full export of a table
+    (exported_at, export_id, load_id), or NULLs."""
+    at, export, load = last_full or (None, None, None)
+    con.execute("SET VARIABLE last_full_at = ?", [at])
+    con.execute("SET VARIABLE last_full_export = ?", [export])
+    con.execute("SET VARIABLE last_full_load = ?::BIGINT", [load])
+
+
+def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dict) -> dict:
     """This export's rows quarantined only for a missing parent are parked (park.sql); then parked
     rows whose parent is now current load (unpark.sql, then upsert.sql). Parents first: a session
     loaded from the parked ones can be the parent of a vital sign parked now or earlier.
@@ -98,18 +107,19 @@ def _parking(con, meta: ExportMeta, tables: list[str], counts: dict) -> dict:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         last_full = _last_full_export(con, meta.registry_id, table)
         if meta.mode == "full" and table in tables and (last_full is None or meta.exported_at >= last_full[0]):
-            last_full = (meta.exported_at, meta.export_id, None)  # this export, not in ops.loads yet
-        con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
-        con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
-        con.execute("SET VARIABLE last_full_load = getvariable('load_id')::BIGINT" if last_full and last_full[2] is None
-                    else f"SET VARIABLE last_full_load = {int(last_full[2]) if last_full else 0}")
+            last_full = (meta.exported_at, meta.export_id, load_id)  # this export, not in ops.loads yet
+        _set_last_full(con, last_full)
         record = RECORD_COLUMN[table]
         if table in tables:
             sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
                          rows=f"park_{table}")
-            sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table, record=record)
-        sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table, record=record)
-        n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
+            sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table)
+        n = 0
+        # (most loads have nothing parked: then no pass over core for parents or ties)
+        if con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id')"
+                       ).fetchone()[0]:
+            sqlfiles.run(con, "warehouse", "load/unpark.sql", fragments=frag, table=table)
+            n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
         if n:
             sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
             sqlfiles.run(con, "warehouse", "load/unpark_alerts.sql", table=table, record=record, fragments={
@@ -261,8 +271,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                 sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"new_{table}",
                              rows=f"out_{table}")
                 last_full = _last_full_export(con, meta.registry_id, table)
-                con.execute("SET VARIABLE last_full_at = ?", [last_full[0] if last_full else None])
-                con.execute("SET VARIABLE last_full_export = ?", [last_full[1] if last_full else None])
+                _set_last_full(con, last_full)
                 first = con.execute(
                     f"SELECT NOT EXISTS (SELECT 1 FROM core.{table} WHERE registry_id = $1) "
                     f"AND NOT EXISTS (SELECT 1 FROM history.{table} WHERE registry_id = $1)", [meta.registry_id]
@@ -303,7 +312,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                 _fault(f"after_{table}")
             unparked, unparked_alerts = {}, {}
             if has_table(con, "parked", "sessions", "wh"):
-                unparked = _parking(con, meta, tables, counts)
+                unparked = _parking(con, meta, load_id, tables, counts)
                 # (this load's own alerts are written below: what ops.alerts holds for it now is theirs)
                 unparked_alerts = dict(con.execute(
                     "SELECT rule, count(*) FROM ops.alerts WHERE load_id = getvariable('load_id')::BIGINT "
