@@ -100,7 +100,8 @@ def _identifier_text(table: str, col: str, what: str):
     """Free text that held what a pattern tells as an identifier: loaded with it redacted (staging's
     redact()), flagged so the registry can be told to keep identifiers out of its exports."""
     return _rule(E.ExpectColumnValuesToNotBeInSet, f"{table}.{col}.identifier", VALUE, "warning",
-                 f"{what} held an email, SSN, phone number, IP address, MRN, URL or host name: redacted before loading",
+                 f"{what} held an email, SSN, phone number, IP address, MRN, URL, host name or a patient's id: "
+                 "redacted before loading",
                  column="_text_identifier", value_set=[True])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import duckdb
 
 from expectations.runner import RuleResult, load_suite, validate_table
-from transforms import stage
+from transforms import free_text, stage
 from transforms.tables import TABLE_ORDER
 
 
@@ -16,6 +16,7 @@ def validate_export(con: duckdb.DuckDBPyConnection, on_table_done=None) -> dict[
     (for the large tables out of stg_<t> itself) and the raw rows are freed before the next,
     larger table."""
     results: dict[str, list[RuleResult]] = {}
+    free_text.mark_ids(con)  # patient ids in free text, replaced as each table is staged
     for table in TABLE_ORDER:
         stage.ensure_raw(con, table)
         stage.stage_table(con, table)

@@ -322,3 +322,36 @@ def test_a_line_swallowed_by_an_unclosed_quote_keeps_no_raw_patient_id(tmp_path,
     kept = [v for (v,) in query(wh, "SELECT raw_values FROM ops.quarantine WHERE rule = 'adverse_events.row.malformed'")]
     assert r["status"] == "loaded" and kept, r["reason"]
     assert nowhere(wh, capfd, r, ["PX1001", "PX1002"]) == []
+
+
+def test_patient_ids_in_free_text_are_replaced(tmp_path, wh, capfd):
+    """A patient id in an AE term, a lab unit or a site name is no pattern redact() knows; the key
+    tells it: a patient of the export, or one only the warehouse holds (a later export without
+    patients), in loaded and quarantined rows alike."""
+    pid = "KOR-000771"  # no identifier pattern matches it
+
+    def first(t):
+        t["patients"].append({**t["patients"][0], "patient_id": pid, "site_id": f"south {pid}"})
+        t["adverse_events"][0]["term"] = f"{pid} reported: felt detached"
+        t["adverse_events"].append({**t["adverse_events"][0], "ae_id": "E2", "term": f"fell; see ({pid}).",
+                                    "severity": "grade 2"})  # quarantined: bad severity code
+        t["labs"][0]["unit"] = f"U/L {pid}"
+        return t
+
+    r = ingest_export(str(write_export(tmp_path / "x", first(copy.deepcopy(BASE)))), warehouse=wh,
+                      reject_threshold=1.0)
+    assert r["status"] == "loaded" and r["tables"]["adverse_events"]["quarantined"] == 1
+    assert query(wh, "SELECT term FROM core.adverse_events") == [("[redacted] reported: felt detached",)]
+    assert query(wh, "SELECT unit FROM core.labs") == [("U/L [redacted]",)]
+    assert ("south [redacted]",) in query(wh, "SELECT site_id FROM core.patients")
+    kept = [json.loads(v) for (v,) in query(wh, "SELECT raw_values FROM ops.quarantine "
+                                                "WHERE table_name = 'adverse_events'")]
+    assert kept[0]["term"] == "fell; see ([redacted])."
+    rules = {r for (r,) in query(wh, "SELECT DISTINCT rule FROM ops.validation_results WHERE rows_failed > 0")}
+    assert {"adverse_events.term.identifier", "labs.unit.identifier", "patients.site_id.identifier"} <= rules
+    later = {"adverse_events": [{**BASE["adverse_events"][0], "ae_id": "E3", "term": f"called {pid}"}]}
+    r2 = ingest_export(str(write_export(tmp_path / "y", later, export_id="2025-02-28T23-00-00Z",
+                                        exported_at="2025-02-28T23:00:00Z", mode="incremental")), warehouse=wh)
+    assert r2["status"] == "loaded"
+    assert query(wh, "SELECT term FROM core.adverse_events WHERE ae_id = 'E3'") == [("called [redacted]",)]
+    assert nowhere(wh, capfd, r, [pid]) == [] and nowhere(wh, capfd, r2, [pid]) == []

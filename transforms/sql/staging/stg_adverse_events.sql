@@ -8,9 +8,10 @@ WITH typed AS (
            txt(r.session_id)                          AS session_id,
            as_date(r.onset_date)                      AS onset_date,
            r.onset_date AS onset_date__raw,
-           redact(txt(r.term))                        AS term,
-           redact(txt(r.meddra_pt))                   AS meddra_pt,
-           coalesce(has_identifier(r.term) OR has_identifier(r.meddra_pt), false) AS _text_identifier,
+           redact(unid(txt(r.term)))                  AS term,
+           redact(unid(txt(r.meddra_pt)))             AS meddra_pt,
+           coalesce(has_identifier(r.term) OR has_identifier(r.meddra_pt), false)
+               OR has_id(r.term) OR has_id(r.meddra_pt) AS _text_identifier,
            txt(r.meddra_code)                         AS meddra_code,
            lower(txt(r.severity))                     AS severity,
            as_flag(r.serious)                         AS serious,

@@ -6,11 +6,12 @@ WITH typed AS (
            k.patient_key,
            as_date(r.collected_on)                    AS collected_on,
            r.collected_on AS collected_on__raw,
-           redact(upper(txt(r.test)))                AS test,
+           redact(upper(unid(txt(r.test))))          AS test,
            as_double(r.value)                         AS value,
            r.value AS value__raw,
-           redact(txt(r.unit))                        AS unit,
-           coalesce(has_identifier(r.test) OR has_identifier(r.unit), false) AS _text_identifier,
+           redact(unid(txt(r.unit)))                  AS unit,
+           coalesce(has_identifier(r.test) OR has_identifier(r.unit), false)
+               OR has_id(r.test) OR has_id(r.unit) AS _text_identifier,
            as_double(r.uln)                           AS uln,
            r.uln AS uln__raw
     FROM raw_labs r

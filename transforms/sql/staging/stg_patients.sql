@@ -12,8 +12,8 @@ WITH typed AS (
            txt(r.zip)                                 AS zip,
            as_date(r.enrolled_on)                     AS enrolled_on,
            r.enrolled_on AS enrolled_on__raw,
-           redact(txt(r.site_id))                     AS site_id,
-           coalesce(has_identifier(r.site_id), false) AS _text_identifier,
+           redact(unid(txt(r.site_id)))               AS site_id,
+           coalesce(has_identifier(r.site_id), false) OR has_id(r.site_id) AS _text_identifier,
            as_int(r.trd_failed_trials)                AS trd_failed_trials,
            r.trd_failed_trials AS trd_failed_trials__raw,
            upper(txt(r.diagnosis_icd10))              AS diagnosis_icd10
