@@ -40,7 +40,7 @@ table = "assessments"
 file = "observations.csv"
 where = { code = "70274-6" }
 [source.columns]
-assessment_id = "gad7-{line}"
+assessment_id = "gad7-{patient}-{date}"  # the patient column in an id: keyed, never raw
 patient_id = "patient"
 assessed_at = "date"
 instrument = { value = "GAD7" }
@@ -112,7 +112,7 @@ def test_synthea_csv_through_a_mapping_keeps_no_identifiers(prefect_harness, rea
     with open(src / "patients.csv", newline="") as fh:
         for p in csv.DictReader(fh):
             exact |= {p["Id"], p["BIRTHDATE"], p["ZIP"], p["LAT"], p["LON"]} - {""}
-            subs |= {p[k] for k in ("SSN", "DRIVERS", "PASSPORT", "FIRST", "LAST", "MAIDEN", "ADDRESS")} - {""}
+            subs |= {p[k] for k in ("Id", "SSN", "DRIVERS", "PASSPORT", "FIRST", "LAST", "MAIDEN", "ADDRESS")} - {""}
     cells = warehouse_cells(tmp_path / "w.duckdb")
     assert_absent(cells, exact, subs)
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)

@@ -81,6 +81,14 @@ class RowBuilder:
         self.s, self.data, self.d, self.m, self.export = source, data, dictionary, mapping, export
         self.record_key = record_key  # callable: raw record id -> keyed hash
         self.record_col = mapping.record_id or (dictionary.record_id if dictionary and source.form else None)
+        if not source.form:
+            # A plain CSV names its patient in its own column (Synthea: Id in patients.csv, PATIENT
+            # elsewhere): the one field patient_id is made of. Keyed in every other column, as the
+            # record id is: an id template such as "{patient}-{date}" kept the raw id otherwise.
+            feeds = source.columns.get("patient_id")
+            fields = feeds.referenced() if feeds and not feeds.value else []
+            if len(fields) == 1:
+                self.record_col = fields[0]
         if self.record_col and self.record_col not in data.index:
             raise BundleError("redcap.record_id", f"record id field {self.record_col!r} is not the export's "
                               "column (REDCap exports the record id only when asked: request it)", export, source.file)
