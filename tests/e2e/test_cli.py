@@ -71,16 +71,16 @@ def test_sql_formats_and_read_only(loaded):
     assert run("sql", "--warehouse", wh).returncode == 2
 
 
-def test_sql_does_not_import_prefect_and_answers_fast(loaded):
+def test_sql_does_not_import_prefect(loaded):
+    """It answers fast because it never imports Prefect or GX (how fast: not a test's business)."""
     wh, _, _ = loaded
-    code = ("import sys, time; t = time.time(); from outcomes.cli import main; sys.argv = ['outcomes', 'sql', "
+    code = ("import sys; from outcomes.cli import main; sys.argv = ['outcomes', 'sql', "
             f"'SELECT 1', '--warehouse', {wh!r}]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "assert 'prefect' not in sys.modules and 'great_expectations' not in sys.modules, 'heavy import'\n")
-    t = time.time()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert time.time() - t < 20  # generous: the point is no Prefect start-up
+    assert r.stdout.strip(), "no answer printed"
 
 
 def test_status_json(loaded):

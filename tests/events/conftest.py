@@ -66,7 +66,20 @@ def prefect_server():
     home = Path(_HOME) / "server"
     extra = {"PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
              "PREFECT_LOGGING_LEVEL": "WARNING"}
-    proc, api = start_server("127.0.0.1", free_port(), home, home / "server.log", extra)
+    import click
+
+    for attempt in range(3):  # the free port may be taken by another worker before the server binds it
+        try:
+            proc, api = start_server("127.0.0.1", free_port(), home, home / "server.log", extra)
+        except click.ClickException:
+            if attempt == 2:
+                raise
+            continue
+        time.sleep(0.5)
+        if proc.poll() is None:  # ours answered, not another worker's server on the same port
+            break
+        if attempt == 2:
+            raise RuntimeError(f"the Prefect server exited at start (see {home / 'server.log'})")
     os.environ["PREFECT_API_URL"] = api
     yield api
     stop(proc, "prefect server", grace=15)

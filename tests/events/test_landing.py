@@ -30,7 +30,11 @@ def test_half_written_export_is_not_read_until_complete(service, tmp_path):
     (dest / "manifest.json").write_bytes((src / "manifest.json").read_bytes())
     data = (src / "sessions.csv").read_bytes()
     (dest / "sessions.csv").write_bytes(data[: len(data) // 2])
-    time.sleep(6)  # many watcher scans (every 0.25 s, settle 0.5 s)
+    time.sleep(2)  # several watcher scans (every 0.25 s, settle 0.5 s) ...
+    # ... and proof that the watcher was running meanwhile: an export landing after it loads
+    witness = write_export(tmp_path / "witness", registry="reg-b2", export_id="2025-02-28T23-00-00Z")
+    land(witness, service.landing / "reg-b2")
+    service.wait_loaded("reg-b2", [witness.name], timeout=DEADLINE)
     assert [r for r in service.loads() if r[0] == "reg-b"] == []
     # complete the copy slowly, file by file
     for f in sorted(src.iterdir()):

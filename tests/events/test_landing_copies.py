@@ -27,6 +27,10 @@ def test_zip_copied_in_chunks_loads_once_when_complete(service, tmp_path):
             fh.write(data[i:i + step])
             fh.flush()
             time.sleep(1.5)  # a slow link: each pause is longer than settle_seconds
+            if i == 0:  # proof the watcher ran during a pause: an export landing meanwhile loads
+                witness = write_export(tmp_path / "witness", registry="reg-z2", export_id="w1")
+                land(witness, service.landing / "reg-z2")
+                service.wait_loaded("reg-z2", ["w1"], timeout=DEADLINE)
             if i + step < len(data):
                 assert [r for r in service.loads() if r[0] == "reg-z"] == [], "a half-copied zip was read"
     rows = service.wait_loaded("reg-z", ["z1"], timeout=DEADLINE)

@@ -53,5 +53,9 @@ def test_missed_interval_runs_are_not_replayed_after_downtime(prefect_server, tm
                     for d in deps}
         assert {d: [(r["expected_start_time"], r["state_name"]) for r in v] for d, v in replayed.items()} == \
             {d: [] for d in deps}
+        # and the restarted service did run its ticks meanwhile (else nothing above was tested)
+        ran = [r for r in _runs(prefect_server, deps[1]) if r["start_time"] and _when(r["start_time"]) >= restarted]
+        assert ran, "the restarted service ran no sweep"
+
     finally:
         svc.stop()

@@ -95,6 +95,7 @@ def test_months_of_a_group_cannot_be_recovered_from_its_cumulative_row(synthetic
         months[grp][period] = r  # the report month appears twice (table and chart), the same cell
     cum = {re.fullmatch(r"group=(.+); period=cumulative", r["stratum"])[1]: r for r in rows(synthetic_report["data"])
            if r["section"] == "exposure" and r["measure"] == "sessions" and re.fullmatch(r"group=[^;]+; period=cumulative", r["stratum"])}
+    assert len([g for g in months if g != "all groups"]) >= 2 and set(months) - {"all groups"} <= set(cum)
     for grp, ms in months.items():
         if grp == "all groups":
             continue

@@ -22,4 +22,4 @@ def test_floor_reports_parse_and_write_for_every_table(tmp_path):
     tables = {f["table"] for f in manifest["files"]}
     assert set(result["parse"]) == tables
     assert set(result["write_lineage"]) == tables | {"commit"}
-    assert result["write_seconds"] >= 0 and result["parse_seconds"] >= 0
+    assert result["write_seconds"] > 0 and result["parse_seconds"] > 0  # measured, not defaults
