@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from expectations.validate import validate_export
+from expectations.validate import validate_and_split
 from transforms import adapters, split
 from transforms.bundle import Bundle, BundleError
 from transforms.pseudonymise import build_key_map, load_key
@@ -125,24 +125,9 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
     """Validate, and split each table as soon as its verdicts are in (quarantine, flags, alerts,
     the keys a full export holds), then free its raw and staging rows: memory stays bounded by
     the largest table, not the export."""
-    ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
-    ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
-    # the tables whose records not in this export it withdraws (context/ctx_*.sql)
-    withdrawing = list(reads) if bundle.mode == "full" else []
-    ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [withdrawing])
-
-    def done(table: str) -> None:
-        r = reads.get(table)
-        split.collect_table(ws, table, r.file if r else None)
-        if bundle.mode == "full" and r is not None:
-            split.export_keys(ws, table)
-            if not split.can_withdraw(ws, table, r.malformed):  # its current records stay in context
-                withdrawing.remove(table)
-                ws.execute("SET VARIABLE withdrawing = ?::VARCHAR[]", [withdrawing])
-
     attach(ws, warehouse, read_only=True)
     try:
-        return validate_export(ws, on_table_done=done)
+        return validate_and_split(ws, bundle.registry_id, bundle.exported_at, bundle.mode, reads)
     finally:
         detach(ws)
 

@@ -5,9 +5,8 @@ import copy
 from pathlib import Path
 
 from exports import BASE, write_export
-from expectations.validate import validate_export
+from expectations.validate import validate_and_split
 from flows_free import KEY  # noqa: F401  (re-exported for tests)
-from transforms import split
 from transforms.adapters import kor
 from transforms.bundle import open_bundle
 from transforms.pseudonymise import build_key_map
@@ -26,13 +25,10 @@ def run_validation(tmp_path: Path, tables: dict | None = None, warehouse: Path |
     ws = open_workspace()
     reads = kor.read(ws, bundle)
     build_key_map(ws, KEY.encode(), bundle.registry_id, list(reads))
-    ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
-    ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
     wh = ensure_warehouse(warehouse or tmp_path / "wh.duckdb")
     attach(ws, wh, read_only=True)
-    try:
-        results = validate_export(ws, on_table_done=lambda t: split.collect_table(ws, t, reads[t].file)
-                                  if t in reads else None)
+    try:  # the flow's validate step itself (withdrawal decisions of a full export included)
+        results = validate_and_split(ws, bundle.registry_id, bundle.exported_at, bundle.mode, reads)
     finally:
         detach(ws)
     return ws, reads, results
