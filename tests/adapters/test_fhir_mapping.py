@@ -660,3 +660,31 @@ def test_combined_phq9_and_gad7_response_makes_one_assessment_per_instrument(tmp
     read_export(ws, "fhir", ndjson_export(tmp_path / "e2", [PATIENT, gad, both], "2026-02-28T12:00:00Z"),
                 registry_id="r")
     assert rows(ws, "assessments", "assessment_id") == [("gad",), ("cmb",), ("cmb#GAD7",)]
+
+
+def _esketamine(mid: str, start: str, devices, encounter: str | None = "enc-1", patient: str = "p1") -> dict:
+    ma = {"resourceType": "MedicationAdministration", "id": mid, "status": "completed",
+          "medicationCodeableConcept": {"text": "esketamine nasal spray"}, "subject": {"reference": f"Patient/{patient}"},
+          "effectivePeriod": {"start": start, "end": start[:-3] + "30Z"},
+          "dosage": {"route": _coding("http://snomed.info/sct", "46713006"), "dose": {"value": 28, "code": "mg"}},
+          "extension": [{"url": "urn:ketamine-outcomes:ext:devices", "valueInteger": devices}]}
+    if encounter:
+        ma["context"] = {"reference": f"Encounter/{encounter}"}
+    return ma
+
+
+def test_esketamine_charted_one_administration_per_device_counts_every_device(tmp_path, ws):
+    # Spravato 84 mg is three 28 mg devices, which an EHR may chart as three administrations of one
+    # encounter, each with devices = 1. The dose adds up to 84, so must the devices, or the session
+    # breaks sessions.devices.esketamine_devices (devices = dose_mg / 28) and is quarantined.
+    admins = [_esketamine(f"ma-{i}", f"2026-01-10T09:0{i}:00Z", 1) for i in range(3)]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "split", [PATIENT, *admins]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, dose_mg, devices") == [("enc-1", "84.0", "3")]
+    # one administration of the three devices, as before
+    read_export(ws, "fhir", ndjson_export(tmp_path / "one", [PATIENT, _esketamine("ma-0", "2026-01-10T09:00:00Z", 3)]),
+                registry_id="r")
+    assert rows(ws, "sessions", "dose_mg, devices") == [("28.0", "3")]
+    # a count that is no whole number is kept as sent, to fail the devices type rule
+    admins[1]["extension"][0]["valueInteger"] = "two"
+    read_export(ws, "fhir", ndjson_export(tmp_path / "bad", [PATIENT, *admins]), registry_id="r")
+    assert rows(ws, "sessions", "devices") == [("two",)]

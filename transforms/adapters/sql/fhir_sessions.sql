@@ -1,7 +1,8 @@
 -- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
 -- treatment session. A session is the administration's Encounter (R4 `context`); several
--- administrations in one encounter (split doses) make one session whose dose is their sum; other
--- drugs given in a ketamine-family session (an antiemetic) are not part of it (counted in skipped).
+-- administrations in one encounter (split doses) make one session whose dose and devices are their
+-- sums; other drugs given in a ketamine-family session (an antiemetic) are not part of it (counted
+-- in skipped).
 -- not-done, on-hold, entered-in-error and unknown administrations make no session. Doses in g or
 -- ug become mg; weights (29463-7 in the session's encounter) in [lb_av] or g become kg.
 CREATE OR REPLACE TEMP TABLE fhir_admins AS
@@ -77,7 +78,11 @@ SELECT min(t._line) + CASE WHEN bool_and(t.keyed_by_admin) THEN 1000000000000000
        sum(t.dose_mg_per_kg)                                         AS dose_mg_per_kg,
        any_value(w.weight_kg)                                        AS weight_kg,
        CASE WHEN max(t.end_ts) > min(t.start_ts) THEN date_diff('minute', min(t.start_ts), max(t.end_ts)) END AS infusion_minutes,
-       any_value(t.devices)                                          AS devices,
+       -- devices add up as the dose does (one administration per 28 mg device charts devices = 1 on
+       -- each); a count that is no whole number is kept as sent, to fail the devices type rule
+       CASE WHEN bool_and(t.devices IS NULL OR regexp_full_match(t.devices, '[0-9]+'))
+            THEN CAST(sum(TRY_CAST(t.devices AS BIGINT)) AS VARCHAR)
+            ELSE arg_min(t.devices, t._line) FILTER (WHERE NOT regexp_full_match(t.devices, '[0-9]+')) END AS devices,
        CASE any_value(json_extract_string(e.j, '$.class.code')) WHEN 'AMB' THEN 'clinic' WHEN 'IMP' THEN 'inpatient'
             WHEN 'ACUTE' THEN 'inpatient' WHEN 'EMER' THEN 'emergency' WHEN 'HH' THEN 'home' END AS setting,
        CASE WHEN TRY_CAST(any_value(json_extract_string(e.j, '$.period.end')) AS TIMESTAMPTZ) >= min(t.start_ts)
