@@ -688,3 +688,25 @@ def test_esketamine_charted_one_administration_per_device_counts_every_device(tm
     admins[1]["extension"][0]["valueInteger"] = "two"
     read_export(ws, "fhir", ndjson_export(tmp_path / "bad", [PATIENT, *admins]), registry_id="r")
     assert rows(ws, "sessions", "devices") == [("two",)]
+
+
+def test_export_json_mode_and_export_id_are_checked(tmp_path):
+    # export.json is written by hand or by a client: a mode other than full / incremental was taken
+    # as given (warehouse and flow test only == "full", so "snapshot" loaded as incremental and
+    # withdrew nothing), and a numeric export_id raised TypeError, which named no rule and no file.
+    import pytest
+
+    from transforms import adapters
+    from transforms.bundle import BundleError
+
+    export = ndjson_export(tmp_path / "e", [PATIENT])
+    for meta, rule in (({"mode": "snapshot"}, "bundle.mode"), ({"mode": 1}, "bundle.mode"),
+                       ({"export_id": 20260105}, "bundle.export_id"), ({"export_id": "a b/../c"}, "bundle.export_id")):
+        (export / "export.json").write_text(json.dumps({"registry_id": "r", **meta}))
+        with pytest.raises(BundleError) as e:
+            adapters.get("fhir").open(export)
+        assert e.value.rule == rule and e.value.file == "export.json", (meta, str(e.value))
+    for mode in ("full", "incremental"):
+        (export / "export.json").write_text(json.dumps({"registry_id": "r", "export_id": "x-1", "mode": mode}))
+        bundle = adapters.get("fhir").open(export)
+        assert (bundle.mode, bundle.export_id) == (mode, "x-1")
