@@ -710,3 +710,40 @@ def test_export_json_mode_and_export_id_are_checked(tmp_path):
         (export / "export.json").write_text(json.dumps({"registry_id": "r", "export_id": "x-1", "mode": mode}))
         bundle = adapters.get("fhir").open(export)
         assert (bundle.mode, bundle.export_id) == (mode, "x-1")
+
+
+def test_malformed_questionnaire_answer_is_kept_as_text_not_failing_the_export(tmp_path, ws):
+    # One response answered {"valueInteger": "1.5"} raised ValueError out of read(), and the whole
+    # export failed ("step read-tables failed"). The value is kept as text: its row fails
+    # assessments.item_scores.format (or the total's type) and is quarantined, the rest loads.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    def phq(qid: str, values: list) -> dict:
+        return {"resourceType": "QuestionnaireResponse", "id": qid, "status": "completed",
+                "questionnaire": "Questionnaire/phq-9", "subject": {"reference": "Patient/p1"},
+                "authored": "2026-01-11T10:00:00Z",
+                "item": [{"linkId": c, "answer": [v]} for c, v in zip(PHQ9_ITEMS, values)]}
+
+    ok = [{"valueInteger": 1}] * 9
+    bad_item = phq("qr-item", [{"valueInteger": "1.5"}] + ok[1:])
+    bad_total = _qr("qr-total")
+    bad_total["item"][0]["answer"] = [{"valueDecimal": 4.5}]
+    odd = phq("qr-odd", ok)  # fields of the wrong JSON type: read as absent, or kept as text
+    odd.update(questionnaire=["phq-9"], encounter="Encounter/e1", subject=7)
+    odd["item"].append("not an item")
+    odd["item"][0]["answer"] = [{"valueCoding": {"code": ["LA6569-3"]}}, "x"]
+    resources = [PATIENT, bad_item, bad_total, odd, phq("qr-ok", ok)]
+    bundle, reads = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    got = {r[0]: r[1:] for r in rows(ws, "assessments", "assessment_id, patient_id, total_score, item_scores")}
+    assert got == {"qr-item": ("p1", None, "1.5;1;1;1;1;1;1;1;1"), "qr-total": ("p1", "4.5", None),
+                   "qr-odd": ("7", None, "x;1;1;1;1;1;1;1;1"), "qr-ok": ("p1", "9", "1;1;1;1;1;1;1;1;1")}, got
+    lines = dict(rows(ws, "assessments", "assessment_id, _line"))
+    _alerts(ws, tmp_path, bundle, reads)  # validates and splits
+    quarantined = {}  # (patients are not in this bare warehouse: every row misses its patient)
+    for line, rule in ws.execute("SELECT source_row, rule FROM q_rows WHERE table_name = 'assessments' "
+                                 "AND rule <> 'assessments.patient_id.exists'").fetchall():
+        quarantined.setdefault(line, set()).add(rule)
+    assert set(quarantined) == {lines["qr-item"], lines["qr-total"], lines["qr-odd"]}, quarantined
+    assert "assessments.total_score.required" in quarantined[lines["qr-item"]]  # no total summed from "1.5"
+    assert "assessments.total_score.type" in quarantined[lines["qr-total"]]
+    assert "assessments.item_scores.format" in quarantined[lines["qr-odd"]]
