@@ -747,3 +747,31 @@ def test_malformed_questionnaire_answer_is_kept_as_text_not_failing_the_export(t
     assert "assessments.total_score.required" in quarantined[lines["qr-item"]]  # no total summed from "1.5"
     assert "assessments.total_score.type" in quarantined[lines["qr-total"]]
     assert "assessments.item_scores.format" in quarantined[lines["qr-odd"]]
+
+
+def test_session_of_an_encounter_and_of_an_administration_sharing_an_id_stay_apart(tmp_path, ws):
+    # FHIR ids are unique per resource type only: Encounter "7" (p1's esketamine visit) and p2's IV
+    # ketamine MedicationAdministration "7" given without an Encounter merged into one session "7",
+    # and p2's session was lost. The administration's session has an id of its own; observations,
+    # responses and adverse events naming Encounter/7 belong to the Encounter's session only.
+    enc = {"resourceType": "Encounter", "id": "7", "status": "finished", "class": {"code": "AMB"},
+           "subject": {"reference": "Patient/p1"},
+           "period": {"start": "2026-01-10T08:55:00Z", "end": "2026-01-10T11:30:00Z"}}
+    esk = [_esketamine(f"ma-{i}", f"2026-01-10T09:0{i}:00Z", 1, encounter="7") for i in range(3)]
+    iv = {"resourceType": "MedicationAdministration", "id": "7", "status": "completed",
+          "medicationCodeableConcept": {"text": "ketamine hydrochloride"}, "subject": {"reference": "Patient/p2"},
+          "effectivePeriod": {"start": "2026-02-01T09:00:00Z", "end": "2026-02-01T09:40:00Z"},
+          "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 35, "code": "mg"}}}
+    hr = _vital("hr", "8867-4", 80, "2026-01-10T09:40:00Z")
+    hr["encounter"] = {"reference": "Encounter/7"}
+    qr = _qr("qr-1")
+    qr["encounter"] = {"reference": "Encounter/7"}
+    ae = _ae("ae-1", encounter={"reference": "Encounter/7"})
+    p2 = {**PATIENT, "id": "p2"}
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, p2, enc, *esk, iv, hr, qr, ae]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, patient_id, drug, route, dose_mg, devices, infusion_minutes, setting") == [
+        ("7", "p1", "esketamine", "intranasal", "84.0", "3", "2", "clinic"),
+        ("MedicationAdministration/7", "p2", "ketamine", "iv", "35.0", None, "40", None)]
+    assert rows(ws, "vitals", "session_id, heart_rate") == [("7", "80")]
+    assert rows(ws, "assessments", "assessment_id, session_id") == [("qr-1", "7")]
+    assert rows(ws, "adverse_events", "ae_id, session_id") == [("ae-1", "7")]

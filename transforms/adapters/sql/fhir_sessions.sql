@@ -9,7 +9,10 @@ CREATE OR REPLACE TEMP TABLE fhir_admins AS
 WITH ma AS (
     SELECT r._line, r.id, r.j,
            fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
-           coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')), r.id)                AS session_id,
+           -- an administration given without an Encounter is a session of its own, named as a reference
+           -- to it: ids are unique per resource type only, so its bare id may be an Encounter's too
+           coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')),
+                    'MedicationAdministration/' || r.id)                                            AS session_id,
            fhir_ref(json_extract_string(r.j, '$.context.reference')) IS NULL                       AS keyed_by_admin,
            fhir_time(r.j)                                                       AS start_text,
            TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
@@ -63,10 +66,12 @@ weights AS (
     WHERE factor IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NOT NULL
     GROUP BY 1
 )
--- A session without an Encounter is keyed by its administration's id: its _line is in the band
--- above 10^15 (as QuestionnaireResponse rows are in assessments), so that a deleted Encounter and
--- a deleted MedicationAdministration each withdraw only the sessions their type keyed
--- (sql/fhir_deleted.sql): FHIR ids are unique per resource type only.
+-- A session without an Encounter is keyed by its administration: session_id
+-- "MedicationAdministration/<id>" ('/' is no FHIR id character, so it never equals an Encounter's
+-- id, which Observations, responses and adverse events name), and its _line is in the band above
+-- 10^15 (as QuestionnaireResponse rows are in assessments), so that a deleted Encounter and a
+-- deleted MedicationAdministration each withdraw only the sessions their type keyed
+-- (sql/fhir_deleted.sql), sessions loaded before it had its own id included.
 SELECT min(t._line) + CASE WHEN bool_and(t.keyed_by_admin) THEN 1000000000000000 ELSE 0 END AS _line,
        t.session_id,
        arg_min(t.patient_id, t._line)                                AS patient_id,
