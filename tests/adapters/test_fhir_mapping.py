@@ -775,3 +775,14 @@ def test_session_of_an_encounter_and_of_an_administration_sharing_an_id_stay_apa
     assert rows(ws, "vitals", "session_id, heart_rate") == [("7", "80")]
     assert rows(ws, "assessments", "assessment_id, session_id") == [("qr-1", "7")]
     assert rows(ws, "adverse_events", "ae_id, session_id") == [("ae-1", "7")]
+
+
+def test_us_core_pulse_oximetry_carrying_two_spo2_codes_is_one_reading(tmp_path, ws):
+    # US Core's pulse oximetry profile codes the Observation 59408-5 and 2708-6 at once: one reading,
+    # which was counted as superseded by itself.
+    spo2 = _vital("spo2", "59408-5", 97, "2026-01-10T09:40:00Z")
+    spo2["code"]["coding"].append({"system": "http://loinc.org", "code": "2708-6"})
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), spo2])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, spo2") == [("post40", "40", "97")]
+    assert not any("superseded" in k for k in res["vitals"].skipped), res["vitals"].skipped
