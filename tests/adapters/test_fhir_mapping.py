@@ -732,18 +732,22 @@ def test_malformed_questionnaire_answer_is_kept_as_text_not_failing_the_export(t
     odd.update(questionnaire=["phq-9"], encounter="Encounter/e1", subject=7)
     odd["item"].append("not an item")
     odd["item"][0]["answer"] = [{"valueCoding": {"code": ["LA6569-3"]}}, "x"]
-    resources = [PATIENT, bad_item, bad_total, odd, phq("qr-ok", ok)]
+    partial = _qr("qr-partial")  # the review's case: one item "1.5" beside the given total, items missing
+    partial["item"].insert(0, {"linkId": PHQ9_ITEMS[0], "answer": [{"valueInteger": "1.5"}]})
+    resources = [PATIENT, bad_item, bad_total, odd, phq("qr-ok", ok), partial]
     bundle, reads = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
     got = {r[0]: r[1:] for r in rows(ws, "assessments", "assessment_id, patient_id, total_score, item_scores")}
     assert got == {"qr-item": ("p1", None, "1.5;1;1;1;1;1;1;1;1"), "qr-total": ("p1", "4.5", None),
-                   "qr-odd": ("7", None, "x;1;1;1;1;1;1;1;1"), "qr-ok": ("p1", "9", "1;1;1;1;1;1;1;1;1")}, got
+                   "qr-odd": ("7", None, "x;1;1;1;1;1;1;1;1"), "qr-ok": ("p1", "9", "1;1;1;1;1;1;1;1;1"),
+                   "qr-partial": ("p1", "5", "1.5;;;;;;;;")}, got
     lines = dict(rows(ws, "assessments", "assessment_id, _line"))
     _alerts(ws, tmp_path, bundle, reads)  # validates and splits
     quarantined = {}  # (patients are not in this bare warehouse: every row misses its patient)
     for line, rule in ws.execute("SELECT source_row, rule FROM q_rows WHERE table_name = 'assessments' "
                                  "AND rule <> 'assessments.patient_id.exists'").fetchall():
         quarantined.setdefault(line, set()).add(rule)
-    assert set(quarantined) == {lines["qr-item"], lines["qr-total"], lines["qr-odd"]}, quarantined
+    assert set(quarantined) == {lines["qr-item"], lines["qr-total"], lines["qr-odd"], lines["qr-partial"]}, quarantined
+    assert "assessments.item_scores.format" in quarantined[lines["qr-partial"]]
     assert "assessments.total_score.required" in quarantined[lines["qr-item"]]  # no total summed from "1.5"
     assert "assessments.total_score.type" in quarantined[lines["qr-total"]]
     assert "assessments.item_scores.format" in quarantined[lines["qr-odd"]]

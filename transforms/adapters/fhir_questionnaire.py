@@ -19,7 +19,8 @@ enclosing group holds; one beside items of both is neither's (each is then summe
 
 A malformed response never fails the export: an answer that is no whole number (valueInteger "1.5",
 valueDecimal 1.5) is kept as text, as is a subject, id or authored that is not what R4 says, so that
-the row fails its rule (assessments.item_scores.format, total_score's type, the patient's existence)
+the row fails its rule (assessments.item_scores.format, total_score's type, the patient's existence;
+item_scores then lists every position, unanswered ones empty, even when items are missing)
 and is quarantined with its record number; elements of the wrong JSON type (an item that is no
 object, a questionnaire that is no string) are read as absent. Anything else that cannot be read
 rejects the export naming the file and line (rule fhir.questionnaire).
@@ -218,7 +219,10 @@ def assessment_rows(qr: dict, line: int, sessions: dict[str, str], line_offset: 
             "patient_id": patient,
             "session_id": encounter if encounter in sessions else None, "assessed_at": _text(qr.get("authored")),
             "instrument": form.instrument, "total_score": None if total is None else str(total),
-            "item_scores": ";".join(str(items[i]) for i in range(1, n + 1)) if len(items) == n else None,
+            # all items, or (a malformed one kept) every position, unanswered ones empty: the row fails
+            # item_scores.format whether or not the response gives its total
+            "item_scores": ";".join(str(items.get(i, "")) for i in range(1, n + 1)) if len(items) == n or malformed
+            else None,
             "minutes_after_dose": None,
         })
     return out
