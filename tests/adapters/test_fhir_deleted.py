@@ -80,8 +80,13 @@ def test_deleted_resources_map_to_the_records_the_adapter_made_of_them(tmp_path,
     assert split.listed_keys(ws, "assessments", "deleted_assessments") == 2  # the companion is not counted
     assert _deleted(ws, "labs") == [("obs-9", 0, MAX)]
     # a session is keyed by its Encounter, or (none named) by its one administration: each deletion
-    # names only the sessions its type keyed (ids are unique per type only)
-    assert _deleted(ws, "sessions") == [("enc-9", 0, QR_LINE_OFFSET - 1), ("ma-9", QR_LINE_OFFSET, MAX)]
+    # names only the sessions its type keyed (ids are unique per type only); an administration's
+    # session is "MedicationAdministration/<id>", and "<id>" in its band as loaded before it had its
+    # own id (a companion: withdrawn if there, never counted if not)
+    assert ws.execute("SELECT key, min_row, max_row, companion FROM deleted_sessions ORDER BY key").fetchall() == [
+        ("MedicationAdministration/ma-9", QR_LINE_OFFSET, MAX, False), ("enc-9", 0, QR_LINE_OFFSET - 1, False),
+        ("ma-9", QR_LINE_OFFSET, MAX, True)]
+    assert split.listed_keys(ws, "sessions", "deleted_sessions") == 2
     assert {t: r.deleted_table for t, r in reads.items()} == {
         "patients": "deleted_patients", "sessions": "deleted_sessions", "vitals": None,
         "assessments": "deleted_assessments", "adverse_events": "deleted_adverse_events", "labs": "deleted_labs"}
@@ -164,3 +169,20 @@ def test_a_full_export_cannot_list_deletions_or_hold_no_resources(tmp_path, ws):
     (empty / "x.ndjson").write_text("")
     with pytest.raises(BundleError):
         read_export(ws, "fhir", empty)
+
+
+def test_a_deleted_encounter_is_not_kept_for_an_administrations_session_of_the_same_id(tmp_path, ws):
+    # Encounter "7" deleted while the output holds MedicationAdministration "7", given without an
+    # Encounter: ids are unique per type only, so the administration's session is not the Encounter's
+    # and the deletion is applied (it was taken for "also in the output" and kept).
+    ma = {"resourceType": "MedicationAdministration", "id": "7", "status": "completed",
+          "medicationCodeableConcept": {"text": "ketamine"}, "subject": {"reference": "Patient/p1"},
+          "effectiveDateTime": "2026-01-10T09:00:00Z",
+          "dosage": {"route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
+                     "dose": {"value": 35, "unit": "mg"}}}
+    export = ndjson_export(tmp_path / "e", [PATIENT, ma], deleted=[deletion_bundle("Encounter/7")],
+                           since="2026-01-01T00:00:00Z")
+    _, reads = read_export(ws, "fhir", export, registry_id="r")
+    assert ws.execute("SELECT session_id FROM fhir_sessions").fetchall() == [("MedicationAdministration/7",)]
+    assert _deleted(ws, "sessions") == [("7", 0, QR_LINE_OFFSET - 1)]
+    assert _skipped(reads) == {}

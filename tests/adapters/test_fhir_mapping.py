@@ -660,3 +660,133 @@ def test_combined_phq9_and_gad7_response_makes_one_assessment_per_instrument(tmp
     read_export(ws, "fhir", ndjson_export(tmp_path / "e2", [PATIENT, gad, both], "2026-02-28T12:00:00Z"),
                 registry_id="r")
     assert rows(ws, "assessments", "assessment_id") == [("gad",), ("cmb",), ("cmb#GAD7",)]
+
+
+def _esketamine(mid: str, start: str, devices, encounter: str | None = "enc-1", patient: str = "p1") -> dict:
+    ma = {"resourceType": "MedicationAdministration", "id": mid, "status": "completed",
+          "medicationCodeableConcept": {"text": "esketamine nasal spray"}, "subject": {"reference": f"Patient/{patient}"},
+          "effectivePeriod": {"start": start, "end": start[:-3] + "30Z"},
+          "dosage": {"route": _coding("http://snomed.info/sct", "46713006"), "dose": {"value": 28, "code": "mg"}},
+          "extension": [{"url": "urn:ketamine-outcomes:ext:devices", "valueInteger": devices}]}
+    if encounter:
+        ma["context"] = {"reference": f"Encounter/{encounter}"}
+    return ma
+
+
+def test_esketamine_charted_one_administration_per_device_counts_every_device(tmp_path, ws):
+    # Spravato 84 mg is three 28 mg devices, which an EHR may chart as three administrations of one
+    # encounter, each with devices = 1. The dose adds up to 84, so must the devices, or the session
+    # breaks sessions.devices.esketamine_devices (devices = dose_mg / 28) and is quarantined.
+    admins = [_esketamine(f"ma-{i}", f"2026-01-10T09:0{i}:00Z", 1) for i in range(3)]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "split", [PATIENT, *admins]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, dose_mg, devices") == [("enc-1", "84.0", "3")]
+    # one administration of the three devices, as before
+    read_export(ws, "fhir", ndjson_export(tmp_path / "one", [PATIENT, _esketamine("ma-0", "2026-01-10T09:00:00Z", 3)]),
+                registry_id="r")
+    assert rows(ws, "sessions", "dose_mg, devices") == [("28.0", "3")]
+    # a count that is no whole number is kept as sent, to fail the devices type rule
+    admins[1]["extension"][0]["valueInteger"] = "two"
+    read_export(ws, "fhir", ndjson_export(tmp_path / "bad", [PATIENT, *admins]), registry_id="r")
+    assert rows(ws, "sessions", "devices") == [("two",)]
+
+
+def test_export_json_mode_and_export_id_are_checked(tmp_path):
+    # export.json is written by hand or by a client: a mode other than full / incremental was taken
+    # as given (warehouse and flow test only == "full", so "snapshot" loaded as incremental and
+    # withdrew nothing), and a numeric export_id raised TypeError, which named no rule and no file.
+    import pytest
+
+    from transforms import adapters
+    from transforms.bundle import BundleError
+
+    export = ndjson_export(tmp_path / "e", [PATIENT])
+    for meta, rule in (({"mode": "snapshot"}, "bundle.mode"), ({"mode": 1}, "bundle.mode"),
+                       ({"export_id": 20260105}, "bundle.export_id"), ({"export_id": "a b/../c"}, "bundle.export_id")):
+        (export / "export.json").write_text(json.dumps({"registry_id": "r", **meta}))
+        with pytest.raises(BundleError) as e:
+            adapters.get("fhir").open(export)
+        assert e.value.rule == rule and e.value.file == "export.json", (meta, str(e.value))
+    for mode in ("full", "incremental"):
+        (export / "export.json").write_text(json.dumps({"registry_id": "r", "export_id": "x-1", "mode": mode}))
+        bundle = adapters.get("fhir").open(export)
+        assert (bundle.mode, bundle.export_id) == (mode, "x-1")
+
+
+def test_malformed_questionnaire_answer_is_kept_as_text_not_failing_the_export(tmp_path, ws):
+    # One response answered {"valueInteger": "1.5"} raised ValueError out of read(), and the whole
+    # export failed ("step read-tables failed"). The value is kept as text: its row fails
+    # assessments.item_scores.format (or the total's type) and is quarantined, the rest loads.
+    from transforms.adapters.fhir_codes import PHQ9_ITEMS
+
+    def phq(qid: str, values: list) -> dict:
+        return {"resourceType": "QuestionnaireResponse", "id": qid, "status": "completed",
+                "questionnaire": "Questionnaire/phq-9", "subject": {"reference": "Patient/p1"},
+                "authored": "2026-01-11T10:00:00Z",
+                "item": [{"linkId": c, "answer": [v]} for c, v in zip(PHQ9_ITEMS, values)]}
+
+    ok = [{"valueInteger": 1}] * 9
+    bad_item = phq("qr-item", [{"valueInteger": "1.5"}] + ok[1:])
+    bad_total = _qr("qr-total")
+    bad_total["item"][0]["answer"] = [{"valueDecimal": 4.5}]
+    odd = phq("qr-odd", ok)  # fields of the wrong JSON type: read as absent, or kept as text
+    odd.update(questionnaire=["phq-9"], encounter="Encounter/e1", subject=7)
+    odd["item"].append("not an item")
+    odd["item"][0]["answer"] = [{"valueCoding": {"code": ["LA6569-3"]}}, "x"]
+    partial = _qr("qr-partial")  # the review's case: one item "1.5" beside the given total, items missing
+    partial["item"].insert(0, {"linkId": PHQ9_ITEMS[0], "answer": [{"valueInteger": "1.5"}]})
+    resources = [PATIENT, bad_item, bad_total, odd, phq("qr-ok", ok), partial]
+    bundle, reads = read_export(ws, "fhir", ndjson_export(tmp_path / "e", resources), registry_id="r")
+    got = {r[0]: r[1:] for r in rows(ws, "assessments", "assessment_id, patient_id, total_score, item_scores")}
+    assert got == {"qr-item": ("p1", None, "1.5;1;1;1;1;1;1;1;1"), "qr-total": ("p1", "4.5", None),
+                   "qr-odd": ("7", None, "x;1;1;1;1;1;1;1;1"), "qr-ok": ("p1", "9", "1;1;1;1;1;1;1;1;1"),
+                   "qr-partial": ("p1", "5", "1.5;;;;;;;;")}, got
+    lines = dict(rows(ws, "assessments", "assessment_id, _line"))
+    _alerts(ws, tmp_path, bundle, reads)  # validates and splits
+    quarantined = {}  # (patients are not in this bare warehouse: every row misses its patient)
+    for line, rule in ws.execute("SELECT source_row, rule FROM q_rows WHERE table_name = 'assessments' "
+                                 "AND rule <> 'assessments.patient_id.exists'").fetchall():
+        quarantined.setdefault(line, set()).add(rule)
+    assert set(quarantined) == {lines["qr-item"], lines["qr-total"], lines["qr-odd"], lines["qr-partial"]}, quarantined
+    assert "assessments.item_scores.format" in quarantined[lines["qr-partial"]]
+    assert "assessments.total_score.required" in quarantined[lines["qr-item"]]  # no total summed from "1.5"
+    assert "assessments.total_score.type" in quarantined[lines["qr-total"]]
+    assert "assessments.item_scores.format" in quarantined[lines["qr-odd"]]
+
+
+def test_session_of_an_encounter_and_of_an_administration_sharing_an_id_stay_apart(tmp_path, ws):
+    # FHIR ids are unique per resource type only: Encounter "7" (p1's esketamine visit) and p2's IV
+    # ketamine MedicationAdministration "7" given without an Encounter merged into one session "7",
+    # and p2's session was lost. The administration's session has an id of its own; observations,
+    # responses and adverse events naming Encounter/7 belong to the Encounter's session only.
+    enc = {"resourceType": "Encounter", "id": "7", "status": "finished", "class": {"code": "AMB"},
+           "subject": {"reference": "Patient/p1"},
+           "period": {"start": "2026-01-10T08:55:00Z", "end": "2026-01-10T11:30:00Z"}}
+    esk = [_esketamine(f"ma-{i}", f"2026-01-10T09:0{i}:00Z", 1, encounter="7") for i in range(3)]
+    iv = {"resourceType": "MedicationAdministration", "id": "7", "status": "completed",
+          "medicationCodeableConcept": {"text": "ketamine hydrochloride"}, "subject": {"reference": "Patient/p2"},
+          "effectivePeriod": {"start": "2026-02-01T09:00:00Z", "end": "2026-02-01T09:40:00Z"},
+          "dosage": {"route": _coding("http://snomed.info/sct", "47625008"), "dose": {"value": 35, "code": "mg"}}}
+    hr = _vital("hr", "8867-4", 80, "2026-01-10T09:40:00Z")
+    hr["encounter"] = {"reference": "Encounter/7"}
+    qr = _qr("qr-1")
+    qr["encounter"] = {"reference": "Encounter/7"}
+    ae = _ae("ae-1", encounter={"reference": "Encounter/7"})
+    p2 = {**PATIENT, "id": "p2"}
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", [PATIENT, p2, enc, *esk, iv, hr, qr, ae]), registry_id="r")
+    assert rows(ws, "sessions", "session_id, patient_id, drug, route, dose_mg, devices, infusion_minutes, setting") == [
+        ("7", "p1", "esketamine", "intranasal", "84.0", "3", "2", "clinic"),
+        ("MedicationAdministration/7", "p2", "ketamine", "iv", "35.0", None, "40", None)]
+    assert rows(ws, "vitals", "session_id, heart_rate") == [("7", "80")]
+    assert rows(ws, "assessments", "assessment_id, session_id") == [("qr-1", "7")]
+    assert rows(ws, "adverse_events", "ae_id, session_id") == [("ae-1", "7")]
+
+
+def test_us_core_pulse_oximetry_carrying_two_spo2_codes_is_one_reading(tmp_path, ws):
+    # US Core's pulse oximetry profile codes the Observation 59408-5 and 2708-6 at once: one reading,
+    # which was counted as superseded by itself.
+    spo2 = _vital("spo2", "59408-5", 97, "2026-01-10T09:40:00Z")
+    spo2["code"]["coding"].append({"system": "http://loinc.org", "code": "2708-6"})
+    export = ndjson_export(tmp_path / "e", [PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}), spo2])
+    _, res = read_export(ws, "fhir", export, registry_id="r")
+    assert rows(ws, "vitals", "timepoint, minutes_after_dose, spo2") == [("post40", "40", "97")]
+    assert not any("superseded" in k for k in res["vitals"].skipped), res["vitals"].skipped

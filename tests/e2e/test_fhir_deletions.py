@@ -221,9 +221,9 @@ def test_a_deleted_combined_phq9_and_gad7_response_withdraws_both_its_assessment
 
 
 def test_encounter_and_administration_deletions_withdraw_only_the_sessions_their_type_keyed(tmp_path, wh):
-    """A session without an Encounter is keyed by its administration's id. An Encounter deleted under
-    that id (ids are unique per type only) withdrew it, cascading to its vitals; the administration's
-    own deletion was skipped (review, session 7)."""
+    """A session without an Encounter is keyed by its administration ("MedicationAdministration/<id>").
+    An Encounter deleted under that id (ids are unique per type only) withdrew it, cascading to its
+    vitals; the administration's own deletion was skipped (review, session 7)."""
     full = _full(tmp_path)
     p = full / "MedicationAdministration.000.ndjson"
     admins = [json.loads(line) for line in p.read_text().splitlines()]
@@ -232,12 +232,12 @@ def test_encounter_and_administration_deletions_withdraw_only_the_sessions_their
             m.pop("context", None)
     p.write_text("".join(json.dumps(m) + "\n" for m in admins))
     _ingest(full, wh)
-    assert "ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions")
+    assert "MedicationAdministration/ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions")
     r = _ingest(_incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["Encounter/ma-S1"]), wh)
-    assert "ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions") and r["tables"]["sessions"]["withdrawn"] == 0
+    assert "MedicationAdministration/ma-S1" in _ids(wh, "SELECT session_id FROM core.sessions") and r["tables"]["sessions"]["withdrawn"] == 0
     r = _ingest(_incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [],
                              ["MedicationAdministration/ma-S1"]), wh)
-    assert "ma-S1" not in _ids(wh, "SELECT session_id FROM core.sessions")
+    assert "MedicationAdministration/ma-S1" not in _ids(wh, "SELECT session_id FROM core.sessions")
     assert r["tables"]["sessions"]["withdrawn"] == 1
 
 
@@ -261,8 +261,8 @@ def test_a_deletion_arriving_before_its_record_is_remembered(tmp_path, wh):
     assert "E3" not in _ids(wh, "SELECT ae_id FROM core.adverse_events")
     assert query(wh, "SELECT count(*) FROM core.patients")[0][0] == patients
     # the deleted patient's session, loaded beside it by the late export, does not stay current alone
-    assert "ma-S9" not in _ids(wh, "SELECT session_id FROM core.sessions")
-    assert "ma-S9" in _ids(wh, "SELECT session_id FROM history.sessions")
+    assert "MedicationAdministration/ma-S9" not in _ids(wh, "SELECT session_id FROM core.sessions")
+    assert "MedicationAdministration/ma-S9" in _ids(wh, "SELECT session_id FROM history.sessions")
     # and the export order seen from history: E3 as of March's load is gone (April's withdrawal is later)
     assert query(wh, "SELECT op FROM history.adverse_events WHERE ae_id = 'E3' ORDER BY exported_at") == [
         ("upsert",), ("withdraw",)]

@@ -200,7 +200,7 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
     con.execute("UPDATE fhir_out_adverse_events SET session_id = NULL "
                 "WHERE session_id NOT IN (SELECT session_id FROM fhir_sessions)")
     qr_skipped: dict[str, int] = {}
-    qr = fhir_questionnaire.rows(con, qr_skipped, QR_LINE_OFFSET)
+    qr = fhir_questionnaire.rows(con, qr_skipped, QR_LINE_OFFSET, bundle.export_id, LINE_STRIDE)
     if qr:
         write_raw(con, "assessments", qr)
         con.execute("INSERT INTO fhir_out_assessments BY NAME SELECT * FROM raw_assessments")

@@ -10,12 +10,14 @@ the adapter itself uses (sql/fhir_deleted.sql): Patient -> patients (the id is p
 every other patient id), AdverseEvent -> adverse_events, Observation -> assessments and labs,
 QuestionnaireResponse -> assessments (its own record and, as a companion, the GAD-7 record
 "<id>#GAD7" of a combined PHQ-9 + GAD-7 response), Encounter -> sessions it keyed,
-MedicationAdministration -> the session it keyed (one without an Encounter). The rest cannot be mapped to a record
-with certainty and are counted as skipped (see SKIPPED). The result is one work table
+MedicationAdministration -> the session it keyed (one without an Encounter: "MedicationAdministration/<id>",
+and, as a companion, "<id>" as such a session was keyed before it had its own id). The rest cannot be
+mapped to a record with certainty and are counted as skipped (see SKIPPED). The result is one work table
 deleted_<table>(key, min_row, max_row, companion) per table; the ingest turns it into listed_<table>
 and the load withdraws those records (warehouse/sql/load/withdraw_listed.sql). A companion is a
-record the deleted resource made only if it was of a kind (a combined response's second record): it
-is withdrawn when the warehouse has it and otherwise neither listed nor reported as missing.
+record the deleted resource made only if it was of a kind (a combined response's second record, an
+older load's key): it is withdrawn when the warehouse has it and otherwise neither listed nor
+reported as missing.
 
 Reasons never hold an id, only resource types and fixed words: they are logged and kept in the load.
 """

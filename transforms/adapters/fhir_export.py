@@ -175,8 +175,11 @@ def open_export(source, **options) -> Bundle:
                           label)
     export_id = meta.get("export_id") or ("fhir-" + re.sub(r"[^0-9A-Za-z]", "-", exported_at.isoformat())[:40]
                                           + "-" + content[:8])
-    if not EXPORT_ID_RE.match(export_id):
-        raise BundleError("bundle.export_id", "export_id is not a plain identifier", label)
+    if not isinstance(export_id, str) or not EXPORT_ID_RE.match(export_id):
+        raise BundleError("bundle.export_id", "export_id in export.json is not a plain identifier", label, EXPORT_JSON)
+    if meta.get("mode") is not None and meta["mode"] not in ("full", "incremental"):
+        # anything else would load as incremental (only "full" withdraws), a snapshot withdrawing nothing
+        raise BundleError("bundle.mode", "mode in export.json must be full or incremental", label, EXPORT_JSON)
     # _since: only what changed since then. Read from export.json, else from the kick-off request the
     # manifest (`request`) or the server's log names, so a delta is never taken for a snapshot.
     request = (manifest or {}).get("request") if isinstance((manifest or {}).get("request"), str) else None

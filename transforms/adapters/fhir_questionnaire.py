@@ -16,6 +16,14 @@ instruments a response holds are read from its canonical and its LOINC item link
 not, so the same response gives the same ids in every export. A total linkId both instruments use
 ("total", "totalScore") is, in a combined response, the instrument's whose items its nearest
 enclosing group holds; one beside items of both is neither's (each is then summed from its items).
+
+A malformed response never fails the export: an answer that is no whole number (valueInteger "1.5",
+valueDecimal 1.5) is kept as text, as is a subject, id or authored that is not what R4 says, so that
+the row fails its rule (assessments.item_scores.format, total_score's type, the patient's existence;
+item_scores then lists every position, unanswered ones empty, even when items are missing)
+and is quarantined with its record number; elements of the wrong JSON type (an item that is no
+object, a questionnaire that is no string) are read as absent. Anything else that cannot be read
+rejects the export naming the file and line (rule fhir.questionnaire).
 """
 from __future__ import annotations
 
@@ -46,35 +54,57 @@ FORMS = (Form("PHQ9", PHQ9_ITEMS, PHQ9_LINK_NAMES, TOTAL_LINKS, ("phq-9", "phq9"
          Form("GAD7", GAD7_ITEMS, [], GAD7_TOTAL_LINKS, ("gad-7", "gad7", "69737-5"), GAD7_EXTRA_ANSWERS))
 
 
-def _ref(x: str | None) -> str | None:
+def _text(x) -> str | None:
+    """A value as the row's text: a string as it is, anything else (a number, a list) as its JSON."""
+    if x is None or isinstance(x, str):
+        return x
+    return json.dumps(x, separators=(",", ":"))
+
+
+def _obj(x) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def _list(x) -> list:
+    return x if isinstance(x, list) else []
+
+
+def _ref(x) -> str | None:
     if not x:
         return None
+    if not isinstance(x, str):
+        return _text(x)
     x = re.sub(r"/_history/[^/]*$", "", x)  # a versioned reference names the same resource
     return x.replace("#", "/").replace(":", "/").rstrip("/").rsplit("/", 1)[-1] or None
 
 
+def _items(items) -> list[dict]:
+    """The items of an `item` array; what is not an object is no item."""
+    return [it for it in _list(items) if isinstance(it, dict)]
+
+
 def _walk(items):
-    for it in items or []:
+    for it in _items(items):
         yield it
         yield from _walk(it.get("item"))
-        for a in it.get("answer") or []:
+        for a in _items(it.get("answer")):
             yield from _walk(a.get("item"))
 
 
 def _inner(it: dict):
     """The items an item (or the response) encloses, at any depth."""
     yield from _walk(it.get("item"))
-    for a in it.get("answer") or []:
+    for a in _items(it.get("answer")):
         yield from _walk(a.get("item"))
 
 
 def _walk_scoped(items, scopes: tuple):
     """(item, its enclosing items nearest first, ending with the response)."""
-    for it in items or []:
+    for it in _items(items):
         yield it, scopes
         inner = (it, *scopes)
         yield from _walk_scoped(it.get("item"), inner)
-        for a in it.get("answer") or []:
+        for a in _items(it.get("answer")):
             yield from _walk_scoped(a.get("item"), inner)
 
 
@@ -82,14 +112,28 @@ def _key(link) -> str:
     return str(link or "").strip().lstrip("/").lower()
 
 
-def _answer(item, answers: dict[str, int] = ANSWERS) -> int | None:
-    for a in item.get("answer") or []:
+def _whole(v) -> int | str:
+    """A valueInteger or valueDecimal as a score: a whole number, else the value as text (kept, so that
+    the row fails its rule rather than losing the item or the export)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return _text(v)
+
+
+def _answer(item, answers: dict[str, int] = ANSWERS) -> int | str | None:
+    """The item's score: an int, or the text of a value that is no whole number; None when unanswered
+    (or answered with a code the answer list does not hold)."""
+    for a in _list(item.get("answer")):
+        if not isinstance(a, dict):
+            return _text(a)
         if "valueInteger" in a:
-            return int(a["valueInteger"])
-        if "valueDecimal" in a and float(a["valueDecimal"]).is_integer():
-            return int(a["valueDecimal"])
-        code = (a.get("valueCoding") or {}).get("code")
-        if code in answers:
+            return _whole(a["valueInteger"])
+        if "valueDecimal" in a:
+            return _whole(a["valueDecimal"])
+        code = _obj(a.get("valueCoding")).get("code")
+        if isinstance(code, str) and code in answers:
             return answers[code]
     return None
 
@@ -105,7 +149,8 @@ def _position(form: Form, key: str) -> int | None:
 def forms_of(qr: dict) -> list[Form]:
     """The instruments a response holds, in FORMS order: those its questionnaire canonical names or
     whose LOINC item linkIds it has (answered or not); empty if none."""
-    q = (qr.get("questionnaire") or "").lower()
+    q = qr.get("questionnaire")
+    q = q.lower() if isinstance(q, str) else ""
     links = {_key(it.get("linkId")) for it in _walk(qr.get("item"))}
     return [f for f in FORMS if any(m in q for m in f.markers) or links & set(f.items)]
 
@@ -121,11 +166,12 @@ def _owner(scopes: tuple, forms: list[Form]) -> Form | None:
     return None
 
 
-def _score(qr: dict, form: Form, forms: list[Form]) -> tuple[dict[int, int], int | None]:
+def _score(qr: dict, form: Form, forms: list[Form]) -> tuple[dict[int, int | str], int | str | None]:
     """(item position -> value, total) of one instrument of the response. A total linkId another
-    instrument of the response shares counts only where its group is this instrument's."""
+    instrument of the response shares counts only where its group is this instrument's. A value
+    that is no whole number is its text; the total is then not summed."""
     shared = form.totals & set().union(*(f.totals for f in forms if f is not form))
-    items: dict[int, int] = {}
+    items: dict[int, int | str] = {}
     total = None
     for it, scopes in _walk_scoped(qr.get("item"), (qr,)):
         key = _key(it.get("linkId"))
@@ -136,7 +182,7 @@ def _score(qr: dict, form: Form, forms: list[Form]) -> tuple[dict[int, int], int
             value = _answer(it, ANSWERS | form.extra_answers.get(pos, {}))
             if value is not None:
                 items[pos] = value
-    if total is None and len(items) == len(form.items):
+    if total is None and len(items) == len(form.items) and all(isinstance(v, int) for v in items.values()):
         total = sum(items.values())
     return items, total
 
@@ -153,12 +199,15 @@ def assessment_rows(qr: dict, line: int, sessions: dict[str, str], line_offset: 
     and is counted in `skipped`."""
     if qr.get("status") not in ("completed", "amended") or not (forms := forms_of(qr)):
         return []
-    encounter = _ref((qr.get("encounter") or {}).get("reference"))
-    rid = qr.get("id")
+    encounter = _ref(_obj(qr.get("encounter")).get("reference"))
+    subject = qr.get("subject")
+    patient = _ref(subject.get("reference")) if isinstance(subject, dict) else _text(subject)
+    rid = _text(qr.get("id"))
     out = []
     for k, form in enumerate(forms):
         items, total = _score(qr, form, forms)
-        if len(forms) > 1 and total is None:
+        malformed = any(not isinstance(v, int) for v in items.values())
+        if len(forms) > 1 and total is None and not malformed:  # a malformed part is quarantined instead
             if skipped is not None:
                 reason = f"QuestionnaireResponse/{LABELS[form.instrument]} part of a combined response not complete"
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -167,10 +216,13 @@ def assessment_rows(qr: dict, line: int, sessions: dict[str, str], line_offset: 
         out.append({
             "_line": line + (k + 1) * line_offset,
             "assessment_id": rid if k == 0 or rid is None else f"{str(rid).strip()}{SEP}{form.instrument}",
-            "patient_id": _ref((qr.get("subject") or {}).get("reference")),
-            "session_id": encounter if encounter in sessions else None, "assessed_at": qr.get("authored"),
+            "patient_id": patient,
+            "session_id": encounter if encounter in sessions else None, "assessed_at": _text(qr.get("authored")),
             "instrument": form.instrument, "total_score": None if total is None else str(total),
-            "item_scores": ";".join(str(items[i]) for i in range(1, n + 1)) if len(items) == n else None,
+            # all items, or (a malformed one kept) every position, unanswered ones empty: the row fails
+            # item_scores.format whether or not the response gives its total
+            "item_scores": ";".join(str(items.get(i, "")) for i in range(1, n + 1)) if len(items) == n or malformed
+            else None,
             "minutes_after_dose": None,
         })
     return out
@@ -185,21 +237,30 @@ def companions() -> list[tuple[str, int]]:
 def skip_reason(qr: dict) -> str:
     """Why a response made no row, as counted in FhirReadResult.skipped."""
     if qr.get("status") not in ("completed", "amended"):
-        return f"QuestionnaireResponse/{qr.get('status') or '?'}"
+        return f"QuestionnaireResponse/{_text(qr.get('status')) or '?'}"
     return "QuestionnaireResponse/not a PHQ-9 or GAD-7"
 
 
-def rows(con, skipped: dict[str, int] | None = None, line_offset: int = 0) -> list[dict]:
+def rows(con, skipped: dict[str, int] | None = None, line_offset: int = 0, export: str = "?",
+         line_stride: int | None = None) -> list[dict]:
     """The PHQ-9 and GAD-7 rows (line_offset: see assessment_rows); responses that make none, and
-    parts of combined responses that make none, are counted in `skipped` by reason."""
+    parts of combined responses that make none, are counted in `skipped` by reason. A response that
+    still cannot be read raises BundleError naming its file and line (_line modulo line_stride)."""
+    from transforms.bundle import BundleError
+
     sessions = dict(con.execute("SELECT session_id, session_start FROM fhir_sessions").fetchall())
     out = []
-    for line, text in con.execute(
-            "SELECT _line, j::VARCHAR FROM fhir_res WHERE rtype = 'QuestionnaireResponse' ORDER BY _line").fetchall():
-        qr = json.loads(text)
-        if qr.get("status") in ("completed", "amended") and forms_of(qr):
-            out.extend(assessment_rows(qr, line, sessions, line_offset, skipped))
-        elif skipped is not None:
-            reason = skip_reason(qr)
-            skipped[reason] = skipped.get(reason, 0) + 1
+    for line, file, text in con.execute(
+            "SELECT _line, file, j::VARCHAR FROM fhir_res WHERE rtype = 'QuestionnaireResponse' ORDER BY _line").fetchall():
+        try:
+            qr = json.loads(text)
+            if qr.get("status") in ("completed", "amended") and forms_of(qr):
+                out.extend(assessment_rows(qr, line, sessions, line_offset, skipped))
+            elif skipped is not None:
+                reason = skip_reason(qr)
+                skipped[reason] = skipped.get(reason, 0) + 1
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as e:
+            n = line % line_stride if line_stride else line
+            raise BundleError("fhir.questionnaire", f"QuestionnaireResponse on line {n} cannot be read "
+                              f"({type(e).__name__})", export, file) from None
     return out

@@ -11,8 +11,10 @@
 --                              lowest source_row of such a record, fhir_questionnaire.companions)
 --   Encounter/<id>             sessions.session_id (a session is its Encounter: R4 MedicationAdministration.context),
 --                              only a session keyed by an Encounter (source_row below 10^15, fhir_sessions.sql)
---   MedicationAdministration/<id> sessions.session_id of a session without an Encounter, which is keyed
---                              by that administration alone (source_row at or above 10^15)
+--   MedicationAdministration/<id> sessions.session_id "MedicationAdministration/<id>" of a session without
+--                              an Encounter, which is keyed by that administration alone (source_row at or
+--                              above 10^15); and, as a companion, "<id>" at or above 10^15: such a session
+--                              as loaded before it had its own id (fhir_sessions.sql)
 -- min_row / max_row bound the source_row of the record's versions, so a record another resource
 -- type made under the same id is never taken for it. A vital-sign, weight or PHQ-9 item Observation
 -- was merged into other records (a vitals row, a session's weight, a total's item_scores): its id
@@ -20,17 +22,19 @@
 -- key: the record's id; companion: a record the resource made only if it was of a kind (withdrawn
 -- when there, otherwise not reported as missing: the deletion does not say whether it existed).
 CREATE OR REPLACE TEMP TABLE fhir_deleted_records AS
-SELECT d.rtype, d.id, t.tbl, d.id AS key, t.min_row, t.max_row, false AS companion
+SELECT d.rtype, d.id, t.tbl, t.prefix || d.id AS key, t.min_row, t.max_row, t.companion
 FROM fhir_deleted d
 JOIN (SELECT * FROM (VALUES
-        ('Patient', 'patients', 0, 9223372036854775807),
-        ('AdverseEvent', 'adverse_events', 0, 9223372036854775807),
-        ('Observation', 'assessments', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1),
-        ('Observation', 'labs', 0, 9223372036854775807),
-        ('QuestionnaireResponse', 'assessments', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807),
-        ('Encounter', 'sessions', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1),
-        ('MedicationAdministration', 'sessions', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807)
-     ) v(rtype, tbl, min_row, max_row)) t USING (rtype)
+        ('Patient', 'patients', '', 0, 9223372036854775807, false),
+        ('AdverseEvent', 'adverse_events', '', 0, 9223372036854775807, false),
+        ('Observation', 'assessments', '', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1, false),
+        ('Observation', 'labs', '', 0, 9223372036854775807, false),
+        ('QuestionnaireResponse', 'assessments', '', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807, false),
+        ('Encounter', 'sessions', '', 0, getvariable('fhir_qr_line_offset')::BIGINT - 1, false),
+        ('MedicationAdministration', 'sessions', 'MedicationAdministration/', getvariable('fhir_qr_line_offset')::BIGINT,
+         9223372036854775807, false),
+        ('MedicationAdministration', 'sessions', '', getvariable('fhir_qr_line_offset')::BIGINT, 9223372036854775807, true)
+     ) v(rtype, tbl, prefix, min_row, max_row, companion)) t USING (rtype)
 UNION ALL
 SELECT d.rtype, d.id, 'assessments', d.id || c.suffix, c.min_row, 9223372036854775807, true
 FROM fhir_deleted d, fhir_qr_companions c
@@ -53,7 +57,7 @@ WHERE EXISTS (SELECT 1 FROM fhir_res r WHERE r.rtype = d.rtype AND r.id = d.id)
        OR (t.tbl = 'adverse_events' AND t.id IN (SELECT ae_id FROM fhir_out_adverse_events))
        OR (t.tbl = 'assessments' AND t.key IN (SELECT assessment_id FROM fhir_out_assessments))
        OR (t.tbl = 'labs' AND t.id IN (SELECT lab_id FROM fhir_out_labs))
-       OR (t.tbl = 'sessions' AND t.id IN (SELECT session_id FROM fhir_sessions))));
+       OR (t.tbl = 'sessions' AND NOT t.companion AND t.key IN (SELECT session_id FROM fhir_sessions))));
 
 -- deleted_<table>: the records to withdraw, one row per key (an Observation and a
 -- QuestionnaireResponse deleted under one id: both bounds; a companion only if no deletion names

@@ -1,14 +1,18 @@
 -- MedicationAdministration (+ its Encounter, Medication and weight) -> fhir_sessions, one row per
 -- treatment session. A session is the administration's Encounter (R4 `context`); several
--- administrations in one encounter (split doses) make one session whose dose is their sum; other
--- drugs given in a ketamine-family session (an antiemetic) are not part of it (counted in skipped).
+-- administrations in one encounter (split doses) make one session whose dose and devices are their
+-- sums; other drugs given in a ketamine-family session (an antiemetic) are not part of it (counted
+-- in skipped).
 -- not-done, on-hold, entered-in-error and unknown administrations make no session. Doses in g or
 -- ug become mg; weights (29463-7 in the session's encounter) in [lb_av] or g become kg.
 CREATE OR REPLACE TEMP TABLE fhir_admins AS
 WITH ma AS (
     SELECT r._line, r.id, r.j,
            fhir_ref(json_extract_string(r.j, '$.subject.reference'))                                AS patient_id,
-           coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')), r.id)                AS session_id,
+           -- an administration given without an Encounter is a session of its own, named as a reference
+           -- to it: ids are unique per resource type only, so its bare id may be an Encounter's too
+           coalesce(fhir_ref(json_extract_string(r.j, '$.context.reference')),
+                    'MedicationAdministration/' || r.id)                                            AS session_id,
            fhir_ref(json_extract_string(r.j, '$.context.reference')) IS NULL                       AS keyed_by_admin,
            fhir_time(r.j)                                                       AS start_text,
            TRY_CAST(fhir_time(r.j) AS TIMESTAMPTZ)                              AS start_ts,
@@ -62,10 +66,12 @@ weights AS (
     WHERE factor IS NOT NULL AND TRY_CAST(value AS DOUBLE) IS NOT NULL
     GROUP BY 1
 )
--- A session without an Encounter is keyed by its administration's id: its _line is in the band
--- above 10^15 (as QuestionnaireResponse rows are in assessments), so that a deleted Encounter and
--- a deleted MedicationAdministration each withdraw only the sessions their type keyed
--- (sql/fhir_deleted.sql): FHIR ids are unique per resource type only.
+-- A session without an Encounter is keyed by its administration: session_id
+-- "MedicationAdministration/<id>" ('/' is no FHIR id character, so it never equals an Encounter's
+-- id, which Observations, responses and adverse events name), and its _line is in the band above
+-- 10^15 (as QuestionnaireResponse rows are in assessments), so that a deleted Encounter and a
+-- deleted MedicationAdministration each withdraw only the sessions their type keyed
+-- (sql/fhir_deleted.sql), sessions loaded before it had its own id included.
 SELECT min(t._line) + CASE WHEN bool_and(t.keyed_by_admin) THEN 1000000000000000 ELSE 0 END AS _line,
        t.session_id,
        arg_min(t.patient_id, t._line)                                AS patient_id,
@@ -77,7 +83,11 @@ SELECT min(t._line) + CASE WHEN bool_and(t.keyed_by_admin) THEN 1000000000000000
        sum(t.dose_mg_per_kg)                                         AS dose_mg_per_kg,
        any_value(w.weight_kg)                                        AS weight_kg,
        CASE WHEN max(t.end_ts) > min(t.start_ts) THEN date_diff('minute', min(t.start_ts), max(t.end_ts)) END AS infusion_minutes,
-       any_value(t.devices)                                          AS devices,
+       -- devices add up as the dose does (one administration per 28 mg device charts devices = 1 on
+       -- each); a count that is no whole number is kept as sent, to fail the devices type rule
+       CASE WHEN bool_and(t.devices IS NULL OR regexp_full_match(t.devices, '[0-9]+'))
+            THEN CAST(sum(TRY_CAST(t.devices AS BIGINT)) AS VARCHAR)
+            ELSE arg_min(t.devices, t._line) FILTER (WHERE NOT regexp_full_match(t.devices, '[0-9]+')) END AS devices,
        CASE any_value(json_extract_string(e.j, '$.class.code')) WHEN 'AMB' THEN 'clinic' WHEN 'IMP' THEN 'inpatient'
             WHEN 'ACUTE' THEN 'inpatient' WHEN 'EMER' THEN 'emergency' WHEN 'HH' THEN 'home' END AS setting,
        CASE WHEN TRY_CAST(any_value(json_extract_string(e.j, '$.period.end')) AS TIMESTAMPTZ) >= min(t.start_ts)

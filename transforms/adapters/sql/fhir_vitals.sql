@@ -42,7 +42,9 @@ LEFT JOIN latest l ON l.session_id = k.session_id AND l.timepoint IS NOT DISTINC
                   AND l.minutes_after_dose IS NOT DISTINCT FROM k.minutes_after_dose
 GROUP BY k._line, k.session_id, k.timepoint, k.minutes_after_dose;
 
+-- A reading is an observation's (or component's) measure, counted once: a US Core pulse oximetry
+-- Observation carries 59408-5 and 2708-6 together, two code rows of one SpO2 reading.
 CREATE OR REPLACE TEMP TABLE fhir_vitals_superseded AS
-SELECT (SELECT count(*) FROM fhir_vitals_values WHERE value IS NOT NULL)
+SELECT (SELECT count(*) FROM (SELECT DISTINCT _line, measure FROM fhir_vitals_values WHERE value IS NOT NULL))
      - (SELECT count(*) FROM (SELECT DISTINCT session_id, timepoint, minutes_after_dose, measure
                               FROM fhir_vitals_values WHERE value IS NOT NULL)) AS n;
