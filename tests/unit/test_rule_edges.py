@@ -270,7 +270,7 @@ def test_rule_edges(tmp_path, table):
     problems = [f"{rule} {'did not fire' if fires else 'fired'} on line {line}: {edits}"
                 for (rule, _, _, edits, fires), line in zip(cases, lines)
                 if ((table, line, rule) in found) != fires]
-    assert problems == []
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.xfail(strict=True, reason="production checks every HAM-D17 item against 0-4; the clinical "
