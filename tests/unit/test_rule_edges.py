@@ -273,14 +273,38 @@ def test_rule_edges(tmp_path, table):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="production checks every HAM-D17 item against 0-4; the clinical "
-                   "reference gives 8 of the 17 items a 0-2 range (reported, not fixed here)")
+HAMD17_TOP = [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]  # written from the reference, not the SQL
+
+
 def test_hamd17_items_of_0_to_2(tmp_path):
     """HAM-D17 (clinical reference 1.1-1.2): items 4-6 (insomnia early / middle / late), 12 (GI
     somatic), 13 (general somatic), 14 (genital), 16 (weight loss) and 17 (insight) are 0-2, the
-    other nine 0-4 (9 x 4 + 8 x 2 = 52). A 3 in item 4 is out of its range."""
-    edits = {"instrument": "HAMD17", "item_scores": "0;0;0;3;0;0;0;0;0;0;0;0;0;0;0;0;0", "total_score": "3"}
-    cases = [("assessments.item_scores.format", "assessments", 2, edits, True)]
+    other nine 0-4 (9 x 4 + 8 x 2 = 52). Every item at its top passes; one more on any item fails."""
+    def items(values):
+        return {"instrument": "HAMD17", "item_scores": ";".join(map(str, values)), "total_score": str(sum(values))}
+    cases = [("assessments.item_scores.format", "assessments", 2, items(HAMD17_TOP), False)]
+    for j in range(17):
+        over = list(HAMD17_TOP)
+        over[j] += 1
+        cases.append(("assessments.item_scores.format", "assessments", 2, items(over), True))
     tables, lines = edge_batch("assessments", cases)
     ws, _, _ = run_validation(tmp_path, tables)
-    assert ("assessments", lines[0], "assessments.item_scores.format") in violations(ws)
+    found = violations(ws)
+    wrong = [(c[3]["item_scores"], c[4]) for c, line in zip(cases, lines)
+             if (("assessments", line, "assessments.item_scores.format") in found) != c[4]]
+    assert wrong == []
+
+
+def test_item_scores_are_whole_numbers(tmp_path):
+    """An item must be an integer (contract S2): DuckDB's cast alone takes '1.5' as 2, '1e0' as 1."""
+    cases = [("assessments.item_scores.format", "assessments", 2,
+              {"instrument": "PHQ9", "item_scores": f"{bad};0;0;0;0;0;0;0;0", "total_score": "2"}, True)
+             for bad in ("1.5", "2.0", "1e0", "0x2", "2_0", "two")]
+    cases.append(("assessments.item_scores.format", "assessments", 2,
+                  {"instrument": "PHQ9", "item_scores": " 2; 0;0;0;0;0;0;0;0 ", "total_score": "2"}, False))
+    tables, lines = edge_batch("assessments", cases)
+    ws, _, _ = run_validation(tmp_path, tables)
+    found = violations(ws)
+    wrong = [(c[3]["item_scores"], c[4]) for c, line in zip(cases, lines)
+             if (("assessments", line, "assessments.item_scores.format") in found) != c[4]]
+    assert wrong == []

@@ -19,8 +19,11 @@ WITH typed AS (
 ),
 items AS (
     SELECT t.*,
-           CASE WHEN t.item_scores IS NOT NULL
-                THEN list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
+           -- whole numbers only: DuckDB's cast takes '1.5' (as 2), '1e2', '0x10' and '1_000'; a
+           -- character outside digits, signs, spaces and ';' makes the list hold a NULL (invalid)
+           CASE WHEN t.item_scores IS NULL THEN NULL
+                WHEN regexp_matches(t.item_scores, '[^0-9; +-]') THEN [NULL::INTEGER]
+                ELSE list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
     FROM typed t
 )
 SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
@@ -33,9 +36,12 @@ SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_do
                                      WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
                                      ELSE len(i._items) END
                  AND list_min(i._items) >= 0
-                 AND list_max(i._items) <= CASE i.instrument WHEN 'MADRS' THEN 6 WHEN 'HAMD17' THEN 4
-                                               WHEN 'CADSS' THEN 4 WHEN 'MOAAS' THEN 5 WHEN 'CSSRS_IDEATION' THEN 5
-                                               ELSE 3 END
+                 AND CASE WHEN i.instrument = 'HAMD17'  -- items 4-6, 12-14, 16, 17 are 0-2 (clinical-reference 1.2)
+                          THEN list_bool_and(list_transform(list_zip(i._items, [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]),
+                                                            p -> p[1] <= p[2]))
+                          ELSE list_max(i._items) <= CASE i.instrument WHEN 'MADRS' THEN 6 WHEN 'CADSS' THEN 4
+                                                       WHEN 'MOAAS' THEN 5 WHEN 'CSSRS_IDEATION' THEN 5 ELSE 3 END
+                     END
        END                                                              AS _items_valid,
        CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) THEN NULL
             WHEN i.instrument = 'QIDS_SR16' AND len(i._items) = 16 THEN
