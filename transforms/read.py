@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from transforms import sqlfiles
 from transforms.bundle import BundleError, ExportFile
 from transforms.tables import TABLES, is_identifier_column, normalise_column_name
 from transforms.redaction import has_identifier, redact_text
@@ -150,15 +151,8 @@ def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> Re
             records = _record_lines(f, rej_lines)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {rej}_rec AS SELECT unnest($1::BIGINT[]) AS line",
                         [[records.get(x, x) for x in rej_lines]])
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE raw_{f.table} AS
-                WITH r AS (SELECT DISTINCT line - 1 AS rec FROM {rej}_rec),
-                     c AS (SELECT rec - row_number() OVER (ORDER BY rec) AS c, row_number() OVER (ORDER BY rec) AS j FROM r),
-                     cm AS (SELECT c, max(j) AS j FROM c GROUP BY c),
-                     g AS (SELECT s.*, s.{ordinal} + 1 AS _g FROM {src} s)
-                SELECT (g._g + coalesce(cm.j, 0) + 1)::BIGINT AS _line, {cols_sql}
-                FROM g ASOF LEFT JOIN cm ON g._g > cm.c"""
-            )
+            sqlfiles.run(con, "transforms", "read/raw_with_rejects.sql", fragments={"cols_sql": cols_sql},
+                         table=f.table, rej=rej, src=src, ordinal=ordinal)
         result.malformed = n_rej
         result.malformed_table = _capture_malformed(con, f, rej, described, records) if n_rej else None
         con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {rej}_scan; DROP TABLE IF EXISTS {rej}_rec")

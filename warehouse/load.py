@@ -126,13 +126,9 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
                 "patient_sql": "k.patient_key" if table != "vitals" else "s.patient_key",
                 "patient_join": "" if table != "vitals" else
                 "LEFT JOIN core.sessions s ON s.registry_id = k.registry_id AND s.session_id = k.session_id"})
-            con.execute(f"DELETE FROM parked.{table} c WHERE c.registry_id = getvariable('registry_id') "
-                        f"AND EXISTS (SELECT 1 FROM new_{table} k WHERE {frag['key_match_c']})")
+            sqlfiles.run(con, "warehouse", "load/unparked.sql", fragments=frag, table=table)
             unparked[table] = n
-        # the alerts of rows no longer parked (loaded, or dropped) go with them
-        con.execute(f"DELETE FROM parked.alerts a WHERE a.registry_id = getvariable('registry_id') AND a.table_name = ? "
-                    f"AND NOT EXISTS (SELECT 1 FROM parked.{table} p WHERE p.registry_id = a.registry_id "
-                    f"AND p.{record}::VARCHAR = a.record_id)", [table])
+        sqlfiles.run(con, "warehouse", "load/parked_alerts_gone.sql", table=table, record=record)
         if table in tables:  # (only tables the export carried: row_counts' keys say which those are)
             waiting = con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id') "
                                   "AND load_id = getvariable('load_id')::BIGINT").fetchone()[0]
@@ -215,11 +211,7 @@ def _write_findings(con, meta: ExportMeta, load_id: int, results: list, with_ale
     rules = {}
     for r in results:
         rules.setdefault(r.rule, r)
-    con.execute(
-        "INSERT INTO wh.ops.quarantine SELECT ?, ?, ?, q.table_name, q.source_file, q.source_row, q.rule, "
-        "r.kahn, r.description, q.raw_values::JSON, ? FROM q_rows q LEFT JOIN _rule_meta r ON r.rule = q.rule",
-        [load_id, meta.registry_id, meta.export_id, now],
-    )
+    sqlfiles.run(con, "warehouse", "load/quarantine.sql", [load_id, meta.registry_id, meta.export_id, now])
     if results:
         con.executemany(
             "INSERT INTO wh.ops.validation_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -230,11 +222,7 @@ def _write_findings(con, meta: ExportMeta, load_id: int, results: list, with_ale
             ],
         )
     if with_alerts:
-        con.execute(
-            "INSERT INTO wh.ops.alerts SELECT ?, ?, ?, a.table_name, a.record_id, a.patient_key, a.rule, "
-            "r.description, ? FROM alert_rows a LEFT JOIN _rule_meta r ON r.rule = a.rule",
-            [load_id, meta.registry_id, meta.export_id, now],
-        )
+        sqlfiles.run(con, "warehouse", "load/alerts.sql", [load_id, meta.registry_id, meta.export_id, now])
 
 
 def _rule_meta_table(con, results: list) -> None:
