@@ -107,7 +107,7 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
             part = ", ".join(["registry_id", *key])
             latest = (f"SELECT * FROM {pre}history.{hist} "
                       f"WHERE load_id <= getvariable('as_of_load') AND {reg} "
-                      f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1")
+                      f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC, op = 'withdraw' DESC) = 1")
             body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
         if table in INSTANTS:
             c = INSTANTS[table]

@@ -130,7 +130,7 @@ def refresh_core(con) -> None:
         part = ", ".join(["registry_id", *key])
         con.execute(f"DELETE FROM core.{table}")
         con.execute(f"INSERT INTO core.{table} SELECT * EXCLUDE (op) FROM (SELECT * FROM history.{table} "
-                    f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC) = 1) "
+                    f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC, op = 'withdraw' DESC) = 1) "
                     f"WHERE op = 'upsert'")
 
 

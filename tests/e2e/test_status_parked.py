@@ -1,0 +1,30 @@
+"""End-to-end: `outcomes status` names the oldest export that parked rows still wait from, by its
+export time, not by the sort order of export ids (the contract only asks ids to be unique)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from exports import BASE, write_export
+from flows.ingest import ingest_export
+from outcomes.cli import cli
+
+pytestmark = pytest.mark.e2e
+
+
+def _orphan(session_id: str, patient_id: str) -> dict:
+    return {**BASE["sessions"][0], "session_id": session_id, "patient_id": patient_id}
+
+
+def test_oldest_export_of_parked_rows_is_the_earliest_exported(tmp_path, wh):
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    for export_id, at, sid, pid in (("zz-feb", "2025-02-28T23:00:00Z", "SN1", "MRN-3001"),
+                                    ("aa-mar", "2025-03-31T23:00:00Z", "SN2", "MRN-3002")):
+        r = ingest_export(str(write_export(tmp_path / export_id, {"sessions": [_orphan(sid, pid)]}, export_id=export_id,
+                                           exported_at=at, mode="incremental")), warehouse=wh, reject_threshold=1.0)
+        assert r["tables"]["sessions"]["parked"] == 1
+    res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
+    assert json.loads(res.stdout)["parked"] == [
+        {"registry_id": "test-registry", "table": "sessions", "rows": 2, "oldest_export": "zz-feb"}]
