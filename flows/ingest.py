@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +27,7 @@ from transforms.tables import TABLE_ORDER
 from transforms.workspace import open_workspace
 from warehouse.connect import attach, detach, ensure_warehouse, warehouse_path
 from warehouse.load import ExportMeta, LoadOutcome, find_loaded, load_export, record_duplicate, record_rejection
+from warehouse.locks import registry_lock
 
 DEFAULT_THRESHOLD = 0.05
 
@@ -213,6 +214,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
     ws = open_workspace(timezone_name)
     spill = ws.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     bundle = None
+    held = ExitStack()  # the registry's ingest lock, once the registry is known
     try:
         try:
             bundle = verify_bundle(source, adapter, options)
@@ -233,6 +235,9 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
         meta = _meta(bundle, adapter, started, _flow_run_id(), notify, timezone_name)
         result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
                               exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
+        # from the duplicate check to the commit, no other ingest of this registry may commit
+        held.enter_context(registry_lock(wh, bundle.registry_id, on_wait=lambda: logger.info(
+            "export %s: waiting for another ingest of registry %s", bundle.label, bundle.registry_id)))
         try:
             dup = check_duplicate(ws, wh, bundle)
             if dup is not None:
@@ -299,6 +304,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             return result.as_dict()
     finally:
         ws.close()
+        held.close()
         shutil.rmtree(spill, ignore_errors=True)
         if bundle is not None:
             bundle.close()
