@@ -332,3 +332,27 @@ def test_where_on_a_column_the_file_lacks_is_a_mapping_error(real, ws, tmp_path)
     (d / "mapping.toml").write_text(SYNTHEA_MAPPING.replace('where = { code = "70274-6" }', 'where = { cod = "70274-6" }'))
     with pytest.raises(BundleError, match="cod"):
         read_export(ws, "redcap", d, registry_id="synthea")
+
+
+def test_line_numbers_follow_the_kor_readers_rule(ws, tmp_path):
+    """_line is the record's number as the kor reader counts the same bytes (transforms/read.py):
+    header = 1, a blank line is no record and is not counted, a quoted newline does not start a
+    line, a line of spaces is a record (one of empty fields here: nothing to load, but counted)."""
+    folder = tmp_path / "rc"
+    folder.mkdir()
+    (folder / "data.csv").write_bytes(
+        b"record_id,note\r\n"
+        b"1,first\r\n"
+        b"\r\n"  # blank line: not counted
+        b'2,"line one\nline two"\r\n'  # one record over two physical lines
+        b" , \r\n"  # a record of blank fields: counted, not loaded
+        b"3,third\r\n")
+    (folder / "mapping.toml").write_text("""
+[[source]]
+table = "patients"
+[source.columns]
+patient_id = "record_id"
+enrolled_on = { value = "2024-01-01" }
+""")
+    read_export(ws, "redcap", folder, registry_id="lines")
+    assert rows(ws, "patients", "_line, patient_id") == [(2, "1"), (3, "2"), (5, "3")]

@@ -41,7 +41,10 @@ class CsvFile:
 
 
 def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
-    """Records as text; a record is counted as one line, as the kor reader counts them."""
+    """Records as text, each with its record line as the kor reader numbers the same bytes
+    (transforms/read.py): header = line 1, one line per record however many newlines its quoted
+    values hold, and a blank line is no record and is not counted. A record whose fields are all
+    blank (a line of commas or spaces) is counted but not kept: it holds nothing to load."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -49,7 +52,11 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
             if not header:
                 raise BundleError("bundle.header", "file has no header line", export, relpath)
             rows = []
-            for i, r in enumerate(reader):
+            line = 1
+            for r in reader:
+                if not r:  # a blank line (the csv module gives [] for it and only for it)
+                    continue
+                line += 1
                 if not any(c.strip() for c in r):
                     continue
                 if len(r) != len(header):
@@ -57,7 +64,7 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
                     # an edit gone wrong, whose values would land in the wrong columns or not at all
                     raise BundleError("bundle.malformed", f"the record ending on line {reader.line_num} has "
                                       f"{len(r)} fields, the header {len(header)}", export, relpath)
-                rows.append((i + 2, r))
+                rows.append((line, r))
     except (UnicodeDecodeError, csv.Error) as e:
         raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, relpath) from None
     names = [h.strip().lower() for h in header]
