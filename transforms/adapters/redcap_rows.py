@@ -140,6 +140,21 @@ class RowBuilder:
                         raise BundleError("redcap.mapping", f"{s.label} column {col}: template names "
                                           f"{token!r}, neither a token nor a column", self.export)
 
+    def read_columns(self) -> set[str]:
+        """The export columns this source reads (so not dropped): its fields, a checkbox field's
+        option columns, the form's status and, behind {timestamp}, its survey timestamp, and the
+        columns its `where` selects on."""
+        s, out = self.s, set()
+        for spec in s.columns.values():
+            for name in spec.referenced():
+                out.update(self._checkbox_columns(name) if name == spec.checkbox else [name])
+            if s.form and spec.template and any(t.lower() == "timestamp" for t in TEMPLATE_RE.findall(spec.template)):
+                out.add(f"{s.form}_timestamp")
+        if s.form:  # its status decides whether the form loads (Completion)
+            out.add(f"{s.form}_complete")
+        out.update(c.lower() for c in s.where)
+        return out
+
     def _checkbox_columns(self, name: str) -> list[str]:
         return [c for c in self.data.header if c.startswith(name + "___")]
 
