@@ -4,9 +4,9 @@ Sources (outcomes.toml `[registries.<id>].source`):
 - a local folder (or file:// URL): the export folders in it that an adapter recognises (kor
   manifest.json, REDCap data.csv + dictionary, FHIR NDJSON or Bulk manifest) and .zip bundles;
   other folders are skipped and counted in the log;
-- s3://bucket/prefix on any S3-compatible store (the same folders and bundles), through fsspec/s3fs (`source_options` are s3fs
-  storage options, e.g. {endpoint_url = "http://127.0.0.1:9000"}; credentials from the usual AWS_*
-  environment variables or ~/.aws);
+- s3://bucket/prefix on any S3-compatible store (the same folders and bundles), through
+  fsspec/s3fs (`source_options` are s3fs storage options, e.g. {endpoint_url =
+  "http://127.0.0.1:9000"}; credentials from the usual AWS_* environment variables or ~/.aws);
 - http(s)://... a listing: either JSON (a list of bundle URLs, or {"exports": [...]}) or an HTML page
   whose links ending in .zip are bundles.
 

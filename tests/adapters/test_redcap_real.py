@@ -362,7 +362,8 @@ def test_dropped_columns_leave_out_the_columns_the_mapping_reads(real, ws, tmp_p
     """A checkbox field's option columns and the `<form>_timestamp` behind {timestamp} are read, so
     they are not listed as dropped; redcap_survey_identifier (an e-mail or a name) is dropped and
     counted as an identifier column."""
-    (tmp_path / "cb.toml").write_text(_checkbox_mapping('{ a = "nausea" }', 'death = { field = "check_one", checked = "1" }'))
+    (tmp_path / "cb.toml").write_text(_checkbox_mapping('{ a = "nausea" }',
+                                                        'death = { field = "check_one", checked = "1" }'))
     _, res = read_export(ws, "redcap", real / "redcap-exports" / "checkboxes-1", mapping=str(tmp_path / "cb.toml"),
                          registry_id="checkboxes")
     dropped = res["adverse_events"].dropped_columns

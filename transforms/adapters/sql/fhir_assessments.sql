@@ -5,8 +5,8 @@
 -- of fhir_items (LOINC item codes, or local codes <INSTRUMENT>.<n>), and only when every item is
 -- there exactly once. An item's coded value is read from LOINC's answer list LL358-3 (fhir_value), and
 -- from the answers only one item has (fhir_item_answers: GAD-7 item 2's LA18938-3 "More days than not"
--- = 2, as the QuestionnaireResponse path reads it). minutes_after_dose is counted from the session's dose when the score belongs to one,
--- negative for a score taken before it.
+-- = 2, as the QuestionnaireResponse path reads it). minutes_after_dose is counted from the session's
+-- dose when the score belongs to one, negative for a score taken before it.
 
 -- (observation, observation it groups or derives from): hasMember, derivedFrom
 CREATE OR REPLACE TEMP TABLE fhir_obs_members AS
