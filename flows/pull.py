@@ -1,10 +1,12 @@
 """Pull: copy a registry's new exports from its source into the landing zone, atomically.
 
 Sources (outcomes.toml `[registries.<id>].source`):
-- a local folder (or file:// URL): export folders (with manifest.json) and .zip bundles in it;
-- s3://bucket/prefix on any S3-compatible store, through fsspec/s3fs (`source_options` are s3fs
-  storage options, e.g. {endpoint_url = "http://127.0.0.1:9000"}; credentials from the usual AWS_*
-  environment variables or ~/.aws);
+- a local folder (or file:// URL): the export folders in it that an adapter recognises (kor
+  manifest.json, REDCap data.csv + dictionary, FHIR NDJSON or Bulk manifest) and .zip bundles;
+  other folders are skipped and counted in the log;
+- s3://bucket/prefix on any S3-compatible store (the same folders and bundles), through
+  fsspec/s3fs (`source_options` are s3fs storage options, e.g. {endpoint_url =
+  "http://127.0.0.1:9000"}; credentials from the usual AWS_* environment variables or ~/.aws);
 - http(s)://... a listing: either JSON (a list of bundle URLs, or {"exports": [...]}) or an HTML page
   whose links ending in .zip are bundles.
 
@@ -17,9 +19,11 @@ changed for `[service] partial_grace_seconds` (6 h).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,9 @@ from prefect import flow, get_run_logger
 from transforms.clients.landing import PARTIAL_GRACE_SECONDS, remove_stale_partials
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+DETECT_READS = ("manifest.json", "export.json")  # the files the adapters' detection reads
+DETECT_MAX_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,21 +56,62 @@ def _fs(source: str, options: dict):
     return fsspec.filesystem("file"), str(Path(path).expanduser().resolve())
 
 
-def list_source(source: str, options: dict | None = None) -> list[RemoteExport]:
-    """Bundles available at a source, sorted by name. Reads no data files."""
+def _is_export(path: Path) -> bool:
+    """A folder some adapter recognises (transforms.adapters: kor, REDCap, FHIR), as `ingest` does."""
+    from transforms import adapters
+
+    name = adapters.detect(path)
+    return name != "kor" or adapters.get("kor").detect(path)
+
+
+def _is_export_folder(fs, location: str, local: bool) -> bool:
+    """Whether a source folder is an export, by the adapters' own detection. A local folder is
+    looked at in place; a remote one (S3) through a stand-in holding its top-level names as empty
+    files and its small manifest.json / export.json (all the detection reads), so no data file is
+    fetched."""
+    if local:
+        return _is_export(Path(location))
+    with tempfile.TemporaryDirectory(prefix="pull-detect-") as tmp:
+        for entry in fs.ls(location, detail=True):
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if not name or name in (".", "..") or "/" in name:
+                continue
+            target = Path(tmp) / name
+            if entry["type"] == "directory":
+                target.mkdir(exist_ok=True)
+            elif name in DETECT_READS and (entry.get("size") or 0) <= DETECT_MAX_BYTES:
+                fs.get_file(entry["name"], str(target))
+            else:
+                target.touch()
+        return _is_export(Path(tmp))
+
+
+def list_source(source: str, options: dict | None = None, logger=None) -> list[RemoteExport]:
+    """Bundles available at a source, sorted by name: .zip files and the folders an adapter
+    recognises as an export (kor manifest, REDCap data.csv + dictionary, FHIR NDJSON or Bulk
+    manifest). Reads no data files. Other folders are skipped and counted in the log (by count:
+    a folder's name may be a person's)."""
     options = options or {}
     if source.lower().startswith(("http://", "https://")):
         return _list_http(source, options)
     fs, root = _fs(source, options)
-    out = []
+    local = not source.lower().startswith("s3://")
+    out, skipped = [], 0
     for entry in fs.ls(root, detail=True):
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-        if name.startswith(".") or not SAFE_NAME.match(name):
+        if name.startswith("."):
             continue
-        if entry["type"] == "directory" and fs.exists(f"{entry['name'].rstrip('/')}/manifest.json"):
-            out.append(RemoteExport(name, "folder", entry["name"].rstrip("/")))
-        elif entry["type"] == "file" and name.lower().endswith(".zip"):
+        location = entry["name"].rstrip("/")
+        if entry["type"] == "directory":
+            if SAFE_NAME.match(name) and _is_export_folder(fs, location, local):
+                out.append(RemoteExport(name, "folder", location))
+            else:
+                skipped += 1
+        elif entry["type"] == "file" and name.lower().endswith(".zip") and SAFE_NAME.match(name):
             out.append(RemoteExport(name, "zip", entry["name"]))
+    if skipped:
+        (logger or log).info("skipped %d folder(s) in the source that no adapter recognises as an export "
+                             "(kor, REDCap or FHIR) or whose name is not a plain name", skipped)
     return sorted(out, key=lambda r: r.name)
 
 
@@ -89,12 +137,16 @@ def _list_http(url: str, options: dict) -> list[RemoteExport]:
 
 
 def _manifest_identity(fs, export: RemoteExport) -> tuple[str | None, str | None]:
-    """(registry_id, export_id) of a remote folder export, from its manifest alone."""
-    try:
-        m = json.loads(fs.cat_file(f"{export.location}/manifest.json").decode("utf-8-sig"))
-        return m.get("registry_id"), m.get("export_id")
-    except Exception:
-        return None, None
+    """(registry_id, export_id) of a remote folder export, from its kor manifest, else its
+    export.json (REDCap, FHIR; a Bulk manifest names neither)."""
+    for name in DETECT_READS:
+        try:
+            m = json.loads(fs.cat_file(f"{export.location}/{name}").decode("utf-8-sig"))
+        except Exception:
+            continue
+        if isinstance(m, dict) and (m.get("registry_id") is not None or m.get("export_id") is not None):
+            return m.get("registry_id"), m.get("export_id")
+    return None, None
 
 
 def copy_export(source: str, options: dict, export: RemoteExport, dest_dir: Path) -> Path:
@@ -147,7 +199,7 @@ def pull_new(registry_id: str, source: str, options: dict, landing: Path, known:
     known = known or set()
     copied = []
     fs = None
-    for export in list_source(source, options):
+    for export in list_source(source, options, logger):
         if (dest_dir / export.name).exists():
             continue
         if export.kind == "folder":

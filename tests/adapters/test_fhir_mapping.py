@@ -790,3 +790,23 @@ def test_us_core_pulse_oximetry_carrying_two_spo2_codes_is_one_reading(tmp_path,
     _, res = read_export(ws, "fhir", export, registry_id="r")
     assert rows(ws, "vitals", "timepoint, minutes_after_dose, spo2") == [("post40", "40", "97")]
     assert not any("superseded" in k for k in res["vitals"].skipped), res["vitals"].skipped
+
+
+def test_score_taken_before_the_dose_has_negative_minutes_after_dose(tmp_path, ws):
+    # A score linked to a session (by its Encounter, or by time within 12 h) but taken before the
+    # dose got minutes_after_dose 0, as if at the dose. The contract allows -1440 to 1440 for
+    # assessments, so it gets its real, negative minutes; one more than 24 h before the dose (an
+    # inpatient stay's, linked by its encounter) is no peri-dose score and gets none.
+    def score(oid: str, when: str, encounter: str | None) -> dict:
+        o = dict(_phq9_obs(oid, 12), effectiveDateTime=when)
+        if encounter:
+            o["encounter"] = {"reference": f"Encounter/{encounter}"}
+        return o
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, _ketamine_dose(dose={"value": 35, "code": "mg"}),
+        score("by-time", "2026-01-10T07:00:00Z", None), score("in-enc", "2026-01-10T08:50:00Z", "enc-1"),
+        score("after", "2026-01-10T09:40:00Z", None), score("admission", "2026-01-07T09:00:00Z", "enc-1")])
+    read_export(ws, "fhir", export, registry_id="r")
+    got = dict((a, (s, m)) for a, s, m in rows(ws, "assessments", "assessment_id, session_id, minutes_after_dose"))
+    assert got == {"by-time": ("enc-1", "-120"), "in-enc": ("enc-1", "-10"), "after": ("enc-1", "40"),
+                   "admission": ("enc-1", None)}

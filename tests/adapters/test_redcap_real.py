@@ -332,3 +332,60 @@ def test_where_on_a_column_the_file_lacks_is_a_mapping_error(real, ws, tmp_path)
     (d / "mapping.toml").write_text(SYNTHEA_MAPPING.replace('where = { code = "70274-6" }', 'where = { cod = "70274-6" }'))
     with pytest.raises(BundleError, match="cod"):
         read_export(ws, "redcap", d, registry_id="synthea")
+
+
+def test_line_numbers_follow_the_kor_readers_rule(ws, tmp_path):
+    """_line is the record's number as the kor reader counts the same bytes (transforms/read.py):
+    header = 1, a blank line is no record and is not counted, a quoted newline does not start a
+    line, a line of spaces is a record (one of empty fields here: nothing to load, but counted)."""
+    folder = tmp_path / "rc"
+    folder.mkdir()
+    (folder / "data.csv").write_bytes(
+        b"record_id,note\r\n"
+        b"1,first\r\n"
+        b"\r\n"  # blank line: not counted
+        b'2,"line one\nline two"\r\n'  # one record over two physical lines
+        b" , \r\n"  # a record of blank fields: counted, not loaded
+        b"3,third\r\n")
+    (folder / "mapping.toml").write_text("""
+[[source]]
+table = "patients"
+[source.columns]
+patient_id = "record_id"
+enrolled_on = { value = "2024-01-01" }
+""")
+    read_export(ws, "redcap", folder, registry_id="lines")
+    assert rows(ws, "patients", "_line, patient_id") == [(2, "1"), (3, "2"), (5, "3")]
+
+
+def test_dropped_columns_leave_out_the_columns_the_mapping_reads(real, ws, tmp_path):
+    """A checkbox field's option columns and the `<form>_timestamp` behind {timestamp} are read, so
+    they are not listed as dropped; redcap_survey_identifier (an e-mail or a name) is dropped and
+    counted as an identifier column."""
+    (tmp_path / "cb.toml").write_text(_checkbox_mapping('{ a = "nausea" }',
+                                                        'death = { field = "check_one", checked = "1" }'))
+    _, res = read_export(ws, "redcap", real / "redcap-exports" / "checkboxes-1", mapping=str(tmp_path / "cb.toml"),
+                         registry_id="checkboxes")
+    dropped = res["adverse_events"].dropped_columns
+    assert not [c for c in dropped if c.startswith("check_two___")]
+    assert "check_one___1" not in dropped and "check_one___2" in dropped  # only option 1 is read
+    (tmp_path / "s.toml").write_text("""
+[redcap]
+accept_status = [0, 1, 2]
+[[source]]
+table = "assessments"
+form = "prescreening_survey"
+[source.columns]
+assessment_id = "{record}-pre"
+patient_id = "{record}"
+assessed_at = "{timestamp}"
+instrument = { value = "MOAAS" }
+total_score = "has_diabetes"
+""")
+    _, res = read_export(ws, "redcap", real / "redcap-exports" / "survey", mapping=str(tmp_path / "s.toml"),
+                         registry_id="survey")
+    r = res["assessments"]
+    assert "prescreening_survey_timestamp" not in r.dropped_columns
+    assert "participant_info_survey_timestamp" in r.dropped_columns  # a form the mapping does not use
+    assert "redcap_survey_identifier" in r.dropped_columns
+    assert "redcap_survey_identifier" in r.identifier_columns

@@ -199,3 +199,52 @@ source_options = {{ endpoint_url = "{s3_endpoint}", key = "testing", secret = "t
         assert d["parameters"] == {"registry_id": "reg-local"}
     finally:
         svc.stop()
+
+
+def _source_of_every_format(src: Path) -> Path:
+    """A source holding a kor export, a REDCap export folder, a FHIR folder without a Bulk manifest,
+    and two folders that are no export (one named like a person: never to be logged)."""
+    write_export(src, registry="reg-w", export_id="k1")
+    (src / "rc1").mkdir()
+    (src / "rc1" / "data.csv").write_text("record_id,x\n1,2\n")
+    (src / "rc1" / "dictionary.csv").write_text("Variable / Field Name,Form Name\nrecord_id,f\n")
+    (src / "rc1" / "export.json").write_text('{"registry_id": "reg-w", "export_id": "rc1"}')
+    (src / "fh1").mkdir()
+    (src / "fh1" / "Patient.000.ndjson").write_text('{"resourceType": "Patient", "id": "p1"}\n')
+    (src / "jane-doe").mkdir()
+    (src / "jane-doe" / "notes.txt").write_text("x")
+    (src / "empty").mkdir()
+    return src
+
+
+def test_pull_takes_every_folder_an_adapter_recognises_and_logs_the_others(tmp_path, caplog):
+    # Only folders holding manifest.json were listed: a REDCap export, or a FHIR folder without a
+    # Bulk manifest, dropped in a source was never pulled, and nothing said so.
+    import logging
+
+    from flows.pull import list_source, pull_new
+
+    src = _source_of_every_format(tmp_path / "src")
+    logger = logging.getLogger("test-pull")
+    with caplog.at_level(logging.INFO, logger="test-pull"):
+        assert [(e.name, e.kind) for e in list_source(str(src), logger=logger)] == \
+            [("fh1", "folder"), ("k1", "folder"), ("rc1", "folder")]
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 folder(s)" in said and "jane-doe" not in said
+    got = pull_new("reg-w", str(src), {}, tmp_path / "landing")
+    assert sorted(p.name for p in got) == ["fh1", "k1", "rc1"]
+    assert (tmp_path / "landing" / "reg-w" / "rc1" / "data.csv").read_text() == "record_id,x\n1,2\n"
+    # a REDCap folder's export.json names its registry, as a manifest does
+    assert pull_new("reg-other", str(src), {}, tmp_path / "landing2") == \
+        [tmp_path / "landing2" / "reg-other" / "fh1"]
+
+
+def test_pull_recognises_redcap_and_fhir_folders_on_s3(s3_endpoint, tmp_path):
+    from flows.pull import list_source
+
+    src = _source_of_every_format(tmp_path / "src")
+    for folder in src.iterdir():
+        upload(s3_endpoint, folder, "reg-w")
+    opts = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing"}
+    assert [(e.name, e.kind) for e in list_source("s3://exports/reg-w", opts)] == \
+        [("fh1", "folder"), ("k1", "folder"), ("rc1", "folder")]

@@ -27,6 +27,11 @@ class RedcapReadResult(ReadResult):
     out_of_range: dict[str, int] = field(default_factory=dict)
 
 
+# REDCap's own columns that identify a person: the survey participant identifier (an e-mail or a
+# name the project set up), never read but reported as an identifier column when dropped
+IDENTIFYING_STRUCTURAL = {"redcap_survey_identifier"}
+
+
 def detect(path: Path) -> bool:
     return is_redcap_folder(Path(path))
 
@@ -63,9 +68,7 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         builder = RowBuilder(s, data, dictionary, mapping, record_key, label)
         extra = sum(1 for t in mapping.sources[: s.index] if t.table == s.table)
         rows.setdefault(s.table, []).extend(builder.rows(extra * LINE_STRIDE))
-        used.setdefault(s.file, set()).update(n for spec in s.columns.values() for n in spec.referenced())
-        if s.form:  # its status decides whether the form loads (Completion): read, not dropped
-            used[s.file].add(f"{s.form}_complete")
+        used.setdefault(s.file, set()).update(builder.read_columns())
         r = results.setdefault(s.table, RedcapReadResult(table=s.table, file=s.file, rows=0, malformed=0))
         r.incomplete_forms += builder.stats.incomplete
         for k, v in builder.stats.out_of_range.items():
@@ -81,7 +84,7 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         reported.add(r.file)
         unused = sorted(c for c in data.header if c not in used.get(r.file, set()) and c not in structural)
         r.dropped_columns = unused
-        r.identifier_columns = [c for c in unused if is_identifier_column(c) or (
+        r.identifier_columns = [c for c in unused if c in IDENTIFYING_STRUCTURAL or is_identifier_column(c) or (
             dictionary is not None and (f := column_owner(c, dictionary)) is not None and f.identifying)]
     return results
 

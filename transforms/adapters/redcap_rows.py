@@ -41,7 +41,10 @@ class CsvFile:
 
 
 def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
-    """Records as text; a record is counted as one line, as the kor reader counts them."""
+    """Records as text, each with its record line as the kor reader numbers the same bytes
+    (transforms/read.py): header = line 1, one line per record however many newlines its quoted
+    values hold, and a blank line is no record and is not counted. A record whose fields are all
+    blank (a line of commas or spaces) is counted but not kept: it holds nothing to load."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -49,7 +52,11 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
             if not header:
                 raise BundleError("bundle.header", "file has no header line", export, relpath)
             rows = []
-            for i, r in enumerate(reader):
+            line = 1
+            for r in reader:
+                if not r:  # a blank line (the csv module gives [] for it and only for it)
+                    continue
+                line += 1
                 if not any(c.strip() for c in r):
                     continue
                 if len(r) != len(header):
@@ -57,7 +64,7 @@ def read_csv(path: Path, export: str, relpath: str) -> CsvFile:
                     # an edit gone wrong, whose values would land in the wrong columns or not at all
                     raise BundleError("bundle.malformed", f"the record ending on line {reader.line_num} has "
                                       f"{len(r)} fields, the header {len(header)}", export, relpath)
-                rows.append((i + 2, r))
+                rows.append((line, r))
     except (UnicodeDecodeError, csv.Error) as e:
         raise BundleError("bundle.unreadable", f"CSV cannot be read ({type(e).__name__})", export, relpath) from None
     names = [h.strip().lower() for h in header]
@@ -132,6 +139,21 @@ class RowBuilder:
                     if t not in TOKENS and t not in self.data.index:
                         raise BundleError("redcap.mapping", f"{s.label} column {col}: template names "
                                           f"{token!r}, neither a token nor a column", self.export)
+
+    def read_columns(self) -> set[str]:
+        """The export columns this source reads (so not dropped): its fields, a checkbox field's
+        option columns, the form's status and, behind {timestamp}, its survey timestamp, and the
+        columns its `where` selects on."""
+        s, out = self.s, set()
+        for spec in s.columns.values():
+            for name in spec.referenced():
+                out.update(self._checkbox_columns(name) if name == spec.checkbox else [name])
+            if s.form and spec.template and any(t.lower() == "timestamp" for t in TEMPLATE_RE.findall(spec.template)):
+                out.add(f"{s.form}_timestamp")
+        if s.form:  # its status decides whether the form loads (Completion)
+            out.add(f"{s.form}_complete")
+        out.update(c.lower() for c in s.where)
+        return out
 
     def _checkbox_columns(self, name: str) -> list[str]:
         return [c for c in self.data.header if c.startswith(name + "___")]

@@ -5,7 +5,8 @@
 -- of fhir_items (LOINC item codes, or local codes <INSTRUMENT>.<n>), and only when every item is
 -- there exactly once. An item's coded value is read from LOINC's answer list LL358-3 (fhir_value), and
 -- from the answers only one item has (fhir_item_answers: GAD-7 item 2's LA18938-3 "More days than not"
--- = 2, as the QuestionnaireResponse path reads it). minutes_after_dose is counted from the session's dose when the score belongs to one.
+-- = 2, as the QuestionnaireResponse path reads it). minutes_after_dose is counted from the session's
+-- dose when the score belongs to one, negative for a score taken before it.
 
 -- (observation, observation it groups or derives from): hasMember, derivedFrom
 CREATE OR REPLACE TEMP TABLE fhir_obs_members AS
@@ -50,7 +51,10 @@ SELECT t._line::BIGINT AS _line, t.id::VARCHAR AS assessment_id, t.patient_id::V
        t.session_id::VARCHAR AS session_id, t.time_text::VARCHAR AS assessed_at, t.instrument::VARCHAR AS instrument,
        t.value::VARCHAR AS total_score,
        CASE WHEN i.n = i.n_items AND i.n_positions = i.n_items THEN i.item_scores END::VARCHAR AS item_scores,
-       CASE WHEN s.start_ts IS NOT NULL THEN greatest(date_diff('minute', s.start_ts, t.ts), 0) END::VARCHAR AS minutes_after_dose
+       -- negative before the dose (the contract allows -1440 to 1440 for assessments); a score more
+       -- than 24 h before it (an inpatient stay's, linked by its encounter) is no peri-dose score: none
+       CASE WHEN date_diff('minute', s.start_ts, t.ts) >= -1440 THEN date_diff('minute', s.start_ts, t.ts) END::VARCHAR
+           AS minutes_after_dose
 FROM totals t
 LEFT JOIN items i ON i.id = t.id
 LEFT JOIN fhir_sessions s ON s.session_id = t.session_id;
