@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from expectations.validate import validate_and_split
-from transforms import adapters, split
+from transforms import adapters, free_text, split
 from transforms.bundle import Bundle, BundleError
 from transforms.pseudonymise import build_key_map, load_key
 from transforms.read import ReadResult
@@ -135,7 +135,7 @@ def validate(ws, warehouse: str, bundle: Bundle, reads: dict[str, ReadResult]) -
 
 @task(name="split-rows", cache_policy=NO_CACHE)
 @contained("split-rows", passes=(BundleError,))
-def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, dict]:
+def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult], key: bytes) -> dict[str, dict]:
     counts = {}
     for table in TABLE_ORDER:
         r = reads.get(table)
@@ -146,6 +146,7 @@ def split_rows(ws, bundle: Bundle, reads: dict[str, ReadResult]) -> dict[str, di
             counts[table] = split.table_counts(ws, table, r.rows, malformed)
         if r and r.deleted_table:  # records the export lists as deleted: an incremental load withdraws them
             counts[table]["deleted_listed"] = split.listed_keys(ws, table, r.deleted_table)
+    free_text.scrub_quarantine(ws, key, bundle.registry_id)  # patient ids inside any kept value
     return counts
 
 
@@ -263,7 +264,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             lap("pseudonymise")
             results = validate(ws, wh, bundle, reads)
             lap("validate")
-            counts = split_rows(ws, bundle, reads)
+            counts = split_rows(ws, bundle, reads, key)
             for table, r in reads.items():
                 notes = adapter_notes(r)
                 if notes and table in counts:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 from pathlib import Path
 
 import duckdb
@@ -51,24 +50,6 @@ def load_key(env: dict | None = None) -> bytes:
 # ids and all, into one value. split.collect_malformed splits alike (TOKEN_SPLIT, TOKEN_STRIP).
 MALFORMED_TOKENS = "trim(unnest(regexp_split_to_array(v, '[,\\r\\n]+')), ' ' || chr(9) || '\"' || chr(39))"
 TOKEN_SPLIT, TOKEN_STRIP = r"([,\r\n]+)", " \t\"'"
-
-
-# Free text that may hold a patient's id ('KOR-000123 fell at home'): each distinct value's tokens
-# are keyed here, while the key is at hand, into pk_text; transforms/free_text.py then finds the
-# tokens that are a patient's (the export's or the warehouse's) and has staging replace them.
-FREE_TEXT = {"patients": ("site_id",), "adverse_events": ("term", "meddra_pt"), "labs": ("test", "unit")}
-TEXT_SPLIT, TEXT_STRIP = r"([\s,;:()\[\]{}<>\"'/|=]+)", ".-_#*!?"
-
-
-def text_tokens(value: str) -> set[str]:
-    """What in a free-text value could be a patient id: the value, each of its words, and each
-    word without the punctuation around it."""
-    out = {value}
-    for part in re.split(TEXT_SPLIT, value)[0::2]:
-        if part:
-            out.update({part, part.strip(TEXT_STRIP)})
-    out.discard("")
-    return out
 
 
 def patient_key(key: bytes, registry_id: str, patient_id: str) -> str:
@@ -112,20 +93,8 @@ def build_key_map(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, 
                                         "patient_key": pa.array(keys, pa.string())}))
     con.execute("CREATE OR REPLACE TEMP TABLE pk_map AS SELECT * FROM _pk_arrow")
     con.unregister("_pk_arrow")
-    _key_free_text(con, key, registry_id, raw_tables)
+    from transforms.free_text import key_free_text  # (it keys with patient_key, from here)
+
+    key_free_text(con, key, registry_id, raw_tables)
     return len(ids)
 
-
-def _key_free_text(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: str, raw_tables: list[str]) -> None:
-    """pk_text(value, token, patient_key): every distinct free-text value's tokens, keyed (few:
-    AE terms, lab names and units, sites; not one per row)."""
-    parts = [f"SELECT DISTINCT txt(\"{c}\") AS v FROM raw_{t}" for t in raw_tables for c in FREE_TEXT.get(t, ())]
-    texts = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall() if r[0]] if parts else []
-    rows = [(v, tok) for v in texts for tok in sorted(text_tokens(v))]
-    keyed = {tok: patient_key(key, registry_id, tok) for tok in {tok for _, tok in rows}}
-    keys = [keyed[tok] for _, tok in rows]
-    con.register("_pt_arrow", pa.table({"value": pa.array([v for v, _ in rows], pa.string()),
-                                        "token": pa.array([t for _, t in rows], pa.string()),
-                                        "patient_key": pa.array(keys, pa.string())}))
-    con.execute("CREATE OR REPLACE TEMP TABLE pk_text AS SELECT * FROM _pt_arrow")
-    con.unregister("_pt_arrow")

@@ -27,13 +27,13 @@ _SESSION_PATIENT = ("LEFT JOIN (SELECT session_id, any_value(patient_key) AS pat
 
 # Values the quarantine keeps only reduced (macros.sql): a full ZIP and a birth date identify. Every
 # other value is kept as it arrived but for what redact() finds in it (an email, SSN, phone, URL)
-# and the patient ids unid() finds in free text (transforms/free_text.py).
+# and, after the split, the patient ids inside it (transforms/free_text.py scrub_quarantine).
 REDUCED = {"patients": {"zip": "q_zip", "birth_date": "q_birth", "birth_year": "q_birth"}}
 
 
 def _value_sql(table: str, col: str, value: str) -> str:
     """A quarantined value as kept: REDUCED, or with what identifies redacted (macros.sql)."""
-    return f"{REDUCED.get(table, {}).get(col, 'redact')}(unid({value}))"
+    return f"{REDUCED.get(table, {}).get(col, 'redact')}({value})"
 
 
 def protect_values(con: duckdb.DuckDBPyConnection, table: str, raw: dict) -> dict:

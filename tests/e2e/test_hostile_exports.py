@@ -326,27 +326,32 @@ def test_a_line_swallowed_by_an_unclosed_quote_keeps_no_raw_patient_id(tmp_path,
 
 def test_patient_ids_in_free_text_are_replaced(tmp_path, wh, capfd):
     """A patient id in an AE term, a lab unit or a site name is no pattern redact() knows; the key
-    tells it: a patient of the export, or one only the warehouse holds (a later export without
-    patients), in loaded and quarantined rows alike."""
-    pid = "KOR-000771"  # no identifier pattern matches it
+    tells it, however it is written (case, spaces inside it, punctuation around it): a patient of
+    the export, or one only the warehouse holds (a later export without patients), in loaded and
+    quarantined rows alike, any quarantined column. Short numbers are never taken for ids."""
+    pid, spaced = "KOR-000771", "PX 1001"  # no identifier pattern matches either
 
     def first(t):
-        t["patients"].append({**t["patients"][0], "patient_id": pid, "site_id": f"south {pid}"})
-        t["adverse_events"][0]["term"] = f"{pid} reported: felt detached"
+        t["patients"] += [{**t["patients"][0], "patient_id": pid, "site_id": f"south {pid}"},
+                          {**t["patients"][0], "patient_id": spaced},
+                          {**t["patients"][0], "patient_id": "12"}]  # a registry numbering patients
+        t["adverse_events"][0]["term"] = f"{pid.lower()} reported: 12 hours detached"
         t["adverse_events"].append({**t["adverse_events"][0], "ae_id": "E2", "term": f"fell; see ({pid}).",
                                     "severity": "grade 2"})  # quarantined: bad severity code
-        t["labs"][0]["unit"] = f"U/L {pid}"
+        t["adverse_events"].append({**t["adverse_events"][0], "ae_id": "E4", "term": "dizzy",
+                                    "severity": pid})  # quarantined, the id in a coded column
+        t["labs"][0]["unit"] = f"U/L {spaced}’s"
         return t
 
     r = ingest_export(str(write_export(tmp_path / "x", first(copy.deepcopy(BASE)))), warehouse=wh,
                       reject_threshold=1.0)
-    assert r["status"] == "loaded" and r["tables"]["adverse_events"]["quarantined"] == 1
-    assert query(wh, "SELECT term FROM core.adverse_events") == [("[redacted] reported: felt detached",)]
-    assert query(wh, "SELECT unit FROM core.labs") == [("U/L [redacted]",)]
+    assert r["status"] == "loaded" and r["tables"]["adverse_events"]["quarantined"] == 2
+    assert query(wh, "SELECT term FROM core.adverse_events") == [("[redacted] reported: 12 hours detached",)]
+    assert query(wh, "SELECT unit FROM core.labs") == [("U/L [redacted]’s",)]
     assert ("south [redacted]",) in query(wh, "SELECT site_id FROM core.patients")
-    kept = [json.loads(v) for (v,) in query(wh, "SELECT raw_values FROM ops.quarantine "
-                                                "WHERE table_name = 'adverse_events'")]
-    assert kept[0]["term"] == "fell; see ([redacted])."
+    kept = {v["ae_id"]: v for v in (json.loads(raw) for (raw,) in query(
+        wh, "SELECT raw_values FROM ops.quarantine WHERE table_name = 'adverse_events'"))}
+    assert kept["E2"]["term"] == "fell; see ([redacted])." and kept["E4"]["severity"] == "[redacted]"
     rules = {r for (r,) in query(wh, "SELECT DISTINCT rule FROM ops.validation_results WHERE rows_failed > 0")}
     assert {"adverse_events.term.identifier", "labs.unit.identifier", "patients.site_id.identifier"} <= rules
     later = {"adverse_events": [{**BASE["adverse_events"][0], "ae_id": "E3", "term": f"called {pid}"}]}
@@ -354,4 +359,4 @@ def test_patient_ids_in_free_text_are_replaced(tmp_path, wh, capfd):
                                         exported_at="2025-02-28T23:00:00Z", mode="incremental")), warehouse=wh)
     assert r2["status"] == "loaded"
     assert query(wh, "SELECT term FROM core.adverse_events WHERE ae_id = 'E3'") == [("called [redacted]",)]
-    assert nowhere(wh, capfd, r, [pid]) == [] and nowhere(wh, capfd, r2, [pid]) == []
+    assert nowhere(wh, capfd, r, [pid, pid.lower(), spaced]) == [] and nowhere(wh, capfd, r2, [pid]) == []

@@ -76,12 +76,13 @@ CREATE OR REPLACE TEMP MACRO redact(t) AS
     CASE WHEN regexp_matches(t, identifier_re())
          THEN regexp_replace(regexp_replace(t, identifier_re(), '[redacted]', 'g'), identifier_re(), '[redacted]', 'g')
          ELSE t END;
--- Free text holding a patient's id (an AE term 'KOR-000123 fell'): the variable id_text maps each
--- such value (as txt() gives it) to the value with the ids replaced; transforms/free_text.py sets
--- it per export from the ids of the export and of the registry's patients in the warehouse. Unset,
--- the lookup is NULL and the text passes unchanged.
-CREATE OR REPLACE TEMP MACRO unid(t) AS coalesce(getvariable('id_text')[txt(t)], t);
-CREATE OR REPLACE TEMP MACRO has_id(t) AS getvariable('id_text')[txt(t)] IS NOT NULL;
+-- Free text holding a patient's id (an AE term 'KOR-000123 fell'): the table id_text maps each
+-- such value (as txt() gives it) to the value with the ids replaced (transforms/free_text.py, per
+-- export; created empty here, as the macros bind to it). A lookup per row: DuckDB joins it (a
+-- hash join; a MAP variable was scanned whole per lookup, 18 s per 1M rows at 5,000 entries).
+CREATE TEMP TABLE IF NOT EXISTS id_text (value VARCHAR, clean VARCHAR);
+CREATE OR REPLACE TEMP MACRO unid(t) AS coalesce((SELECT i.clean FROM id_text i WHERE i.value = txt(t)), t);
+CREATE OR REPLACE TEMP MACRO has_id(t) AS EXISTS (SELECT 1 FROM id_text i WHERE i.value = txt(t));
 -- Which of a session's pre-dose readings is "the" pre-dose reading (rise over pre-dose): the
 -- earliest, i.e. the lowest minutes_after_dose (a reading without minutes last), then the first
 -- line. arg_min(x, pre_rank(...)) picks it; the marts (int_flags) use the same order. One BIGINT,
