@@ -106,7 +106,8 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         last_full = _last_full_export(con, meta.registry_id, table)
-        if meta.mode == "full" and table in tables and (last_full is None or meta.exported_at >= last_full[0]):
+        if (meta.mode == "full" and table in tables and not _withdrawals_skipped(counts.get(table))
+                and (last_full is None or meta.exported_at >= last_full[0])):
             last_full = (meta.exported_at, meta.export_id, load_id)  # this export, not in ops.loads yet
         _set_last_full(con, last_full)
         record = RECORD_COLUMN[table]
@@ -171,14 +172,24 @@ def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
     return withdrawn
 
 
+def _withdrawals_skipped(c: dict | None) -> bool:
+    """Whether a full export withdrew nothing of a table (a malformed line, a row without a readable
+    key: load_export writes the note)."""
+    return "withdrawals_skipped" in ((c or {}).get("notes") or {})
+
+
 def _last_full_export(con, registry_id: str, table: str) -> tuple | None:
     """(exported_at, export_id, load_id) of the registry's newest loaded full export that carried `table`
-    (its row counts say how many rows it read of each table it carried: a table it did not carry
-    may still have counts, of records the cascade withdrew), or None."""
+    and withdrew what it did not hold, or None. Its row counts say how many rows it read of each table
+    it carried (a table it did not carry may still have counts: records the cascade withdrew, parked
+    rows loaded); one whose notes say its withdrawals of the table were skipped did not say which
+    records were gone, so it is no full export of that table: an older version arriving after it
+    still becomes current, as it would have been had it arrived first (review, session 11)."""
     return con.execute(
         "SELECT exported_at, export_id, load_id FROM wh.ops.loads WHERE registry_id = ? AND status = 'loaded' "
-        "AND mode = 'full' AND json_exists(row_counts, ?) ORDER BY exported_at DESC, load_id DESC LIMIT 1",
-        [registry_id, f"$.{table}.read"]).fetchone()
+        "AND mode = 'full' AND json_exists(row_counts, ?) AND NOT json_exists(row_counts, ?) "
+        "ORDER BY exported_at DESC, load_id DESC LIMIT 1",
+        [registry_id, f"$.{table}.read", f"$.{table}.notes.withdrawals_skipped"]).fetchone()
 
 
 def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, loaded_at: datetime) -> None:
