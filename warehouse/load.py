@@ -142,16 +142,26 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
 
 
 def _cascade(con, counts: dict) -> None:
-    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql)."""
+    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql). Those
+    whose version is newer than this export also wait in parked.<t> for their parent to be current
+    again (cascade_park.sql), as they would have had they arrived after this export."""
+    park = has_table(con, "parked", "sessions", "wh")
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         sqlfiles.run(con, "warehouse", "load/cascade.sql", fragments=frag, table=table)
-        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
         n = con.execute(f"SELECT count(*) FROM cascade_{table}").fetchone()[0]
-        if n:
-            c = counts.setdefault(table, {})
-            c["withdrawn"] = c.get("withdrawn", 0) + n
-            c["withdrawn_with_parent"] = n
+        if not n:
+            continue
+        parked = 0
+        if park:
+            sqlfiles.run(con, "warehouse", "load/cascade_park.sql", fragments=frag, table=table)
+            parked = con.execute(f"SELECT count(*) FROM cascade_parked_{table}").fetchone()[0]
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
+        c = counts.setdefault(table, {})
+        c["withdrawn"] = c.get("withdrawn", 0) + n
+        c["withdrawn_with_parent"] = n
+        if parked:
+            c["parked_with_parent"] = parked  # of those withdrawn: newer than this export, parked
 
 
 def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:

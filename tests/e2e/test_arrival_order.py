@@ -330,6 +330,26 @@ def _by_exported_at(exports: dict, arrival) -> list:
     return sorted(arrival, key=lambda n: exports[n][1])  # (stable: ties keep their arrival order)
 
 
+def _without_p2() -> dict:
+    """BASE without patient MRN-1002 and everything of it (S2, its vital, A3, L1)."""
+    t = {n: [r for r in rows if r.get("patient_id") != "MRN-1002" and r.get("session_id") != "S2"]
+         for n, rows in BASE.items()}
+    return {n: rows for n, rows in t.items() if rows}
+
+
+S2 = next(s for s in BASE["sessions"] if s["session_id"] == "S2")
+
+
+def _scenario_cascade_past_newer():
+    """Finding 1: a February full export drops patient MRN-1002; S2's March correction, arriving
+    before it, is newer than it; April brings the patient back."""
+    return {"jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+            "feb": (_without_p2(), "2025-02-28T23:00:00Z", "full"),
+            "mar": ({"sessions": [{**S2, "monitoring_minutes": "170"}]}, "2025-03-31T23:00:00Z", "incremental"),
+            "apr": ({"patients": [BASE["patients"][1]]}, "2025-04-30T23:00:00Z", "incremental")}, \
+        ["jan", "mar", "feb", "apr"]
+
+
 def _scenario_unpark_then_cascade():
     """Finding 4: a February full export drops patient MRN-1002 but still holds S2 and its vital
     (heart rate 99): S2 waits for its patient, the vital for S2; April brings the patient back.
@@ -354,6 +374,21 @@ def _run_both(tmp_path, scenario):
     for k in got_time:
         assert got_arrival[k] == got_time[k], k
     return r_arrival, r_time
+
+
+def test_a_cascade_past_a_newer_child_version_parks_it_until_its_parent_returns(tmp_path):
+    """Finding 1: February's cascade took S2's March version out for good when March arrived
+    first; in exported_at order it waited in parked.sessions and loaded with the patient."""
+    r_arrival, r_time = _run_both(tmp_path, _scenario_cascade_past_newer)
+    for r in (r_arrival, r_time):
+        assert query(r["_wh"], "SELECT monitoring_minutes, export_id FROM core.sessions WHERE session_id = 'S2'") == [
+            (170, "mar")]
+        assert query(r["_wh"], "SELECT count(*) FROM parked.sessions") == [(0,)]
+    feb = r_arrival["feb"]
+    assert feb["tables"]["sessions"]["withdrawn"] == 1 and feb["tables"]["sessions"]["parked_with_parent"] == 1
+    assert query(r_arrival["_wh"], f"SELECT count(*) FROM ({_as_of('sessions', feb['load_id'])}) "
+                                   "WHERE session_id = 'S2'") == [(0,)]
+    assert r_arrival["apr"]["unparked"] == {"sessions": 1}
 
 
 def test_a_parked_child_of_a_parent_withdrawn_in_the_same_load_waits(tmp_path):
