@@ -350,6 +350,17 @@ def _scenario_cascade_past_newer():
         ["jan", "mar", "feb", "apr"]
 
 
+def _scenario_skipped_full():
+    """Finding 2: a March full export whose assessments withdraw nothing (A3's key blank), and a
+    February correction of A3 arriving after it."""
+    a3 = next(a for a in BASE["assessments"] if a["assessment_id"] == "A3")
+    mar = copy.deepcopy(BASE)
+    mar["assessments"] = [a if a["assessment_id"] != "A3" else {**a, "assessment_id": ""} for a in mar["assessments"]]
+    return {"jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+            "feb": ({"assessments": [{**a3, "total_score": "20"}]}, "2025-02-28T23:00:00Z", "incremental"),
+            "mar": (mar, "2025-03-31T23:00:00Z", "full")}, ["jan", "mar", "feb"]
+
+
 def _scenario_unpark_then_cascade():
     """Finding 4: a February full export drops patient MRN-1002 but still holds S2 and its vital
     (heart rate 99): S2 waits for its patient, the vital for S2; April brings the patient back.
@@ -389,6 +400,15 @@ def test_a_cascade_past_a_newer_child_version_parks_it_until_its_parent_returns(
     assert query(r_arrival["_wh"], f"SELECT count(*) FROM ({_as_of('sessions', feb['load_id'])}) "
                                    "WHERE session_id = 'S2'") == [(0,)]
     assert r_arrival["apr"]["unparked"] == {"sessions": 1}
+
+
+def test_a_full_export_that_skipped_withdrawals_is_no_newest_full_export(tmp_path):
+    """Finding 2: with March's assessments withdrawing nothing, February's A3, arriving after March,
+    stayed behind January's version in core while as_of said A3 was gone (withdrawn by March)."""
+    r_arrival, _ = _run_both(tmp_path, _scenario_skipped_full)
+    wh = r_arrival["_wh"]
+    assert query(wh, "SELECT total_score, export_id FROM core.assessments WHERE assessment_id = 'A3'") == [(20, "feb")]
+    assert query(wh, "SELECT count(*) FROM history.assessments WHERE op = 'withdraw'") == [(0,)]
 
 
 def test_a_parked_child_of_a_parent_withdrawn_in_the_same_load_waits(tmp_path):
