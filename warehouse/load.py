@@ -130,14 +130,16 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
             sqlfiles.run(con, "warehouse", "load/unparked.sql", fragments=frag, table=table)
             unparked[table] = n
         sqlfiles.run(con, "warehouse", "load/parked_alerts_gone.sql", table=table, record=record)
-        if table in tables:  # (only tables the export carried: row_counts' keys say which those are)
+        if table in tables:
             waiting = con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id') "
                                   "AND load_id = getvariable('load_id')::BIGINT").fetchone()[0]
             c = counts.setdefault(table, {})
             c.pop("parked", None)  # (split's count of rows to park: what still waits replaces it)
-            for k, v in (("parked", waiting), ("unparked", n)):
-                if v:
-                    c[k] = v
+            if waiting:
+                c["parked"] = waiting
+        if n:  # also of a table the export did not carry: the ledger accounts for every row a load
+            # made current (it does not make the table read as carried: _last_full_export keys on `read`)
+            counts.setdefault(table, {})["unparked"] = n
     return unparked
 
 

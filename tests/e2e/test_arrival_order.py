@@ -421,3 +421,25 @@ def test_a_parked_child_of_a_parent_withdrawn_in_the_same_load_waits(tmp_path):
     feb = r_time["feb"]
     assert feb["tables"]["vitals"]["parked"] == 1 and "unparked" not in feb["tables"]["vitals"]
     assert r_time["apr"]["unparked"] == {"sessions": 1, "vitals": 1, "labs": 1}
+
+
+def test_rows_loaded_from_parked_ones_are_counted_in_the_ledger_for_tables_the_export_did_not_carry(tmp_path):
+    """Finding 5: April (patients only) loaded S2 from parked.sessions, but ops.loads.row_counts had
+    no sessions entry; it would not make April read as carrying sessions (the newest full export)."""
+    from click.testing import CliRunner
+
+    from outcomes.cli import cli, format_result
+
+    exports, arrival = _scenario_cascade_past_newer()
+    _, r = _replay(tmp_path, exports, _by_exported_at(exports, arrival), "by_time")
+    apr, wh = r["apr"], r["_wh"]
+    assert apr["unparked"] == {"sessions": 1}
+    (counts,) = query(wh, f"SELECT row_counts FROM ops.loads WHERE load_id = {apr['load_id']}")[0]
+    import json
+
+    counts = json.loads(counts)
+    assert counts["sessions"] == {"unparked": 1} and "read" in counts["patients"]
+    assert apr["tables"]["sessions"] == {"unparked": 1}
+    assert "loaded from earlier exports' parked rows (their parent is here now): sessions 1" in format_result(apr)
+    res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
+    assert res.exit_code == 0, res.output
