@@ -376,6 +376,14 @@ def _scenario_unpark_then_cascade():
         ["jan", "apr", "feb"]
 
 
+def _scenario_parked_behind_an_older_version():
+    """A March full export of sessions only parks S2 (no patient yet); a February export brings the
+    patient and an older S2 (found by the reviewer's fuzz2.py, seed 210)."""
+    return {"mar": ({"sessions": BASE["sessions"]}, "2025-03-31T23:00:00Z", "full"),
+            "feb": ({"patients": BASE["patients"], "sessions": [{**S2, "monitoring_minutes": "100"}]},
+                    "2025-02-28T23:00:00Z", "incremental")}, ["mar", "feb"]
+
+
 def _run_both(tmp_path, scenario):
     exports, arrival = scenario()
     by_time = _by_exported_at(exports, arrival)
@@ -443,3 +451,12 @@ def test_rows_loaded_from_parked_ones_are_counted_in_the_ledger_for_tables_the_e
     assert "loaded from earlier exports' parked rows (their parent is here now): sessions 1" in format_result(apr)
     res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_parked_row_of_a_full_export_is_not_dropped_for_that_export_s_withdrawal(tmp_path):
+    """February's S2 lost to March (a newer full export of sessions), and upsert.sql wrote March's
+    withdrawal of S2 with February's load id: unpark.sql took it for a withdrawal loaded after
+    March's parked S2, which it dropped; in exported_at order March's S2 is current."""
+    r_arrival, r_time = _run_both(tmp_path, _scenario_parked_behind_an_older_version)
+    for r in (r_arrival, r_time):
+        assert sorted(query(r["_wh"], "SELECT session_id, export_id FROM core.sessions")) == [("S1", "mar"), ("S2", "mar")]
