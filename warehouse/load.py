@@ -106,7 +106,8 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         last_full = _last_full_export(con, meta.registry_id, table)
-        if meta.mode == "full" and table in tables and (last_full is None or meta.exported_at >= last_full[0]):
+        if (meta.mode == "full" and table in tables and not _withdrawals_skipped(counts.get(table))
+                and (last_full is None or meta.exported_at >= last_full[0])):
             last_full = (meta.exported_at, meta.export_id, load_id)  # this export, not in ops.loads yet
         _set_last_full(con, last_full)
         record = RECORD_COLUMN[table]
@@ -129,28 +130,40 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
             sqlfiles.run(con, "warehouse", "load/unparked.sql", fragments=frag, table=table)
             unparked[table] = n
         sqlfiles.run(con, "warehouse", "load/parked_alerts_gone.sql", table=table, record=record)
-        if table in tables:  # (only tables the export carried: row_counts' keys say which those are)
+        if table in tables:
             waiting = con.execute(f"SELECT count(*) FROM parked.{table} WHERE registry_id = getvariable('registry_id') "
                                   "AND load_id = getvariable('load_id')::BIGINT").fetchone()[0]
             c = counts.setdefault(table, {})
             c.pop("parked", None)  # (split's count of rows to park: what still waits replaces it)
-            for k, v in (("parked", waiting), ("unparked", n)):
-                if v:
-                    c[k] = v
+            if waiting:
+                c["parked"] = waiting
+        if n:  # also of a table the export did not carry: the ledger accounts for every row a load
+            # made current (it does not make the table read as carried: _last_full_export keys on `read`)
+            counts.setdefault(table, {})["unparked"] = n
     return unparked
 
 
 def _cascade(con, counts: dict) -> None:
-    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql)."""
+    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql). Those
+    whose version is newer than this export also wait in parked.<t> for their parent to be current
+    again (cascade_park.sql), as they would have had they arrived after this export."""
+    park = has_table(con, "parked", "sessions", "wh")
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         sqlfiles.run(con, "warehouse", "load/cascade.sql", fragments=frag, table=table)
-        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
         n = con.execute(f"SELECT count(*) FROM cascade_{table}").fetchone()[0]
-        if n:
-            c = counts.setdefault(table, {})
-            c["withdrawn"] = c.get("withdrawn", 0) + n
-            c["withdrawn_with_parent"] = n
+        if not n:
+            continue
+        parked = 0
+        if park:
+            sqlfiles.run(con, "warehouse", "load/cascade_park.sql", fragments=frag, table=table)
+            parked = con.execute(f"SELECT count(*) FROM cascade_parked_{table}").fetchone()[0]
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
+        c = counts.setdefault(table, {})
+        c["withdrawn"] = c.get("withdrawn", 0) + n
+        c["withdrawn_with_parent"] = n
+        if parked:
+            c["parked_with_parent"] = parked  # of those withdrawn: newer than this export, parked
 
 
 def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
@@ -171,14 +184,24 @@ def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
     return withdrawn
 
 
+def _withdrawals_skipped(c: dict | None) -> bool:
+    """Whether a full export withdrew nothing of a table (a malformed line, a row without a readable
+    key: load_export writes the note)."""
+    return "withdrawals_skipped" in ((c or {}).get("notes") or {})
+
+
 def _last_full_export(con, registry_id: str, table: str) -> tuple | None:
     """(exported_at, export_id, load_id) of the registry's newest loaded full export that carried `table`
-    (its row counts say how many rows it read of each table it carried: a table it did not carry
-    may still have counts, of records the cascade withdrew), or None."""
+    and withdrew what it did not hold, or None. Its row counts say how many rows it read of each table
+    it carried (a table it did not carry may still have counts: records the cascade withdrew, parked
+    rows loaded); one whose notes say its withdrawals of the table were skipped did not say which
+    records were gone, so it is no full export of that table: an older version arriving after it
+    still becomes current, as it would have been had it arrived first (review, session 11)."""
     return con.execute(
         "SELECT exported_at, export_id, load_id FROM wh.ops.loads WHERE registry_id = ? AND status = 'loaded' "
-        "AND mode = 'full' AND json_exists(row_counts, ?) ORDER BY exported_at DESC, load_id DESC LIMIT 1",
-        [registry_id, f"$.{table}.read"]).fetchone()
+        "AND mode = 'full' AND json_exists(row_counts, ?) AND NOT json_exists(row_counts, ?) "
+        "ORDER BY exported_at DESC, load_id DESC LIMIT 1",
+        [registry_id, f"$.{table}.read", f"$.{table}.notes.withdrawals_skipped"]).fetchone()
 
 
 def _set_vars(con: duckdb.DuckDBPyConnection, meta: ExportMeta, load_id: int, loaded_at: datetime) -> None:
@@ -298,6 +321,12 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                             "not applied": "a full export withdraws what it does not hold"}
                 counts.setdefault(table, {})["withdrawn"] = withdrawn
                 _fault(f"after_{table}")
+            # The cascade before the parked rows: a parked row must not load beside a parent this
+            # load withdraws (it would go with it, lost, where exported_at order keeps it parked until
+            # the parent is current again). Loading parked rows takes no parent out of core, so the
+            # cascade has nothing left to do after them (review, session 11).
+            if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
+                _cascade(con, counts)
             unparked, unparked_alerts = {}, {}
             if has_table(con, "parked", "sessions", "wh"):
                 unparked = _parking(con, meta, load_id, tables, counts)
@@ -305,8 +334,6 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                 unparked_alerts = dict(con.execute(
                     "SELECT rule, count(*) FROM ops.alerts WHERE load_id = getvariable('load_id')::BIGINT "
                     "GROUP BY rule ORDER BY rule").fetchall())
-            if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
-                _cascade(con, counts)
             con.execute("USE memory")
             _write_findings(con, meta, load_id, results, with_alerts=True)
             _fault("before_commit")

@@ -289,3 +289,174 @@ def test_rows_waiting_for_a_parent_do_not_count_against_the_reject_threshold(tmp
               "2025-03-31T23:00:00Z", warehouse=wh)  # the default threshold, 5 %
     assert r["status"] == "loaded" and r["tables"]["sessions"]["parked"] == 1
     assert query(wh, "SELECT monitoring_minutes FROM core.sessions WHERE session_id = 'S1'") == [(140,)]
+
+
+# Review, session 11 (warehouse): the same exports loaded in arrival order and in exported_at order
+# end in the same warehouse, and core agrees with history.<t>_as_of after every load.
+def _as_of(table: str, load_id: int) -> str:
+    """history.<t>_as_of(load_id), with withdrawals winning a tie within one load (a separate fix of
+    the macros: an upsert and a withdrawal of one record in one load at the same exported_at)."""
+    from transforms.tables import TABLES
+
+    key = ", ".join(TABLES[table].key)
+    return (f"SELECT * EXCLUDE (op) FROM history.{table}_versions WHERE load_id <= {load_id} QUALIFY row_number() "
+            f"OVER (PARTITION BY registry_id, {key} ORDER BY exported_at DESC, load_id DESC, op = 'withdraw' DESC) = 1 "
+            "AND op = 'upsert'")
+
+
+def _rows(wh: str, source: str, lineage: bool = True) -> list:
+    cols = "*" if lineage else "* EXCLUDE (load_id, loaded_at)"  # (which load brought a row depends on the order)
+    return sorted(query(wh, f"SELECT {cols} FROM ({source})"), key=repr)
+
+
+def _replay(tmp_path, exports: dict, order, tag: str) -> tuple[dict, dict]:
+    """Load `exports` (name -> (tables, exported_at, mode)) in `order`, checking core against as_of
+    after every load. Returns (the final core and parked rows without load lineage, the results)."""
+    wh = str(tmp_path / f"{tag}.duckdb")
+    results = {}
+    for name in order:
+        tables, at, mode = exports[name]
+        folder = write_export(tmp_path / tag / name, tables, export_id=name, exported_at=at, mode=mode)
+        r = results[name] = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+        assert r["status"] == "loaded", (name, r["reason"])
+        for t in BASE:
+            assert _rows(wh, f"SELECT * FROM core.{t}") == _rows(wh, _as_of(t, r["load_id"])), (order, name, t)
+    final = {f"{s}.{t}": _rows(wh, f"SELECT * FROM {s}.{t}", lineage=False)
+             for s in ("core", "parked") for t in BASE if not (s == "parked" and t == "patients")}
+    return final, results | {"_wh": wh}
+
+
+def _by_exported_at(exports: dict, arrival) -> list:
+    return sorted(arrival, key=lambda n: exports[n][1])  # (stable: ties keep their arrival order)
+
+
+def _without_p2() -> dict:
+    """BASE without patient MRN-1002 and everything of it (S2, its vital, A3, L1)."""
+    t = {n: [r for r in rows if r.get("patient_id") != "MRN-1002" and r.get("session_id") != "S2"]
+         for n, rows in BASE.items()}
+    return {n: rows for n, rows in t.items() if rows}
+
+
+S2 = next(s for s in BASE["sessions"] if s["session_id"] == "S2")
+
+
+def _scenario_cascade_past_newer():
+    """Finding 1: a February full export drops patient MRN-1002; S2's March correction, arriving
+    before it, is newer than it; April brings the patient back."""
+    return {"jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+            "feb": (_without_p2(), "2025-02-28T23:00:00Z", "full"),
+            "mar": ({"sessions": [{**S2, "monitoring_minutes": "170"}]}, "2025-03-31T23:00:00Z", "incremental"),
+            "apr": ({"patients": [BASE["patients"][1]]}, "2025-04-30T23:00:00Z", "incremental")}, \
+        ["jan", "mar", "feb", "apr"]
+
+
+def _scenario_skipped_full():
+    """Finding 2: a March full export whose assessments withdraw nothing (A3's key blank), and a
+    February correction of A3 arriving after it."""
+    a3 = next(a for a in BASE["assessments"] if a["assessment_id"] == "A3")
+    mar = copy.deepcopy(BASE)
+    mar["assessments"] = [a if a["assessment_id"] != "A3" else {**a, "assessment_id": ""} for a in mar["assessments"]]
+    return {"jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+            "feb": ({"assessments": [{**a3, "total_score": "20"}]}, "2025-02-28T23:00:00Z", "incremental"),
+            "mar": (mar, "2025-03-31T23:00:00Z", "full")}, ["jan", "mar", "feb"]
+
+
+def _scenario_unpark_then_cascade():
+    """Finding 4: a February full export drops patient MRN-1002 but still holds S2 and its vital
+    (heart rate 99): S2 waits for its patient, the vital for S2; April brings the patient back.
+    (February holds the patient's lab too: one it left out would stay withdrawn by the cascade in
+    exported_at order, and stay current when April, arriving first, keeps the patient.)"""
+    feb = copy.deepcopy(BASE)
+    feb["patients"] = [BASE["patients"][0]]
+    feb["assessments"] = [a for a in BASE["assessments"] if a["patient_id"] == "MRN-1001"]
+    feb["vitals"] = [dict(v, heart_rate="99") for v in BASE["vitals"]]
+    return {"jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+            "feb": (feb, "2025-02-28T23:00:00Z", "full"),
+            "apr": ({"patients": [BASE["patients"][1]]}, "2025-04-30T23:00:00Z", "incremental")}, \
+        ["jan", "apr", "feb"]
+
+
+def _scenario_parked_behind_an_older_version():
+    """A March full export of sessions only parks S2 (no patient yet); a February export brings the
+    patient and an older S2 (found by the reviewer's fuzz2.py, seed 210)."""
+    return {"mar": ({"sessions": BASE["sessions"]}, "2025-03-31T23:00:00Z", "full"),
+            "feb": ({"patients": BASE["patients"], "sessions": [{**S2, "monitoring_minutes": "100"}]},
+                    "2025-02-28T23:00:00Z", "incremental")}, ["mar", "feb"]
+
+
+def _run_both(tmp_path, scenario):
+    exports, arrival = scenario()
+    by_time = _by_exported_at(exports, arrival)
+    assert by_time != arrival
+    got_arrival, r_arrival = _replay(tmp_path, exports, arrival, "arrival")
+    got_time, r_time = _replay(tmp_path, exports, by_time, "by_time")
+    for k in got_time:
+        assert got_arrival[k] == got_time[k], k
+    return r_arrival, r_time
+
+
+def test_a_cascade_past_a_newer_child_version_parks_it_until_its_parent_returns(tmp_path):
+    """Finding 1: February's cascade took S2's March version out for good when March arrived
+    first; in exported_at order it waited in parked.sessions and loaded with the patient."""
+    r_arrival, r_time = _run_both(tmp_path, _scenario_cascade_past_newer)
+    for r in (r_arrival, r_time):
+        assert query(r["_wh"], "SELECT monitoring_minutes, export_id FROM core.sessions WHERE session_id = 'S2'") == [
+            (170, "mar")]
+        assert query(r["_wh"], "SELECT count(*) FROM parked.sessions") == [(0,)]
+    feb = r_arrival["feb"]
+    assert feb["tables"]["sessions"]["withdrawn"] == 1 and feb["tables"]["sessions"]["parked_with_parent"] == 1
+    assert query(r_arrival["_wh"], f"SELECT count(*) FROM ({_as_of('sessions', feb['load_id'])}) "
+                                   "WHERE session_id = 'S2'") == [(0,)]
+    assert r_arrival["apr"]["unparked"] == {"sessions": 1}
+
+
+def test_a_full_export_that_skipped_withdrawals_is_no_newest_full_export(tmp_path):
+    """Finding 2: with March's assessments withdrawing nothing, February's A3, arriving after March,
+    stayed behind January's version in core while as_of said A3 was gone (withdrawn by March)."""
+    r_arrival, _ = _run_both(tmp_path, _scenario_skipped_full)
+    wh = r_arrival["_wh"]
+    assert query(wh, "SELECT total_score, export_id FROM core.assessments WHERE assessment_id = 'A3'") == [(20, "feb")]
+    assert query(wh, "SELECT count(*) FROM history.assessments WHERE op = 'withdraw'") == [(0,)]
+
+
+def test_a_parked_child_of_a_parent_withdrawn_in_the_same_load_waits(tmp_path):
+    """Finding 4: in exported_at order February unparked S2's vital (S2's January version still
+    current), then its cascade withdrew S2 and the vital: the vital February held was lost, though
+    it loads when April arrives first."""
+    r_arrival, r_time = _run_both(tmp_path, _scenario_unpark_then_cascade)
+    for r in (r_arrival, r_time):
+        assert query(r["_wh"], "SELECT heart_rate, export_id FROM core.vitals WHERE session_id = 'S2'") == [(99, "feb")]
+    feb = r_time["feb"]
+    assert feb["tables"]["vitals"]["parked"] == 1 and "unparked" not in feb["tables"]["vitals"]
+    assert r_time["apr"]["unparked"] == {"sessions": 1, "vitals": 1, "labs": 1}
+
+
+def test_rows_loaded_from_parked_ones_are_counted_in_the_ledger_for_tables_the_export_did_not_carry(tmp_path):
+    """Finding 5: April (patients only) loaded S2 from parked.sessions, but ops.loads.row_counts had
+    no sessions entry; it would not make April read as carrying sessions (the newest full export)."""
+    from click.testing import CliRunner
+
+    from outcomes.cli import cli, format_result
+
+    exports, arrival = _scenario_cascade_past_newer()
+    _, r = _replay(tmp_path, exports, _by_exported_at(exports, arrival), "by_time")
+    apr, wh = r["apr"], r["_wh"]
+    assert apr["unparked"] == {"sessions": 1}
+    (counts,) = query(wh, f"SELECT row_counts FROM ops.loads WHERE load_id = {apr['load_id']}")[0]
+    import json
+
+    counts = json.loads(counts)
+    assert counts["sessions"] == {"unparked": 1} and "read" in counts["patients"]
+    assert apr["tables"]["sessions"] == {"unparked": 1}
+    assert "loaded from earlier exports' parked rows (their parent is here now): sessions 1" in format_result(apr)
+    res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_parked_row_of_a_full_export_is_not_dropped_for_that_export_s_withdrawal(tmp_path):
+    """February's S2 lost to March (a newer full export of sessions), and upsert.sql wrote March's
+    withdrawal of S2 with February's load id: unpark.sql took it for a withdrawal loaded after
+    March's parked S2, which it dropped; in exported_at order March's S2 is current."""
+    r_arrival, r_time = _run_both(tmp_path, _scenario_parked_behind_an_older_version)
+    for r in (r_arrival, r_time):
+        assert sorted(query(r["_wh"], "SELECT session_id, export_id FROM core.sessions")) == [("S1", "mar"), ("S2", "mar")]
