@@ -162,8 +162,8 @@ def test_negative_checkbox_code_column_name():
     assert checkbox_column("race", "A") == "race___a"
 
 
-def test_survey_timestamps_and_not_completed(real, ws, tmp_path):
-    (tmp_path / "m.toml").write_text("""
+# The survey project's prescreening form as MOAA/S scores: its survey timestamp is the assessment time.
+SURVEY_MAPPING = """
 [redcap]
 accept_status = [0, 1, 2]
 [[source]]
@@ -175,7 +175,10 @@ patient_id = "{record}"
 assessed_at = "{timestamp}"
 instrument = { value = "MOAAS" }
 total_score = "has_diabetes"
-""")
+"""
+
+def test_survey_timestamps_and_not_completed(real, ws, tmp_path):
+    (tmp_path / "m.toml").write_text(SURVEY_MAPPING)
     _, res = read_export(ws, "redcap", real / "redcap-exports" / "survey", mapping=str(tmp_path / "m.toml"),
                          registry_id="survey")
     got = rows(ws, "assessments", "assessed_at, total_score")
@@ -369,19 +372,7 @@ def test_dropped_columns_leave_out_the_columns_the_mapping_reads(real, ws, tmp_p
     dropped = res["adverse_events"].dropped_columns
     assert not [c for c in dropped if c.startswith("check_two___")]
     assert "check_one___1" not in dropped and "check_one___2" in dropped  # only option 1 is read
-    (tmp_path / "s.toml").write_text("""
-[redcap]
-accept_status = [0, 1, 2]
-[[source]]
-table = "assessments"
-form = "prescreening_survey"
-[source.columns]
-assessment_id = "{record}-pre"
-patient_id = "{record}"
-assessed_at = "{timestamp}"
-instrument = { value = "MOAAS" }
-total_score = "has_diabetes"
-""")
+    (tmp_path / "s.toml").write_text(SURVEY_MAPPING)
     _, res = read_export(ws, "redcap", real / "redcap-exports" / "survey", mapping=str(tmp_path / "s.toml"),
                          registry_id="survey")
     r = res["assessments"]
