@@ -95,8 +95,8 @@ def scrub_quarantine(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: st
     """Replace patient ids inside the values the quarantine keeps (q_rows), any column: a coded or
     numeric column of a rejected row, or a malformed line's field, may hold one as much as free
     text. Few rows; needs known_keys (mark_ids). Returns how many rows changed."""
-    rows = con.execute("SELECT rowid, raw_values FROM q_rows").fetchall()
-    values = {v for _, raw in rows for k, v in json.loads(raw).items()
+    rows = [(rowid, json.loads(raw)) for rowid, raw in con.execute("SELECT rowid, raw_values FROM q_rows").fetchall()]
+    values = {v for _, kept in rows for k, v in kept.items()
               if isinstance(v, str) and k != "patient_id" and not k.startswith("_")}
     known = {k for (k,) in con.execute("SELECT patient_key FROM known_keys").fetchall()}
     found: dict[str, set[str]] = {}
@@ -106,8 +106,7 @@ def scrub_quarantine(con: duckdb.DuckDBPyConnection, key: bytes, registry_id: st
     if not found:
         return 0
     changed = []
-    for rowid, raw in rows:
-        kept = json.loads(raw)
+    for rowid, kept in rows:
         new = {k: scrub(v, found[v]) if isinstance(v, str) and v in found and k != "patient_id"
                and not k.startswith("_") else v for k, v in kept.items()}
         if new != kept:
