@@ -150,7 +150,24 @@ def plan_sets(suite, available: set[str]) -> list[tuple[tuple[str, ...], tuple[s
     return [(values, nulls, exps) for (values, nulls), exps in groups.items()]
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, suite=None) -> TableValidation:
+# Up to this many staging rows, one set reads every column the suite reads: GX's cost is then
+# mostly per expectation and per validate call, not per row, and one call per table instead of ~20
+# halved a small table's validation (0.42-0.9x at 5 patients). Every table up to 4,400 rows took
+# at most 1.05x as long merged; 41,000 vitals took 2x (`python bench/validate_sets.py`,
+# docs/benchmarks.md), so larger tables keep the per-column sets.
+MERGE_BELOW_ROWS = 5000
+
+
+def merge_sets(sets: list) -> list:
+    """All groups as one set: its columns are every group's, so each expectation still sees every
+    column it reads; a column only some expectation reads as null-or-not stays null-only."""
+    values = sorted({c for v, _, _ in sets for c in v})
+    nulls = sorted({c for _, n, _ in sets for c in n} - set(values))
+    return [(tuple(values), tuple(nulls), [e for _, _, exps in sets for e in exps])] if sets else []
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, suite=None,
+                   merge_below: int = MERGE_BELOW_ROWS) -> TableValidation:
     """Validate `staging` with the table's suite; failing rows land in temp table viol_<table>.
 
     Every group of expectations reading the same columns gets its distinct combinations (set k),
@@ -159,13 +176,16 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, staging: str, sui
     with DataFrame.query, which costs time per column of the frame, for every metric. Why two
     passes: most expectations pass, and a pass/fail verdict (BOOLEAN_ONLY) costs GX about half of
     a verdict with the failing combinations (COMPLETE), which only the failed ones then get.
-    Together these made a small export's validation ~3x faster.
+    Together these made a small export's validation ~3x faster. A small table (at most
+    `merge_below` rows) is one set: see MERGE_BELOW_ROWS.
     """
     import great_expectations as gx
 
     suite = suite or load_suite(table)
     available = {r[0] for r in con.execute(f"DESCRIBE {staging}").fetchall()}
     sets = plan_sets(suite, available)
+    if con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0] <= merge_below:
+        sets = merge_sets(sets)
     out = TableValidation(table, violations_table=f"viol_{table}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {out.violations_table} (_line BIGINT, rule VARCHAR, severity VARCHAR)")
     combos = f"combo_{table}"
