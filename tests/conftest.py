@@ -23,3 +23,24 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"../shared/data/real not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One temporary Prefect API per test process, for every folder's flow runs (starting one costs
+    ~10 s, and each idles at a few % of a core): tests/e2e uses it for every test, the adapters' and
+    the reports' end-to-end tests ask for it. A PREFECT_HOME of its own: ~/.prefect is shared with
+    the other xdist worker and with any `outcomes` command run beside the tests."""
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_harness) -> str:
+    """The harness's API URL, for a subprocess to use instead of starting a temporary server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()

@@ -1,9 +1,8 @@
 """Fixtures for adapter tests: a pseudonym key in the environment (the adapters and the flow
-refuse to run without one), the real samples' folder, and one Prefect test harness per session
-for the end-to-end tests (entering it costs about 10 s)."""
+refuse to run without one) and the real samples' folder (the end-to-end tests ask for
+tests/conftest.py's prefect_harness)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,6 @@ def real() -> Path:
     if not REAL.is_dir():
         pytest.skip("shared/data/real is not available")
     return REAL
-
-
-@pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory):
-    from prefect.testing.utilities import prefect_test_harness
-
-    os.environ.setdefault("OUTCOMES_PSEUDONYM_KEY", KEY)
-    # A home of its own, as in tests/e2e: ~/.prefect is shared with the other xdist worker and with
-    # any `outcomes` command run beside the tests ("database is locked" seen once).
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

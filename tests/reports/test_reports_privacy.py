@@ -33,11 +33,12 @@ def _small(x: float) -> bool:
 
 
 @pytest.fixture(scope="module")
-def synthetic_report(tmp_path_factory):
+def synthetic_report(tmp_path_factory, prefect_api):
     """The privacy review's repro: 400 patients, 3 months, seed 7, report for the last month."""
     tmp = tmp_path_factory.mktemp("synthetic")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "PREFECT_HOME": str(tmp / "prefect-home"), "OUTCOMES_PSEUDONYM_KEY": KEY}
+           "PREFECT_HOME": str(tmp / "prefect-home"), "OUTCOMES_PSEUDONYM_KEY": KEY,
+           "PREFECT_API_URL": prefect_api}  # the session's server, not a temporary one of its own
     cli = [sys.executable, "-m", "outcomes.cli"]
     subprocess.run(cli + ["synth", "--registry", "northside-ketamine-clinic", "--patients", "400", "--months", "3",
                           "--seed", "7", "--out", str(tmp / "demo")], check=True, env=env, capture_output=True, timeout=300)
