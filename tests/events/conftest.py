@@ -120,8 +120,12 @@ class Service:
                                      env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         if wait:
-            wait_for(lambda: self.proc.poll() is None and b"outcomes serve:" in self.log.read_bytes(), 60,
-                     what="outcomes serve to register its deployments")
+            self.wait_started()
+        return self
+
+    def wait_started(self):
+        wait_for(lambda: self.proc.poll() is None and b"outcomes serve:" in self.log.read_bytes(), 60,
+                 what="outcomes serve to register its deployments")
         return self
 
     def kill(self):

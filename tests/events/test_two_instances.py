@@ -10,9 +10,11 @@ from tests.exports import write_export
 def test_each_instance_ingests_its_own_landing_zone(prefect_server, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    a = Service(tmp_path / "a", prefect_server).start()
-    b = Service(tmp_path / "b", prefect_server).start()
+    a = Service(tmp_path / "a", prefect_server).start(wait=False)  # both start at once
+    b = Service(tmp_path / "b", prefect_server).start(wait=False)
     try:
+        a.wait_started()
+        b.wait_started()
         regs = [f"reg-i{i}" for i in range(4)]
         for rid in regs:
             land(write_export(tmp_path / "src" / rid, registry=rid, export_id="e1"), a.landing / rid)
