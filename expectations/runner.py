@@ -85,8 +85,8 @@ def _cache_configurations() -> None:
     from great_expectations.expectations.expectation import Expectation
 
     original = Expectation.configuration
-    if getattr(original, "_outcomes_cached", False):
-        return
+    if getattr(original.fget, "_outcomes_cached", False):  # once per process: wrapping the wrapper
+        return  # at every call nested them, one level per table validated, until a RecursionError
     build = original.fget
 
     def configuration(self):

@@ -88,3 +88,21 @@ def test_configuration_cache_lives_only_inside_the_runners_validation():
     before = e.configuration.meta
     e.meta = {**(e.meta or {}), "note": "changed"}
     assert e.configuration.meta == {**(before or {}), "note": "changed"}
+
+
+def test_the_configuration_property_is_wrapped_once_per_process():
+    """Found when the suite ran more validations in one process: every validate_table wrapped the
+    wrapper again, so each configuration read went one level deeper per table validated, until a
+    RecursionError (a warm `outcomes serve` worker would have hit it after ~150 ingests)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from expectations import runner
+
+    runner._cache_configurations()
+    wrapped = Expectation.configuration
+    ws = _setup([{"session_id": "S1", "patient_id": "P1", "session_start": "2025-01-10T09:00:00Z",
+                  "drug": "ketamine", "route": "iv", "dose_mg": "", "dose_mg_per_kg": "0.5", "weight_kg": "70",
+                  "infusion_minutes": "40", "devices": "", "setting": "clinic", "monitoring_minutes": "90"}])
+    for _ in range(3):
+        validate_table(ws, "sessions", "stg_sessions", load_suite("sessions"))
+    assert Expectation.configuration is wrapped
