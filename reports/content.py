@@ -1,5 +1,6 @@
 """What the report says: reads the marts for one month and registry, fills a Book of figures and
-the sections' tables and chart series. No HTML here (render.py) and no statistics (stats.py).
+the sections' tables and chart series. No HTML here (render.py), no statistics (stats.py) and no SQL
+(warehouse/sql/report/*.sql, run by Content.q).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 from reports import charts
 from reports.figures import Book, Table
 from reports.ledger import derivable
+from transforms import sqlfiles
 from transforms.redaction import has_identifier
 
 INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16"}
@@ -108,8 +110,9 @@ class Content:
         self.sections: list[Section] = []
         self._ae_den: dict | None = None
 
-    def q(self, sql: str, params=()) -> pd.DataFrame:
-        return self.con.execute(sql, list(params)).df()
+    def q(self, name: str, params=(), **identifiers: str) -> pd.DataFrame:
+        """Run warehouse/sql/report/<name>.sql: values as bound parameters, identifiers checked (sqlfiles)."""
+        return sqlfiles.run(self.con, "warehouse", f"report/{name}.sql", list(params), **identifiers).df()
 
     # -- helpers ---------------------------------------------------------------------------
     def count(self, sec, measure, stratum, n, cell_key=None, groups=()):
@@ -133,17 +136,14 @@ class Content:
         return self.sections
 
     def has_data(self) -> bool:
-        return bool(self.q("SELECT count(*) c FROM marts.exposure WHERE registry_id = ? AND period = ? AND site_id = 'all' "
-                           "AND drug = 'all' AND dose_band = 'all' AND phase = 'all'", [self.reg, self.month])["c"][0])
+        return bool(self.q("exposure_has_month", [self.reg, self.month])["c"][0])
 
     # -- sections --------------------------------------------------------------------------
     def summary(self):
         s = Section("summary", "Summary", f"Registry: {self.reg}. Month: {self.month}. 'In month' counts what "
                     f"happened in {self.month}; 'cumulative' everything up to its end.")
         t = Table("Key figures", ["Measure", "In month", "Cumulative"])
-        ex = self.q("SELECT period, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? AND "
-                    "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND period IN (?, 'cumulative')",
-                    [self.reg, self.month]).set_index("period")
+        ex = self.q("exposure_key_figures", [self.reg, self.month]).set_index("period")
         # The same numbers as the exposure table's 'all groups' rows: the same cells (EXPOSURE_ALL),
         # so a cell hidden there is hidden here too.
         for p in (self.month, "cumulative"):
@@ -156,9 +156,7 @@ class Content:
             py.append(self.rate("summary", "patient_years", f"period={p}", ex["patients"].get(p, 0),
                                 ex["patient_years"].get(p, 0), (None, None), EXPOSURE_ALL + (p,), kind="py"))
         t.rows.append(["Patient-years of exposure"] + py)
-        ae = self.q("SELECT period, events, sessions, per_100_sessions, per_100_sessions_ci_low lo, per_100_sessions_ci_high hi "
-                    "FROM marts.ae_rates WHERE registry_id = ? AND drug = 'all' AND level = 'any' AND period IN (?, 'cumulative')",
-                    [self.reg, self.month]).set_index("period")
+        ae = self.q("ae_rates_any_key_figures", [self.reg, self.month]).set_index("period")
         row = ["Adverse events per 100 sessions (exact CI)"]
         for p in (self.month, "cumulative"):
             if p in ae.index:
@@ -171,8 +169,7 @@ class Content:
             else:
                 row.append("–")
         t.rows.append(row)
-        rr = self.q("SELECT * FROM marts.response_rates WHERE registry_id = ? AND drug = 'all' AND instrument = 'PHQ9' AND week = 4",
-                    [self.reg])
+        rr = self.q("response_rates_phq9_week4", [self.reg])
         if not rr.empty:
             r = rr.iloc[0]
             k = self.book.cell(("eff", "PHQ9", "all", "all", 4), {"n": r.patients_evaluable, "responders": r.responders},
@@ -186,8 +183,7 @@ class Content:
     def exposure(self):
         s = Section("exposure", "Exposure", "Drug and route are those of each session; patient-years attribute to each "
                     "session the days to the next session (at most 28) or 7 days after the last.")
-        df = self.q("SELECT * FROM marts.exposure WHERE registry_id = ? AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' "
-                    "AND period IN (?, 'cumulative') ORDER BY drug = 'all', drug, route", [self.reg, self.month])
+        df = self.q("exposure_by_route", [self.reg, self.month])
         t = Table("By drug and route", ["Drug / route", "Patients (month)", "Sessions (month)", "Patient-years (month)",
                                          "Patients (cumulative)", "Sessions (cumulative)", "Patient-years (cumulative)"])
         for (drug, route), g in df.groupby(["drug", "route"], sort=False):
@@ -214,9 +210,8 @@ class Content:
                 self._nest(EXPOSURE_ALL + (p,), ("exposure", drug, route, p), ("patients",))
         s.tables.append(t)
         for dim, title in (("dose_band", "By dose band (cumulative)"), ("phase", "By phase (cumulative)")):
-            d = self.q(f"SELECT drug, route, {dim} AS v, patients, sessions, patient_years FROM marts.exposure WHERE registry_id = ? "
-                       f"AND site_id = 'all' AND period = 'cumulative' AND drug <> 'all' AND {dim} <> 'all' AND "
-                       f"{'phase' if dim == 'dose_band' else 'dose_band'} = 'all' ORDER BY 1, 2, 3", [self.reg])
+            d = self.q("exposure_by_band_or_phase", [self.reg], dim=dim,
+                       other="phase" if dim == "dose_band" else "dose_band")
             tt = Table(title, ["Drug / route", dim.replace("_", " "), "Patients", "Sessions", "Patient-years"])
             for r in d.itertuples():
                 st = f"group={_grp(r.drug, r.route)}; {dim}={r.v}; period=cumulative"
@@ -232,9 +227,7 @@ class Content:
                                 self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key),
                                 self.book.add("exposure", "patient_years", st, r.patients, r.patient_years, cell=key, kind="py")])
             s.tables.append(tt)
-        sites = self.q("SELECT registry_id, site_id, patients, sessions FROM marts.exposure e WHERE period = 'cumulative' AND "
-                       "site_id <> 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all' AND "
-                       "(? = 'all' OR registry_id = ?) ORDER BY 1, 2", [self.reg, self.reg])
+        sites = self.q("exposure_by_site", [self.reg, self.reg])
         ts = Table("By site (cumulative)", ["Registry", "Site", "Patients", "Sessions"])
         labels = site_labels(sites)
         for r in sites.itertuples():
@@ -245,8 +238,7 @@ class Content:
             ts.rows.append([r.registry_id, site, self.book.add("exposure", "patients", st, r.patients, r.patients, cell=key),
                             self.book.add("exposure", "sessions", st, r.sessions, r.sessions, cell=key)])
         for reg in sites.registry_id.unique():
-            tot = self.q("SELECT patients, sessions FROM marts.exposure WHERE registry_id = ? AND period = 'cumulative' AND "
-                         "site_id = 'all' AND drug = 'all' AND dose_band = 'all' AND phase = 'all'", [reg])
+            tot = self.q("exposure_registry_total", [reg])
             if len(tot):
                 # A one-registry report shows this total as its 'all groups' row (the same cell); in the
                 # all-registries report the registry totals add up to that row.
@@ -263,9 +255,7 @@ class Content:
                     ts.rows.append([reg, "all sites", self.book.add("exposure", "patients", st, tot.patients[0], tot.patients[0], cell=k),
                                     self.book.add("exposure", "sessions", st, tot.sessions[0], tot.sessions[0], cell=k)])
         s.tables.append(ts)
-        monthly = self.q("SELECT period, drug, route, drug || ' ' || route AS grp, sessions, patients FROM marts.exposure WHERE registry_id = ? "
-                         "AND site_id = 'all' AND dose_band = 'all' AND phase = 'all' AND drug <> 'all' AND period <> 'cumulative' "
-                         "AND period <= ? ORDER BY period, grp", [self.reg, self.month])
+        monthly = self.q("exposure_monthly_sessions", [self.reg, self.month])
         figs = []
         for r in monthly.itertuples():
             # the months of a group add up to its cumulative row (sessions; patients do not add up)
@@ -294,8 +284,7 @@ class Content:
                     "weeks look better than they are. The column 'missing = non-response' counts every patient with a "
                     "baseline whose week-w window had ended before the data cut-off, those without a responding score as "
                     "non-responders. Route-by-week tables are unadjusted: groups differ in who receives them.")
-        rr = self.q("SELECT * FROM marts.response_rates WHERE registry_id = ? ORDER BY instrument, drug = 'all', drug, route, week",
-                    [self.reg])
+        rr = self.q("response_rates", [self.reg])
         for inst, label in INSTRUMENTS.items():
             d = rr[rr.instrument == inst]
             if d.empty:
@@ -350,8 +339,7 @@ class Content:
                         self._nest(("eff", inst, drug, route, w1), ("eff", inst, drug, route, w2), ("n_followed",))
             s.charts.append(lambda traj=traj, label=label: charts.trajectories(traj, f"{label}: mean score by week (95 % CI)", "score"))
             s.charts.append(lambda resp=resp, label=label: charts.trajectories(resp, f"{label}: response rate by week (95 % CI)", "pct"))
-        km = self.q("SELECT * FROM marts.km_summary WHERE registry_id = ? ORDER BY outcome DESC, instrument, drug = 'all', drug, route",
-                    [self.reg])
+        km = self.q("km_summary", [self.reg])
         t = Table("Time to first response (Kaplan-Meier) and relapse after response",
                   ["Outcome", "Instrument", "Group", "Patients", "Events", "Median days (CI)",
                    "By 24 h % (CI)", "By day 7 % (CI)", "By day 28 % (CI)", "By day 182 % (CI)"],
@@ -387,8 +375,7 @@ class Content:
                                                    kind="pct", deps=(key,))))
             t.rows.append(row)
         s.tables.append(t)
-        curves = self.q("SELECT * FROM marts.km_curves WHERE registry_id = ? AND outcome = 'response' AND instrument = 'PHQ9' "
-                        "AND drug <> 'all' ORDER BY drug, route, timeline", [self.reg])
+        curves = self.q("km_curves_phq9_response", [self.reg])
         # A curve gives away its group's n (the first step is 1/n) and its events: it is drawn only when
         # the group's km cell is shown (decided when the chart is drawn, after suppression), never for a
         # group without one.
@@ -415,8 +402,7 @@ class Content:
         s = Section("comparisons", "Route and dose-regimen comparisons",
                     "Risk differences against a reference group (esketamine intranasal when present), Newcombe 95 % CI. "
                     "Observational data: groups differ in who receives them; differences are not causal effects.")
-        df = self.q("SELECT * FROM marts.comparisons WHERE registry_id = ? AND (measure LIKE '%week 4' OR measure LIKE '%: patients with event') "
-                    "ORDER BY comparison DESC, measure, \"group\"", [self.reg])
+        df = self.q("comparisons_week4_and_ae", [self.reg])
         t = Table("Comparisons", ["Comparison", "Measure", "Group", "Patients", "Rate (CI)", "Difference vs reference (CI)", "Reference"])
         for r in df.itertuples():
             st = f"comparison={r.comparison}; measure={r.measure}; group={r.group}"
@@ -487,12 +473,10 @@ class Content:
         if self._ae_den is not None:
             return self._ae_den
         self._ae_den = {}
-        den = self.q("SELECT DISTINCT drug, route, period, patients_exposed, sessions FROM marts.ae_rates WHERE registry_id = ? "
-                     "AND period IN (?, 'cumulative')", [self.reg, self.month])
+        den = self.q("ae_rates_denominators", [self.reg, self.month])
         if den.duplicated(["drug", "route", "period"]).any():
             raise ValueError("marts.ae_rates: a treatment group with two denominators in one period")
-        ex = self.q("SELECT drug, route, period, patients, sessions FROM marts.exposure WHERE registry_id = ? AND site_id = 'all' "
-                    "AND dose_band = 'all' AND phase = 'all' AND period IN (?, 'cumulative')", [self.reg, self.month])
+        ex = self.q("exposure_ae_denominators", [self.reg, self.month])
         exv = {(r.drug, r.route, r.period): {"patients": int(r.patients), "sessions": int(r.sessions)} for r in ex.itertuples()}
         for r in den.itertuples():
             counts = {"patients": int(r.patients_exposed), "sessions": int(r.sessions)}
@@ -518,9 +502,9 @@ class Content:
                 self._nest(outer, key)
         return self._ae_den
 
-    def _ae_table(self, sec, title, where, periods, forest=False, note=""):
-        df = self.q(f"SELECT * FROM marts.ae_rates WHERE registry_id = ? AND {where} AND period IN (?, 'cumulative') "
-                    f"ORDER BY level, term, drug = 'all', drug, route, period", [self.reg, self.month])
+    def _ae_table(self, sec, title, query, params, periods, forest=False, note=""):
+        """query: the report/*.sql that reads the table's rows of marts.ae_rates (with its params)."""
+        df = self.q(query, params)
         t = Table(title, ["Term", "Level", "Group", "Period", "Patients exposed", "Sessions", "Patients with event", "Events",
                           "Per 100 sessions (exact CI)", "Per 100 patient-years, EAIR (exact CI)"], note=note)
         forest_rows, term_figs = [], {}
@@ -595,17 +579,13 @@ class Content:
     def safety(self):
         s = Section("safety", "Safety", "Adverse events by treatment group. Incidence per 100 sessions = events / sessions x 100; "
                     "EAIR = patients with a first event / patient-years at risk (to first event) x 100; exact Poisson CIs.")
-        top = self.q("SELECT term FROM marts.ae_rates WHERE registry_id = ? AND level = 'pt' AND drug = 'all' AND period = 'cumulative' "
-                     "AND events > 10 ORDER BY events DESC, term LIMIT 12", [self.reg]).term.tolist()
-        terms = ", ".join("'" + x.replace("'", "''") + "'" for x in top) or "''"
+        # the terms go in as a bound list (no term is '' in the marts: int_ae, so none matches an empty one)
+        top = self.q("ae_rates_top_terms", [self.reg]).term.tolist()
         t, forest = self._ae_table("safety", "Adverse events: label groups (clinical-reference 4.1) and the most frequent preferred terms",
-                                   f"(level IN ('any', 'label_group') OR (level = 'pt' AND term IN ({terms})))",
-                                   (self.month, "cumulative"), forest=True)
+                                   "ae_rates_safety", [self.reg, top, self.month], (self.month, "cumulative"), forest=True)
         s.tables.append(t)
         s.charts.append(lambda forest=forest: charts.forest(forest, "Adverse events per 100 sessions by route (cumulative, exact 95 % CI)"))
-        sae = self.q("SELECT meddra_pt, criteria, count(*) FILTER (WHERE onset_month = ?) AS in_month, count(*) AS cumulative "
-                     "FROM marts.sae_listing WHERE (? = 'all' OR registry_id = ?) AND onset_month <= ? GROUP BY ALL ORDER BY 1, 2",
-                     [self.month, self.reg, self.reg, self.month])
+        sae = self.q("sae_listing_by_term", [self.month, self.reg, self.reg, self.month])
         ts = Table("Serious adverse events (ICH E2A) by term and criterion", ["Preferred term", "Criteria", "In month", "Cumulative"],
                    note="Counts only: the listing behind it (marts.sae_listing) holds no identifiers but is not printed, as every row is a count of one.")
         for i, r in enumerate(sae.itertuples(), 1):
@@ -632,8 +612,7 @@ class Content:
                               ("rems", "REMS: esketamine monitoring under 120 min, and treatment at home"),
                               ("suicidality", "Suicidality screens")):
             s.tables.append(self._flag_table(domain, title))
-        al = self.q("SELECT rule, period, alerts FROM marts.suicidality_alerts WHERE registry_id = ? AND period IN (?, 'cumulative')",
-                    [self.reg, self.month])
+        al = self.q("suicidality_alerts", [self.reg, self.month])
         ta = Table("Suicidality alerts raised at load", ["Rule", "In month", "Cumulative"])
         for rule, g in al.groupby("rule"):
             vals = {r.period: r.alerts for r in g.itertuples()}
@@ -645,8 +624,7 @@ class Content:
         self.sections.append(s)
 
     def _flag_table(self, domain, title):
-        df = self.q("SELECT * FROM marts.session_safety WHERE registry_id = ? AND domain = ? AND period IN (?, 'cumulative') "
-                    "ORDER BY measure, drug = 'all', drug, route, period", [self.reg, domain, self.month])
+        df = self.q("session_safety_domain", [self.reg, domain, self.month])
         unit = "assessments" if domain == "suicidality" else "sessions"
         t = Table(title, ["Measure", "Group", "Period", f"{unit.title()} evaluable", f"{unit.title()} flagged",
                           "% of " + unit + " (Wilson CI)", "Patients flagged", "% of patients (Clopper-Pearson CI)"])
@@ -735,14 +713,14 @@ class Content:
     def long_term(self):
         s = Section("long_term", "Long-term signals", "Urinary symptoms, hepatic (AE terms and ALT/AST >= 3x ULN in labs), misuse and "
                     "abuse, cognitive and suicidality terms (clinical-reference 4.4), with patient-year denominators.")
-        t, _ = self._ae_table("long_term", "Long-term signals", "level = 'signal'", (self.month, "cumulative"))
+        t, _ = self._ae_table("long_term", "Long-term signals", "ae_rates_long_term", [self.reg, self.month],
+                              (self.month, "cumulative"))
         s.tables.append(t)
         self.sections.append(s)
 
     def data_quality(self):
         s = Section("data_quality", "Data quality", "Load attempts and quarantined rows, by registry and month.")
-        loads = self.q("SELECT * FROM marts.dq_loads WHERE (? = 'all' OR registry_id = ?) AND month <= ? ORDER BY registry_id, month, status",
-                       [self.reg, self.reg, self.month])
+        loads = self.q("dq_loads", [self.reg, self.reg, self.month])
         t = Table("Loads", ["Registry", "Month", "Status", "Loads", "Rows read", "Rows loaded", "Rows quarantined", "Rows withdrawn"])
         for r in loads.itertuples():
             st = f"registry={r.registry_id}; month={r.month}; status={r.status}"
@@ -753,16 +731,14 @@ class Content:
                           for m, c in (("loads", "loads"), ("rows_read", "rows_read"), ("rows_loaded", "rows_loaded"),
                                        ("rows_quarantined", "rows_quarantined"), ("rows_withdrawn", "rows_withdrawn"))])
         s.tables.append(t)
-        q = self.q("SELECT * FROM marts.dq_quarantine WHERE (? = 'all' OR registry_id = ?) AND month <= ? ORDER BY registry_id, month, table_name, rule",
-                   [self.reg, self.reg, self.month])
+        q = self.q("dq_quarantine", [self.reg, self.reg, self.month])
         tq = Table("Quarantined rows by rule", ["Registry", "Month", "Table", "Rule", "Rows"])
         for r in q.itertuples():
             tq.rows.append([r.registry_id, r.month, r.table_name, r.rule,
                             self.count("data_quality", "rows_quarantined", f"registry={r.registry_id}; month={r.month}; "
                                        f"table={r.table_name}; rule={r.rule}", r.rows_quarantined)])
         s.tables.append(tq)
-        pre = self.q("SELECT * FROM marts.dq_pretreatment_ae WHERE (? = 'all' OR registry_id = ?) AND month <= ? "
-                     "ORDER BY registry_id, month", [self.reg, self.reg, self.month])
+        pre = self.q("dq_pretreatment_ae", [self.reg, self.reg, self.month])
         tp = Table("Adverse events with onset before the first session", ["Registry", "Month", "Events", "Serious"],
                    note="Not treatment-emergent: left out of the adverse-event rates, long-term signals and SAE counts.")
         for r in pre.itertuples():

@@ -1,0 +1,5 @@
+-- The exposure table by drug and route, month and cumulative, with 'all groups' last (its total).
+SELECT * FROM marts.exposure
+WHERE registry_id = ? AND site_id = 'all' AND dose_band = 'all' AND phase = 'all'
+  AND period IN (?, 'cumulative')
+ORDER BY drug = 'all', drug, route
