@@ -131,11 +131,12 @@ def copy_published(con, catalog: str, scope: str) -> None:
 
 def read_published(con) -> Published:
     """The ledger copied by copy_published (empty when it was not copied)."""
+    from transforms.sqlfiles import read_sql
     from warehouse.migrate import has_table
 
     if not has_table(con, "main", "published_counts", "temp"):
         return {}
-    return index(con.execute("SELECT scope, cell, count_name, value FROM temp.published_counts").fetchall())
+    return index(con.execute(read_sql("warehouse", "ledger/copied_published.sql")).fetchall())
 
 
 def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[str, str, str, int]]) -> int:
