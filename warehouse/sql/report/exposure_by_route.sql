@@ -1,4 +1,4 @@
--- The exposure table by drug and route, month and cumulative, with 'all groups' last (its total).
+-- The exposure table by drug and route, 'all groups' last: the routes' sessions add up to it.
 SELECT * FROM marts.exposure
 WHERE registry_id = ? AND site_id = 'all' AND dose_band = 'all' AND phase = 'all'
   AND period IN (?, 'cumulative')

@@ -1,3 +1,3 @@
--- The alerts the load raised per rule, so the report shows what was escalated at the time, month and cumulative.
+-- The alerts the load raised, per rule: shows what was escalated at the time, not recomputed from today's data.
 SELECT rule, period, alerts FROM marts.suicidality_alerts
 WHERE registry_id = ? AND period IN (?, 'cumulative')
