@@ -51,3 +51,18 @@ def prefect_api(prefect_harness) -> str:
     from prefect.settings import PREFECT_API_URL
 
     return PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def quiet_flows(request):
+    """Flows called by a test run as the project's own callers run them, without Prefect's
+    flow-run heartbeats (flows.ingest.without_heartbeats says why): each direct ingest_export call
+    otherwise ended on the next whole second, ~0.5 s of waiting per ingest. Tests marked
+    prefect_heartbeats keep Prefect's default."""
+    if request.node.get_closest_marker("prefect_heartbeats"):
+        yield
+        return
+    from flows.ingest import without_heartbeats
+
+    with without_heartbeats():
+        yield

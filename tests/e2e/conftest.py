@@ -2,8 +2,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    """Every test here runs flows: the session's temporary Prefect API (tests/conftest.py)."""
+def _prefect(prefect_harness, quiet_flows):
+    """Every test here runs flows: the session's temporary Prefect API, no heartbeats (tests/conftest.py)."""
 
 
 @pytest.fixture

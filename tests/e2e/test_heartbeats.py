@@ -3,6 +3,7 @@ thread made every run end on the next whole second (flows.ingest.without_heartbe
 from __future__ import annotations
 
 import prefect.flow_engine
+import pytest
 from click.testing import CliRunner
 
 from flows.ingest import ingest_export, ingest_exports, without_heartbeats
@@ -22,6 +23,7 @@ def _spy(monkeypatch) -> list:
     return beats
 
 
+@pytest.mark.prefect_heartbeats  # Prefect's default, which tests/conftest.py's quiet_flows turns off
 def test_a_plain_flow_call_beats_and_the_ingest_callers_do_not(tmp_path, monkeypatch):
     beats = _spy(monkeypatch)
     first = write_export(tmp_path / "a", registry="hb", export_id="e1", exported_at="2025-01-31T23:00:00Z")
@@ -37,3 +39,11 @@ def test_a_plain_flow_call_beats_and_the_ingest_callers_do_not(tmp_path, monkeyp
     assert res.exit_code == 0, res.output
     assert statuses == ["loaded"]
     assert set(beats) <= {"ingest-exports"}  # the parent flow keeps its own; no ingest-export beats
+
+
+def test_the_other_e2e_tests_run_flows_without_heartbeats(tmp_path, monkeypatch):
+    """tests/conftest.py's quiet_flows: a plain ingest_export call here waits for no heartbeat."""
+    beats = _spy(monkeypatch)
+    first = write_export(tmp_path / "a", registry="hb", export_id="e1", exported_at="2025-01-31T23:00:00Z")
+    assert ingest_export(str(first), warehouse=str(tmp_path / "w.duckdb"))["status"] == "loaded"
+    assert beats == []
