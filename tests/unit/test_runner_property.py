@@ -54,7 +54,7 @@ def _naive(ws, suite) -> set[tuple[int, str]]:
     return out
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 3 GX runs each
 @given(st.lists(session_row, min_size=1, max_size=25))
 def test_combinations_flag_exactly_the_rows_gx_flags_row_by_row(rows):
     ws = _setup(rows)
