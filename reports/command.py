@@ -61,7 +61,7 @@ def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
 
 
 def _check_load_exists(warehouse: str, load_id: int) -> None:
-    from transforms.sqlfiles import read_sql
+    from transforms import sqlfiles
     from warehouse.connect import open_readonly
 
     try:
@@ -69,7 +69,7 @@ def _check_load_exists(warehouse: str, load_id: int) -> None:
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
     try:
-        found = con.execute(read_sql("warehouse", "report/as_of_load_exists.sql"), [load_id]).fetchone()[0]
+        found = sqlfiles.run(con, "warehouse", "report/as_of_load_exists.sql", [load_id]).fetchone()[0]
     finally:
         con.close()
     if not found:

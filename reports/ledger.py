@@ -131,12 +131,12 @@ def copy_published(con, catalog: str, scope: str) -> None:
 
 def read_published(con) -> Published:
     """The ledger copied by copy_published (empty when it was not copied)."""
-    from transforms.sqlfiles import read_sql
+    from transforms import sqlfiles
     from warehouse.migrate import has_table
 
     if not has_table(con, "main", "published_counts", "temp"):
         return {}
-    return index(con.execute(read_sql("warehouse", "ledger/copied_published.sql")).fetchall())
+    return index(sqlfiles.run(con, "warehouse", "ledger/copied_published.sql").fetchall())
 
 
 def record(warehouse: str | Path, report: dict, scope: str, counts: list[tuple[str, str, str, int]]) -> int:

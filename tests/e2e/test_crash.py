@@ -34,9 +34,9 @@ def _ingest(path, wh, **env):
 def _ingest_here(path, wh) -> str:
     """An ingest in this process (the flow itself, as the CLI runs it): only the run that dies
     needs a process of its own, and each costs ~4 s of imports."""
-    from flows.ingest import ingest_export
+    from flows.ingest import ingest_in_process
 
-    return ingest_export(str(path), warehouse=wh)["status"]
+    return ingest_in_process(str(path), warehouse=wh)["status"]
 
 
 def _state(wh):

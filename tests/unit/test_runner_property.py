@@ -26,6 +26,10 @@ session_row = st.fixed_dictionaries({
     "weight_kg": NUM, "infusion_minutes": INT, "devices": INT, "setting": SETTING, "monitoring_minutes": INT,
 })
 
+ONE_SESSION = [{"session_id": "S1", "patient_id": "P1", "session_start": "2025-01-10T09:00:00Z", "drug": "ketamine",
+                "route": "iv", "dose_mg": "", "dose_mg_per_kg": "0.5", "weight_kg": "70", "infusion_minutes": "40",
+                "devices": "", "setting": "clinic", "monitoring_minutes": "90"}]
+
 
 def _setup(rows):
     ws = open_workspace()
@@ -77,9 +81,7 @@ def test_configuration_cache_lives_only_inside_the_runners_validation():
     change to an expectation is seen."""
     from expectations import runner
 
-    ws = _setup([{"session_id": "S1", "patient_id": "P1", "session_start": "2025-01-10T09:00:00Z",
-                  "drug": "ketamine", "route": "iv", "dose_mg": "", "dose_mg_per_kg": "0.5", "weight_kg": "70",
-                  "infusion_minutes": "40", "devices": "", "setting": "clinic", "monitoring_minutes": "90"}])
+    ws = _setup(ONE_SESSION)
     suite = load_suite("sessions")
     validate_table(ws, "sessions", "stg_sessions", suite)
     assert runner._CONFIG_CACHE is None
@@ -100,9 +102,7 @@ def test_the_configuration_property_is_wrapped_once_per_process():
 
     runner._cache_configurations()
     wrapped = Expectation.configuration
-    ws = _setup([{"session_id": "S1", "patient_id": "P1", "session_start": "2025-01-10T09:00:00Z",
-                  "drug": "ketamine", "route": "iv", "dose_mg": "", "dose_mg_per_kg": "0.5", "weight_kg": "70",
-                  "infusion_minutes": "40", "devices": "", "setting": "clinic", "monitoring_minutes": "90"}])
+    ws = _setup(ONE_SESSION)
     for _ in range(3):
         validate_table(ws, "sessions", "stg_sessions", load_suite("sessions"))
     assert Expectation.configuration is wrapped
