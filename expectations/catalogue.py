@@ -19,6 +19,7 @@ from pathlib import Path
 
 import great_expectations as gx
 from great_expectations import expectations as E
+from great_expectations.expectations.row_conditions import Column, Condition
 
 SUITE_DIR = Path(__file__).parent / "suites"
 
@@ -51,14 +52,16 @@ def _rule(exp_cls, rule: str, kahn: str, severity: str, description: str, **kwar
     return exp_cls(meta={"rule": rule, "kahn": kahn, "severity": severity, "description": description}, **kwargs)
 
 
-def _when(condition: str) -> dict:
-    return {"row_condition": condition, "condition_parser": "pandas"}
+def _when(condition: Condition) -> dict:
+    """A row condition as a GX Condition object: string conditions (pandas query text with a
+    condition_parser) are deprecated since GX 1.9 and go in GX 2.0."""
+    return {"row_condition": condition}
 
 
 def _required(table: str, col: str, typed: str | None = None, typed_col: bool = False):
-    """A value that is present but unparseable breaks its type rule, not this one: the condition
-    `x__unparsed != x__unparsed` holds exactly where x__unparsed is missing."""
-    extra = _when(f"{col}__unparsed != {col}__unparsed") if typed_col else {}
+    """A value that is present but unparseable breaks its type rule, not this one: the rule holds
+    only where x__unparsed is missing."""
+    extra = _when(Column(f"{col}__unparsed").is_null()) if typed_col else {}
     return _rule(E.ExpectColumnValuesToNotBeNull, f"{table}.{col}.required", COMPLETENESS, "error",
                  f"{col} is required", column=typed or col, **extra)
 
@@ -161,8 +164,8 @@ def patients() -> list:
 
 def sessions() -> list:
     t = "sessions"
-    esk = 'drug == "esketamine"'
-    iv_ket = 'drug == "ketamine" and route == "iv"'
+    esk = Column("drug") == "esketamine"
+    iv_ket = (Column("drug") == "ketamine") & (Column("route") == "iv")
     return [
         *_record(t, "session_id"),
         *_dated(t, "session_start", "an ISO 8601 datetime", "_session_date"),
@@ -189,20 +192,20 @@ def sessions() -> list:
               **_when(iv_ket)),
         _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg_per_kg.oral_typical", ATEMPORAL, "warning",
               "oral ketamine outside 0.25-7.0 mg/kg", column="dose_mg_per_kg", min_value=0.25, max_value=7.0,
-              **_when('drug == "ketamine" and route == "oral"')),
+              **_when((Column("drug") == "ketamine") & (Column("route") == "oral"))),
         _type(t, "weight_kg", "a number"),
         _rule(E.ExpectColumnValuesToBeBetween, "sessions.weight_kg.range", ATEMPORAL, "error",
               "weight_kg must be 30-300", column="weight_kg", min_value=30, max_value=300),
         _rule(E.ExpectColumnValuesToNotBeNull, "sessions.weight_kg.required_for_mg_per_kg", COMPLETENESS, "error",
               "weight_kg is required when dose_mg_per_kg is given", column="weight_kg",
-              **_when("dose_mg_per_kg == dose_mg_per_kg")),  # x == x is false only for NaN
+              **_when(Column("dose_mg_per_kg").is_not_null())),
         _rule(E.ExpectColumnValuesToBeBetween, "sessions.dose_mg.matches_mg_per_kg", COMPUTATIONAL, "warning",
               "dose_mg differs from dose_mg_per_kg x weight_kg by more than 5 %", column="_dose_mismatch",
               max_value=0.05),
         _type(t, "infusion_minutes", "a whole number"),
         _rule(E.ExpectColumnValuesToBeBetween, "sessions.infusion_minutes.iv_typical", ATEMPORAL, "warning",
               "IV infusion outside 2-100 minutes", column="infusion_minutes", min_value=2, max_value=100,
-              **_when('route == "iv"')),
+              **_when(Column("route") == "iv")),
         _type(t, "devices", "a whole number"),
         _rule(E.ExpectColumnPairValuesToBeEqual, "sessions.devices.esketamine_devices", COMPUTATIONAL, "error",
               "esketamine devices must equal dose_mg / 28 (1-3)", column_A="devices", column_B="_esk_devices",
@@ -221,7 +224,7 @@ def sessions() -> list:
 
 def vitals() -> list:
     t = "vitals"
-    post = 'timepoint != "pre"'
+    post = Column("timepoint") != "pre"
     return [
         _required(t, "session_id"),
         _exists(t, "session_id", "_session_exists", parent="sessions"),
@@ -242,9 +245,9 @@ def vitals() -> list:
         _type(t, "spo2", "a whole number"),
         *_vital("spo2", "SpO2", "%", 50, 100, 100),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.pre_dose_elevated", ATEMPORAL, "warning",
-              "pre-dose blood pressure above 140/90", column="sbp", max_value=140, **_when('timepoint == "pre"')),
+              "pre-dose blood pressure above 140/90", column="sbp", max_value=140, **_when(Column("timepoint") == "pre")),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.pre_dose_elevated", ATEMPORAL, "warning",
-              "pre-dose blood pressure above 140/90", column="dbp", max_value=90, **_when('timepoint == "pre"')),
+              "pre-dose blood pressure above 140/90", column="dbp", max_value=90, **_when(Column("timepoint") == "pre")),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.sbp.post_dose_high", ATEMPORAL, "alert",
               "notable blood-pressure rise: post-dose systolic >= 180 mmHg", column="sbp", max_value=180, strict_max=True, **_when(post)),
         _rule(E.ExpectColumnValuesToBeBetween, "vitals.dbp.post_dose_high", ATEMPORAL, "alert",
@@ -272,14 +275,14 @@ def assessments() -> list:
     for instrument, top in INSTRUMENT_RANGES.items():
         rules.append(_rule(E.ExpectColumnValuesToBeBetween, "assessments.total_score.range", ATEMPORAL, "error",
                            f"{instrument} total must be 0-{top}", column="total_score", min_value=0, max_value=top,
-                           **_when(f'instrument == "{instrument}"')))
+                           **_when(Column("instrument") == instrument)))
     rules += [
         _rule(E.ExpectColumnValuesToBeInSet, "assessments.item_scores.format", VALUE, "error",
               "item_scores must be ';'-separated whole numbers, one per item, each within the item range",
               column="_items_valid", value_set=[True]),
         _rule(E.ExpectColumnPairValuesToBeEqual, "assessments.item_scores.sum", COMPUTATIONAL, "error",
               "item scores must add up to total_score (QIDS-SR16 by domain maxima)",
-              column_A="_item_sum", column_B="total_score", **_when("_items_valid == True")),
+              column_A="_item_sum", column_B="total_score", **_when(Column("_items_valid") == True)),
         _type(t, "minutes_after_dose", "a whole number"),
         # negative = before the dose: a pre-dose CADSS or MOAA/S at -5 is how peri-dose scores are kept
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.minutes_after_dose.range", ATEMPORAL, "error",
@@ -289,10 +292,10 @@ def assessments() -> list:
               "PHQ-9 item 9 (thoughts of death or self-harm) >= 1", column="_item9", max_value=0),
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.cssrs.ideation_high", ATEMPORAL, "alert",
               "C-SSRS ideation >= 4 (active ideation with intent)", column="total_score", max_value=4, strict_max=True,
-              **_when('instrument == "CSSRS_IDEATION"')),
+              **_when(Column("instrument") == "CSSRS_IDEATION")),
         _rule(E.ExpectColumnValuesToBeBetween, "assessments.moaas.unresponsive", ATEMPORAL, "alert",
               "MOAA/S 0: loss of consciousness", column="total_score", min_value=1,
-              **_when('instrument == "MOAAS"')),
+              **_when(Column("instrument") == "MOAAS")),
     ]
     return rules
 
@@ -321,7 +324,7 @@ def adverse_events() -> list:
     rules += [
         _rule(E.ExpectColumnValuesToBeInSet, "adverse_events.serious.criteria", COMPUTATIONAL, "error",
               "serious must be 1 when any ICH E2A criterion is 1", column="serious", value_set=[True],
-              **_when("_criteria_met == True")),
+              **_when(Column("_criteria_met") == True)),
         _code(t, "related", RELATEDNESS),
         _code(t, "outcome", OUTCOMES),
         _type(t, "resolved_date", "an ISO date (YYYY-MM-DD)"),
@@ -350,7 +353,7 @@ def labs() -> list:
               "uln must be greater than 0", column="uln", min_value=0, strict_min=True),
         _rule(E.ExpectColumnValuesToBeBetween, "labs.value.hepatic_3x_uln", ATEMPORAL, "alert",
               "ALT or AST >= 3 x ULN", column="_x_uln", max_value=3, strict_max=True,
-              **_when('test == "ALT" or test == "AST"')),
+              **_when(Column("test").is_in(["ALT", "AST"]))),
     ]
 
 

@@ -12,7 +12,6 @@ SQL into `_` columns that the suites check like any other column.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ import pandas as pd
 
 SUITE_DIR = Path(__file__).parent / "suites"
 SEVERITIES = ("error", "warning", "alert")
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CTX_LOCK = threading.Lock()
 _CTX = None
 
@@ -115,9 +113,7 @@ def columns_read(expectation, available: set[str]) -> tuple[tuple[str, ...], tup
     null_only: list[str] = []
     if expectation.expectation_type in NULL_ONLY:
         null_only, cols = cols, []
-    cond = _condition_text(cfg.get("row_condition"))
-    if cond:
-        cols += [t for t in _TOKEN.findall(cond) if t in available]
+    cols += _condition_columns(_condition(cfg.get("row_condition")))
     missing = [c for c in cols + null_only if c not in available]
     if missing:
         raise KeyError(f"expectation {expectation.meta.get('rule')} reads unknown columns {missing}")
@@ -125,17 +121,43 @@ def columns_read(expectation, available: set[str]) -> tuple[tuple[str, ...], tup
     return values, tuple(sorted(set(null_only) - set(values)))
 
 
-def _condition_text(cond) -> str | None:
+def _condition(cond):
+    """A row condition as GX's Condition object (a suite file holds it as a dict)."""
     if not cond:
         return None
-    if isinstance(cond, str):
-        return cond
-    if isinstance(cond, dict) and "pass_through_filter" in cond:
-        return cond["pass_through_filter"]
-    text = getattr(cond, "pass_through_filter", None)
-    if text is None:
-        raise ValueError(f"unsupported row condition {cond!r}: suites use pandas query strings")
-    return text
+    from great_expectations.expectations.row_conditions import (
+        Condition, PassThroughCondition, deserialize_row_condition)
+
+    if isinstance(cond, dict):
+        cond = deserialize_row_condition(cond)
+    if isinstance(cond, PassThroughCondition) or not isinstance(cond, Condition):
+        raise ValueError(f"unsupported row condition {cond!r}: suites use GX Condition objects")
+    return cond
+
+
+def _condition_columns(cond) -> list[str]:
+    """The columns a condition reads: they are part of what the expectation's verdict depends on."""
+    if cond is None:
+        return []
+    if hasattr(cond, "conditions"):  # AND / OR
+        return [c for part in cond.conditions for c in _condition_columns(part)]
+    return [cond.column.name]
+
+
+_ENGINE = None
+
+
+def _condition_text(cond) -> str | None:
+    """The condition as the pandas query GX applies it with (rows checked, the results' record)."""
+    global _ENGINE
+    cond = _condition(cond)
+    if cond is None:
+        return None
+    if _ENGINE is None:
+        from great_expectations.execution_engine import PandasExecutionEngine
+
+        _ENGINE = PandasExecutionEngine()
+    return _ENGINE.condition_to_filter_clause(cond)
 
 
 def _quote(name: str) -> str:
