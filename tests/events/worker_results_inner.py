@@ -25,8 +25,10 @@ def probe(n: int, request_id: str) -> list[dict]:
     return [{"export_id": f"e{n}", "rows": n}]
 
 
-@pytest.fixture
-def worker():
+@pytest.fixture(scope="module")
+def worker(prefect_server):
+    """One task worker for both tests: a second worker started after the first one stopped took
+    ~25 s to pick up its first submission."""
     from prefect.task_worker import TaskWorker
 
     started = threading.Event()
@@ -43,9 +45,13 @@ def worker():
 
         asyncio.run(main())
 
-    # in this test's Prefect settings (the events server), which a new thread would not inherit
-    t = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
-    t.start()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # in the events server's settings (set per test by the autouse fixture, after module fixtures
+    # start), which a new thread would not inherit
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
+        t = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+        t.start()
     assert started.wait(30)
     yield
     box["loop"].call_soon_threadsafe(box["task"].cancel)
