@@ -26,6 +26,8 @@ from datetime import datetime
 
 import duckdb
 
+from transforms import sqlfiles
+
 # Record keys within a registry (mirrors transforms/tables.py; kept here so a build only reads).
 KEYS = {
     "patients": ("patient_key",),
@@ -61,85 +63,69 @@ def sql_literal(value) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _table(catalog: str, name: str) -> str:
+    return f"{catalog}.{name}" if catalog else name
+
+
+def _set_variables(con: duckdb.DuckDBPyConnection, catalog: str, as_of_load: int | None, **more: str) -> None:
+    con.execute(f"SET VARIABLE source_catalog = {sql_literal(catalog or None)}::VARCHAR")
+    con.execute(f"SET VARIABLE as_of_load = {sql_literal(as_of_load)}::BIGINT")
+    for name, literal in more.items():
+        con.execute(f"SET VARIABLE {name} = {literal}")
+
+
 def registry_zones(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None) -> dict[str, str]:
     """registry -> IANA zone, for registries whose latest loaded export (up to --as-of) was read in a
     zone other than UTC. Empty for a warehouse from before migration 0005."""
-    pre = f"{catalog}." if catalog else ""
-    if not con.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'ops' AND table_name = 'loads' "
-            "AND column_name = 'timezone'" + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")
-    ).fetchone()[0]:
+    _set_variables(con, catalog, as_of_load)
+    if not sqlfiles.run(con, "warehouse", "sources/loads_have_timezone.sql").fetchone()[0]:
         return {}
-    rows = con.execute(
-        f"SELECT registry_id, arg_max(timezone, load_id) FROM {pre}ops.loads WHERE status = 'loaded' "
-        f"AND timezone IS NOT NULL AND ({sql_literal(as_of_load)} IS NULL OR load_id <= {sql_literal(as_of_load)}) "
-        "GROUP BY registry_id").fetchall()
+    rows = sqlfiles.run(con, "warehouse", "sources/registry_zones.sql",
+                        loads_table=_table(catalog, "ops.loads")).fetchall()
     return {r: z for r, z in rows if z not in ("UTC", "Etc/UTC", "GMT", "Etc/GMT")}
 
 
 def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
                    cutoff: datetime | None = None, registry: str | None = None) -> None:
-    """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`.
+    """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`, each layered
+    from warehouse/sql/sources/.
 
     catalog: '' when con is the warehouse itself, else the alias it is attached under. Values go in
     as DuckDB variables (set from quoted literals, sql_literal), never into the views' SQL text.
     """
-    pre = f"{catalog}." if catalog else ""
-    con.execute(f"SET VARIABLE as_of_load = {sql_literal(as_of_load)}")
-    con.execute(f"SET VARIABLE cutoff = {sql_literal(cutoff.isoformat() if cutoff else None)}::TIMESTAMPTZ")
-    con.execute(f"SET VARIABLE registry = {sql_literal(registry)}")
-    reg = "(getvariable('registry') IS NULL OR registry_id = getvariable('registry'))"
+    _set_variables(con, catalog, as_of_load,
+                   cutoff=f"{sql_literal(cutoff.isoformat() if cutoff else None)}::TIMESTAMPTZ",
+                   registry=f"{sql_literal(registry)}::VARCHAR")
     zones = registry_zones(con, catalog, as_of_load)
     if zones:
         con.execute("SET VARIABLE registry_tz = MAP {"
                     + ", ".join(f"{sql_literal(r)}: {sql_literal(z)}" for r, z in sorted(zones.items())) + "}")
-    views = {r[0] for r in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'history'"
-        + (f" AND database_name = {sql_literal(catalog)}" if catalog else "")).fetchall()}
-    # sessions before patients: a patient's cut-off looks at its sessions (below)
+    views = {r[0] for r in sqlfiles.run(con, "warehouse", "sources/history_views.sql").fetchall()}
+
+    def layer(name: str, body: str, **identifiers: str) -> str:
+        return sqlfiles.render("warehouse", f"sources/{name}.sql", {"body": body}, **identifiers)
+
+    # sessions before patients: a patient's cut-off looks at its sessions (cutoff_patients.sql)
     for table in sorted(KEYS, key=lambda t: t == "patients"):
-        key = KEYS[table]
-        # Migration 0002 keeps current versions only in core.*; history.<t>_versions is all of them.
-        hist = f"{table}_versions" if f"{table}_versions" in views else table
         if as_of_load is None:
-            body = f"SELECT * FROM {pre}core.{table} WHERE {reg}"
+            body = sqlfiles.render("warehouse", "sources/record_current.sql",
+                                   core_table=_table(catalog, f"core.{table}"))
         else:
-            part = ", ".join(["registry_id", *key])
-            latest = (f"SELECT * FROM {pre}history.{hist} "
-                      f"WHERE load_id <= getvariable('as_of_load') AND {reg} "
-                      f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY exported_at DESC, load_id DESC, op = 'withdraw' DESC) = 1")
-            body = f"SELECT * EXCLUDE (op) FROM ({latest}) WHERE op = 'upsert'"
+            hist = f"{table}_versions" if f"{table}_versions" in views else table
+            body = sqlfiles.render("warehouse", "sources/record_as_of.sql",
+                                   {"key_columns": ", ".join(_q(k) for k in KEYS[table])},
+                                   history_table=_table(catalog, f"history.{hist}"))
         if table in INSTANTS:
-            c = INSTANTS[table]
-            # the instant itself stays beside the wall-clock value: elapsed time is taken on it
-            body = f"SELECT *, {c} AS {c}_instant FROM ({body})"
-        if zones and table in INSTANTS:
-            body = (f"SELECT * REPLACE (CASE WHEN getvariable('registry_tz')[registry_id] IS NULL THEN {c} "
-                    f"ELSE timezone('UTC', timezone(getvariable('registry_tz')[registry_id], {c})) END AS {c}) "
-                    f"FROM ({body})")
-        col = DATED.get(table)
+            body = layer("with_instant", body, column=INSTANTS[table])
+            if zones:
+                body = layer("local_wall_clock", body, column=INSTANTS[table])
         if table == "patients":
-            # a patient exists by the cut-off if enrolled or treated by then: the contract allows
-            # sessions from enrolled_on - 30 days, so one enrolled after the cut-off may have sessions
-            # before it, and its site (int_patient_keys) must not become 'unknown'. Such sessions
-            # start at most 30 days before the cut-off: only those are looked at (a scan of the
-            # last 30 days of sessions, not a second pass over all of them)
-            body = (f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff') "
-                    f"OR (registry_id, patient_key) IN (SELECT registry_id, patient_key FROM src_sessions "
-                    f"WHERE session_start >= getvariable('cutoff') - INTERVAL 30 DAY)")
-        elif col:
-            body = f"SELECT * FROM ({body}) WHERE getvariable('cutoff') IS NULL OR {col} < getvariable('cutoff')"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {body}")
-    load_filter = "(getvariable('as_of_load') IS NULL OR load_id <= getvariable('as_of_load'))"
-    # data_month_at: the export's data time (exported_at; a load without one, e.g. a rejected
-    # manifest, falls back to when it started). started_at is wall-clock time and is never compared
-    # with the cutoff, which is a data date.
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_loads AS SELECT *, coalesce(exported_at, started_at) AS data_at "
-                f"FROM {pre}ops.loads WHERE {load_filter} AND {reg} "
-                f"AND (getvariable('cutoff') IS NULL OR coalesce(exported_at, started_at) < getvariable('cutoff'))")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_quarantine AS SELECT q.*, l.data_at FROM {pre}ops.quarantine q "
-                f"JOIN src_loads l USING (load_id)")
-    # Alerts of every load up to --as-of, whenever raised: each is dated (and cut off) by its
-    # record's own event time where the marts use it (int_flags), not by raised_at.
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_alerts AS SELECT a.* FROM {pre}ops.alerts a "
-                f"WHERE a.load_id IN (SELECT load_id FROM {pre}ops.loads WHERE {load_filter} AND {reg})")
+            body = layer("cutoff_patients", body, column=DATED[table])
+        elif table in DATED:
+            body = layer("cutoff_dated", body, column=DATED[table])
+        con.execute(layer("view", body, view=f"src_{table}"))
+    loads = _table(catalog, "ops.loads")
+    sqlfiles.run(con, "warehouse", "sources/src_loads.sql", loads_table=loads)
+    sqlfiles.run(con, "warehouse", "sources/src_quarantine.sql", quarantine_table=_table(catalog, "ops.quarantine"))
+    sqlfiles.run(con, "warehouse", "sources/src_alerts.sql", alerts_table=_table(catalog, "ops.alerts"),
+                 loads_table=loads)

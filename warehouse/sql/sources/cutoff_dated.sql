@@ -1,0 +1,3 @@
+-- Events dated before the cutoff (exclusive); no cutoff: all of them.
+SELECT * FROM ({body})
+WHERE getvariable('cutoff') IS NULL OR {column} < getvariable('cutoff')
