@@ -276,7 +276,9 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             loaded_at = datetime.now(timezone.utc)
             _set_vars(con, meta, load_id, loaded_at)
             con.execute("USE wh")
-            lost_parents = False
+            lost_parents = kept_parents = False
+            for parent in ("patients", "sessions"):
+                sqlfiles.run(con, "warehouse", "load/kept_none.sql", fragments=_fragments(parent), table=parent)
             for table in tables:
                 frag = _fragments(table)
                 sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"new_{table}",
@@ -309,6 +311,9 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     ) + ": the records they hold are unknown"
                 elif meta.mode == "full" and not first:
                     sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
+                    if table in ("patients", "sessions"):
+                        sqlfiles.run(con, "warehouse", "load/withdraw_kept.sql", fragments=frag, table=table)
+                        kept_parents = kept_parents or con.execute(f"SELECT count(*) FROM kept_{table}").fetchone()[0] > 0
                     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
                     withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
                                             ).fetchone()[0]
@@ -325,7 +330,7 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             # load withdraws (it would go with it, lost, where exported_at order keeps it parked until
             # the parent is current again). Loading parked rows takes no parent out of core, so the
             # cascade has nothing left to do after them (review, session 11).
-            if lost_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
+            if lost_parents or kept_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
             unparked, unparked_alerts = {}, {}
             if has_table(con, "parked", "sessions", "wh"):

@@ -460,3 +460,44 @@ def test_a_parked_row_of_a_full_export_is_not_dropped_for_that_export_s_withdraw
     r_arrival, r_time = _run_both(tmp_path, _scenario_parked_behind_an_older_version)
     for r in (r_arrival, r_time):
         assert sorted(query(r["_wh"], "SELECT session_id, export_id FROM core.sessions")) == [("S1", "mar"), ("S2", "mar")]
+
+
+def _core(wh: str) -> dict:
+    ids = {"patients": "enrolled_on", "sessions": "session_id", "vitals": "session_id || timepoint",
+           "assessments": "assessment_id", "adverse_events": "ae_id", "labs": "lab_id"}
+    return {t: sorted(query(wh, f"SELECT {c}, exported_at FROM core.{t}")) for t, c in ids.items()}
+
+
+@pytest.mark.parametrize("feb_tables, mar_tables, left", [
+    # feb holds one patient and no other table; mar brings MRN-1002 (S2, A3, L1) back
+    ({"patients": BASE["patients"][:1]}, {"patients": BASE["patients"][1:]},
+     {"sessions": ["S1"], "labs": []}),
+    # feb holds both patients and session S1 only; mar brings S2 back without its vitals
+    ({"patients": BASE["patients"], "sessions": [s for s in BASE["sessions"] if s["session_id"] != "S2"]},
+     {"sessions": [s for s in BASE["sessions"] if s["session_id"] == "S2"]}, {"sessions": ["S1", "S2"], "vitals": ["S1post40", "S1pre"]}),
+], ids=["patient", "session"])
+def test_children_of_a_parent_a_full_export_dropped_go_whatever_the_arrival_order(tmp_path, feb_tables, mar_tables,
+                                                                                  left):
+    """A full export dropping a patient or session (and carrying none of its children's tables)
+    takes out its records older than the export: in exported_at order by the cascade, before a later
+    export brings the parent back. Arriving after that later export, the full export could not
+    withdraw the parent (its newer version wins) and left the children current (review, session 12)."""
+    jan = write_export(tmp_path / "x", export_id="jan")
+    feb = write_export(tmp_path / "x", feb_tables, export_id="feb", exported_at="2025-02-28T23:00:00Z")
+    mar = write_export(tmp_path / "x", mar_tables, export_id="mar", exported_at="2025-03-31T23:00:00Z",
+                       mode="incremental")
+    states = []
+    for order in ([jan, feb, mar], [jan, mar, feb]):
+        wh = str(tmp_path / f"w{len(states)}.duckdb")
+        for e in order:
+            r = ingest_export(str(e), warehouse=wh)
+            assert r["status"] == "loaded"
+        states.append(_core(wh))
+        for table in ("sessions", "vitals", "assessments", "labs"):  # as_of the last load agrees with core
+            key = "session_id || timepoint" if table == "vitals" else {"sessions": "session_id", "labs": "lab_id",
+                                                                        "assessments": "assessment_id"}[table]
+            assert sorted(query(wh, f"SELECT {key}, exported_at FROM history.{table}_as_of({r['load_id']})")
+                          ) == states[-1][table], table
+    assert states[0] == states[1]
+    for table, ids in left.items():
+        assert [r[0] for r in states[0][table]] == ids, table

@@ -1,5 +1,6 @@
 -- After a full export withdrew patients or sessions: the registry's current {table} records whose
--- {parent} is no longer current are withdrawn too. They cannot stand alone (every mart reaches the
+-- {parent} is no longer current are withdrawn too, and those older than the export under a
+-- {parent} it left out but could not withdraw (kept_{parent}, withdraw_kept.sql). They cannot stand alone (every mart reaches the
 -- patient through them), and the export that dropped the parent either did not hold them or held
 -- them as orphans, which its quarantine reports. retire.sql then takes them out of core, dated as
 -- this export or as the version it takes out if that is newer, so as_of agrees; such a newer
@@ -9,5 +10,11 @@ CREATE OR REPLACE TEMP TABLE cascade_{table} AS
 SELECT {key_cols} FROM core.{table} c
 WHERE c.registry_id = getvariable('registry_id')
   AND c.{parent_col} IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM core.{parent} p
-                  WHERE p.registry_id = getvariable('registry_id') AND p.{parent_col} = c.{parent_col});
+  AND (NOT EXISTS (SELECT 1 FROM core.{parent} p
+                   WHERE p.registry_id = getvariable('registry_id') AND p.{parent_col} = c.{parent_col})
+       -- a parent this full export left out but could not withdraw (withdraw_kept.sql): its
+       -- children older than this export go, as in exported_at order; not this export's own
+       -- rows, which in that order would have waited parked for the parent to come back
+       OR (c.exported_at <= getvariable('exported_at')::TIMESTAMPTZ
+           AND c.load_id <> getvariable('load_id')::BIGINT
+           AND EXISTS (SELECT 1 FROM kept_{parent} p WHERE p.{parent_col} = c.{parent_col})));
