@@ -28,3 +28,20 @@ def test_oldest_export_of_parked_rows_is_the_earliest_exported(tmp_path, wh):
     res = CliRunner().invoke(cli, ["status", "-w", wh, "--json"])
     assert json.loads(res.stdout)["parked"] == [
         {"registry_id": "test-registry", "table": "sessions", "rows": 2, "oldest_export": "zz-feb"}]
+
+
+def test_status_counts_the_parked_rows_a_load_made_current(tmp_path, wh):
+    """rows_loaded counts the export's own rows; rows a later load brings out of parking are that
+    load's rows_unparked (they were nowhere in status before)."""
+    assert ingest_export(str(write_export(tmp_path / "jan", export_id="jan")), warehouse=wh)["status"] == "loaded"
+    r = ingest_export(str(write_export(tmp_path / "feb", {"sessions": [_orphan("SN1", "MRN-3001")]}, export_id="feb",
+                                       exported_at="2025-02-28T23:00:00Z", mode="incremental")),
+                      warehouse=wh, reject_threshold=1.0)
+    assert r["tables"]["sessions"]["parked"] == 1
+    patient = {**BASE["patients"][0], "patient_id": "MRN-3001"}
+    r = ingest_export(str(write_export(tmp_path / "mar", {"patients": [patient]}, export_id="mar",
+                                       exported_at="2025-03-31T23:00:00Z", mode="incremental")), warehouse=wh)
+    assert r["unparked"] == {"sessions": 1}
+    loads = {x["export_id"]: x for x in json.loads(CliRunner().invoke(cli, ["status", "-w", wh, "--json"]).stdout)["loads"]}
+    assert (loads["mar"]["rows_loaded"], loads["mar"]["rows_unparked"]) == (1, 1)
+    assert (loads["feb"]["rows_loaded"], loads["feb"]["rows_quarantined"], loads["feb"]["rows_unparked"]) == (0, 1, 0)
