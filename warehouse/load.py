@@ -166,6 +166,14 @@ def _cascade(con, counts: dict) -> None:
             c["parked_with_parent"] = parked  # of those withdrawn: newer than this export, parked
 
 
+def _kept_parents(con, table: str, frag: dict, sql: str) -> bool:
+    """Add to kept_<table> the patients or sessions this export leaves out or deletes but cannot
+    withdraw, a newer version being current (withdraw_kept.sql, withdraw_listed_kept.sql): the
+    cascade then takes their records older than the export. Whether there are any."""
+    sqlfiles.run(con, "warehouse", f"load/{sql}", fragments=frag, table=table)
+    return con.execute(f"SELECT count(*) FROM kept_{table}").fetchone()[0] > 0
+
+
 def _withdraw_listed(con, table: str, frag: dict, c: dict) -> int:
     """An incremental export's listed deletions (listed_<table>, see withdraw_listed.sql): withdraw
     them as a full export withdraws what it no longer holds (retire.sql); report what became of
@@ -312,14 +320,15 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                 elif meta.mode == "full" and not first:
                     sqlfiles.run(con, "warehouse", "load/withdraw.sql", fragments=frag, table=table)
                     if table in ("patients", "sessions"):
-                        sqlfiles.run(con, "warehouse", "load/withdraw_kept.sql", fragments=frag, table=table)
-                        kept_parents = kept_parents or con.execute(f"SELECT count(*) FROM kept_{table}").fetchone()[0] > 0
+                        kept_parents = _kept_parents(con, table, frag, "withdraw_kept.sql") or kept_parents
                     sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"gone_{table}")
                     withdrawn = con.execute(f"SELECT count(*) FILTER (WHERE was_current) FROM gone_{table}"
                                             ).fetchone()[0]
                 if counts.get(table, {}).get("deleted_listed"):
                     if meta.mode != "full":
                         withdrawn = _withdraw_listed(con, table, frag, counts[table])
+                        if table in ("patients", "sessions"):
+                            kept_parents = _kept_parents(con, table, frag, "withdraw_listed_kept.sql") or kept_parents
                     else:
                         counts[table].setdefault("notes", {})["deletions"] = {
                             "listed": counts[table]["deleted_listed"],

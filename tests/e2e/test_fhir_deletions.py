@@ -266,3 +266,24 @@ def test_a_deletion_arriving_before_its_record_is_remembered(tmp_path, wh):
     # and the export order seen from history: E3 as of March's load is gone (April's withdrawal is later)
     assert query(wh, "SELECT op FROM history.adverse_events WHERE ae_id = 'E3' ORDER BY exported_at") == [
         ("upsert",), ("withdraw",)]
+
+
+def test_a_late_deletion_of_a_patient_re_sent_since_takes_its_older_records_as_in_exported_at_order(tmp_path):
+    """February deletes MRN-1002; March re-sends the patient (none of its records). Loaded in that
+    order the deletion takes the patient's sessions, vitals, scores and labs with it and March brings
+    back the patient alone. Arriving after March, the deletion could not withdraw the patient (its
+    newer version wins) and left those records current (review, session 13)."""
+    full = _full(tmp_path)
+    mar = _incremental(tmp_path, "mar-incr", "2025-03-31T23:00:00Z", [_resource(full, "Patient", "MRN-1002")], [])
+    feb = _incremental(tmp_path, "feb-incr", "2025-02-28T23:00:00Z", [], ["Patient/MRN-1002"])
+    states = []
+    for order in ((full, feb, mar), (full, mar, feb)):
+        wh = str(tmp_path / f"w{len(states)}.duckdb")
+        for export in order:
+            _ingest(export, wh)
+        states.append({t: _ids(wh, f"SELECT {k} FROM core.{t}") for t, k in (
+            ("patients", "patient_key"), ("sessions", "session_id"), ("vitals", "session_id || timepoint"),
+            ("assessments", "assessment_id"), ("labs", "lab_id"))})
+    assert states[0] == states[1]
+    assert len(states[1]["patients"]) == 2 and states[1]["labs"] == set()
+    assert states[1]["assessments"] == {"A1", "A2"}

@@ -3,7 +3,7 @@
 -- order this export would have withdrawn them, and the cascade their children, before the newer
 -- version brought the record back without them; so their children of versions older than this
 -- export go now (cascade.sql), and both arrival orders end in the same state.
-CREATE OR REPLACE TEMP TABLE kept_{table} AS
+INSERT INTO kept_{table}
 SELECT {key_cols} FROM core.{table} c
 WHERE c.registry_id = getvariable('registry_id')
   AND c.exported_at > getvariable('exported_at')::TIMESTAMPTZ
