@@ -26,3 +26,13 @@ def test_the_ingest_benchmark_runs_every_contender_on_the_same_rows(tmp_path):
     assert result["pipeline"]["loaded"] + result["pipeline"]["quarantined"] == result["total_rows"]
     assert result["naive"]["loaded"] == result["pipeline"]["loaded"]
     assert result["duckdb"]["rows_per_second"] > 0
+
+
+def test_the_small_ingests_benchmark_loads_its_export_each_time(tmp_path, prefect_api):
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": prefect_api}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "small_ingests.py"), "--ingests", "2", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["ingests"] == 2 and result["rows"] > 100
+    assert 0 < result["steps_median"]["validate"] < result["median_seconds"]
