@@ -144,7 +144,8 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
 
 
 def _cascade(con, counts: dict) -> None:
-    """Withdraw the current records a withdrawn patient or session leaves behind (cascade.sql). Those
+    """Withdraw the current records a withdrawn patient or session leaves behind, and those older
+    than the export under one it left out or deleted but could not withdraw (cascade.sql). Those
     whose version is newer than this export also wait in parked.<t> for their parent to be current
     again (cascade_park.sql), as they would have had they arrived after this export."""
     park = has_table(con, "parked", "sessions", "wh")

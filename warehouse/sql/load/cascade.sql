@@ -1,8 +1,9 @@
--- After a full export withdrew patients or sessions: the registry's current {table} records whose
+-- After an export withdrew patients or sessions: the registry's current {table} records whose
 -- {parent} is no longer current are withdrawn too, and those older than the export under a
--- {parent} it left out but could not withdraw (kept_{parent}, withdraw_kept.sql). They cannot stand alone (every mart reaches the
--- patient through them), and the export that dropped the parent either did not hold them or held
--- them as orphans, which its quarantine reports. retire.sql then takes them out of core, dated as
+-- {parent} it left out or deleted but could not withdraw (kept_{parent}: withdraw_kept.sql,
+-- withdraw_listed_kept.sql). They cannot stand alone (every mart reaches the patient through
+-- them), and the export that dropped the parent either did not hold them or held them as orphans,
+-- which its quarantine reports. retire.sql then takes them out of core, dated as
 -- this export or as the version it takes out if that is newer, so as_of agrees; such a newer
 -- version (a correction that arrived before this export) waits in parked.{table} for its parent
 -- first (cascade_park.sql), as it would have had it arrived after this export.
@@ -12,7 +13,7 @@ WHERE c.registry_id = getvariable('registry_id')
   AND c.{parent_col} IS NOT NULL
   AND (NOT EXISTS (SELECT 1 FROM core.{parent} p
                    WHERE p.registry_id = getvariable('registry_id') AND p.{parent_col} = c.{parent_col})
-       -- a parent this full export left out but could not withdraw (withdraw_kept.sql): its
+       -- a parent this export left out or deleted but could not withdraw (kept_{parent}): its
        -- children older than this export go, as in exported_at order; not this export's own
        -- rows, which in that order would have waited parked for the parent to come back
        OR (c.exported_at <= getvariable('exported_at')::TIMESTAMPTZ
