@@ -315,7 +315,7 @@ def _collect(con, table: str, staging: str, combos: str, violations: str, frame:
         )
         con.unregister("_failing")
         rows_failed = int(frame.loc[frame["_combo"].isin(failing), "_n"].sum())
-    original = {k2: v for k2, v in kwargs.items() if k2 not in ("batch_id", "row_condition", "condition_parser")}
+    original = {k2: v for k2, v in kwargs.items() if k2 != "batch_id"}  # GX ran it without its condition
     if cond:
         original["row_condition"] = cond
     return RuleResult(

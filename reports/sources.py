@@ -78,6 +78,11 @@ def registry_zones(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
     """registry -> IANA zone, for registries whose latest loaded export (up to --as-of) was read in a
     zone other than UTC. Empty for a warehouse from before migration 0005."""
     _set_variables(con, catalog, as_of_load)
+    return _zones(con, catalog)
+
+
+def _zones(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
+    """registry_zones, with the variables source_catalog and as_of_load already set."""
     if not sqlfiles.run(con, "warehouse", "sources/loads_have_timezone.sql").fetchone()[0]:
         return {}
     rows = sqlfiles.run(con, "warehouse", "sources/registry_zones.sql",
@@ -96,7 +101,7 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
     _set_variables(con, catalog, as_of_load,
                    cutoff=f"{sql_literal(cutoff.isoformat() if cutoff else None)}::TIMESTAMPTZ",
                    registry=f"{sql_literal(registry)}::VARCHAR")
-    zones = registry_zones(con, catalog, as_of_load)
+    zones = _zones(con, catalog)
     if zones:
         con.execute("SET VARIABLE registry_tz = MAP {"
                     + ", ".join(f"{sql_literal(r)}: {sql_literal(z)}" for r, z in sorted(zones.items())) + "}")
