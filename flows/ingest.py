@@ -6,7 +6,6 @@ transforms/, expectations/ and warehouse/, where tests call it without Prefect.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -213,7 +212,6 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
     adapter = adapter or adapters.detect(Path(source))
     options = options or {}
     ws = open_workspace(timezone_name)
-    spill = ws.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     bundle = None
     held = ExitStack()  # the registry's ingest lock, once the registry is known
     try:
@@ -306,7 +304,6 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
     finally:
         ws.close()
         held.close()
-        shutil.rmtree(spill, ignore_errors=True)
         if bundle is not None:
             bundle.close()
 

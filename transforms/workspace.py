@@ -7,7 +7,9 @@ the 2 GB budget.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import weakref
 
 import duckdb
 
@@ -24,6 +26,9 @@ def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, 
     if threads:
         config["threads"] = threads
     con = duckdb.connect(":memory:", config=config)
+    # DuckDB deletes its spill files at close but not a folder it did not create; the folder goes
+    # with the connection (or at exit), so a caller that only closes it leaks nothing in /tmp.
+    weakref.finalize(con, shutil.rmtree, spill, True)
     con.execute("SET TimeZone = ?", [timezone_name])
     stage.install_macros(con)
     return con

@@ -250,3 +250,19 @@ def test_damaged_zip_is_a_bundle_error(tmp_path):
     with pytest.raises(BundleError) as e:
         open_bundle(bad)
     assert e.value.rule == "bundle.zip" and "x.zip" in str(e.value)
+
+
+def test_a_workspace_leaves_no_spill_folder_behind(monkeypatch, tmp_path):
+    """Every workspace made a folder in /tmp that only the ingest flow removed: tests, benchmarks and
+    the worker's warm-up left thousands."""
+    import gc
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ws = open_workspace(memory_limit="64MB", threads=1)
+    ws.execute("CREATE TABLE t AS SELECT i, md5(i::VARCHAR) AS s FROM range(2000000) r(i) ORDER BY s")
+    assert [p.name for p in tmp_path.iterdir()][0].startswith("outcomes-spill-")
+    ws.close()
+    del ws
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
