@@ -92,7 +92,7 @@ class Chromium:
         self._buf = bytearray()
         self._id = 0
         self._session: str | None = None
-        self._profile = tempfile.mkdtemp(prefix="outcomes-chromium-")
+        self._profile: str | None = None
         self._stderr = tempfile.TemporaryFile()
         self._to = self._from = None
         self._prepared: threading.Thread | None = None
@@ -102,6 +102,7 @@ class Chromium:
                           if os.environ.get("OUTCOMES_CHROMIUM") else
                           "chromium not found: install Debian's `chromium` (or set OUTCOMES_CHROMIUM) to write report.pdf")
             return
+        self._profile = tempfile.mkdtemp(prefix="outcomes-chromium-")
         to_r, to_w = os.pipe()      # we write, Chromium reads (its fd 3)
         from_r, from_w = os.pipe()  # Chromium writes (its fd 4), we read
         to_r, from_w = _above_4(to_r), _above_4(from_w)  # so that placing one cannot overwrite the other
@@ -240,4 +241,12 @@ class Chromium:
                 os.close(fd)
         self._to = self._from = None
         self._stderr.close()
-        shutil.rmtree(self._profile, ignore_errors=True)
+        if self._profile is not None:
+            # Killed, Chromium cannot remove the folder in TMPDIR its profile's SingletonSocket link
+            # points at; left, one piled up in /tmp per report.
+            socket = Path(self._profile) / "SingletonSocket"
+            if socket.is_symlink():
+                folder = Path(os.readlink(socket)).parent
+                if folder.name.startswith("org.chromium.Chromium."):
+                    shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(self._profile, ignore_errors=True)

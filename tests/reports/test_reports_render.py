@@ -3,6 +3,7 @@ into non-blank PNG pages. Skipped only when the binaries are missing (CI install
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,3 +48,29 @@ def test_a_chromium_named_that_does_not_exist_is_not_replaced_by_another(monkeyp
     monkeypatch.setenv("OUTCOMES_CHROMIUM", "/nonexistent/chromium")
     assert chromium_binary() is None
     assert Chromium(5).error.startswith("OUTCOMES_CHROMIUM names no executable Chromium")
+
+
+@chromium
+def test_the_browser_leaves_nothing_in_the_temp_folder(monkeypatch, tmp_path):
+    """Killed at close, Chromium could not remove its singleton-socket folder, and a profile was made
+    even when no browser could start: one folder per report piled up in /tmp."""
+    import tempfile
+
+    from reports.render import Chromium
+
+    tmp = Path(tempfile.mkdtemp(prefix="oc-t-"))  # short: a socket path holds at most 107 bytes
+    try:
+        monkeypatch.setenv("TMPDIR", str(tmp))
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+        (tmp_path / "page.html").write_text("<!doctype html><title>t</title><p>page</p>")
+        with Chromium(60) as browser:
+            browser.print_pdf(tmp_path / "page.html", tmp_path / "page.pdf")
+            assert len(list(tmp.iterdir())) == 2  # the profile and the socket's folder, while it runs
+        assert (tmp_path / "page.pdf").read_bytes().startswith(b"%PDF")
+        assert list(tmp.iterdir()) == []
+        monkeypatch.setenv("OUTCOMES_CHROMIUM", "/nonexistent/chromium")
+        with Chromium(5) as browser:
+            assert browser.error
+        assert list(tmp.iterdir()) == []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
