@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -212,3 +213,9 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
         asyncio.run(main())
     except KeyboardInterrupt:
         log.info("interrupted: shutting down")
+    finally:
+        # Prefect's Runner removes its storage folder (/tmp/runner_storage/<uuid>, empty here: the
+        # flows' code is local) on a clean exit only; stopped by SIGTERM it left one per start.
+        tmp = getattr(runner, "_tmp_dir", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.events.conftest import ROOT, free_port, processes_with_env, wait_for
+from tests.events.service import ROOT, free_port, processes_with_env, wait_for
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -44,16 +47,21 @@ def test_signal_to_the_service_alone_stops_its_flow_runs(prefect_server, tmp_pat
     watch_cycle + 30 s) must end with it."""
     import time
 
-    from tests.events.conftest import Service
+    from tests.events.service import Service
 
-    svc = Service(tmp_path, prefect_server).start()
+    tmp = Path(tempfile.mkdtemp(prefix="oc-s-"))  # short: Prefect and DuckDB may put sockets here
+    svc = Service(tmp_path, prefect_server, env={"TMPDIR": str(tmp)}).start()
     try:
         wait_for(lambda: len(svc.processes()) >= 2, 60, what="the watcher flow run to start")
         time.sleep(2)
         svc.proc.send_signal(sig)
         svc.proc.wait(60)
         wait_for(lambda: not svc.processes(), 30, what=f"every process of the service to end (log {svc.log})")
+        # and leave nothing in the temp folder (Prefect's runner left its storage folder there; the
+        # parent all runners share may stay)
+        assert [str(p.relative_to(tmp)) for p in tmp.rglob("*")] in ([], ["runner_storage"])
     finally:
         svc.kill()
         for pid in svc.processes():
             os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
