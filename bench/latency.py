@@ -124,7 +124,7 @@ def main() -> None:
     os.environ["PREFECT_HOME"] = str(work / "prefect-client")
     os.environ.setdefault("OUTCOMES_PSEUDONYM_KEY", "bench-" + "k" * 40)
     from flows.serve_command import start_server, stop
-    from tests.events.conftest import free_port
+    from tests.events.service import free_port
     from tests.exports import write_export
     from warehouse.connect import open_readonly
 

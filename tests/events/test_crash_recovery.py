@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.events.conftest import Service, land, wait_for
+from tests.events.service import Service, land, wait_for
 from tests.exports import write_export
 
 

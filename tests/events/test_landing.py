@@ -1,11 +1,9 @@
 """Exports landing in the zone are loaded by the running service, complete, once and in order."""
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-from tests.events.conftest import land, wait_for
+from tests.events.service import land
 from tests.exports import write_export
 
 DEADLINE = 45.0  # seconds from landing to queryable, generous for a 2-core CI machine
@@ -69,7 +67,7 @@ def test_two_exports_landing_together_load_in_exported_at_order(service, tmp_pat
 def test_without_the_warm_worker_flow_runs_ingest_in_order_under_the_prefect_limit(prefect_server, tmp_path):
     """`ingest_worker = false`: each triggered run ingests in its own process, the registry's
     Prefect concurrency limit keeps them one at a time, and exports still load in exported_at order."""
-    from tests.events.conftest import Service
+    from tests.events.service import Service
 
     (tmp_path / "svc").mkdir()
     svc = Service(tmp_path / "svc", prefect_server, service="ingest_worker = false").start()

@@ -6,7 +6,7 @@ import os
 import time
 import zipfile
 
-from tests.events.conftest import land
+from tests.events.service import land
 from tests.exports import write_export
 
 DEADLINE = 60.0
@@ -64,7 +64,7 @@ def test_copy_keeping_old_mtimes_is_loaded_when_complete(service, tmp_path):
 
 
 def test_an_unreadable_zip_is_rejected_and_blocks_nothing(service, tmp_path):
-    from tests.events.conftest import wait_for
+    from tests.events.service import wait_for
     from tests.events.test_odd_zips import _odd_zip
 
     (service.landing / "reg-x").mkdir(parents=True, exist_ok=True)

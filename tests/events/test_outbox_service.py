@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from tests.events.conftest import Service, land, read_events, wait_for
+from tests.events.service import Service, land, read_events, wait_for
 from tests.events.test_outgoing_events import _alert_tables
 from tests.exports import write_export
 
@@ -82,7 +82,7 @@ def test_events_a_prefect_server_lost_are_posted_again(prefect_server, tmp_path)
     from flows.ingest import ingest_export
     from flows.outbox import flush, stored_ids
     from flows.serve_command import start_server, stop
-    from tests.events.conftest import free_port
+    from tests.events.service import free_port
 
     wh = str(tmp_path / "wh.duckdb")
     r = ingest_export(str(write_export(tmp_path / "src", _alert_tables(), registry="reg-lost", export_id="l1")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from tests.events.conftest import land, read_events, wait_for
+from tests.events.service import land, read_events, wait_for
 from tests.exports import ADVERSE_EVENTS, ASSESSMENTS, BASE, LABS, VITALS, write_export
 
 DEADLINE = 45.0
@@ -120,7 +120,7 @@ def test_automation_calls_webhook_on_rejection(service, prefect_server):
 
     from flows.automations import ensure_automations
     from outcomes.config import parse_config
-    from tests.events.conftest import free_port
+    from tests.events.service import free_port
 
     received = []
 

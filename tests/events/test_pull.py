@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.events.conftest import Service, free_port, wait_for
+from tests.events.service import Service, free_port, wait_for
 from tests.exports import write_export
 
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from tests.events.conftest import Service, wait_for
+from tests.events.service import Service, wait_for
 
 
 def _runs(api: str, deployment: str) -> list[dict]:

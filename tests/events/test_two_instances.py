@@ -3,7 +3,7 @@ services share a server"), each with its own name, landing zone and warehouse: e
 ingest worker runs its own instance's ingests only."""
 from __future__ import annotations
 
-from tests.events.conftest import Service, land
+from tests.events.service import Service, land
 from tests.exports import write_export
 
 

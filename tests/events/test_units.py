@@ -1,8 +1,6 @@
 """Plain functions behind the flows: configuration, landing-zone completeness, event payloads."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
