@@ -16,8 +16,10 @@ Each runs in its own subprocess so its peak RSS is its own (os.wait4). The expor
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,11 +52,16 @@ def _total_rows(folder: Path) -> int:
 
 
 def run_child(mode: str, export: Path, work: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PREFECT_HOME=str(work / "prefect-home"))
+    """One contender in its own process and scratch folder, removed after it (a 10M run's warehouses
+    take gigabytes)."""
+    scratch = work / f"run-{mode}"
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PREFECT_HOME=str(scratch / "prefect-home"))
     env.setdefault("OUTCOMES_PSEUDONYM_KEY", "benchmark-key-0123456789abcdef0123")
     out_file = work / f"{mode}.json"
-    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, str(export), str(work), str(out_file)], env=env)
+    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, str(export), str(scratch), str(out_file)], env=env)
     _, status, usage = os.wait4(proc.pid, 0)
+    shutil.rmtree(scratch, ignore_errors=True)
     if status != 0:
         raise SystemExit(f"{mode} failed with status {status}")
     result = json.loads(out_file.read_text())
@@ -199,6 +206,8 @@ def main() -> None:
                     help="run the contenders this many times, interleaved, and report each one's median run")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="outcomes-bench-"))
+    if args.work is None and args.export is not None:  # a generated export is kept, to reuse with --export
+        atexit.register(shutil.rmtree, work, True)
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     export = args.export or make_export(args.rows, work / "registry")

@@ -12,8 +12,10 @@ included), so CPU / wall says how busy the two cores were. Not a throughput benc
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -35,6 +37,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the profile as JSON only")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="outcomes-profile-"))
+    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after Prefect's own exit handlers
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect-home"))
     os.environ.setdefault("OUTCOMES_PSEUDONYM_KEY", "benchmark-key-0123456789abcdef0123")
 

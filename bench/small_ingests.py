@@ -13,8 +13,10 @@ running it from each checkout back to back (docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OUTCOMES_PSEUDONYM_KEY", "benchmark-key-0123456789abcdef0123")
     work = Path(tempfile.mkdtemp(prefix="outcomes-small-"))
+    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after Prefect's own exit handlers
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect-home"))
 
     from prefect import flow

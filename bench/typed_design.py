@@ -26,10 +26,12 @@ Peak RSS is Linux's VmHWM, reset (/proc/self/clear_refs) before each contender.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -355,6 +357,8 @@ def main() -> None:
                     help="prototype only (a smoke test on an export with malformed lines, which the baseline refuses)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="outcomes-typed-"))
+    if args.work is None:
+        atexit.register(shutil.rmtree, work, True)
     work.mkdir(parents=True, exist_ok=True)
     key = load_key()
     m = json.loads((args.export / "manifest.json").read_text())

@@ -11,8 +11,10 @@ table's rows). Prints the median seconds of each and their ratio per table and r
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +42,7 @@ def main() -> None:
     from warehouse.connect import attach, ensure_warehouse
 
     work = Path(tempfile.mkdtemp(prefix="outcomes-sets-"))
+    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after Prefect's own exit handlers
     rows_out = []
     patients = 0
 
