@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import zipfile
 
 import pytest
@@ -266,3 +267,32 @@ def test_a_workspace_leaves_no_spill_folder_behind(monkeypatch, tmp_path):
     del ws
     gc.collect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_workspace_removes_the_spill_folders_of_killed_processes(monkeypatch, tmp_path):
+    """A process killed mid-ingest leaves its spill folder (gigabytes of DuckDB's temporary files for
+    a large export); the next workspace removes it, and no folder of a live process."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from transforms.workspace import SPILL_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"{SPILL_PREFIX}{dead.pid}-abc123"
+    stale.mkdir()
+    (stale / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"x" * 4096)
+    live = tmp_path / f"{SPILL_PREFIX}{os.getppid()}-def456"  # pytest's parent: alive
+    live.mkdir()
+    other = tmp_path / f"{SPILL_PREFIX}olderformat"
+    other.mkdir()
+    ws = open_workspace()
+    try:
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert stale.name not in names
+        assert live.name in names and other.name in names
+        assert [n for n in names if n.startswith(f"{SPILL_PREFIX}{os.getpid()}-")]  # its own
+    finally:
+        ws.close()
