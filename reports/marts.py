@@ -8,12 +8,12 @@ month or an --as-of load never changes the warehouse).
 """
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -206,7 +206,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
                     report_month: str | None = None, ledger: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict]:
     """Marts in a private in-memory database; the warehouse is attached read-only (the models read
     it through views, nothing is copied), then detached. Spills go to temp_directory (default: a
-    fresh directory removed at exit). ledger: also copy the publication ledger (what a report of
+    fresh directory removed with the connection). ledger: also copy the publication ledger (what a report of
     this registry is compared with, whatever as_of_load says: reports.ledger.copy_published) while
     the warehouse is attached."""
     from warehouse.connect import attach, detach
@@ -215,10 +215,11 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     p = resolve(warehouse_path)
     if not p.exists():
         raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
-    if temp_directory is None:
-        temp_directory = tempfile.mkdtemp(prefix="outcomes-marts-")
-        atexit.register(shutil.rmtree, temp_directory, True)
     con = duckdb.connect()
+    if temp_directory is None:
+        # removed with the connection: at exit only, a running service kept one per report
+        temp_directory = tempfile.mkdtemp(prefix="outcomes-marts-")
+        weakref.finalize(con, shutil.rmtree, temp_directory, True)
     configure(con, temp_directory)
     attach(con, p, alias="wh", read_only=True)
     try:

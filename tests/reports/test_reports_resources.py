@@ -39,3 +39,17 @@ def test_report_month_build_has_the_same_rows_for_what_a_report_reads(warehouse,
     finally:
         full.close()
         part.close()
+
+
+def test_a_build_removes_its_temporary_folder_with_its_connection(warehouse, tmp_path, monkeypatch):
+    """The folder was removed at exit only: a running service kept one per monthly report."""
+    import gc
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    con, _ = build_in_memory(warehouse, cutoff=datetime(2025, 3, 1, tzinfo=timezone.utc), report_month="2025-02")
+    assert [p.name[:15] for p in tmp_path.iterdir()] == ["outcomes-marts-"]
+    con.close()
+    del con
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
