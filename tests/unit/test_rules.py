@@ -285,3 +285,20 @@ def test_rules_of_table(tmp_path, table):
         if severity == "alert" and rule not in alerts:
             problems.append(f"{rule}: no alert recorded")
     assert problems == []
+
+
+def test_a_session_reference_that_does_not_resolve_is_not_kept_with_the_row(tmp_path):
+    """It depends on which exports have loaded (a session an earlier export brings, arriving later),
+    so a flag kept with the row went stale and differed with the arrival order; the row's own
+    warnings stay."""
+    tables = base_tables()
+    tables["assessments"][1].update(session_id="S9")
+    tables["adverse_events"][0].update(session_id="S9", term="felt detached, Dr Jones (555) 013-7789")  # its own warning
+    ws, _, _ = run_validation(tmp_path, tables)
+    found = violations(ws)
+    assert ("assessments", 3, "assessments.session_id.exists") in found
+    assert ("adverse_events", 2, "adverse_events.session_id.exists") in found
+    kept = dict(ws.execute("SELECT 'assessments:' || _line, warnings FROM warn_assessments UNION ALL "
+                           "SELECT 'adverse_events:' || _line, warnings FROM warn_adverse_events").fetchall())
+    assert not any(w.endswith(".exists") for ws_ in kept.values() for w in ws_), kept
+    assert kept.get("adverse_events:2") == ["adverse_events.term.identifier"]
