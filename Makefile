@@ -16,11 +16,12 @@ DEMO_MONTHS ?= 6
 DEMO_PATIENTS ?= 600
 TEST_ARGS ?=
 
-.PHONY: help venv system-deps key demo test test-fast serve bench clean
+.PHONY: help venv system-deps key demo test test-fast fuzz serve bench clean
 
 help:
 	@echo "make demo   - build .venv, make a synthetic registry, load it, write a report"
 	@echo "make test   - run the test suite"
+	@echo "make fuzz   - random export histories in arrival and exported_at order (SEEDS=0-50)"
 	@echo "make serve  - Prefect server + outcomes serve (event-driven loading)"
 	@echo "make bench  - ingest benchmark, median of 3 runs (docs/benchmarks.md)"
 
@@ -55,6 +56,10 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not e2e" $(TEST_ARGS)
+
+# Stops at the first seed whose two orders differ; `--show SEED` prints its exports.
+fuzz: $(STAMP)
+	$(BIN)/python tests/e2e/arrival_fuzz.py --seeds $(or $(SEEDS),0-50)
 
 serve: $(STAMP) key
 	$(BIN)/outcomes serve --with-server
