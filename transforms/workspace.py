@@ -6,6 +6,7 @@ the 2 GB budget.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -20,7 +21,10 @@ SPILL_PREFIX = "outcomes-spill-"
 
 
 def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
-    remove_stale_spills()
+    stale = remove_stale_spills()
+    if stale:
+        logging.getLogger(__name__).info("removed the spill folders of %d killed ingest(s): %s", len(stale),
+                                         ", ".join(stale))
     spill = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
     config = {
         "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1000MB"),
