@@ -519,3 +519,16 @@ def test_a_session_an_earlier_export_brings_late_leaves_no_stale_warning(tmp_pat
         "sessions": ({"sessions": BASE["sessions"]}, "2025-01-31T23:00:00Z", "incremental"),
         "feb": ({"assessments": [{**a2, "total_score": "14"}]}, "2025-02-28T23:00:00Z", "incremental"),
     }, ["patients", "feb", "sessions"]))
+
+
+def test_an_old_version_arriving_after_a_full_export_that_parked_the_record_writes_no_withdrawal(tmp_path):
+    """Found by arrival_fuzz.py (seed 25): a full export held S2 only as a parked row (moved to a
+    patient it withdrew); an older export arriving after it took S2 for a record that export had
+    left out and wrote its withdrawal, so as_of hid S2 while core held it."""
+    p1, p2 = BASE["patients"]
+    to_p1 = {**S2, "patient_id": p1["patient_id"]}
+    _run_both(tmp_path, lambda: ({
+        "jan": ({"patients": [p1, p2], "sessions": [S2]}, "2025-01-31T23:00:00Z", "full"),
+        "feb": ({"patients": [p1, p2], "sessions": [{**S2, "monitoring_minutes": "125"}]}, "2025-02-25T23:00:00Z", "full"),
+        "mar": ({"patients": [p2], "sessions": [to_p1]}, "2025-02-27T23:00:00Z", "full"),
+    }, ["feb", "mar", "jan"]))

@@ -36,7 +36,9 @@ SELECT n.*, 'upsert' AS op FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n});
 
 -- ... and where no later version exists, only the newer full export that left the record out:
--- a withdrawal dated as that export, so history.<t>_as_of agrees with core from this load on
+-- a withdrawal dated as that export, so history.<t>_as_of agrees with core from this load on.
+-- Not when that export held the record as a parked row (its version waits for its parent): it did
+-- not leave the record out, and the version current before it stays current.
 INSERT INTO history.{table} BY NAME
 SELECT {key_cols}, getvariable('registry_id') AS registry_id, 'withdraw' AS op,
        getvariable('load_id')::BIGINT AS load_id, getvariable('last_full_export') AS export_id,
@@ -45,4 +47,6 @@ FROM (SELECT DISTINCT {key_cols} FROM new_{table} n
       WHERE getvariable('last_full_at') IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n})
         AND NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n}
-                        AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ));
+                        AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ)
+        AND NOT EXISTS (SELECT 1 FROM {parked} k WHERE k.registry_id = getvariable('registry_id')
+                        AND {key_match_n} AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ));
