@@ -61,8 +61,6 @@ def _fragments(table: str) -> dict[str, str]:
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),
-        # rows waiting for their parent (patients have none, so none wait)
-        "parked": "(SELECT * FROM core.patients WHERE false)" if table == "patients" else f"parked.{table}",
     }
 
 

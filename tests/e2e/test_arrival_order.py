@@ -532,3 +532,17 @@ def test_an_old_version_arriving_after_a_full_export_that_parked_the_record_writ
         "feb": ({"patients": [p1, p2], "sessions": [{**S2, "monitoring_minutes": "125"}]}, "2025-02-25T23:00:00Z", "full"),
         "mar": ({"patients": [p2], "sessions": [to_p1]}, "2025-02-27T23:00:00Z", "full"),
     }, ["feb", "mar", "jan"]))
+
+
+def test_a_correction_older_than_a_full_export_that_held_its_record_parked_becomes_current(tmp_path):
+    """A full export held S2 only as a parked row (moved to a patient it withdrew), so S2's earlier
+    version stayed current; a correction exported between the two, arriving after the full export,
+    lost to the rule that nothing older than the newest full export becomes current, where in
+    exported_at order it was current (and as_of showed it while core did not)."""
+    p1, p2 = BASE["patients"]
+    _run_both(tmp_path, lambda: ({
+        "jan": ({"patients": [p1, p2], "sessions": [S2]}, "2025-01-31T23:00:00Z", "full"),
+        "feb": ({"sessions": [{**S2, "monitoring_minutes": "150"}]}, "2025-02-10T23:00:00Z", "incremental"),
+        "mar": ({"patients": [p2], "sessions": [{**S2, "patient_id": p1["patient_id"]}]}, "2025-02-27T23:00:00Z",
+                "full"),
+    }, ["jan", "mar", "feb"]))

@@ -14,11 +14,14 @@ SELECT {key_cols}, max(exported_at) AS exported_at FROM (
 -- hold it (if it did, its own version is later still). A version older than the registry's
 -- newest full export of {table} (variable last_full_at, set by the load) therefore never becomes
 -- current, even for a record that full export never saw: an old export arriving late cannot
--- bring back what a newer full export left out.
+-- bring back what a newer full export left out. A record core still holds with a version older
+-- than that export is one it did not leave out (it held it as a parked row, its version waiting
+-- for its parent): a newer version of it wins as in exported_at order.
 CREATE OR REPLACE TEMP TABLE wins_{table} AS
 SELECT n.* FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
-  AND n.exported_at >= coalesce(getvariable('last_full_at')::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ);
+  AND (n.exported_at >= coalesce(getvariable('last_full_at')::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)
+       OR EXISTS (SELECT 1 FROM core.{table} k WHERE k.registry_id = getvariable('registry_id') AND {key_match_n}));
 
 -- displaced current versions become history
 INSERT INTO history.{table} BY NAME
@@ -37,8 +40,9 @@ WHERE NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n});
 
 -- ... and where no later version exists, only the newer full export that left the record out:
 -- a withdrawal dated as that export, so history.<t>_as_of agrees with core from this load on.
--- Not when that export held the record as a parked row (its version waits for its parent): it did
--- not leave the record out, and the version current before it stays current.
+-- Not for a record core holds: that export did not leave it out (it held it as a parked row, its
+-- version waiting for its parent), and dated after the current version the withdrawal would hide
+-- it from as_of.
 INSERT INTO history.{table} BY NAME
 SELECT {key_cols}, getvariable('registry_id') AS registry_id, 'withdraw' AS op,
        getvariable('load_id')::BIGINT AS load_id, getvariable('last_full_export') AS export_id,
@@ -48,5 +52,5 @@ FROM (SELECT DISTINCT {key_cols} FROM new_{table} n
         AND NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n})
         AND NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n}
                         AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ)
-        AND NOT EXISTS (SELECT 1 FROM {parked} k WHERE k.registry_id = getvariable('registry_id')
-                        AND {key_match_n} AND k.exported_at >= getvariable('last_full_at')::TIMESTAMPTZ));
+        AND NOT EXISTS (SELECT 1 FROM core.{table} k WHERE k.registry_id = getvariable('registry_id')
+                        AND {key_match_n}));
