@@ -12,7 +12,10 @@ keeps them runnable:
 
     .venv/bin/python tests/e2e/arrival_fuzz.py --seeds 0-200      # stops at the first difference
 
-The test suite runs a few fixed seeds (test_arrival_order.py).
+The test suite runs one seed (test_arrival_order.py). Seeds 0-51 give the same state in both orders;
+seed 52 shows the limitation README's arrival-order section states (parked.<table> keeps one
+version per record: a version waiting for its patient is replaced, before that patient's export
+can load it, by a newer one waiting for a patient the same full export withdraws).
 """
 from __future__ import annotations
 
