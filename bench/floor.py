@@ -38,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     manifest = json.loads((args.export / "manifest.json").read_text())
     work = Path(tempfile.mkdtemp(prefix="outcomes-floor-"))
-    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after Prefect's own exit handlers
+    atexit.register(shutil.rmtree, work, True)
     con = duckdb.connect(config={"memory_limit": args.memory_limit, "temp_directory": str(work / "spill")})
     out: dict = {"rows": sum(f["rows"] for f in manifest["files"]), "parse": {}, "write": {}, "write_lineage": {}}
     for f in manifest["files"]:

@@ -42,7 +42,7 @@ def main() -> None:
     from warehouse.connect import attach, ensure_warehouse
 
     work = Path(tempfile.mkdtemp(prefix="outcomes-sets-"))
-    atexit.register(shutil.rmtree, work, True)  # registered first, so it runs after Prefect's own exit handlers
+    atexit.register(shutil.rmtree, work, True)
     rows_out = []
     patients = 0
 
