@@ -132,6 +132,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0-20", help="a range A-B (inclusive) or a comma-separated list")
     ap.add_argument("--show", type=int, default=None, help="print a seed's exports and arrival order, load nothing")
+    ap.add_argument("--keep-going", action="store_true", help="run every seed, then list the ones that differ")
     args = ap.parse_args()
     if args.show is not None:
         import json
@@ -146,15 +147,21 @@ def main() -> int:
 
     from flows.ingest import without_heartbeats
 
+    different = []
     with prefect_test_harness(), without_heartbeats(), tempfile.TemporaryDirectory(prefix="oc-fuzz-") as tmp:
         for seed in seeds:
             try:
                 check(Path(tmp) / str(seed), seed)
             except AssertionError as e:
                 print(f"seed {seed}: DIFFERENT\n{e}", flush=True)
-                return 1
+                different.append(seed)
+                if not args.keep_going:
+                    return 1
+                continue
             print(f"seed {seed}: same", flush=True)
-    return 0
+    if different:
+        print(f"{len(different)} of {len(seeds)} seeds differ: {', '.join(map(str, different))}")
+    return 1 if different else 0
 
 
 if __name__ == "__main__":
