@@ -61,6 +61,12 @@ def _fragments(table: str) -> dict[str, str]:
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),
+        "key_cols_n": ", ".join(f"n.{c}" for c in key),
+        # upsert.sql: whether full export f held record n only as a parked row (parked.<t>_held;
+        # patients are never parked)
+        "held_by_f_n": "false" if table == "patients" else
+        f"EXISTS (SELECT 1 FROM parked.{table}_held h WHERE h.registry_id = getvariable('registry_id') "
+        f"AND h.load_id = f.load_id AND {match('h', 'n')})",
     }
 
 
@@ -88,12 +94,13 @@ CASCADE = [("sessions", "patients", "patient_key"), ("vitals", "sessions", "sess
            ("labs", "patients", "patient_key")]
 
 
-def _set_last_full(con, last_full: tuple | None) -> None:
-    """The variables upsert.sql, park.sql and unpark.sql read: the newest full export of a table
-    (exported_at, export_id, load_id), or NULLs."""
-    at, export, load = last_full or (None, None, None)
+def _set_last_full(con, last_full: tuple | None, this_full: bool = False) -> None:
+    """The variables park.sql and unpark.sql read: the newest full export of a table (exported_at,
+    export_id, load_id), or NULLs; and upsert.sql's this_full: whether this export, not in ops.loads
+    yet, is a full export of the table (it counts for the parked rows it loads)."""
+    con.execute("SET VARIABLE this_full = ?", [this_full])
+    at, _, load = last_full or (None, None, None)
     con.execute("SET VARIABLE last_full_at = ?", [at])
-    con.execute("SET VARIABLE last_full_export = ?", [export])
     con.execute("SET VARIABLE last_full_load = ?::BIGINT", [load])
 
 
@@ -106,14 +113,16 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
     for table, parent, col in CASCADE:
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
         last_full = _last_full_export(con, meta.registry_id, table)
-        if (meta.mode == "full" and table in tables and not _withdrawals_skipped(counts.get(table))
-                and (last_full is None or meta.exported_at >= last_full[0])):
+        full = meta.mode == "full" and table in tables and not _withdrawals_skipped(counts.get(table))
+        if full and (last_full is None or meta.exported_at >= last_full[0]):
             last_full = (meta.exported_at, meta.export_id, load_id)  # this export, not in ops.loads yet
-        _set_last_full(con, last_full)
+        _set_last_full(con, last_full, this_full=full)
         record = RECORD_COLUMN[table]
         if table in tables:
             sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
                          rows=f"park_{table}")
+            if full:
+                sqlfiles.run(con, "warehouse", "load/held.sql", fragments=frag, table=table)
             sqlfiles.run(con, "warehouse", "load/park.sql", fragments=frag, table=table)
         n = 0
         # (most loads have nothing parked: then no pass over core for parents or ties)

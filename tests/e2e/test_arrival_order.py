@@ -546,3 +546,38 @@ def test_a_correction_older_than_a_full_export_that_held_its_record_parked_becom
         "mar": ({"patients": [p2], "sessions": [{**S2, "patient_id": p1["patient_id"]}]}, "2025-02-27T23:00:00Z",
                 "full"),
     }, ["jan", "mar", "feb"]))
+
+
+def test_an_old_version_arriving_after_a_full_export_that_only_parked_the_record_becomes_current(tmp_path):
+    """Found by arrival_fuzz.py (seeds 60, 96): a full export held S2 only as a parked row (moved to
+    a patient it withdrew), so in exported_at order S2's older version stayed current. Arriving
+    first, with S2 never in core, it left no trace of holding S2, and the older version, arriving
+    after it, was taken for one of a record it had left out (parked.sessions_held remembers)."""
+    p1, p2 = BASE["patients"]
+    r_arrival, _ = _run_both(tmp_path, lambda: ({
+        "jan": ({"patients": [p1, p2], "sessions": [S2]}, "2025-01-31T23:00:00Z", "full"),
+        "mar": ({"patients": [p2], "sessions": [{**S2, "patient_id": p1["patient_id"]}]}, "2025-02-27T23:00:00Z",
+                "full"),
+    }, ["mar", "jan"]))
+    wh = r_arrival["_wh"]
+    assert query(wh, "SELECT export_id FROM core.sessions WHERE session_id = 'S2'") == [("jan",)]
+    assert query(wh, "SELECT session_id, export_id FROM parked.sessions") == [("S2", "mar")]
+    assert query(wh, "SELECT session_id FROM parked.sessions_held") == [("S2",)]
+
+
+def test_an_old_version_loses_to_a_full_export_between_that_left_its_record_out(tmp_path):
+    """Found by arrival_fuzz.py (seed 97): February (full) left A3 out; March (full) held it only as
+    a parked row (MRN-1002, which March withdrew). January's A3, arriving last, counted March as
+    having held A3 and became current, where in exported_at order February had withdrawn it: every
+    full export newer than a version counts, not only the newest."""
+    p1, p2 = BASE["patients"]
+    a1, a2, a3 = BASE["assessments"]
+    r_arrival, _ = _run_both(tmp_path, lambda: ({
+        "jan": ({"patients": [p1, p2], "assessments": [a1, a2, a3]}, "2025-01-31T23:00:00Z", "full"),
+        "feb": ({"patients": [p1, p2], "assessments": [a1, a2]}, "2025-02-28T23:00:00Z", "full"),
+        "mar": ({"patients": [p1], "assessments": [a1, a2, a3]}, "2025-03-31T23:00:00Z", "full"),
+    }, ["feb", "mar", "jan"]))
+    wh = r_arrival["_wh"]
+    assert sorted(query(wh, "SELECT assessment_id FROM core.assessments")) == [("A1",), ("A2",)]
+    assert query(wh, "SELECT export_id FROM history.assessments WHERE assessment_id = 'A3' AND op = 'withdraw'"
+                 ) == [("feb",)]

@@ -41,3 +41,21 @@ def test_0008_takes_session_reference_warnings_off_rows_loaded_before(tmp_path):
         assert con.execute(f"SELECT warnings FROM {schema}.adverse_events").fetchall() == [
             (["adverse_events.term.identifier"],)], schema
     con.close()
+
+
+def test_0009_remembers_the_records_full_exports_hold_parked_now(tmp_path):
+    con = _warehouse_at(tmp_path / "w.duckdb", 8)
+    for load_id, mode in ((1, "full"), (2, "incremental")):
+        con.execute("INSERT INTO ops.loads (load_id, registry_id, export_id, mode, adapter, status, started_at, "
+                    "finished_at) VALUES (?, 'r', ?, ?, 'kor', 'loaded', now(), now())", [load_id, f"e{load_id}", mode])
+    lineage = "TIMESTAMPTZ '2025-01-31 23:00:00+00', now(), 'f.csv', 2"
+    con.execute(f"INSERT INTO parked.sessions (registry_id, session_id, load_id, export_id, exported_at, loaded_at, "
+                f"source_file, source_row) VALUES ('r', 'S1', 1, 'e1', {lineage}), ('r', 'S2', 2, 'e2', {lineage})")
+    con.execute(f"INSERT INTO parked.vitals (registry_id, session_id, timepoint, minutes_after_dose, load_id, export_id, "
+                f"exported_at, loaded_at, source_file, source_row) VALUES ('r', 'S1', 'post', 40, 1, 'e1', {lineage})")
+    assert migrate(con) == [v for v, _ in migrations() if v > 8]
+    assert con.execute("SELECT * FROM parked.sessions_held").fetchall() == [("r", "S1", 1)]
+    assert con.execute("SELECT * FROM parked.vitals_held").fetchall() == [("r", "S1", "post", 40, 1)]
+    for table in ("assessments", "adverse_events", "labs"):
+        assert con.execute(f"SELECT count(*) FROM parked.{table}_held").fetchone() == (0,)
+    con.close()
