@@ -385,6 +385,11 @@ def format_result(r: dict) -> str:
     if r.get("unparked"):
         lines.append("  loaded from earlier exports' parked rows (their parent is here now): "
                      + ", ".join(f"{t} {n}" for t, n in r["unparked"].items()))
+    restored = {t: c["restored_with_session"] for t, c in (r.get("tables") or {}).items()
+                if c.get("restored_with_session")}
+    if restored:
+        lines.append("  current again with the session this export brought back (the cascade had taken them): "
+                     + ", ".join(f"{t} {n}" for t, n in restored.items()))
     if r.get("rules_broken"):
         top = sorted(r["rules_broken"].items(), key=lambda kv: -kv[1])[:10]
         lines.append("  quarantined by rule: " + ", ".join(f"{k} {v}" for k, v in top))

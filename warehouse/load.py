@@ -61,6 +61,7 @@ def _fragments(table: str) -> dict[str, str]:
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),
+        "version_dated": "false",  # retire.sql: withdrawals dated as this export (or a newer version)
         "key_cols_n": ", ".join(f"n.{c}" for c in key),
         # upsert.sql: whether full export f held record n only as a parked row (parked.<t>_held;
         # patients are never parked)
@@ -132,6 +133,8 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
             n = con.execute(f"SELECT count(*) FROM new_{table}").fetchone()[0]
         if n:
             sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
+            if table == "sessions":
+                _restore_vitals(con, counts)
             sqlfiles.run(con, "warehouse", "load/unpark_alerts.sql", table=table, record=record, fragments={
                 "patient_sql": "k.patient_key" if table != "vitals" else "s.patient_key",
                 "patient_join": "" if table != "vitals" else
@@ -152,6 +155,41 @@ def _parking(con, meta: ExportMeta, load_id: int, tables: list[str], counts: dic
     return unparked
 
 
+def _restore_vitals(con, counts: dict) -> None:
+    """After sessions' upsert: a session made current again by a version older than the export
+    whose cascade took it out gets back the vital signs that cascade took (restore_vitals.sql)."""
+    sqlfiles.run(con, "warehouse", "load/restore_vitals.sql")
+    n = con.execute("SELECT count(*) FROM restore_vitals").fetchone()[0]
+    if n:
+        c = counts.setdefault("vitals", {})
+        c["restored_with_session"] = c.get("restored_with_session", 0) + n
+
+
+def _supersede_orphans(con, tables: list[str], counts: dict) -> bool:
+    """This export's rows waiting for a parent that was current at their exported_at and withdrawn
+    later: in exported_at order they loaded and went with the parent, so each withdraws its record,
+    dated as itself, and is not parked (supersede_orphans.sql). Whether a session left core (the
+    cascade then takes its vital signs)."""
+    sessions_gone = False
+    for table, parent, col in CASCADE:
+        if table not in tables or not counts.get(table, {}).get("parked"):  # (split's rows to park)
+            continue
+        frag = _fragments(table) | {"parent": parent, "parent_col": col}
+        sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
+                     rows=f"park_{table}")
+        sqlfiles.run(con, "warehouse", "load/supersede_orphans.sql", fragments=frag, table=table)
+        if not con.execute(f"SELECT count(*) FROM superseded_{table}").fetchone()[0]:
+            continue
+        n = con.execute(f"SELECT n FROM superseded_current_{table}").fetchone()[0]
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"superseded_{table}")
+        if n:
+            c = counts.setdefault(table, {})
+            c["withdrawn"] = c.get("withdrawn", 0) + n
+            c["withdrawn_by_late_orphans"] = n
+            sessions_gone = sessions_gone or table == "sessions"
+    return sessions_gone
+
+
 def _cascade(con, counts: dict) -> None:
     """Withdraw the current records a withdrawn patient or session leaves behind, and those older
     than the export under one it left out or deleted but could not withdraw (cascade.sql). Those
@@ -168,7 +206,8 @@ def _cascade(con, counts: dict) -> None:
         if park:
             sqlfiles.run(con, "warehouse", "load/cascade_park.sql", fragments=frag, table=table)
             parked = con.execute(f"SELECT count(*) FROM cascade_parked_{table}").fetchone()[0]
-        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"cascade_{table}")
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag | {"version_dated": "k.parent_gone"},
+                     table=table, gone=f"cascade_{table}")
         c = counts.setdefault(table, {})
         c["withdrawn"] = c.get("withdrawn", 0) + n
         c["withdrawn_with_parent"] = n
@@ -312,6 +351,8 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
                     sqlfiles.run(con, "warehouse", "load/first_load.sql", table=table)
                 else:
                     sqlfiles.run(con, "warehouse", "load/upsert.sql", fragments=frag, table=table)
+                    if table == "sessions":
+                        _restore_vitals(con, counts)
                     if table in ("patients", "sessions") and con.execute(
                             f"SELECT count(*) FROM new_{table} n WHERE NOT EXISTS "
                             f"(SELECT 1 FROM wins_{table} k WHERE {frag['key_match_n']})").fetchone()[0]:
@@ -349,6 +390,8 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             # load withdraws (it would go with it, lost, where exported_at order keeps it parked until
             # the parent is current again). Loading parked rows takes no parent out of core, so the
             # cascade has nothing left to do after them (review, session 11).
+            if has_table(con, "parked", "sessions", "wh") and _supersede_orphans(con, tables, counts):
+                lost_parents = True
             if lost_parents or kept_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
             unparked, unparked_alerts = {}, {}

@@ -581,3 +581,46 @@ def test_an_old_version_loses_to_a_full_export_between_that_left_its_record_out(
     assert sorted(query(wh, "SELECT assessment_id FROM core.assessments")) == [("A1",), ("A2",)]
     assert query(wh, "SELECT export_id FROM history.assessments WHERE assessment_id = 'A3' AND op = 'withdraw'"
                  ) == [("feb",)]
+
+
+def test_a_late_version_whose_parent_a_later_export_withdrew_is_not_parked_and_withdraws_its_record(tmp_path):
+    """Found by arrival_fuzz.py (seeds 87, 103): February corrected L1 (MRN-1002's lab); a March
+    full export dropped MRN-1002. In exported_at order February's L1 loaded and went with the patient
+    (the cascade), and stays gone when April brings the patient back. Arriving after March, it waited
+    parked for the patient and loaded with April."""
+    l1 = BASE["labs"][0]
+    r_arrival, r_time = _run_both(tmp_path, lambda: ({
+        "jan": (BASE, "2025-01-31T23:00:00Z", "full"),
+        "feb": ({"labs": [{**l1, "value": "55"}]}, "2025-02-15T23:00:00Z", "incremental"),
+        "mar": (_without_p2(), "2025-03-31T23:00:00Z", "full"),
+        "apr": ({"patients": [BASE["patients"][1]]}, "2025-04-30T23:00:00Z", "incremental"),
+    }, ["jan", "mar", "feb", "apr"]))
+    for r in (r_arrival, r_time):
+        assert query(r["_wh"], "SELECT count(*) FROM core.labs") == [(0,)]
+        assert query(r["_wh"], "SELECT count(*) FROM parked.labs") == [(0,)]
+    feb = r_arrival["feb"]["tables"]["labs"]
+    assert feb["quarantined"] == 1 and "parked" not in feb  # (its patient was gone: quarantine says so)
+
+
+def test_a_late_correction_to_a_current_parent_wins_over_a_cascade_of_its_older_version(tmp_path):
+    """Found by arrival_fuzz.py (seeds 78, 81): February moved S2 to MRN-1001; a March full export
+    dropped MRN-1002 and held S2 only as a parked row (moved back to MRN-1002). In exported_at order
+    February's S2 stays current (the cascade takes MRN-1002's records, and S2 is not one), and so
+    does S2's vital sign. Arriving after March, it lost to the cascade's withdrawal of S2's January
+    version, dated as March: a cascade's withdrawal is now dated as the version it takes out, and
+    the session it brings back gets back the vital sign that cascade took with it."""
+    p1, p2 = BASE["patients"]
+    r_arrival, _ = _run_both(tmp_path, lambda: ({
+        "jan": ({"patients": [p1, p2], "sessions": BASE["sessions"], "vitals": BASE["vitals"]}, "2025-01-31T23:00:00Z",
+                "full"),
+        "feb": ({"sessions": [{**S2, "patient_id": p1["patient_id"]}]}, "2025-02-15T23:00:00Z", "incremental"),
+        "mar": ({"patients": [p1], "sessions": BASE["sessions"]}, "2025-03-31T23:00:00Z", "full"),
+    }, ["jan", "mar", "feb"]))
+    wh, feb = r_arrival["_wh"], r_arrival["feb"]
+    assert sorted(query(wh, "SELECT session_id, export_id FROM core.sessions")) == [("S1", "mar"), ("S2", "feb")]
+    assert query(wh, "SELECT timepoint, export_id FROM core.vitals WHERE session_id = 'S2'") == [("pre", "jan")]
+    assert feb["tables"]["vitals"] == {"restored_with_session": 1}
+    from outcomes.cli import format_result
+
+    assert "current again with the session this export brought back (the cascade had taken them): vitals 1" in \
+        format_result(feb)

@@ -3,12 +3,20 @@
 -- {parent} it left out or deleted but could not withdraw (kept_{parent}: withdraw_kept.sql,
 -- withdraw_listed_kept.sql). They cannot stand alone (every mart reaches the patient through
 -- them), and the export that dropped the parent either did not hold them or held them as orphans,
--- which its quarantine reports. retire.sql then takes them out of core, dated as
--- this export or as the version it takes out if that is newer, so as_of agrees; such a newer
--- version (a correction that arrived before this export) waits in parked.{table} for its parent
--- first (cascade_park.sql), as it would have had it arrived after this export.
+-- which its quarantine reports. retire.sql then takes them out of core. Those whose {parent} is
+-- gone (parent_gone) are withdrawn dated as the version taken out: the withdrawal holds for that
+-- version, whose {parent} left, not for the record: an older export arriving later with a version
+-- in between under a current {parent} still wins, as in exported_at order (the cascade would not
+-- have touched it), and one under the gone {parent} withdraws the record at its own date
+-- (supersede_orphans.sql). The others (under a kept {parent}, which is current) are dated as this
+-- export: in exported_at order it took out every version of theirs older than itself. A version
+-- newer than this export (a correction that arrived before it) waits in parked.{table} for its
+-- parent first (cascade_park.sql), as it would have had it arrived after this export.
 CREATE OR REPLACE TEMP TABLE cascade_{table} AS
-SELECT {key_cols} FROM core.{table} c
+SELECT {key_cols}, NOT EXISTS (SELECT 1 FROM core.{parent} p
+                               WHERE p.registry_id = getvariable('registry_id') AND p.{parent_col} = c.{parent_col})
+                   AS parent_gone
+FROM core.{table} c
 WHERE c.registry_id = getvariable('registry_id')
   AND c.{parent_col} IS NOT NULL
   AND (NOT EXISTS (SELECT 1 FROM core.{parent} p
