@@ -36,3 +36,18 @@ def test_the_small_ingests_benchmark_loads_its_export_each_time(tmp_path, prefec
     result = json.loads(out.stdout)
     assert result["ingests"] == 2 and result["rows"] > 100
     assert 0 < result["steps_median"]["validate"] < result["median_seconds"]
+
+
+def test_the_late_exports_benchmark_loads_the_newest_two_in_both_orders(tmp_path, prefect_api):
+    from synth import generate_registry
+
+    exports = generate_registry(tmp_path / "registry", "bench-late", 5, seed=3, months=3)
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": prefect_api}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "late_exports.py"), "--registry",
+                          str(tmp_path / "registry"), "--json"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    newest_two = [e.name for e in sorted(exports)[-2:]]
+    assert list(result["in_order"])[1:] == newest_two and list(result["late"])[1:] == newest_two[::-1]
+    assert all(0 < v["load"] < v["seconds"] for order in ("in_order", "late") for v in result[order].values())
