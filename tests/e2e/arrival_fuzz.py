@@ -13,12 +13,14 @@ keeps them runnable:
     .venv/bin/python tests/e2e/arrival_fuzz.py --seeds 0-200               # stops at the first difference
     .venv/bin/python tests/e2e/arrival_fuzz.py --seeds 0-200 --keep-going  # lists every seed that differs
 
-The test suite runs one seed (test_arrival_order.py). Of seeds 0-147, all but 52 and 137 give the
-same state in both orders (session 15; 14 differed before). Those two show the limitation README's
-arrival-order section states: a record's newer version waiting in parked.<table> for its parent
-keeps an older one out of core, where exported_at order has the older one current until the newer
-one's parent arrives (52: the older one was parked too and dropped; 137: it arrived after the
-newer one was parked).
+The test suite runs one seed (test_arrival_order.py). Of seeds 0-249, all but 52, 137, 152, 214
+and 232 give the same state in both orders (session 15; 14 of 0-147 differed before). They show
+the limitations README's arrival-order section states: a record's newer version waiting in
+parked.<table> for its parent keeps an older one out of core, where exported_at order has the
+older one current until the newer one's parent arrives (52 and 152: the older one was parked too
+and dropped; 137: it arrived after the newer one was parked); and a row whose parent no export
+loaded so far shows current at its exported_at waits or is dropped, not looked at again when the
+export showing it arrives (214, 232).
 """
 from __future__ import annotations
 
