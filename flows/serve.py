@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from outcomes import scratch
 from outcomes.config import Config, load_config, warehouse_for
 
 log = logging.getLogger(__name__)
 
 LOCATION_TEMPLATE = "{{ event.resource['outcomes.export.location'] }}"
 REGISTRY_TEMPLATE = "{{ event.resource['outcomes.registry'] }}"
+RUNNER_PREFIX = "outcomes-serve-"  # of its runner storage folder
 
 
 def deployment_specs(cfg: Config) -> list[dict]:
@@ -175,6 +178,11 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
         os.environ[WORKER_ENV] = "1"  # inherited by the flow runs: they hand ingests to the worker
     poll = float(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY") or cfg.service.runner_poll)
     runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit, query_seconds=poll)
+    # Prefect names its storage folder runner_storage/<uuid> and removes it on a clean exit only;
+    # named after this process, a service killed by kill -9 leaves one the next start removes.
+    storage = runner._tmp_dir.parent
+    scratch.remove_orphans(RUNNER_PREFIX, storage)
+    runner._tmp_dir = storage / f"{RUNNER_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
     deployments = build_deployments(cfg)
     ids = [runner.add_deployment(d) for d in deployments]
     if kick:
@@ -214,8 +222,5 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
     except KeyboardInterrupt:
         log.info("interrupted: shutting down")
     finally:
-        # Prefect's Runner removes its storage folder (/tmp/runner_storage/<uuid>, empty here: the
-        # flows' code is local) on a clean exit only; stopped by SIGTERM it left one per start.
-        tmp = getattr(runner, "_tmp_dir", None)
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        # stopped by SIGTERM, the Runner leaves its storage folder (empty here: the flows' code is local)
+        shutil.rmtree(runner._tmp_dir, ignore_errors=True)

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import shutil
 import time
 import uuid
 from pathlib import Path
 
 from prefect import task
 
+from outcomes import scratch
+
 log = logging.getLogger(__name__)
 
 WORKER_ENV = "OUTCOMES_INGEST_WORKER"  # set by `outcomes serve` for itself and its flow runs
+WARMUP_PREFIX = "outcomes-warmup-"
 
 
 @task(name="ingest-pending", persist_result=True, log_prints=False)
@@ -171,8 +174,10 @@ def warm_up() -> float:
     from warehouse.connect import attach, detach, ensure_warehouse
 
     t = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="outcomes-warmup-") as tmp:
-        folder = generate_registry(Path(tmp) / "exports", "warmup", patients=8, seed=1, start=date(2025, 1, 1),
+    scratch.remove_orphans(WARMUP_PREFIX)  # of a service killed while it warmed up
+    tmp = scratch.make(WARMUP_PREFIX)
+    try:
+        folder = generate_registry(tmp / "exports", "warmup", patients=8, seed=1, start=date(2025, 1, 1),
                                    months=1)[0]
         bundle = open_bundle(folder)
         ws = open_workspace()
@@ -181,13 +186,15 @@ def warm_up() -> float:
             build_key_map(ws, b"warm-up key, never used for real data", bundle.registry_id, list(reads))
             ws.execute("SET VARIABLE registry_id = ?", [bundle.registry_id])
             ws.execute("SET VARIABLE exported_at = ?", [bundle.exported_at.isoformat()])
-            attach(ws, ensure_warehouse(Path(tmp) / "warmup.duckdb"), read_only=True)
+            attach(ws, ensure_warehouse(tmp / "warmup.duckdb"), read_only=True)
             try:
                 validate_export(ws)
             finally:
                 detach(ws)
         finally:
             ws.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return time.perf_counter() - t
 
 

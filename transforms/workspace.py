@@ -9,23 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import weakref
-from pathlib import Path
 
 import duckdb
 
+from outcomes import scratch
 from transforms import stage
 
 SPILL_PREFIX = "outcomes-spill-"
 
 
 def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
-    stale = remove_stale_spills()
+    stale = scratch.remove_orphans(SPILL_PREFIX)
     if stale:
         logging.getLogger(__name__).info("removed the spill folders of %d killed ingest(s): %s", len(stale),
                                          ", ".join(stale))
-    spill = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+    spill = str(scratch.make(SPILL_PREFIX))
     config = {
         "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1000MB"),
         "temp_directory": spill,
@@ -40,32 +39,3 @@ def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, 
     con.execute("SET TimeZone = ?", [timezone_name])
     stage.install_macros(con)
     return con
-
-
-def remove_stale_spills() -> list[str]:
-    """Remove the spill folders of workspaces whose process is gone; returns their names.
-
-    A process killed mid-ingest (kill -9, the OOM killer) cannot remove its folder, which holds
-    DuckDB's temporary files: ~2.7 GB for a 10M-row export, once more for every crashed retry. The
-    folder's name carries its process id; folders of live processes and of other users stay."""
-    removed = []
-    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*-*"):
-        pid = folder.name[len(SPILL_PREFIX):].split("-", 1)[0]
-        try:
-            if not pid.isdigit() or folder.stat().st_uid != os.getuid() or _alive(int(pid)):
-                continue
-        except OSError:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder.name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

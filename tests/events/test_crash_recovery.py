@@ -2,7 +2,12 @@
 sweep (run at start) loads every export exactly once."""
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from tests.events.service import Service, land, wait_for
 from tests.exports import write_export
@@ -11,8 +16,9 @@ from tests.exports import write_export
 def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_server, tmp_path):
     root = tmp_path / "svc"
     root.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix="oc-c-"))  # its own temp folder, short: sockets may go there
     # first life: every load dies just before COMMIT (as abruptly as kill -9)
-    svc = Service(root, prefect_server, env={"OUTCOMES_TEST_FAULT": "before_commit"}).start()
+    svc = Service(root, prefect_server, env={"OUTCOMES_TEST_FAULT": "before_commit", "TMPDIR": str(tmp)}).start()
     try:
         first = write_export(tmp_path / "src", registry="reg-k", export_id="k1", exported_at="2025-01-31T23:00:00Z")
         land(first, svc.landing / "reg-k")
@@ -45,5 +51,19 @@ def test_killed_mid_load_then_restarted_loads_everything_exactly_once(prefect_se
         per_load = dict(svc.sql("SELECT load_id, count(*) FROM history.sessions WHERE registry_id = 'reg-k' "
                                 "GROUP BY load_id"))
         assert per_load.get(k1_load) == 2 and set(per_load) <= {r[3] for r in rows}, per_load
+        # the killed life's temporary folders (Prefect's runner storage, the load's spill folder)
+        # were removed by the new one; what is left belongs to live processes
+        left = [p.name for p in [*tmp.glob("outcomes-*"), *tmp.glob("runner_storage/*")]
+                if not (m := re.match(r"outcomes-[a-z]+-(\d+)-", p.name)) or not _alive(int(m.group(1)))]
+        assert left == [], (left, sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")))
     finally:
         svc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,45 @@
+"""Temporary folders of killed processes are removed by the next process, those of live ones stay."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+from outcomes import scratch
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_orphans_of_dead_processes_go_and_the_rest_stays(tmp_path):
+    parent = tmp_path / "runner_storage"
+    mine = scratch.make("oc-x-", parent)
+    assert mine.parent == parent and mine.name.startswith(f"oc-x-{os.getpid()}-")
+    dead = parent / f"oc-x-{_dead_pid()}-abc"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "f").write_text("x")
+    live = parent / f"oc-x-{os.getppid()}-def"  # pytest's parent: alive
+    live.mkdir()
+    unnamed = parent / "oc-x-olderformat"  # no process id: not ours to judge
+    unnamed.mkdir()
+    other_prefix = parent / f"oc-y-{_dead_pid()}-ghi"
+    other_prefix.mkdir()
+    assert scratch.remove_orphans("oc-x-", parent) == [dead.name]
+    assert sorted(p.name for p in parent.iterdir()) == sorted([mine.name, live.name, unnamed.name,
+                                                                other_prefix.name])
+    assert scratch.remove_orphans("oc-x-", tmp_path / "absent") == []
+
+
+def test_the_worker_warm_up_leaves_nothing_and_removes_a_killed_one(monkeypatch, tmp_path):
+    """A service killed while warming up its ingest worker left the warm-up registry behind."""
+    from flows.worker import WARMUP_PREFIX, warm_up
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / f"{WARMUP_PREFIX}{_dead_pid()}-abc"
+    (stale / "exports").mkdir(parents=True)
+    assert warm_up() > 0
+    assert list(tmp_path.iterdir()) == []
