@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -180,9 +179,7 @@ def run_service(limit: int | None = 12, kick: bool = True, automations: bool | N
     runner = Runner(name=f"outcomes-{cfg.service.name}", pause_on_shutdown=False, limit=limit, query_seconds=poll)
     # Prefect names its storage folder runner_storage/<uuid> and removes it on a clean exit only;
     # named after this process, a service killed by kill -9 leaves one the next start removes.
-    storage = runner._tmp_dir.parent
-    scratch.remove_orphans(RUNNER_PREFIX, storage)
-    runner._tmp_dir = storage / f"{RUNNER_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+    runner._tmp_dir = scratch.make(RUNNER_PREFIX, runner._tmp_dir.parent)
     deployments = build_deployments(cfg)
     ids = [runner.add_deployment(d) for d in deployments]
     if kick:

@@ -174,8 +174,7 @@ def warm_up() -> float:
     from warehouse.connect import attach, detach, ensure_warehouse
 
     t = time.perf_counter()
-    scratch.remove_orphans(WARMUP_PREFIX)  # of a service killed while it warmed up
-    tmp = scratch.make(WARMUP_PREFIX)
+    tmp = scratch.make(WARMUP_PREFIX)  # and the one of a service killed while it warmed up goes
     try:
         folder = generate_registry(tmp / "exports", "warmup", patients=8, seed=1, start=date(2025, 1, 1),
                                    months=1)[0]

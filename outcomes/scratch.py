@@ -3,11 +3,12 @@
 A process killed by kill -9 or the OOM killer runs no cleanup: its spill folder (gigabytes of
 DuckDB's temporary files for a large export), the worker's warm-up registry and Prefect's runner
 storage stay in the temporary folder, one more per crash. Folders made here are named
-`<prefix><pid>-<random>`; `remove_orphans` removes those whose process is gone and leaves those of
-live processes and of other users.
+`<prefix><pid>-<random>`; making one first removes those of its prefix whose process is gone, and
+leaves those of live processes and of other users.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -15,7 +16,12 @@ from pathlib import Path
 
 
 def make(prefix: str, parent: Path | None = None) -> Path:
-    """A new folder `<parent>/<prefix><pid>-<random>` (parent: the temporary folder)."""
+    """A new folder `<parent>/<prefix><pid>-<random>` (parent: the temporary folder), after removing
+    the folders of the same prefix that killed processes left."""
+    stale = remove_orphans(prefix, parent)
+    if stale:
+        logging.getLogger(__name__).info("removed %d temporary folder(s) of killed processes: %s", len(stale),
+                                         ", ".join(stale))
     if parent is not None:
         parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from outcomes import scratch
 from reports.sources import create_sources, sql_literal
 
 # numpy, pandas and reports.stats (scipy, statsmodels, lifelines: ~1 s of imports) are imported
@@ -218,7 +218,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     con = duckdb.connect()
     if temp_directory is None:
         # removed with the connection: at exit only, a running service kept one per report
-        temp_directory = tempfile.mkdtemp(prefix="outcomes-marts-")
+        temp_directory = scratch.make("outcomes-marts-")  # and those of killed reports go
         weakref.finalize(con, shutil.rmtree, temp_directory, True)
     configure(con, temp_directory)
     attach(con, p, alias="wh", read_only=True)

@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+from outcomes import scratch
+
 # The last flag: Chromium 156 preloads its WebUI omnibox popups (a renderer of their own) even when
 # headless, half of its ~1 CPU-second start-up; they never show, and the PDF is the same without.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -102,7 +104,7 @@ class Chromium:
                           if os.environ.get("OUTCOMES_CHROMIUM") else
                           "chromium not found: install Debian's `chromium` (or set OUTCOMES_CHROMIUM) to write report.pdf")
             return
-        self._profile = tempfile.mkdtemp(prefix="outcomes-chromium-")
+        self._profile = str(scratch.make("outcomes-chromium-"))  # and those of killed reports go
         to_r, to_w = os.pipe()      # we write, Chromium reads (its fd 3)
         from_r, from_w = os.pipe()  # Chromium writes (its fd 4), we read
         to_r, from_w = _above_4(to_r), _above_4(from_w)  # so that placing one cannot overwrite the other

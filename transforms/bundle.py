@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 import zipfile
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+from outcomes import scratch
 from transforms.tables import TABLES
 from transforms.redaction import has_identifier, redact_text
 
@@ -21,6 +23,7 @@ CONTRACT = "ketamine-outcomes-export/1"
 REGISTRY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 EXPORT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 CONTRACT_RE = re.compile(r"^ketamine-outcomes-export/[0-9]{1,3}$")  # a version worth naming in an error
+ZIP_PREFIX = "outcomes-zip-"
 FORMATS = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet"}
 
 
@@ -90,7 +93,10 @@ def _safe_relpath(relpath: str, export: str) -> PurePosixPath:
 
 def _extract_zip(zpath: Path) -> tuple[tempfile.TemporaryDirectory, Path]:
     """Extract a zip safely: members with absolute or parent paths are refused, links are not followed."""
-    tmp = tempfile.TemporaryDirectory(prefix="outcomes-zip-")
+    # named after this process: an ingest killed mid-export leaves the unpacked export (as large as
+    # the export), and the next one removes it
+    scratch.remove_orphans(ZIP_PREFIX)
+    tmp = tempfile.TemporaryDirectory(prefix=f"{ZIP_PREFIX}{os.getpid()}-")
     root = Path(tmp.name)
     try:
         _unzip(zpath, root, tmp)

@@ -6,7 +6,6 @@ the 2 GB budget.
 """
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import weakref
@@ -20,11 +19,7 @@ SPILL_PREFIX = "outcomes-spill-"
 
 
 def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
-    stale = scratch.remove_orphans(SPILL_PREFIX)
-    if stale:
-        logging.getLogger(__name__).info("removed the spill folders of %d killed ingest(s): %s", len(stale),
-                                         ", ".join(stale))
-    spill = str(scratch.make(SPILL_PREFIX))
+    spill = str(scratch.make(SPILL_PREFIX))  # and the spill folders of killed ingests go
     config = {
         "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1000MB"),
         "temp_directory": spill,

@@ -28,10 +28,34 @@ def test_orphans_of_dead_processes_go_and_the_rest_stays(tmp_path):
     unnamed.mkdir()
     other_prefix = parent / f"oc-y-{_dead_pid()}-ghi"
     other_prefix.mkdir()
-    assert scratch.remove_orphans("oc-x-", parent) == [dead.name]
-    assert sorted(p.name for p in parent.iterdir()) == sorted([mine.name, live.name, unnamed.name,
+    again = scratch.make("oc-x-", parent)  # making one removes the orphans of its prefix
+    assert sorted(p.name for p in parent.iterdir()) == sorted([mine.name, again.name, live.name, unnamed.name,
                                                                 other_prefix.name])
+    assert scratch.remove_orphans("oc-y-", parent) == [other_prefix.name]
     assert scratch.remove_orphans("oc-x-", tmp_path / "absent") == []
+
+
+def test_an_unzipped_export_of_a_killed_ingest_goes_with_the_next_zip(monkeypatch, tmp_path):
+    """A zipped export is unpacked to the temporary folder; killed mid-ingest, that copy (as large
+    as the export) stayed."""
+    import zipfile
+
+    from exports import write_export
+    from transforms.bundle import ZIP_PREFIX, open_bundle
+
+    folder = write_export(tmp_path / "x")
+    z = tmp_path / "e.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in folder.iterdir():
+            zf.write(p, f"export/{p.name}")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    (tmp / f"{ZIP_PREFIX}{_dead_pid()}-abc" / "export").mkdir(parents=True)
+    b = open_bundle(z)
+    assert [p.name.startswith(f"{ZIP_PREFIX}{os.getpid()}-") for p in tmp.iterdir()] == [True]
+    b.close()
+    assert list(tmp.iterdir()) == []
 
 
 def test_the_worker_warm_up_leaves_nothing_and_removes_a_killed_one(monkeypatch, tmp_path):
