@@ -289,7 +289,7 @@ def prototype(export: Path, work: Path, key: bytes, threads: int | None = None) 
             FROM {viol} WHERE severity = 'warning' GROUP BY _line) v WHERE c.source_row = v._line""")
         if table in VALIDATED:
             con.execute(f"""INSERT INTO w.ops.alerts SELECT {load_id}, '{reg}', '{exp_id}', '{table}',
-                {TABLES[table].key[0]}, {"c.patient_key" if table == "assessments" else "NULL"}, v.rule, NULL, now()
+                {TABLES[table].key[0]}, {"c.patient_key" if table == "assessments" else "NULL"}, v.rule, NULL, now(), false
                 FROM {viol} v JOIN w.core.{table} c ON c.source_row = v._line WHERE v.severity = 'alert'""")
         counts[table]["quarantined"] = n_err
         t = lap(f"delete_{table}", t)

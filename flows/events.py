@@ -28,10 +28,6 @@ ALERT_RULES = {
     "labs.value.hepatic_3x_uln": "ALT/AST >= 3x ULN",
     "sessions.setting.esketamine_home": "esketamine at home (REMS)",
     "sessions.monitoring_minutes.rems_minimum": "esketamine monitoring < 120 min (REMS)",
-    "vitals.sbp.range": "systolic pressure outside 50-300 mmHg (critical or mistyped)",
-    "vitals.dbp.range": "diastolic pressure outside 20-160 mmHg (critical or mistyped)",
-    "vitals.heart_rate.range": "heart rate outside 25-250 /min (critical or mistyped)",
-    "vitals.spo2.range": "SpO2 outside 50-100 % (critical or mistyped)",
 }
 ALERT_CATEGORY = {
     "vitals.sbp.post_dose_high": "blood_pressure", "vitals.dbp.post_dose_high": "blood_pressure",
@@ -40,8 +36,6 @@ ALERT_CATEGORY = {
     "assessments.phq9_item9.positive": "suicidality", "assessments.cssrs.ideation_high": "suicidality",
     "adverse_events.serious.sae": "serious_adverse_event", "labs.value.hepatic_3x_uln": "hepatic",
     "sessions.setting.esketamine_home": "rems", "sessions.monitoring_minutes.rems_minimum": "rems",
-    "vitals.sbp.range": "blood_pressure", "vitals.dbp.range": "blood_pressure",
-    "vitals.heart_rate.range": "heart_rate", "vitals.spo2.range": "spo2",
 }
 
 

@@ -606,7 +606,7 @@ class Content:
             self._nest(allsae[1].cell, allsae[0].cell, ("n",))
             ts.rows.append(["All SAEs", "", *allsae])
         s.tables.append(ts)
-        for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (REMS / label thresholds)"),
+        for domain, title in (("blood_pressure", "Blood-pressure excursions after dosing (label thresholds)"),
                               ("dissociation", "Dissociation (CADSS) after dosing"), ("sedation", "Sedation (MOAA/S) after dosing"),
                               ("respiratory", "Oxygen saturation after dosing (respiratory depression)"),
                               ("rems", "REMS: esketamine monitoring under 120 min, and treatment at home"),

@@ -17,8 +17,9 @@ METHODS = [
                   "recorded, else mg band; oral ketamine in its own bands (<1.0, 1.0-2.5, >2.5 mg/kg: ~20-25 % "
                   "bioavailable, IV-equivalent at ~2.0-2.5 mg/kg, clinical-reference 2.2). Dose regimen = group plus "
                   "the most frequent induction dose band (ties: the lowest band by dose, e.g. <0.5 before 0.5 mg/kg)."),
-    ("Exposure time", "Each session contributes the days to the patient's next session (at most 28; proposed, clinical-reference "
-                      "7.1), or 7 days after the last session (proposed; clinical-reference 7.1) (never past the cut-off); "
+    ("Exposure time", "Each session contributes the days to the patient's next session (at most 28: our choice, so that a "
+                      "long gap in treatment is not counted as exposure; the reference gives no cap), or 7 days after the "
+                      "last session (proposed; clinical-reference 7.1) (never past the cut-off); "
                       "patient-years = days / 365.25 (proposed; 7.1); a month's patient-years are those of the sessions starting in it."),
     ("Baseline", "The last score of the instrument at or before the first session and at most 14 days before it (window "
                  "-14..0 days proposed; clinical-reference 9, rule S6); patients with no baseline, or a baseline of 0, are not evaluable."),
@@ -67,17 +68,20 @@ METHODS = [
                           "patients are flagged again and again; the per-patient columns (Clopper-Pearson) do not have "
                           "that problem."),
     ("Blood pressure", "Sessions with a pre-dose and a post-dose reading. Notable rise: post-dose SBP >= 180 or DBP >= 110, or a "
-                       "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, REMS). Pre-dose > 140/90 reported "
-                       "separately (label: consider delaying). Readings outside the contract's ranges (SBP 50-300, "
-                       "DBP 20-160, heart rate 25-250, SpO2 50-100; proposed, clinical-reference 3.4) load and raise a "
-                       "load alert for review, since they may be the most dangerous readings; only impossible values "
-                       "are quarantined."),
+                       "rise over pre-dose of >= 40 systolic or >= 25 diastolic (label, Table 6). Pre-dose > 140/90 reported "
+                       "separately (J&J medical information: consider delaying). Readings outside the contract's ranges "
+                       "are rejected (quarantined) and not counted: SBP 50-300 and DBP up to 160 (a hypertension "
+                       "registry's limits, clinical-reference 3.4); DBP from 20, heart rate 25-250 and SpO2 50-100 are "
+                       "proposed limits. The alerts such a reading raises (SpO2 < 92, SBP >= 180...) are still raised at "
+                       "load, marked as quarantined, since it may be the most dangerous reading of the export."),
     ("Respiratory depression", "Sessions with a post-dose SpO2; flagged when the lowest is < 92 % (proposed; "
                                "clinical-reference 3.4: the REMS requires pulse oximetry but gives no threshold). Also a load alert."),
     ("REMS", "Esketamine sessions with monitoring_minutes: under 120 min is a deviation; esketamine sessions with a setting: "
              "'home' is a violation (the label allows administration only under supervision in a certified setting)."),
     ("Dissociation", "Sessions with a CADSS after dosing; present = highest post-dose total > 4 and above the pre-dose total "
-                     "when one was recorded (trial threshold)."),
+                     "(trial threshold: total > 4 and change > 0). When no pre-dose CADSS was recorded the change is "
+                     "taken as positive (our assumption; the reference does not say), so those sessions count on the "
+                     "total alone."),
     ("Sedation", "Sessions with a MOAA/S after dosing. Both definitions of clinical-reference 10.2: moderate or greater = lowest "
                  "post-dose score <= 3 (J&J medical information); any decrease = lowest post-dose score below the pre-dose score "
                  "(label), the pre-dose score taken as 5 (alert) when none was recorded (our assumption; the reference does not "

@@ -306,14 +306,13 @@ RULES: dict[str, list[Rule]] = {
         Rule("vitals.session_id.exists", _set(session_id=lambda r, c: c.fresh_id("sessions"))),
         Rule("vitals.timepoint.code", _vitals_copy(_set(timepoint=_one_of("during", "t+40", "peak")))),
         Rule("vitals.minutes_after_dose.range", _vitals_copy(_minutes_out_of_range)),
-        # `.possible`, not `.range`: a reading outside the clinical range (sbp 50-300 ...) is an
-        # ALERT that loads; only a value no body or device gives is an error. Too low a dbp is
-        # negative, not above 300, which would break sbp.above_dbp as well.
-        Rule("vitals.sbp.possible", _vitals_copy(_set(sbp=_one_of("405", "450", "999")))),
-        Rule("vitals.dbp.possible", _vitals_copy(_set(dbp=_one_of("-4", "-10", "-60")))),
+        # Readings no body or device gives, so that no alert fires on them. Too low a dbp is
+        # negative, not above 160, which would break sbp.above_dbp as well.
+        Rule("vitals.sbp.range", _vitals_copy(_set(sbp=_one_of("405", "450", "999")))),
+        Rule("vitals.dbp.range", _vitals_copy(_set(dbp=_one_of("-4", "-10", "-60")))),
         Rule("vitals.sbp.above_dbp", _vitals_copy(_sbp_not_above)),
-        Rule("vitals.heart_rate.possible", _vitals_copy(_set(heart_rate=_one_of("401", "450", "-1")))),
-        Rule("vitals.spo2.possible", _vitals_copy(_set(spo2=_one_of("101", "105", "-1")))),
+        Rule("vitals.heart_rate.range", _vitals_copy(_set(heart_rate=_one_of("401", "450", "-1")))),
+        Rule("vitals.spo2.range", _vitals_copy(_set(spo2=_one_of("101", "105", "-1")))),
         Rule("vitals.row.malformed", _malformed("vitals", None), csv_only=True),
     ],
     "assessments": [

@@ -105,7 +105,7 @@ def test_synth_sidecar_names_the_rows_and_rules_ingest_quarantines(tmp_path, fil
     assert files["a"] == files["b"]                             # same seed, same bytes
     log = [json.loads(x) for x in (tmp_path / "a" / "_injected.jsonl").read_text().splitlines()]
     assert len(log) > 100
-    assert any(r["rule"].startswith("vitals.") and r["rule"].endswith(".possible") for r in log)
+    assert any(r["rule"].startswith("vitals.") and r["rule"].endswith(".range") for r in log)
     logged = collections.defaultdict(set)
     for r in log:
         for line in (r["line"], r.get("first_line")):

@@ -202,7 +202,7 @@ def test_rejected_share_over_threshold_loads_nothing(tmp_path, wh):
     assert {t: c["loaded"] for t, c in json.loads(counts).items()} == dict.fromkeys(r["tables"], 0)
     assert query(wh, "SELECT count(*) FROM ops.alerts") == [(0,)]
     q = query(wh, "SELECT table_name, source_row, rule, raw_values->>'$.sbp' FROM ops.quarantine")
-    assert q == [("vitals", 4, "vitals.sbp.possible", "999")]
+    assert q == [("vitals", 4, "vitals.sbp.range", "999")]
     # the same export with a tolerant threshold loads, its bad row quarantined once
     r = ingest_export(str(tmp_path / "x" / "2025-01-31T23-00-00Z"), warehouse=wh, reject_threshold=0.5)
     assert r["status"] == "loaded" and r["tables"]["vitals"] == {**r["tables"]["vitals"], "loaded": 2, "quarantined": 1}

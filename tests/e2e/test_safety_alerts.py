@@ -1,6 +1,8 @@
-"""End-to-end: what a safety officer is told. A critical vital sign loads and raises an alert
-instead of vanishing into the quarantine; a record re-sent by a later export raises no second alert
-of the same rule; a pre-dose peri-dose score (negative minutes) is data, not an error."""
+"""End-to-end: what a safety officer is told. A vital sign outside the contract's range is
+rejected, as the contract says, but the alerts it raises are raised all the same, marked as
+quarantined; so is a PHQ-9 item 9 of a quarantined assessment, and one with an item left blank
+loads; a record re-sent by a later export raises no second alert of the same rule; a pre-dose
+peri-dose score (negative minutes) is data, not an error."""
 from __future__ import annotations
 
 
@@ -14,22 +16,31 @@ from whquery import query
 pytestmark = pytest.mark.e2e
 
 
-def test_critical_vitals_load_and_raise_alerts(tmp_path, wh):
+def test_critical_vitals_outside_the_range_are_quarantined_and_still_raise_alerts(tmp_path, wh):
     def vitals(rows):
         rows[1].update(spo2="45", heart_rate="22")  # S1 post40: the export's most dangerous reading
-    r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh)
-    assert r["status"] == "loaded" and r["tables"]["vitals"]["quarantined"] == 0
-    assert query(wh, "SELECT sbp, dbp, spo2, heart_rate FROM core.vitals WHERE timepoint = 'post40'") == [
-        (138, 86, 45, 22)]
-    rules = {rule for (rule,) in query(wh, "SELECT rule FROM ops.alerts WHERE table_name = 'vitals'")}
-    assert rules == {"vitals.spo2.range", "vitals.spo2.low", "vitals.heart_rate.range"}
-
-
-def test_impossible_vitals_are_still_quarantined(tmp_path, wh):
-    def vitals(rows):
-        rows[1]["spo2"] = "101"
     r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh, reject_threshold=1)
-    assert r["tables"]["vitals"]["quarantined"] == 1 and "vitals.spo2.possible" in r["rules_broken"]
+    assert r["status"] == "loaded" and r["tables"]["vitals"]["quarantined"] == 1
+    assert {"vitals.spo2.range", "vitals.heart_rate.range"} <= set(r["rules_broken"])
+    assert query(wh, "SELECT count(*) FROM core.vitals WHERE timepoint = 'post40'") == [(0,)]
+    assert query(wh, "SELECT record_id, rule, quarantined, patient_key IS NOT NULL FROM ops.alerts "
+                     "WHERE table_name = 'vitals'") == [("S1", "vitals.spo2.low", True, True)]
+    assert r["alerts"]["vitals.spo2.low"] == 1
+
+
+def test_a_phq9_item_9_raises_its_alert_whether_the_row_loads_or_not(tmp_path, wh):
+    def assessments(rows):
+        # A1 (item 9 = 2) with item 3 blank: incomplete, loads with a warning, its sum not checked
+        rows[0]["item_scores"] = "3;3;;2;2;2;2;2;2"
+        # a second PHQ-9 whose items do not add up to its total: quarantined, item 9 = 1 still raised
+        rows.append({**rows[0], "assessment_id": "A6", "item_scores": "3;3;2;2;2;2;2;2;1", "total_score": "25"})
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(assessments=assessments))), warehouse=wh,
+                      reject_threshold=1)
+    assert r["tables"]["assessments"]["quarantined"] == 1 and "assessments.item_scores.sum" in r["rules_broken"]
+    assert query(wh, "SELECT warnings FROM core.assessments WHERE assessment_id = 'A1'") == [
+        (["assessments.item_scores.incomplete", "assessments.phq9_item9.positive"],)]
+    assert query(wh, "SELECT record_id, quarantined FROM ops.alerts WHERE rule = 'assessments.phq9_item9.positive' "
+                     "ORDER BY record_id") == [("A1", False), ("A6", True)]
 
 
 def test_a_re_sent_record_raises_no_second_alert(tmp_path, wh):

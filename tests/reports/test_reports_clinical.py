@@ -27,7 +27,8 @@ def _ledger(con, load_id, registry, exported_at, started_at):
 
 
 def _alert(con, load_id, assessment_id, raised_at, rule="assessments.phq9_item9.positive"):
-    con.execute("INSERT INTO ops.alerts VALUES (?, 'reg-a', ?, 'assessments', ?, NULL, ?, 'x', ?)",
+    con.execute("INSERT INTO ops.alerts (load_id, registry_id, export_id, table_name, record_id, patient_key, rule, "
+                "description, raised_at) VALUES (?, 'reg-a', ?, 'assessments', ?, NULL, ?, 'x', ?)",
                 [load_id, f"e{load_id}", assessment_id, rule, raised_at])
 
 

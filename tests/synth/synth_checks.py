@@ -223,16 +223,16 @@ class Validator:
         if r["minutes_after_dose"] and (m is None or not 0 <= m <= 1440):
             v.add("vitals.minutes_after_dose.range")
         s, d, hr, o2 = (_int(r[c]) for c in ("sbp", "dbp", "heart_rate", "spo2"))
-        if s is not None and not 0 <= s <= 400:
-            v.add("vitals.sbp.possible")
-        if d is not None and not 0 <= d <= 300:
-            v.add("vitals.dbp.possible")
+        if s is not None and not 50 <= s <= 300:
+            v.add("vitals.sbp.range")
+        if d is not None and not 20 <= d <= 160:
+            v.add("vitals.dbp.range")
         if s is not None and d is not None and s <= d:
             v.add("vitals.sbp.above_dbp")
-        if hr is not None and not 0 <= hr <= 400:
-            v.add("vitals.heart_rate.possible")
-        if o2 is not None and not 0 <= o2 <= 100:
-            v.add("vitals.spo2.possible")
+        if hr is not None and not 25 <= hr <= 250:
+            v.add("vitals.heart_rate.range")
+        if o2 is not None and not 50 <= o2 <= 100:
+            v.add("vitals.spo2.range")
         return v
 
     def _assessments(self, r, at, seen):

@@ -59,3 +59,12 @@ def test_0009_remembers_the_records_full_exports_hold_parked_now(tmp_path):
     for table in ("assessments", "adverse_events", "labs"):
         assert con.execute(f"SELECT count(*) FROM parked.{table}_held").fetchone() == (0,)
     con.close()
+
+
+def test_0010_marks_alerts_raised_before_as_raised_by_loaded_rows(tmp_path):
+    con = _warehouse_at(tmp_path / "w.duckdb", 9)
+    con.execute("INSERT INTO ops.alerts VALUES (1, 'r', 'e1', 'vitals', 'S1', 'k', 'vitals.spo2.low', 'SpO2 below 92 %', "
+                "now())")
+    assert migrate(con) == [v for v, _ in migrations() if v > 9]
+    assert con.execute("SELECT record_id, quarantined FROM ops.alerts").fetchall() == [("S1", False)]
+    con.close()

@@ -216,6 +216,23 @@ for _inst, (_n, _top) in CONTRACT_ITEMS.items():
                       {"instrument": _inst, "item_scores": _items(_n + 1, 0), "total_score": "0"}, True))
         EDGES.append(("assessments.item_scores.sum", "assessments", 2,
                       {"instrument": _inst, "item_scores": _items(_n, 1, 1), "total_score": str(_n + 1)}, True))
+        # incomplete (an item blank, or one item short): loaded with a warning, its sum not checked
+        # (the contract checks the sum "when complete")
+        _blank = ";".join(["1"] * (_n - 1) + [""])
+        EDGES += [
+            ("assessments.item_scores.incomplete", "assessments", 2,
+             {"instrument": _inst, "item_scores": _items(_n, 0), "total_score": "0"}, False),
+            ("assessments.item_scores.incomplete", "assessments", 2,
+             {"instrument": _inst, "item_scores": _blank, "total_score": "0"}, True),
+            ("assessments.item_scores.format", "assessments", 2,
+             {"instrument": _inst, "item_scores": _blank, "total_score": "0"}, False),
+            ("assessments.item_scores.sum", "assessments", 2,
+             {"instrument": _inst, "item_scores": _blank, "total_score": "0"}, False),
+            ("assessments.item_scores.incomplete", "assessments", 2,
+             {"instrument": _inst, "item_scores": _items(_n - 1, 0), "total_score": "0"}, True),
+            ("assessments.item_scores.format", "assessments", 2,
+             {"instrument": _inst, "item_scores": _items(_n - 1, 0), "total_score": "0"}, False),
+        ]
 
 # QIDS-SR16: total = max(q1..q4) + q5 + max(q6..q9) + q10..q14 + max(q15, q16) (clinical reference
 # 1.2). Each case passes only when its domain is scored by its maximum, and its plain sum fails.

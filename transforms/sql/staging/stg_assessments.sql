@@ -23,26 +23,36 @@ items AS (
            -- character outside digits, signs, spaces and ';' makes the list hold a NULL (invalid)
            CASE WHEN t.item_scores IS NULL THEN NULL
                 WHEN regexp_matches(t.item_scores, '[^0-9; +-]') THEN [NULL::INTEGER]
-                ELSE list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items
+                ELSE list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items,
+           CASE WHEN t.item_scores IS NOT NULL
+                THEN len(list_filter(string_split(t.item_scores, ';'), x -> trim(x) = '')) END AS _blank_items
     FROM typed t
 )
-SELECT i.* EXCLUDE (_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
+SELECT i.* EXCLUDE (_items, _blank_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
        unparsed(i.assessed_at__raw, i.assessed_at) AS assessed_at__unparsed,
        unparsed(i.total_score__raw, i.total_score) AS total_score__unparsed,
        unparsed(i.minutes_after_dose__raw, i.minutes_after_dose) AS minutes_after_dose__unparsed,
+       -- a list with blank items (an item not answered) or fewer items than the instrument has is
+       -- incomplete: kept, flagged, its sum not checked (the contract checks the sum "when
+       -- complete"); quarantining it would also hide a positive PHQ-9 item 9 (clinical-reference 9 S4)
        CASE WHEN i._items IS NULL THEN NULL
-            WHEN list_count(i._items) <> len(i._items) THEN false   -- a non-integer item
+            WHEN list_count(i._items) + i._blank_items <> len(i._items) THEN false   -- a non-integer item
+            ELSE len(i._items) <= CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
+                                      WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
+                                      ELSE len(i._items) END
+                 AND coalesce(list_min(i._items) >= 0, true)
+                 AND CASE WHEN i.instrument = 'HAMD17'  -- items 4-6, 12-14, 16, 17 are 0-2 (clinical-reference 1.2)
+                          THEN list_bool_and(list_transform(list_zip(i._items, [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]),
+                                                            p -> coalesce(p[1] <= p[2], true)))
+                          ELSE coalesce(list_max(i._items) <= CASE i.instrument WHEN 'MADRS' THEN 6 WHEN 'CADSS' THEN 4
+                                                       WHEN 'MOAAS' THEN 5 WHEN 'CSSRS_IDEATION' THEN 5 ELSE 3 END, true)
+                     END
+       END                                                              AS _items_valid,
+       CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) OR NOT _items_valid THEN false
             ELSE len(i._items) = CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
                                      WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
                                      ELSE len(i._items) END
-                 AND list_min(i._items) >= 0
-                 AND CASE WHEN i.instrument = 'HAMD17'  -- items 4-6, 12-14, 16, 17 are 0-2 (clinical-reference 1.2)
-                          THEN list_bool_and(list_transform(list_zip(i._items, [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]),
-                                                            p -> p[1] <= p[2]))
-                          ELSE list_max(i._items) <= CASE i.instrument WHEN 'MADRS' THEN 6 WHEN 'CADSS' THEN 4
-                                                       WHEN 'MOAAS' THEN 5 WHEN 'CSSRS_IDEATION' THEN 5 ELSE 3 END
-                     END
-       END                                                              AS _items_valid,
+       END                                                              AS _items_complete,
        CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) THEN NULL
             WHEN i.instrument = 'QIDS_SR16' AND len(i._items) = 16 THEN
                  list_max(i._items[1:4])::BIGINT + i._items[5] + list_max(i._items[6:9]) + i._items[10]
