@@ -202,8 +202,11 @@ class LazyGroup(click.Group):
             where = f": {e.filename}" if e.filename else ""
             raise click.ClickException(f"{e.strerror or _one_line(e)}{where}") from None
         except Exception as e:
+            from outcomes.config import ConfigError
             from warehouse.connect import WarehouseError
 
+            if isinstance(e, ConfigError):  # a bad setting (an OUTCOMES_* variable): usage, exit 2
+                raise click.UsageError(_one_line(e), ctx) from None
             if isinstance(e, WarehouseError):
                 raise click.ClickException(_one_line(e)) from None
             import duckdb
@@ -263,9 +266,10 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
         options["registry_id"] = registry_id
     if mapping:
         options["mapping"] = mapping
-    from outcomes.config import ConfigError, load_config, registry_settings
+    from outcomes.config import ConfigError, check_environment, load_config, registry_settings
 
     try:
+        check_environment()
         config = load_config()
         targets = _targets(list(paths), adapter, options, registry_id)
     except FileNotFoundError as e:

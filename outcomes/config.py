@@ -32,6 +32,53 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or a setting is invalid (names the file and the key)."""
 
 
+_SIZE_RE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|[KMGT]|B|%)?\s*$", re.I)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A number of seconds from the environment; a value that is not one is a configuration error
+    naming the variable (the CLI exits 2 with it), not a traceback."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise ConfigError(f"{name}: expected a number of seconds, got {raw!r}")
+    return value
+
+
+def env_count(name: str, default: int) -> int:
+    """A whole number >= 0 from the environment (0: DuckDB's default), as env_seconds."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit():
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}")
+    return int(raw)
+
+
+def env_memory(name: str, default: str) -> str:
+    """A DuckDB memory size from the environment ('1GB', '800MB', '80%'), as env_seconds."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not _SIZE_RE.match(raw):
+        raise ConfigError(f"{name}: expected a memory size such as 1GB or 800MB, got {raw!r}")
+    return raw.strip()
+
+
+def check_environment() -> None:
+    """Read every numeric OUTCOMES_* setting once, so that a bad one stops a command before it
+    starts work (an ingest would otherwise meet it inside a flow run)."""
+    env_seconds("OUTCOMES_LOCK_TIMEOUT", 60.0)
+    env_memory("OUTCOMES_MEMORY_LIMIT", "1000MB")
+    env_memory("OUTCOMES_DUCKDB_MEMORY_LIMIT", "1GB")
+    env_count("OUTCOMES_DUCKDB_THREADS", 0)
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     registry_id: str

@@ -44,8 +44,16 @@ REFERENCE_ROUTE = ("esketamine", "intranasal")
 # DuckDB resources for a build. Without them DuckDB takes 80 % of RAM and every core, and a report
 # at 10M assessment rows peaked at ~15 GB RSS; with a limit it spills hash tables and sorts to
 # temp_directory instead. Override with OUTCOMES_DUCKDB_MEMORY_LIMIT / OUTCOMES_DUCKDB_THREADS.
-MEMORY_LIMIT = os.environ.get("OUTCOMES_DUCKDB_MEMORY_LIMIT", "1GB")
-THREADS = int(os.environ.get("OUTCOMES_DUCKDB_THREADS", "0")) or min(os.cpu_count() or 2, 4)
+def _memory_limit() -> str:
+    from outcomes.config import env_memory
+
+    return env_memory("OUTCOMES_DUCKDB_MEMORY_LIMIT", "1GB")
+
+
+def _threads() -> int:
+    from outcomes.config import env_count
+
+    return env_count("OUTCOMES_DUCKDB_THREADS", 0) or min(os.cpu_count() or 2, 4)
 
 
 def drop_after() -> dict[str, list[str]]:
@@ -67,8 +75,8 @@ def drop_after() -> dict[str, list[str]]:
 
 def configure(con: duckdb.DuckDBPyConnection, temp_directory: str | Path | None = None) -> None:
     """Bound a build connection's memory and threads; spill to temp_directory."""
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET threads = {THREADS}")
+    con.execute(f"SET memory_limit = {sql_literal(_memory_limit())}")
+    con.execute(f"SET threads = {_threads()}")
     con.execute("SET preserve_insertion_order = false")
     if temp_directory is not None:
         con.execute(f"SET temp_directory = {sql_literal(str(temp_directory))}")  # no bound parameter: sql_literal

@@ -6,13 +6,13 @@ the 2 GB budget.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import weakref
 
 import duckdb
 
 from outcomes import scratch
+from outcomes.config import env_memory
 from transforms import stage
 
 SPILL_PREFIX = "outcomes-spill-"
@@ -21,7 +21,7 @@ SPILL_PREFIX = "outcomes-spill-"
 def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, threads: int | None = None):
     spill = str(scratch.make(SPILL_PREFIX))  # and the spill folders of killed ingests go
     config = {
-        "memory_limit": memory_limit or os.environ.get("OUTCOMES_MEMORY_LIMIT", "1000MB"),
+        "memory_limit": memory_limit or env_memory("OUTCOMES_MEMORY_LIMIT", "1000MB"),
         "temp_directory": spill,
         "preserve_insertion_order": True,
     }

@@ -46,7 +46,9 @@ def check_warehouse_name(path: str | Path) -> Path:
 
 
 def _lock_timeout() -> float:
-    return float(os.environ.get("OUTCOMES_LOCK_TIMEOUT", "60"))
+    from outcomes.config import env_seconds
+
+    return env_seconds("OUTCOMES_LOCK_TIMEOUT", 60.0)
 
 
 def is_lock_error(e: Exception) -> bool:
@@ -87,6 +89,9 @@ def open_readonly(path: str | Path | None = None, external_access: bool = False,
     if not external_access:
         config["enable_external_access"] = False
     con = retry_locked(lambda: duckdb.connect(str(p), read_only=True, config=config), timeout, path=p)
+    # timestamps print in UTC whatever the host's zone: the same query gives the same answer (and
+    # `make demo` the same report month) on every machine
+    con.execute("SET TimeZone = 'UTC'")
     if not external_access:
         con.execute("SET lock_configuration = true")
     return con

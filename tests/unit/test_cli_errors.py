@@ -350,3 +350,27 @@ def test_the_temporary_server_gets_more_than_prefect_s_20_s(monkeypatch):
     # read afresh from the environment, as the process starting the server does (the current
     # settings context may be a test harness another test in this worker entered)
     assert Settings().server.ephemeral.startup_timeout_seconds == 90
+
+
+@pytest.mark.parametrize("variable, value, args", [
+    ("OUTCOMES_LOCK_TIMEOUT", "abc", ["sql", "select 1"]),
+    ("OUTCOMES_LOCK_TIMEOUT", "nan", ["status"]),
+    ("OUTCOMES_DUCKDB_THREADS", "two", ["marts"]),
+    ("OUTCOMES_DUCKDB_MEMORY_LIMIT", "lots", ["marts"]),
+    ("OUTCOMES_MEMORY_LIMIT", "lots", ["ingest", "{export}"]),
+])
+def test_a_bad_setting_in_the_environment_is_a_usage_error_naming_it(variable, value, args, wh, tmp_path):
+    from exports import write_export
+
+    export = str(write_export(tmp_path / "e"))
+    r = run(*[a.format(export=export) for a in args], "-w", wh, env_extra={variable: value})
+    one_line_error(r, 2, f"{variable}: expected")
+
+
+def test_timestamps_are_the_same_in_every_host_time_zone(wh):
+    """`make demo` picks its report month with `outcomes sql`; east of UTC the host's zone moved
+    2025-06-30T23:00Z into July, and the report found no data."""
+    query = "SELECT strftime(TIMESTAMPTZ '2025-06-30 23:00:00+00', '%Y-%m') AS m, TIMESTAMPTZ '2025-06-30 23:00:00+00' AS t"
+    outs = {tz: run("sql", query, "-w", wh, "--format", "csv", env_extra={"TZ": tz}).stdout
+            for tz in ("UTC", "Asia/Tokyo", "America/Los_Angeles")}
+    assert set(outs.values()) == {"m,t\n2025-06,2025-06-30T23:00:00+00:00\n"}, outs
