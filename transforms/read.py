@@ -61,6 +61,19 @@ def _lit(value: str) -> str:
 def read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> ReadResult:
     """Make raw_<table>(_line, <contract columns as VARCHAR>) from one file: a view over the rows as
     read (src_<table>), or a table when malformed lines shift the line numbers."""
+    import gzip
+    import zlib
+
+    try:
+        return _read_table(con, f, export)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        # a .gz that is not gzip, or cut short: Python's readers meet it before DuckDB's (the header,
+        # the blank-line scan); the file is broken, not the machine, so it rejects the export
+        raise BundleError("bundle.unreadable", f"gzip cannot be read ({type(e).__name__})", export,
+                          f.relpath) from None
+
+
+def _read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> ReadResult:
     table = TABLES[f.table]
     src = f"src_{f.table}"
     rej = f"rej_{f.table}"

@@ -360,3 +360,19 @@ def test_patient_ids_in_free_text_are_replaced(tmp_path, wh, capfd):
     assert r2["status"] == "loaded"
     assert query(wh, "SELECT term FROM core.adverse_events WHERE ae_id = 'E3'") == [("called [redacted]",)]
     assert nowhere(wh, capfd, r, [pid, pid.lower(), spaced]) == [] and nowhere(wh, capfd, r2, [pid]) == []
+
+
+@pytest.mark.parametrize("damage", ["not gzip", "cut short"])
+def test_a_broken_gzip_file_rejects_the_export_naming_the_file_and_rule(tmp_path, wh, damage):
+    """A .csv.gz that is no gzip (a CSV renamed) or was cut short is broken for good: reported as a
+    temporary failure ('nothing recorded, try again'), it was retried forever and named no file."""
+    import gzip
+
+    folder = write_export(tmp_path / "x", fmt="csv.gz")
+    f = folder / "labs.csv.gz"
+    f.write_bytes(csv_bytes(BASE["labs"]) if damage == "not gzip" else gzip.compress(csv_bytes(BASE["labs"]))[:-12])
+    rehash(folder)
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "rejected", r
+    assert "labs.csv.gz" in r["reason"] and "[rule bundle.unreadable]" in r["reason"], r["reason"]
+    assert query(wh, "SELECT status FROM ops.loads") == [("rejected",)]
