@@ -276,6 +276,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
                 reason = f"rejected share over the threshold: {reason}"
                 for c in counts.values():  # nothing loads: the rows that would have are `valid`
                     c["valid"], c["loaded"] = c.get("loaded", 0), 0
+                    c.pop("parked", None)  # nor is anything parked: the rows waiting are quarantined
                 result.alerts = {}  # raised by a load only
                 out = reject(ws, wh, meta, reason, counts, dropped, flat, timings)
                 logger.error("export %s rejected: %s", bundle.label, reason)

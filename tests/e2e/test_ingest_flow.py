@@ -280,3 +280,18 @@ def test_every_alert_names_the_patient_of_its_record(tmp_path, wh):
         "history_and_core_sessions", "(SELECT session_id, patient_key FROM core.sessions UNION ALL "
                                      "SELECT session_id, patient_key FROM history.sessions)"))
     assert wrong == []
+
+
+def test_a_rejected_export_says_nothing_was_parked(tmp_path, wh):
+    """A review found '184 parked' printed for an export that loaded nothing: rows waiting for a
+    parent are parked only by a load."""
+    def vitals(rows):
+        rows[2] = {**rows[2], "sbp": "999"}
+        rows.append({**rows[0], "session_id": "S9"})  # its session is in no export: it would wait
+
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(vitals=vitals))), warehouse=wh,
+                      reject_threshold=0.05)
+    assert r["status"] == "rejected" and "parked" not in r["tables"]["vitals"], r["tables"]["vitals"]
+    (counts,) = query(wh, "SELECT row_counts FROM ops.loads")[0]
+    assert "parked" not in json.loads(counts)["vitals"]
+    assert query(wh, "SELECT count(*) FROM parked.vitals") == [(0,)]
