@@ -451,6 +451,9 @@ def sql(query, warehouse, fmt):
     emit_rows(columns, rows, fmt, json_columns)
 
 
+STATUS_RULES_SHOWN = 30  # rules of the quarantine the text lists (--json: all)
+
+
 @cli.command()
 @warehouse_option
 @click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
@@ -481,9 +484,12 @@ def status(warehouse, limit, as_json):
     emit_rows(columns, loads, "table")
     click.echo("\nCurrent rows")
     emit_rows(["registry_id", "table", "rows"], [(r["registry_id"], r["table"], r["rows"]) for r in report["current"]], "table")
-    click.echo("\nQuarantine by rule")
+    click.echo("\nQuarantine by rule (rows of loaded exports)")
+    shown = report["quarantine"][:STATUS_RULES_SHOWN]
     emit_rows(["registry_id", "table", "rule", "rows"],
-              [(q["registry_id"], q["table"], q["rule"], q["rows"]) for q in report["quarantine"]], "table")
+              [(q["registry_id"], q["table"], q["rule"], q["rows"]) for q in shown], "table")
+    if len(report["quarantine"]) > len(shown):
+        click.echo(f"... and {len(report['quarantine']) - len(shown)} more rules (--json lists them all)")
     if report["parked"]:
         click.echo("\nParked rows (quarantined for a missing parent: they load when a load brings it)")
         emit_rows(["registry_id", "table", "rows", "oldest_export"], [tuple(p.values()) for p in report["parked"]], "table")

@@ -32,5 +32,4 @@ def status_report(con: duckdb.DuckDBPyConnection, limit: int | None = 10) -> dic
         "unsent_notifications": [{"registry_id": r[0], "instance": r[1], "loads": r[2], "oldest_queued": r[3]}
                                  for r in unsent],
         "parked": [{"registry_id": r[0], "table": r[1], "rows": r[2], "oldest_export": r[3]} for r in parked],
-        "parked": [{"registry_id": r[0], "table": r[1], "rows": r[2], "oldest_export": r[3]} for r in parked],
     }

@@ -45,3 +45,23 @@ def test_status_counts_the_parked_rows_a_load_made_current(tmp_path, wh):
     loads = {x["export_id"]: x for x in json.loads(CliRunner().invoke(cli, ["status", "-w", wh, "--json"]).stdout)["loads"]}
     assert (loads["mar"]["rows_loaded"], loads["mar"]["rows_unparked"]) == (1, 1)
     assert (loads["feb"]["rows_loaded"], loads["feb"]["rows_quarantined"], loads["feb"]["rows_unparked"]) == (0, 1, 0)
+
+
+def test_status_counts_the_quarantine_of_loaded_exports_once_and_all_its_rules(tmp_path, wh, monkeypatch):
+    """A review found a rejected export's rows counted again with every retry, and the list cut at
+    50 rules without a word."""
+    import outcomes.cli
+
+    bad = {**BASE["sessions"][0], "session_id": "S7", "drug": "tea"}
+    rejected = write_export(tmp_path / "r", {"sessions": [bad]}, export_id="r1", mode="incremental")
+    for _ in range(2):
+        assert ingest_export(str(rejected), warehouse=wh)["status"] == "rejected"
+    loaded = write_export(tmp_path / "l", {"sessions": [{**bad, "session_id": "S8"}, BASE["sessions"][0]],
+                                           "patients": BASE["patients"]}, export_id="l1", mode="incremental",
+                          exported_at="2025-02-28T23:00:00Z")
+    assert ingest_export(str(loaded), warehouse=wh, reject_threshold=1.0)["status"] == "loaded"
+    quarantine = json.loads(CliRunner().invoke(cli, ["status", "-w", wh, "--json"]).stdout)["quarantine"]
+    assert quarantine == [{"registry_id": "test-registry", "table": "sessions", "rule": "sessions.drug.code", "rows": 1}]
+    monkeypatch.setattr(outcomes.cli, "STATUS_RULES_SHOWN", 0)
+    text = CliRunner().invoke(cli, ["status", "-w", wh]).stdout
+    assert "... and 1 more rules (--json lists them all)" in text
