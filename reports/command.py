@@ -21,8 +21,9 @@ from outcomes.cli import _validate_registry, warehouse_option
 @click.option("--draft", is_flag=True,
               help="Compare with the published reports but record nothing: files named report-draft.html, "
                    "report-draft.pdf, figures-draft.csv, marked DRAFT; not for publication.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ..., "figures": N, "suppressed": N} (the three files\' '
-                   'paths, how many figures figures.csv holds and how many of them are suppressed).')
+@click.option("--json", "as_json", is_flag=True, help='Print {"html": ..., "pdf": ..., "data": ..., "figures": N, "suppressed": N, '
+                   '"report_id": N} (the three files\' paths, pdf null when it could not be printed; how many figures '
+                   'figures.csv holds and how many of them are suppressed; the ledger\'s report id, null for a draft).')
 @warehouse_option
 def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
     """Write report.html, report.pdf and figures.csv for one month (in-month and cumulative), and
@@ -31,9 +32,10 @@ def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
     suppressed, since the two reports together would reveal the difference.
 
     Exit 0 ok; 1 no data for that month/registry, no such --as-of load, or the work failed (warehouse
-    missing, busy or unreadable; a report that could not be recorded leaves no files); 2 on a usage
-    error."""
-    from reports.report import NoData, generate_report, month_bounds
+    missing, busy or unreadable; a report that could not be recorded leaves no files; a PDF that
+    could not be printed: the HTML and CSV are written and recorded all the same, and said so); 2 on
+    a usage error."""
+    from reports.report import NoData, PdfFailed, generate_report, month_bounds
 
     try:
         month_bounds(month)
@@ -43,21 +45,28 @@ def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
     out_dir = out_dir or f"./data/reports/{month}" + (f"-{registry}" if registry else "")
     if as_of is not None:
         _check_load_exists(warehouse, as_of)
+    failed = None
     try:
         res = generate_report(month, out_dir, registry=registry, as_of_load=as_of, warehouse_path=warehouse, draft=draft)
     except NoData as e:
         click.echo(f"Error: no data: {e}", err=True)
         sys.exit(1)
+    except PdfFailed as e:  # the HTML and CSV are out (and recorded): say which, then fail
+        res, failed = e.result, e
     except (FileNotFoundError, RuntimeError) as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     if as_json:
-        click.echo(json.dumps({k: res[k] for k in ("html", "pdf", "data", "figures", "suppressed")}, indent=2))
+        click.echo(json.dumps({k: res[k] for k in ("html", "pdf", "data", "figures", "suppressed", "report_id")},
+                              indent=2))
     else:
-        click.echo(f"report: {res['html']}\npdf:    {res['pdf']}\ndata:   {res['data']} "
+        click.echo(f"report: {res['html']}\npdf:    {res['pdf'] or 'not written (below)'}\ndata:   {res['data']} "
                    f"({res['figures']} figures, {res['suppressed']} suppressed)\n"
                    + (f"ledger: recorded as report {res['report_id']} (ops.publications)" if res["report_id"]
                       else "ledger: draft, not recorded: not for publication"))
+    if failed is not None:
+        click.echo(f"Error: {failed}", err=True)
+        sys.exit(1)
 
 
 def _check_load_exists(warehouse: str, load_id: int) -> None:

@@ -198,7 +198,8 @@ class Chromium:
             tail = self._stderr.read().decode(errors="replace")[-500:]
         except (OSError, ValueError):
             tail = ""
-        return f"chromium could not print the report ({what}): {tail}"
+        tail = " ".join(tail.split())  # one line
+        return f"chromium could not print the report ({what})" + (f": {tail}" if tail else "")
 
     def print_pdf(self, html_path: Path, pdf_path: Path) -> None:
         """Load the HTML file and print it to pdf_path; raises RuntimeError when Chromium is missing or fails."""

@@ -153,11 +153,21 @@ def _generate(month, out_dir, registry, as_of_load, warehouse_path, cutoff, pdf,
             if tmp[final].exists() and (final is not pdf_path or printed is None):
                 os.replace(tmp[final], final)
         if printed is not None:
-            raise printed
+            res["pdf"] = None
+            raise PdfFailed(str(printed), res)
     finally:
         closing.join()
         _remove(tmp.values())
     return res
+
+
+class PdfFailed(RuntimeError):
+    """The PDF could not be printed; the HTML and CSV were written (and recorded, unless a draft),
+    as `result` says: the caller must still say so, or a rerun records the report again."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
 
 
 class _Background:

@@ -74,3 +74,27 @@ def test_the_browser_leaves_nothing_in_the_temp_folder(monkeypatch, tmp_path):
         assert list(tmp.iterdir()) == []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_pdf_that_cannot_be_printed_still_says_what_was_written_and_recorded(warehouse, tmp_path, monkeypatch):
+    """The report was recorded as report N and its HTML and CSV written, but the command printed
+    only the error, so a script learned no report id and a rerun recorded it again."""
+    import json
+
+    from click.testing import CliRunner
+
+    from outcomes.cli import cli
+
+    wh = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, wh)
+    monkeypatch.setenv("OUTCOMES_CHROMIUM", "/nonexistent/chromium")
+    res = CliRunner().invoke(cli, ["report", "--month", "2025-02", "-w", str(wh), "--out", str(tmp_path / "r"),
+                                   "--json"])
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert out["pdf"] is None and out["report_id"] == 1 and Path(out["html"]).exists() and Path(out["data"]).exists()
+    assert res.stderr.strip().startswith("Error: OUTCOMES_CHROMIUM names no executable Chromium")
+    text = CliRunner().invoke(cli, ["report", "--month", "2025-02", "-w", str(wh), "--out", str(tmp_path / "t"),
+                                    "--draft"])
+    assert text.exit_code == 1 and "pdf:    not written (below)" in text.stdout
+    assert "ledger: draft, not recorded" in text.stdout
