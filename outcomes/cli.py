@@ -465,7 +465,7 @@ def status(warehouse, limit, as_json):
 
     Exit 0 ok; 1 when the warehouse is missing, busy (OUTCOMES_LOCK_TIMEOUT) or unreadable; 2 on a
     usage error."""
-    from warehouse.connect import open_readonly
+    from warehouse.connect import open_readonly, require_warehouse
     from warehouse.status import status_report
 
     try:
@@ -473,6 +473,7 @@ def status(warehouse, limit, as_json):
     except FileNotFoundError as e:
         raise click.ClickException(str(e))
     try:
+        require_warehouse(con, warehouse)
         report = status_report(con, limit or None)
     finally:
         con.close()

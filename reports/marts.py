@@ -186,14 +186,15 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
     Holds the file read-write only for this rebuild, in one transaction, so readers see the old
     marts or the new ones, never half.
     """
-    from warehouse.connect import retry_locked
+    from warehouse.connect import require_warehouse, retry_locked
     from warehouse.connect import warehouse_path as resolve
 
     p = resolve(warehouse_path)
     if not p.exists():
         raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
-    con = retry_locked(lambda: duckdb.connect(str(p)))
+    con = retry_locked(lambda: duckdb.connect(str(p)), path=p)
     try:
+        require_warehouse(con, p)
         configure(con)  # spills to <warehouse>.tmp, DuckDB's default for a file database
         con.execute("BEGIN")
         try:
@@ -217,7 +218,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     fresh directory removed with the connection). ledger: also copy the publication ledger (what a report of
     this registry is compared with, whatever as_of_load says: reports.ledger.copy_published) while
     the warehouse is attached."""
-    from warehouse.connect import attach, detach
+    from warehouse.connect import attach, detach, require_warehouse
     from warehouse.connect import warehouse_path as resolve
 
     p = resolve(warehouse_path)
@@ -231,6 +232,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     configure(con, temp_directory)
     attach(con, p, alias="wh", read_only=True)
     try:
+        require_warehouse(con, p, "wh")
         info = build(con, "wh", as_of_load=as_of_load, cutoff=cutoff, registry=registry, report_month=report_month)
         if ledger:
             from reports.ledger import copy_published

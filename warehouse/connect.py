@@ -110,6 +110,24 @@ def detach(con: duckdb.DuckDBPyConnection, alias: str = "wh") -> None:
     con.execute(f"DETACH DATABASE IF EXISTS {alias}")
 
 
+def require_warehouse(con: duckdb.DuckDBPyConnection, path: str | Path, catalog: str | None = None) -> None:
+    """A DuckDB file without the migration ledger is some other program's database: say so in one
+    line rather than let a query fail on a missing ops.loads or core.sessions."""
+    from warehouse.migrate import has_table
+
+    if not has_table(con, "ops", "schema_migrations", catalog):
+        raise NotAWarehouse(f"{path} is a DuckDB database but not an outcomes warehouse (it has no "
+                            "ops.schema_migrations): check the path")
+
+
+def _foreign(con: duckdb.DuckDBPyConnection) -> bool:
+    """Tables but no migration ledger: a database some other program made."""
+    from warehouse.migrate import has_table
+
+    tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()[0]
+    return tables > 0 and not has_table(con, "ops", "schema_migrations")
+
+
 def ensure_warehouse(path: str | Path | None = None) -> Path:
     """Create the file and apply pending migrations (a short write)."""
     from warehouse.migrate import current_version, migrate, migrations
@@ -123,6 +141,9 @@ def ensure_warehouse(path: str | Path | None = None) -> Path:
         try:
             ro = open_readonly(p, external_access=True)
             try:
+                if _foreign(ro):  # migrating would write nine schemas into it
+                    raise NotAWarehouse(f"{p} is a DuckDB database but not an outcomes warehouse (it has "
+                                        "tables and no ops.schema_migrations): give a new or warehouse path")
                 if current_version(ro) >= max(v for v, _ in migrations()):
                     return p
             finally:

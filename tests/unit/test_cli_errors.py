@@ -374,3 +374,20 @@ def test_timestamps_are_the_same_in_every_host_time_zone(wh):
     outs = {tz: run("sql", query, "-w", wh, "--format", "csv", env_extra={"TZ": tz}).stdout
             for tz in ("UTC", "Asia/Tokyo", "America/Los_Angeles")}
     assert set(outs.values()) == {"m,t\n2025-06,2025-06-30T23:00:00+00:00\n"}, outs
+
+
+def test_another_program_s_duckdb_file_is_refused_and_left_as_it_was(tmp_path):
+    """status and marts failed on a missing ops.loads with DuckDB's catalog error, and migrate (and
+    ingest, which migrates) wrote the warehouse's schemas into the other database."""
+    from exports import write_export
+
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE t (a INTEGER)")
+    con.close()
+    for args in (["status"], ["marts"], ["migrate"], ["report", "--month", "2025-01", "--out", str(tmp_path / "r")],
+                 ["ingest", str(write_export(tmp_path / "e"))]):
+        one_line_error(run(*args, "-w", str(other)), 1, "is a DuckDB database but not an outcomes warehouse")
+    con = duckdb.connect(str(other), read_only=True)
+    assert con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall() == [("main", "t")]
+    con.close()
