@@ -72,6 +72,6 @@ def test_cli_json(warehouse, tmp_path):
                                             "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out) == {"html", "pdf", "data", "figures", "suppressed"}
+    assert set(out) == {"html", "pdf", "data", "figures", "suppressed", "report_id"}
     figures = rows(out["data"])
     assert out["figures"] == len(figures) and out["suppressed"] == sum(f["suppressed"] == "true" for f in figures)

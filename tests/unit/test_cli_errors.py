@@ -215,7 +215,7 @@ def test_help_lists_exit_codes(command):
 
 def test_report_help_names_every_json_key():
     res = invoke("report", "--help")
-    for key in ("html", "pdf", "data", "figures", "suppressed"):  # what `report --json` prints
+    for key in ("html", "pdf", "data", "figures", "suppressed", "report_id"):  # what `report --json` prints
         assert f'"{key}"' in res.output, res.output
 
 
