@@ -135,8 +135,10 @@ def patients() -> list:
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.birth_year.not_future", TEMPORAL, "error",
               "birth year must not be after the export", column_A="_export_year", column_B="birth_year", or_equal=True),
         _code(t, "sex", ["F", "M", "X", "U"]),
-        _rule(E.ExpectColumnValuesToMatchRegex, "patients.zip.format", VALUE, "error",
-              "zip must be a US ZIP (5 digits, ZIP+4, or the 3-digit prefix)", column="zip",
+        # warnings: the contract sets no reject rule for zip or diagnosis_icd10, and an error here
+        # parked every session, score and alert of the patient; out_patients stores NULL instead
+        _rule(E.ExpectColumnValuesToMatchRegex, "patients.zip.format", VALUE, "warning",
+              "zip is not a US ZIP (5 digits, ZIP+4, or the 3-digit prefix): zip3 stored empty", column="zip",
               regex=r"^\d{3}(?:\d{2}(?:-\d{4})?)?$"),
         _required(t, "enrolled_on", typed_col=True),
         _type(t, "enrolled_on", "an ISO date (YYYY-MM-DD)"),
@@ -149,8 +151,8 @@ def patients() -> list:
         _rule(E.ExpectColumnValuesToBeBetween, "patients.trd_failed_trials.range", ATEMPORAL, "error",
               "trd_failed_trials must be 0-30", column="trd_failed_trials", min_value=0, max_value=30),
         _identifier_text(t, "site_id", "site_id"),
-        _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "error",
-              "diagnosis_icd10 must be an ICD-10 code such as F33.2", column="diagnosis_icd10",
+        _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "warning",
+              "diagnosis_icd10 is not an ICD-10 code such as F33.2: stored empty", column="diagnosis_icd10",
               regex=r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?$"),
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.mdd", ATEMPORAL, "warning",
               "diagnosis is not major depressive disorder (F32.x / F33.x)", column="diagnosis_icd10",

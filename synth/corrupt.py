@@ -274,12 +274,10 @@ RULES: dict[str, list[Rule]] = {
         Rule("patients.patient_id.unique", _Pair("patients", "patient_id")),
         Rule("patients.birth_date.type", _fresh("patients", "patient_id", _set(birth_date=_one_of("1984-02-30", "13/07/1984", "unknown")))),
         Rule("patients.sex.code", _fresh("patients", "patient_id", _set(sex=_one_of("W", "2", "Q")))),
-        Rule("patients.zip.format", _fresh("patients", "patient_id", _set(zip=_one_of("ABCDE", "12-34", "123456")))),
         Rule("patients.enrolled_on.required", _fresh("patients", "patient_id", _set(enrolled_on=""))),
         Rule("patients.enrolled_on.type", _fresh("patients", "patient_id", _set(enrolled_on=_one_of("2025-02-30", "31/01/2025", "soon")))),
         Rule("patients.enrolled_on.not_future", _fresh("patients", "patient_id", _future("enrolled_on", "date"))),
         Rule("patients.trd_failed_trials.range", _fresh("patients", "patient_id", _set(trd_failed_trials=_one_of("31", "-1", "45")))),
-        Rule("patients.diagnosis_icd10.format", _fresh("patients", "patient_id", _set(diagnosis_icd10=_one_of("MDD", "F33-2", "depression")))),
         Rule("patients.row.malformed", _malformed("patients", "patient_id"), csv_only=True),
     ],
     "sessions": [

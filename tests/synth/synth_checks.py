@@ -148,8 +148,6 @@ class Validator:
             v.add("patients.birth_date.type")
         if r["sex"] and r["sex"] not in ("F", "M", "X", "U"):
             v.add("patients.sex.code")
-        if r["zip"] and not re.fullmatch(r"\d{5}", r["zip"]):
-            v.add("patients.zip.format")
         if not r["enrolled_on"]:
             v.add("patients.enrolled_on.required")
         elif not _date(r["enrolled_on"]):
@@ -161,8 +159,6 @@ class Validator:
         t = _int(r["trd_failed_trials"])
         if r["trd_failed_trials"] and (t is None or not 0 <= t <= 30):
             v.add("patients.trd_failed_trials.range")
-        if r["diagnosis_icd10"] and not re.fullmatch(r"[A-Z]\d{2}(\.[0-9A-Z]{1,4})?", r["diagnosis_icd10"]):
-            v.add("patients.diagnosis_icd10.format")
         return v
 
     def _sessions(self, r, at, seen):

@@ -170,6 +170,8 @@ WARNING_RULES = {
     "vitals.dbp.pre_dose_elevated",
     "labs.test.code",                          # contract: test list ends with "…" (open)
     "patients.diagnosis_icd10.mdd",            # project: a non-MDD code loads, flagged
+    "patients.zip.format",                     # contract: zip "kept as its first 3 digits", no reject rule
+    "patients.diagnosis_icd10.format",         # contract: "e.g. F33.2", no reject rule
     "sessions.dose_mg.matches_mg_per_kg",      # project: dose arithmetic off by > 5 %
     "assessments.session_id.exists",           # project: optional link to a session
     "adverse_events.session_id.exists",
@@ -298,3 +300,39 @@ def test_a_session_reference_that_does_not_resolve_is_not_kept_with_the_row(tmp_
                            "SELECT 'adverse_events:' || _line, warnings FROM warn_adverse_events").fetchall())
     assert not any(w.endswith(".exists") for ws_ in kept.values() for w in ws_), kept
     assert kept.get("adverse_events:2") == ["adverse_events.term.identifier"]
+
+
+
+def test_a_zip_or_diagnosis_of_another_shape_loads_its_patient_with_the_value_empty(tmp_path):
+    """The contract sets no reject rule for either: a 4-digit ZIP (a spreadsheet dropped its 0) or
+    an ICD-9 code quarantined the patient and parked all their records. Now the patient loads,
+    flagged, with zip3 NULL (2139's first 3 digits are not its prefix, 021) and the diagnosis NULL
+    (a malformed diagnosis may be free text, which could name a person)."""
+    tables = base_tables()
+    tables["patients"][0].update(zip="2139", diagnosis_icd10="296.32")  # MRN-1001: S1, its vitals, A1, A2, E1
+    # (zip, diagnosis_icd10, zip3 stored, diagnosis stored, warned)
+    cases = [("021", "F33.2", "021", "F33.2", False), ("02139-4307", "f32.1", "021", "F32.1", False),
+             (" 94110 ", "F33", "941", "F33", False), ("", "", None, None, False),
+             ("0213", "F33.2", None, "F33.2", True), ("021390", "F33.2", None, "F33.2", True),
+             ("02139-430", "F33.2", None, "F33.2", True), ("ABCDE", "F33.2", None, "F33.2", True),
+             ("02139", "F33.", "021", None, True), ("02139", "F3.2", "021", None, True),
+             ("02139", "MDD per Dr Jones", "021", None, True), ("02139", "F33.2 recurrent", "021", None, True)]
+    for n, (zip_, dx, _, _, _) in enumerate(cases):
+        tables["patients"].append(dict(tables["patients"][1], patient_id=f"MRN-20{n:02d}", zip=zip_,
+                                       diagnosis_icd10=dx))
+    ws, _, _ = run_validation(tmp_path, tables)
+    assert ws.execute("SELECT table_name, source_row, rule FROM q_rows").fetchall() == []
+    out = dict(ws.execute("SELECT _line, (zip3, diagnosis_icd10) FROM out_patients").fetchall())
+    found = violations(ws)
+    assert out[2] == (None, None)
+    assert {("patients", 2, "patients.zip.format"), ("patients", 2, "patients.diagnosis_icd10.format")} <= found
+    for n, (zip_, dx, zip3, stored, warned) in enumerate(cases):
+        line = n + 4
+        assert out[line] == (zip3, stored), (zip_, dx, out[line])
+        rules = {r for t, l, r in found if l == line and r.endswith(".format")}
+        assert bool(rules) == warned, (zip_, dx, rules)
+    # nothing of MRN-1001 is parked: its session, vitals, assessments (and A1's alert) and AE load
+    for table, n in (("sessions", 2), ("vitals", 3), ("assessments", 3), ("adverse_events", 1)):
+        assert ws.execute(f"SELECT count(*) FROM out_{table}").fetchone()[0] == n, table
+    assert ws.execute("SELECT table_name, rule FROM alert_rows").fetchall() == [
+        ("assessments", "assessments.phq9_item9.positive")]

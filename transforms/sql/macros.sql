@@ -45,6 +45,11 @@ CREATE OR REPLACE TEMP MACRO zip3_of(t) AS
     CASE WHEN left(t, 3) IN ('036', '059', '102', '202', '203', '204', '205', '369', '556', '692',
                              '753', '772', '821', '823', '878', '879', '884', '893')
          THEN '000' ELSE left(t, 3) END;
+-- The shapes of catalogue.py's patients.zip.format and patients.diagnosis_icd10.format (warnings):
+-- a value of another shape is stored as NULL, not as text (a 4-digit ZIP's first 3 digits are not
+-- its prefix; a malformed diagnosis may be free text, which could name a person).
+CREATE OR REPLACE TEMP MACRO zip_shaped(t) AS regexp_full_match(t, '[0-9]{3}([0-9]{2}(-[0-9]{4})?)?');
+CREATE OR REPLACE TEMP MACRO icd10_shaped(t) AS regexp_full_match(t, '[A-Z][0-9]{2}([.][0-9A-Z]{1,4})?');
 -- The quarantine keeps a row's values as they arrived, but not a full ZIP or birth date (contract
 -- section 5): the ZIP as zip3_of, a birth date as its year, withheld when not a year or when the
 -- patient is 90 or older at the export (the warehouse withholds birth years from 90 on).

@@ -1,6 +1,7 @@
 -- stg_patients -> out_patients: the valid rows, reduced to what a limited data set may keep:
 -- birth year only, age top-coded at 90 (birth year then withheld), ZIP to 3 digits with the
--- sparsely populated prefixes as 000 (zip3_of, macros.sql).
+-- sparsely populated prefixes as 000 (zip3_of, macros.sql); a ZIP or diagnosis of another shape
+-- (a warning) as NULL.
 CREATE OR REPLACE TEMP TABLE out_patients AS
 WITH valid AS (
     SELECT s.*, year(s.enrolled_on) - s.birth_year AS age
@@ -10,7 +11,8 @@ SELECT patient_key,
        CASE WHEN age >= 90 THEN NULL ELSE birth_year END::SMALLINT      AS birth_year,
        least(age, 90)::SMALLINT                                          AS age_at_enrolment,
        sex,
-       zip3_of(zip)                                                      AS zip3,
-       enrolled_on, site_id, trd_failed_trials::SMALLINT AS trd_failed_trials, diagnosis_icd10,
+       CASE WHEN zip_shaped(zip) THEN zip3_of(zip) END                   AS zip3,
+       enrolled_on, site_id, trd_failed_trials::SMALLINT AS trd_failed_trials,
+       CASE WHEN icd10_shaped(diagnosis_icd10) THEN diagnosis_icd10 END AS diagnosis_icd10,
        _line
 FROM valid;
