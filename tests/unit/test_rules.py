@@ -336,3 +336,27 @@ def test_a_zip_or_diagnosis_of_another_shape_loads_its_patient_with_the_value_em
         assert ws.execute(f"SELECT count(*) FROM out_{table}").fetchone()[0] == n, table
     assert ws.execute("SELECT table_name, rule FROM alert_rows").fetchall() == [
         ("assessments", "assessments.phq9_item9.positive")]
+
+
+def test_birth_year_is_withheld_from_90_at_the_export(tmp_path):
+    """Contract: age at first dose >= 90 stored as 90; Safe Harbor aggregates every age over 89.
+    Top-coding by age at enrolment kept the birth year of a patient 90 at first dose (enrolled at 89)
+    or 90 by now. The birth year is withheld when the patient is 90 or older at the export (as the
+    quarantine withholds it); age_at_enrolment stays, top-coded at 90. The export is dated 2025-01-31."""
+    tables = base_tables()
+    # (birth_date, birth_year, enrolled_on, birth_year kept, age_at_enrolment)
+    cases = [("1935-01-02", "", "2024-12-20", None, 89),   # 90 at its first dose (S1, 2025-01-10)
+             ("", "1935", "2020-03-01", None, 85),          # 90 at the export, 85 at enrolment
+             ("", "1936", "2025-01-05", 1936, 89),          # 89 at the export
+             ("1934-06-01", "", "2025-01-05", None, 90),     # 91 at enrolment: top-coded
+             ("1970-04-02", "", "2025-01-05", 1970, 55)]
+    for n, (bd, by, enrolled, _, _) in enumerate(cases):
+        tables["patients"].append(dict(tables["patients"][0], patient_id=f"MRN-30{n:02d}", birth_date=bd,
+                                       birth_year=by, enrolled_on=enrolled))
+    tables["patients"][0].update(birth_date="1935-01-02", enrolled_on="2024-12-20")  # MRN-1001, S1 on 2025-01-10
+    ws, _, _ = run_validation(tmp_path, tables)
+    assert ws.execute("SELECT table_name, source_row, rule FROM q_rows").fetchall() == []
+    out = dict(ws.execute("SELECT _line, (birth_year, age_at_enrolment) FROM out_patients").fetchall())
+    assert out[2] == (None, 89)
+    for n, (_, _, _, year, age) in enumerate(cases):
+        assert out[n + 4] == (year, age), (cases[n], out[n + 4])
