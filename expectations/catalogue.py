@@ -261,9 +261,17 @@ def vitals() -> list:
 
 def assessments() -> list:
     t = "assessments"
+    peri = Column("instrument").is_in(["CADSS", "MOAAS"])
     rules = [
         *_record(t, "assessment_id"),
         _exists(t, "session_id", "_session_exists", severity="warning", parent="sessions"),
+        # contract: session_id "when peri-dose (CADSS, MOAA/S)", minutes_after_dose "peri-dose
+        # instruments"; without them a score falls out of the dissociation and sedation marts
+        _rule(E.ExpectColumnValuesToNotBeNull, "assessments.session_id.peri_dose", COMPLETENESS, "error",
+              "session_id is required for a peri-dose score (CADSS, MOAA/S)", column="session_id", **_when(peri)),
+        _rule(E.ExpectColumnValuesToNotBeNull, "assessments.minutes_after_dose.peri_dose", COMPLETENESS, "error",
+              "minutes_after_dose is required for a peri-dose score (CADSS, MOAA/S)", column="minutes_after_dose",
+              **_when(peri & Column("minutes_after_dose__unparsed").is_null())),
         *_dated(t, "assessed_at", "an ISO 8601 datetime", "_assessed_on"),
         _required(t, "instrument"),
         _code(t, "instrument", list(INSTRUMENT_RANGES)),

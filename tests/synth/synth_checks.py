@@ -249,6 +249,10 @@ class Validator:
             v.add("assessments.total_score.type")
         elif inst in INSTRUMENT_MAX and not 0 <= total <= INSTRUMENT_MAX[inst]:
             v.add("assessments.total_score.range")
+        if inst in ("CADSS", "MOAAS") and not r["session_id"]:
+            v.add("assessments.session_id.peri_dose")
+        if inst in ("CADSS", "MOAAS") and not r["minutes_after_dose"]:
+            v.add("assessments.minutes_after_dose.peri_dose")
         if r["item_scores"]:
             items = [_int(x) for x in r["item_scores"].split(";")]
             if any(x is None for x in items):

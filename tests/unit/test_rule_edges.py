@@ -154,6 +154,24 @@ EDGES: list[tuple[str, str, int, dict, bool]] = [
     ("assessments.cssrs.ideation_high", "assessments", 2, {"instrument": "CSSRS_IDEATION", "total_score": "5"}, True),
     ("assessments.moaas.unresponsive", "assessments", 2, {"instrument": "MOAAS", "total_score": "1"}, False),
     ("assessments.moaas.unresponsive", "assessments", 2, {"instrument": "MOAAS", "total_score": "0"}, True),
+    # peri-dose scores (contract: session_id "when peri-dose (CADSS, MOAA/S)", minutes_after_dose
+    # "peri-dose instruments"); row 1 = A2 CADSS at S1, 40 minutes; row 2 = A3 MADRS, no session
+    ("assessments.session_id.peri_dose", "assessments", 1, {}, False),
+    ("assessments.session_id.peri_dose", "assessments", 1, {"session_id": ""}, True),
+    ("assessments.session_id.peri_dose", "assessments", 1, {"session_id": "  "}, True),
+    ("assessments.session_id.peri_dose", "assessments", 1, {"instrument": "MOAAS", "total_score": "5",
+                                                            "session_id": ""}, True),
+    ("assessments.session_id.peri_dose", "assessments", 1, {"session_id": "S9"}, False),  # .exists, a warning
+    ("assessments.session_id.peri_dose", "assessments", 2, {}, False),                    # MADRS
+    ("assessments.session_id.peri_dose", "assessments", 1, {"instrument": "PHQ9", "total_score": "5",
+                                                            "session_id": ""}, False),
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 1, {"minutes_after_dose": "0"}, False),
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 1, {"minutes_after_dose": "-5"}, False),
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 1, {"minutes_after_dose": ""}, True),
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 1, {"instrument": "MOAAS", "total_score": "5",
+                                                                    "minutes_after_dose": ""}, True),
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 1, {"minutes_after_dose": "forty"}, False),  # .type
+    ("assessments.minutes_after_dose.peri_dose", "assessments", 2, {"minutes_after_dose": ""}, False),      # MADRS
     # assessed_at not after the export's date
     ("assessments.assessed_at.not_future", "assessments", 2, {"assessed_at": "2025-01-31T12:00:00Z"}, False),
     ("assessments.assessed_at.not_future", "assessments", 2, {"assessed_at": "2025-02-01T12:00:00Z"}, True),

@@ -94,6 +94,8 @@ CASES = {
     "assessments.patient_id.required": ("assessments", 2, {"patient_id": ""}, [4]),
     "assessments.patient_id.exists": ("assessments", 2, {"patient_id": "MRN-9"}, [4]),
     "assessments.session_id.exists": ("assessments", 1, {"session_id": "S9"}, [3]),
+    "assessments.session_id.peri_dose": ("assessments", 1, {"session_id": ""}, [3]),
+    "assessments.minutes_after_dose.peri_dose": ("assessments", 1, {"minutes_after_dose": ""}, [3]),
     "assessments.assessed_at.required": ("assessments", 2, {"assessed_at": ""}, [4]),
     "assessments.assessed_at.type": ("assessments", 2, {"assessed_at": "yesterday"}, [4]),
     "assessments.assessed_at.not_future": ("assessments", 2, {"assessed_at": "2025-03-01T00:00:00Z"}, [4]),
