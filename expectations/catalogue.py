@@ -208,6 +208,9 @@ def sessions() -> list:
         _rule(E.ExpectColumnPairValuesToBeEqual, "sessions.devices.esketamine_devices", COMPUTATIONAL, "error",
               "esketamine devices must equal dose_mg / 28 (1-3)", column_A="devices", column_B="_esk_devices",
               **_when(esk)),
+        # the pair rule above skips a row without dose_mg: the 1-3 bound holds on its own
+        _rule(E.ExpectColumnValuesToBeBetween, "sessions.devices.esketamine_range", ATEMPORAL, "error",
+              "esketamine devices must be 1-3", column="devices", min_value=1, max_value=3, **_when(esk)),
         _code(t, "setting", SETTINGS),
         _rule(E.ExpectColumnValuesToNotBeInSet, "sessions.setting.esketamine_home", ATEMPORAL, "alert",
               "esketamine given at home: a REMS violation", column="setting", value_set=["home"], **_when(esk)),

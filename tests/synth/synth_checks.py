@@ -195,6 +195,8 @@ class Validator:
             v.add("sessions.weight_kg.required_for_mg_per_kg")
         if drug == "esketamine" and r["devices"] and dose in (28, 56, 84) and _int(r["devices"]) != dose / 28:
             v.add("sessions.devices.esketamine_devices")
+        if drug == "esketamine" and _int(r["devices"]) is not None and not 1 <= _int(r["devices"]) <= 3:
+            v.add("sessions.devices.esketamine_range")
         if r["setting"] and r["setting"] not in ("clinic", "inpatient", "emergency", "home"):
             v.add("sessions.setting.code")
         for c in ("dose_mg", "dose_mg_per_kg", "weight_kg"):

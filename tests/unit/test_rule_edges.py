@@ -62,6 +62,15 @@ EDGES: list[tuple[str, str, int, dict, bool]] = [
     ("sessions.devices.esketamine_devices", "sessions", 0, {"dose_mg": "28", "devices": "1"}, False),
     ("sessions.devices.esketamine_devices", "sessions", 0, {"dose_mg": "84", "devices": "3"}, False),
     ("sessions.devices.esketamine_devices", "sessions", 0, {"dose_mg": "84", "devices": "2"}, True),
+    # esketamine devices 1-3 on their own, dose_mg given or not (contract: "esketamine: dose_mg / 28 (1-3)")
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "", "devices": "1"}, False),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "", "devices": "3"}, False),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "", "devices": "0"}, True),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "", "devices": "4"}, True),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "84", "devices": "3"}, False),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "112", "devices": "4"}, True),
+    ("sessions.devices.esketamine_range", "sessions", 0, {"dose_mg": "", "devices": ""}, False),
+    ("sessions.devices.esketamine_range", "sessions", 1, {"devices": "5"}, False),  # IV ketamine
     # IV ketamine: reject > 4.5 mg/kg; warn < 0.1 or > 1.0
     ("sessions.dose_mg_per_kg.iv_max", "sessions", 1, {"dose_mg_per_kg": "4.5", "dose_mg": "360"}, False),
     ("sessions.dose_mg_per_kg.iv_max", "sessions", 1, {"dose_mg_per_kg": "4.51", "dose_mg": "360.8"}, True),

@@ -59,6 +59,7 @@ CASES = {
     "sessions.infusion_minutes.iv_typical": ("sessions", 1, {"infusion_minutes": "120"}, [3]),
     "sessions.devices.type": ("sessions", 0, {"devices": "two"}, [2]),
     "sessions.devices.esketamine_devices": ("sessions", 0, {"devices": "3"}, [2]),
+    "sessions.devices.esketamine_range": ("sessions", 0, {"dose_mg": "", "devices": "5"}, [2]),
     "sessions.setting.code": ("sessions", 0, {"setting": "office"}, [2]),
     "sessions.setting.esketamine_home": ("sessions", 0, {"setting": "home"}, [2]),
     "sessions.monitoring_minutes.type": ("sessions", 0, {"monitoring_minutes": "2h"}, [2]),
