@@ -1,0 +1,42 @@
+"""The reference REDCap project (reference/redcap) through the REDCap adapter and the rules."""
+from __future__ import annotations
+
+import copy
+import os
+
+from exports import BASE, write_export
+
+from expectations.validate import validate_and_split
+from synth.formats import redcap as to_redcap
+from transforms import adapters
+from transforms.pseudonymise import build_key_map
+from warehouse.connect import attach, detach, ensure_warehouse
+
+
+def validate_redcap(ws, tmp_path, tables: dict) -> None:
+    """The kor tables as the reference project exports them (its dictionary and mapping), read by
+    the REDCap adapter and validated as the flow does."""
+    folder = to_redcap.convert(write_export(tmp_path / "kor", tables), tmp_path / "redcap")
+    a = adapters.get("redcap")
+    bundle = a.open(folder)
+    reads = a.read(ws, bundle)
+    build_key_map(ws, os.environ["OUTCOMES_PSEUDONYM_KEY"].encode(), bundle.registry_id, list(reads))
+    attach(ws, ensure_warehouse(tmp_path / "wh.duckdb"), read_only=True)
+    try:
+        validate_and_split(ws, bundle.registry_id, bundle.exported_at, bundle.mode, reads)
+    finally:
+        detach(ws)
+
+
+def test_other_diagnosis_reaches_the_non_mdd_warning(ws, tmp_path):
+    """The dictionary's diagnosis choice OTHER was mapped to "", so a non-MDD patient loaded with no
+    diagnosis and patients.diagnosis_icd10.mdd could not fire. It keeps the dictionary's code:
+    flagged not MDD (and not an ICD-10 code, so stored empty: no ICD-10 code means "other")."""
+    tables = copy.deepcopy(BASE)
+    tables["patients"][1]["diagnosis_icd10"] = "OTHER"  # MRN-1002; MRN-1001 is F33.2
+    validate_redcap(ws, tmp_path, tables)
+    got = ws.execute("SELECT o.diagnosis_icd10, coalesce(list_sort(list(v.rule) FILTER (WHERE v.rule IS NOT NULL)), []) "
+                     "FROM out_patients o LEFT JOIN viol_patients v USING (_line) GROUP BY ALL "
+                     "ORDER BY 1 NULLS LAST").fetchall()
+    assert got == [("F33.2", []), (None, ["patients.diagnosis_icd10.format", "patients.diagnosis_icd10.mdd"])]
+    assert ws.execute("SELECT count(*) FROM q_rows WHERE table_name = 'patients'").fetchone()[0] == 0
