@@ -139,7 +139,7 @@ def patients() -> list:
         # parked every session, score and alert of the patient; out_patients stores NULL instead
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.zip.format", VALUE, "warning",
               "zip is not a US ZIP (5 digits, ZIP+4, or the 3-digit prefix): zip3 stored empty", column="zip",
-              regex=r"^\d{3}(?:\d{2}(?:-\d{4})?)?$"),
+              regex=r"^[0-9]{3}(?:[0-9]{2}(?:-[0-9]{4})?)?\Z"),
         _required(t, "enrolled_on", typed_col=True),
         _type(t, "enrolled_on", "an ISO date (YYYY-MM-DD)"),
         _rule(E.ExpectColumnPairValuesAToBeGreaterThanB, "patients.enrolled_on.not_future", TEMPORAL, "error",
@@ -153,7 +153,7 @@ def patients() -> list:
         _identifier_text(t, "site_id", "site_id"),
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.format", VALUE, "warning",
               "diagnosis_icd10 is not an ICD-10 code such as F33.2: stored empty", column="diagnosis_icd10",
-              regex=r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?$"),
+              regex=r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?\Z"),
         _rule(E.ExpectColumnValuesToMatchRegex, "patients.diagnosis_icd10.mdd", ATEMPORAL, "warning",
               "diagnosis is not major depressive disorder (F32.x / F33.x)", column="diagnosis_icd10",
               regex=r"^F3[23]"),

@@ -129,3 +129,29 @@ def test_quarantine_reductions(con: duckdb.DuckDBPyConnection):
                        "('9', '1935-02-01'), (NULL, '07/04/1961'), ('', NULL)) v(z, b)").fetchall()
     assert rows == [("902", "1961"), ("000", "(withheld: 90 or older)"), ("9", "(withheld: 90 or older)"),
                     (None, "(withheld: not a year)"), (None, None)]
+
+
+SHAPE_PIECES = st.sampled_from(["0", "2", "139", "02139", "-", "4307", ".", "F", "f", "33", "A", "Z9", " ", "\n",
+                                "\u0663", "x", ""])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.text(max_size=12), st.lists(SHAPE_PIECES, max_size=6).map("".join)),
+                       min_size=1, max_size=20))
+def test_stored_shapes_agree_with_the_format_rules(con: duckdb.DuckDBPyConnection, values):
+    """out_patients stores a ZIP or diagnosis only when zip_shaped / icd10_shaped holds; the
+    warnings patients.zip.format and patients.diagnosis_icd10.format are GX regexes (Python's re on
+    the staged text). They must agree, or a value would be dropped without its warning (or stored
+    with one): a trailing newline ($) or a non-ASCII digit (\\d) once did."""
+    import re
+
+    from expectations.catalogue import BUILDERS
+
+    regex = {e.meta["rule"]: e.regex for e in BUILDERS["patients"]() if e.meta["rule"].endswith(".format")}
+    for macro, rule in (("zip_shaped", "patients.zip.format"), ("icd10_shaped", "patients.diagnosis_icd10.format")):
+        for text in values:
+            staged = con.execute("SELECT txt(?)", [text]).fetchone()[0]  # what the rule and the macro see
+            if staged is None:
+                continue
+            shaped = con.execute(f"SELECT {macro}(?)", [staged]).fetchone()[0]
+            assert shaped == bool(re.search(regex[rule], staged)), (macro, staged)
