@@ -2,6 +2,8 @@
 flat raw layout (repeating instruments, DAG = site), the project's dictionary and mapping, and
 export.json with the registry, export id and time. Instruments the reference project has no form
 for (GAD-7, QIDS, HAM-D, C-SSRS) are left out, as a clinic on that project would not have them.
+Vitals, CADSS and MOAA/S name their session by its instance number in this export: one whose
+session came in an earlier export is left out (without a session a CADSS or MOAA/S is quarantined).
 """
 from __future__ import annotations
 
@@ -126,6 +128,8 @@ def convert(kor_folder: Path, out: Path, carried: dict | None = None) -> Path:
         form = FORM_OF.get((a.get("instrument") or "").upper())
         if form is None:
             continue
+        if form in ("cadss", "moaas") and a.get("session_id") not in instance:
+            continue  # as vitals: its session came in an earlier export, whose instance is not known here
         record = a["patient_id"]
         values = {f"{form}_date": _dt(a["assessed_at"])}
         items = (a.get("item_scores") or "").split(";") if a.get("item_scores") else []
@@ -135,7 +139,7 @@ def convert(kor_folder: Path, out: Path, carried: dict | None = None) -> Path:
             values[f"{form}_total"] = a["total_score"]
             values.update({f"{form}_{i}": v.strip() for i, v in enumerate(items, 1)})
         if form in ("cadss", "moaas"):
-            values[f"{form}_session_no"] = str(instance[a["session_id"]][1]) if a.get("session_id") in instance else None
+            values[f"{form}_session_no"] = str(instance[a["session_id"]][1])
             values[f"{form}_minutes"] = a.get("minutes_after_dose")
         add(record, form, nxt(record, form), values)
     for e in t["adverse_events"]:

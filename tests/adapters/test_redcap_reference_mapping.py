@@ -40,3 +40,16 @@ def test_other_diagnosis_reaches_the_non_mdd_warning(ws, tmp_path):
                      "ORDER BY 1 NULLS LAST").fetchall()
     assert got == [("F33.2", []), (None, ["patients.diagnosis_icd10.format", "patients.diagnosis_icd10.mdd"])]
     assert ws.execute("SELECT count(*) FROM q_rows WHERE table_name = 'patients'").fetchone()[0] == 0
+
+
+def test_synthetic_peri_dose_score_whose_session_is_not_in_the_export_is_left_out(tmp_path):
+    """synth's REDCap conversion names a CADSS's session by its instance in the same export; one whose
+    session came earlier had a blank session number, which the contract's peri-dose rule quarantines.
+    It is left out, as such vitals are."""
+    import csv
+
+    tables = {t: [] for t in BASE} | {"patients": copy.deepcopy(BASE["patients"]),
+                                      "assessments": [dict(BASE["assessments"][1]), dict(BASE["assessments"][2])]}
+    folder = to_redcap.convert(write_export(tmp_path / "kor", tables, mode="incremental"), tmp_path / "redcap")
+    forms = [r["redcap_repeat_instrument"] for r in csv.DictReader(open(folder / "data.csv", newline=""))]
+    assert "cadss" not in forms and "madrs" in forms
