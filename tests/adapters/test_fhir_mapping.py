@@ -810,3 +810,16 @@ def test_score_taken_before_the_dose_has_negative_minutes_after_dose(tmp_path, w
     got = dict((a, (s, m)) for a, s, m in rows(ws, "assessments", "assessment_id, session_id, minutes_after_dose"))
     assert got == {"by-time": ("enc-1", "-120"), "in-enc": ("enc-1", "-10"), "after": ("enc-1", "40"),
                    "admission": ("enc-1", None)}
+
+
+def test_postal_code_of_another_shape_is_no_zip3(tmp_path, ws):
+    """A US ZIP (5 digits, ZIP+4, 3 digits) gives its first 3 digits; another postal code (a 4-digit
+    ZIP whose 0 was lost, a Norwegian 0150) has no prefix: its digits' first 3 gave a wrong zip3. It
+    becomes a marker that breaks patients.zip.format (a warning; zip3 stored NULL), never its text."""
+    codes = {"p1": "02139", "p2": "02139-4307", "p3": " 021 ", "p4": "2139", "p5": "0150", "p6": "SW1A 1AA",
+             "p7": "021 39", "p8": ""}
+    patients = [{**PATIENT, "id": pid, "address": [{"postalCode": pc}]} for pid, pc in codes.items()]
+    read_export(ws, "fhir", ndjson_export(tmp_path / "e", patients + [{**PATIENT, "id": "p9"}]), registry_id="r")
+    got = dict(rows(ws, "patients", "patient_id, zip"))
+    assert got == {"p1": "021", "p2": "021", "p3": "021", "p4": "not a ZIP", "p5": "not a ZIP", "p6": "not a ZIP",
+                   "p7": "not a ZIP", "p8": None, "p9": None}

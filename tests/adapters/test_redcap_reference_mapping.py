@@ -53,3 +53,18 @@ def test_synthetic_peri_dose_score_whose_session_is_not_in_the_export_is_left_ou
     folder = to_redcap.convert(write_export(tmp_path / "kor", tables, mode="incremental"), tmp_path / "redcap")
     forms = [r["redcap_repeat_instrument"] for r in csv.DictReader(open(folder / "data.csv", newline=""))]
     assert "cadss" not in forms and "madrs" in forms
+
+
+def test_zip_of_another_shape_is_flagged_and_stored_empty(ws, tmp_path):
+    """The adapter keeps a ZIP's first 3 digits before anything is stored; of a 4-digit ZIP (its 0
+    lost) they are no prefix ("213" for 02139). Such a ZIP breaks patients.zip.format (a warning)
+    and is stored as NULL, as in a kor export."""
+    tables = copy.deepcopy(BASE)
+    tables["patients"][0]["zip"] = "2139"  # MRN-1001; MRN-1002 is 94110
+    tables["patients"].append(dict(tables["patients"][1], patient_id="MRN-1003", zip="02139-4307"))
+    validate_redcap(ws, tmp_path, tables)
+    got = ws.execute("SELECT o.zip3, coalesce(list_sort(list(v.rule) FILTER (WHERE v.rule IS NOT NULL)), []) "
+                     "FROM out_patients o LEFT JOIN viol_patients v USING (_line) GROUP BY ALL "
+                     "ORDER BY 1 NULLS LAST").fetchall()
+    assert got == [("021", []), ("941", []), (None, ["patients.zip.format"])]
+    assert ws.execute("SELECT count(*) FROM q_rows WHERE table_name = 'patients'").fetchone()[0] == 0

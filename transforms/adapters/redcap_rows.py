@@ -15,6 +15,7 @@ warehouse.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,6 +306,8 @@ def reduce_identifying(row: dict) -> dict:
         row["birth_year"] = row.get("birth_year") or (year if year.isdigit() and len(bd) >= 8 else "invalid date")
         row["birth_date"] = None
     if row.get("zip"):
-        digits = "".join(ch for ch in row["zip"] if ch.isdigit())
-        row["zip"] = digits[:3] if len(digits) >= 3 else None
+        # a US ZIP's first 3 digits (patients.zip.format's shape); another value (a 4-digit ZIP whose
+        # 0 was lost) has no prefix to keep: a marker that breaks that warning, zip3 stored NULL
+        z = row["zip"].strip()
+        row["zip"] = z[:3] if re.fullmatch(r"[0-9]{3}(?:[0-9]{2}(?:-[0-9]{4})?)?", z) else ("not a ZIP" if z else None)
     return row

@@ -30,7 +30,11 @@ SELECT r._line::BIGINT                                                          
        NULL::VARCHAR                                                            AS birth_date,
        CASE WHEN regexp_matches(coalesce(json_extract_string(r.j, '$.birthDate'), ''), '^[0-9]{4}') THEN left(json_extract_string(r.j, '$.birthDate'), 4) END AS birth_year,
        CASE json_extract_string(r.j, '$.gender') WHEN 'female' THEN 'F' WHEN 'male' THEN 'M' WHEN 'other' THEN 'X' WHEN 'unknown' THEN 'U' END AS sex,
-       NULLIF(left(regexp_replace(coalesce(json_extract_string(r.j, '$.address[0].postalCode'), ''), '[^0-9]', '', 'g'), 3), '') AS zip,
+       -- a US ZIP's first 3 digits; another postal code has no prefix to keep: a marker that breaks
+       -- patients.zip.format (a warning; zip3 stored NULL)
+       CASE WHEN zip_shaped(trim(json_extract_string(r.j, '$.address[0].postalCode')))
+            THEN left(trim(json_extract_string(r.j, '$.address[0].postalCode')), 3)
+            WHEN trim(json_extract_string(r.j, '$.address[0].postalCode')) <> '' THEN 'not a ZIP' END AS zip,
        coalesce(fhir_ext(r.j, 'urn:ketamine-outcomes:ext:enrolled-on', '$.valueDate'), f.first_day::VARCHAR) AS enrolled_on,
        fhir_ref(json_extract_string(r.j, '$.managingOrganization.reference'))                       AS site_id,
        fhir_ext(r.j, 'urn:ketamine-outcomes:ext:trd-failed-trials', '$.valueInteger') AS trd_failed_trials,
