@@ -37,12 +37,26 @@ def _value_sql(table: str, col: str, value: str) -> str:
 
 
 def protect_values(con: duckdb.DuckDBPyConnection, table: str, raw: dict) -> dict:
-    """A malformed line's fields as the quarantine keeps them: by the same macros as _raw_row's."""
+    """A malformed line's fields as the quarantine keeps them. Its column names cannot be trusted
+    (a shifted field puts a birth date under `sex`), so every field, in any column and inside any
+    value (a line an unclosed quote swallowed is one value), is reduced by its shape (q_shape:
+    a date or birth year to the year, a ZIP to ZIP3); then redacted as _raw_row's values are."""
     cols = [c for c, v in raw.items() if isinstance(v, str) and not c.startswith("_") and c != "patient_id"]
     if not cols:
         return {}
-    exprs = ", ".join(_value_sql(table, c, f"${i + 1}::VARCHAR") for i, c in enumerate(cols))
-    return dict(zip(cols, con.execute(f"SELECT {exprs}", [raw[c] for c in cols]).fetchone()))
+    parts = {c: re.split(TOKEN_SPLIT, raw[c]) for c in cols}
+    cores = sorted({p.strip(TOKEN_STRIP) for ps in parts.values() for p in ps[::2]} - {""})
+    shaped = dict(zip(cores, con.execute("SELECT list_transform($1::VARCHAR[], v -> q_shape(v))", [cores]).fetchone()[0]))
+    texts = []
+    for c in cols:
+        ps = parts[c]
+        for i in range(0, len(ps), 2):
+            core = ps[i].strip(TOKEN_STRIP)
+            if core and shaped[core] != core:
+                ps[i] = ps[i].replace(core, shaped[core])
+        texts.append("".join(ps))
+    exprs = ", ".join(f"redact(${i + 1}::VARCHAR)" for i in range(len(cols)))
+    return dict(zip(cols, con.execute(f"SELECT {exprs}", texts).fetchone()))
 
 
 def _raw_row(table: str) -> dict[str, str]:

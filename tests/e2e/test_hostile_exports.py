@@ -79,6 +79,27 @@ def test_malformed_patient_line_keeps_no_full_zip_or_birth_date(tmp_path, wh, ca
     assert nowhere(wh, capfd, r, ['"90210"', '"1961-07-04"', "MRN-3001"]) == []
 
 
+def test_shifted_fields_of_a_malformed_line_keep_no_full_zip_or_birth_date(tmp_path, wh, capfd):
+    """A field left out or one too many before the birth date shifts the DOB and ZIP under other
+    columns (privacy review, session 16): a malformed line's values are reduced by their shape."""
+    header = list(BASE["patients"][0])
+    patients = csv_bytes(BASE["patients"], header).decode() + (
+        "MRN-3001,F,90271,2025-01-05,north,3,F33.2\n"  # birth_date left out: the ZIP under sex
+        "MRN-3002,Fumblewick,1958-03-17,F,90272,2025-01-05,north,3,F33.2\n")  # the DOB under sex
+    labs = csv_bytes(BASE["labs"]).decode() + "L9,MRN-1002,2025-01-11,ALT,1932-05-06,90273-1234,40,x\n"
+    folder = write_export(tmp_path / "x", raw_files={"patients": patients.encode(), "labs": labs.encode()},
+                          rows_override={"patients": 4, "labs": 2})
+    r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
+    assert (r["tables"]["patients"]["malformed"], r["tables"]["labs"]["malformed"]) == (2, 1)
+    kept = [json.loads(v) for (v,) in query(
+        wh, "SELECT raw_values FROM ops.quarantine WHERE rule LIKE '%.row.malformed' ORDER BY table_name, source_row")]
+    lab, first, second = kept
+    assert (lab["value"], lab["unit"], lab["collected_on"]) == ("(withheld: 90 or older)", "902", "2025")
+    assert (first["sex"], first["zip"]) == ("902", "2025")
+    assert (second["sex"], second["enrolled_on"], second["site_id"]) == ("1958", "902", "2025")
+    assert nowhere(wh, capfd, r, ["90271", "90272", "1958-03-17", "1932-05-06", "90273"]) == []
+
+
 def test_identifiers_in_free_text_are_redacted_and_flagged(tmp_path, wh, capfd):
     term = f"nausea after dose; {NAME} ssn {SSN} call {PHONE} or {EMAIL}"
 

@@ -155,3 +155,18 @@ def test_stored_shapes_agree_with_the_format_rules(con: duckdb.DuckDBPyConnectio
                 continue
             shaped = con.execute(f"SELECT {macro}(?)", [staged]).fetchone()[0]
             assert shaped == bool(re.search(regex[rule], staged)), (macro, staged)
+
+
+def test_a_malformed_lines_values_are_reduced_by_their_shape(con: duckdb.DuckDBPyConnection):
+    """Whatever column a shifted field landed under (split.protect_values): dates and birth years
+    to the year, ZIPs to ZIP3, in every value and every field inside one; other values as redact()."""
+    from transforms.split import protect_values
+
+    con.execute("SET VARIABLE exported_at = '2025-01-31T23:00:00+00:00'")
+    raw = {"_error": "TOO MANY COLUMNS", "patient_id": None, "sex": "1958-03-17", "enrolled_on": " 90272 ",
+           "site_id": "90272-1234", "zip": "F", "term": 'dizzy",x\nE9,1931-05-06,17/03/1958,02139,2025-01-10T09:00:00Z',
+           "unit": "1936", "value": "0.5", "test": "F33.2", "note": "call 555-201-7788"}
+    assert protect_values(con, "patients", raw) == {
+        "sex": "1958", "enrolled_on": " 902 ", "site_id": "902", "zip": "F",
+        "term": 'dizzy",x\nE9,(withheld: 90 or older),1958,021,2025', "unit": "1936", "value": "0.5",
+        "test": "F33.2", "note": "call [redacted]"}

@@ -60,6 +60,15 @@ CREATE OR REPLACE TEMP MACRO q_birth(x) AS
          WHEN year(getvariable('exported_at')::TIMESTAMPTZ) - CAST(left(txt(x), 4) AS INTEGER) >= 90
               THEN '(withheld: 90 or older)'
          ELSE left(txt(x), 4) END;
+-- A malformed line's value, whose column cannot be trusted (a field left out or one too many
+-- shifts a birth date or ZIP under another column's name): reduced by its shape instead, in every
+-- column. A date or what may be a birth year as q_birth, a ZIP (or ZIP+4) as q_zip.
+CREATE OR REPLACE TEMP MACRO q_shape(x) AS
+    CASE WHEN regexp_full_match(txt(x), '[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}([T ].*)?|(1[89]|20)[0-9]{2}')
+              THEN q_birth(x)
+         WHEN regexp_full_match(txt(x), '[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4}') THEN q_birth(right(txt(x), 4))
+         WHEN regexp_full_match(txt(x), '[0-9]{5}(-[0-9]{4})?') THEN q_zip(x)
+         ELSE x END;
 -- Free text (an adverse event's term, a site name, a lab unit, a quarantined value) may hold what
 -- identifies a person. What a pattern can tell is replaced before anything is stored: an email; a
 -- US SSN with dashes or spaces (no word boundaries: one run into other text is still one), or a
