@@ -45,9 +45,10 @@ class ReadResult:
     deleted_table: str | None = None
 
 
-# What a column name looks like (after normalise_column_name); anything else in a header is
-# reported by count only, since it may be a value (a phone number, an email) rather than a name.
-_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_ .\-]{0,63}")
+# What a header name may be repeated as (after normalise_column_name): letters, digits and
+# underscores. Anything else (a space, a dot, an @) may be a value typed into the header, such as
+# a person's name ('ivy quillfeather') or an email, so it is told by its position only.
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _q(name: str) -> str:
@@ -109,11 +110,12 @@ def _read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> R
     if ordinal is None:
         described = [c for c in described if c != "file_row_number"]
     by_name: dict[str, str] = {}
-    for c in described:
+    position: dict[str, int] = {}  # 1 = the first column
+    for i, c in enumerate(described, 1):
         n = normalise_column_name(c)
         if n in by_name:
-            raise _twice(n, export, f.relpath)
-        by_name[n] = c
+            raise _twice(n, position[n], i, export, f.relpath)
+        by_name[n], position[n] = c, i
     allowed = set(table.column_names)
     dropped = sorted(n for n in by_name if n not in allowed)
     missing = [c for c in table.column_names if c not in by_name]
@@ -124,16 +126,17 @@ def _read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> R
         raise BundleError("bundle.header", f"header lacks required column(s) {', '.join(lacking)}"
                           + (f"; {len(dropped)} column(s) outside the contract, not named" if dropped else ""),
                           export, f.relpath)
-    named = [n for n in dropped if _shown(n)]
-    unnamed = len(dropped) - len(named)  # reported by count: what is not a column name may be a value
+    # plain names first, then the others by position, told without their text
+    dropped = [n for n in dropped if shown_name(n)] + sorted((n for n in dropped if not shown_name(n)),
+                                                            key=position.get)
 
     result = ReadResult(
         table=f.table,
         file=redact_text(f.relpath),  # lineage (source_file) and messages
         rows=0,
         malformed=0,
-        dropped_columns=named + ([f"({unnamed} more, not named: not column names)"] if unnamed else []),
-        identifier_columns=[c for c in named if is_identifier_column(c)],
+        dropped_columns=[column_label(n, position[n]) for n in dropped],
+        identifier_columns=[column_label(n, position[n]) for n in dropped if is_identifier_column(n)],
         missing_columns=missing,
     )
 
@@ -223,22 +226,29 @@ def _header_columns(f: ExportFile, export: str) -> str:
     names = next(csv.reader([header]))
     if not names or all(not n.strip() for n in names):
         raise BundleError("bundle.header", "file has an empty header line", export, f.relpath)
-    seen: set[str] = set()
-    for n in names:  # checked here: DuckDB's own error would quote the name
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names, 1):  # checked here: DuckDB's own error would quote the name
         if normalise_column_name(n) in seen:
-            raise _twice(normalise_column_name(n), export, f.relpath)
-        seen.add(normalise_column_name(n))
+            raise _twice(normalise_column_name(n), seen[normalise_column_name(n)], i, export, f.relpath)
+        seen[normalise_column_name(n)] = i
     return "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
 
 
-def _shown(name: str) -> bool:
+def shown_name(name: str) -> bool:
     """A header name is repeated only if it looks like a column name and holds no identifier pattern."""
     return bool(_COLUMN_NAME.fullmatch(name)) and not has_identifier(name)
 
 
-def _twice(name: str, export: str, relpath: str) -> BundleError:
-    shown = repr(name) if _shown(name) else "(not a column name, not shown)"
-    return BundleError("bundle.header", f"column {shown} appears twice in the header", export, relpath)
+def column_label(name: str, position: int) -> str:
+    """A header name as dropped-column lists and messages show it: itself if shown_name, else its
+    position (1 = the first column)."""
+    return name if shown_name(name) else f"column {position} (its name is not shown)"
+
+
+def _twice(name: str, first: int, second: int, export: str, relpath: str) -> BundleError:
+    what = (f"column {name!r} appears twice" if shown_name(name)
+            else f"columns {first} and {second} have the same name (not shown)")
+    return BundleError("bundle.header", f"{what} in the header", export, relpath)
 
 
 def _first_line(f: ExportFile) -> str | None:

@@ -380,3 +380,18 @@ def test_dropped_columns_leave_out_the_columns_the_mapping_reads(real, ws, tmp_p
     assert "participant_info_survey_timestamp" in r.dropped_columns  # a form the mapping does not use
     assert "redcap_survey_identifier" in r.dropped_columns
     assert "redcap_survey_identifier" in r.identifier_columns
+
+
+def test_an_unmapped_column_named_like_a_person_is_told_by_position(real, ws, tmp_path):
+    """As the kor reader (transforms/read.py): a header with a space or a dot may be a person's
+    name typed into it (privacy review, session 16); it is listed by position, not by its text."""
+    d = copy_redcap(real / "redcap-exports" / "checkboxes-1", tmp_path / "e")
+    lines = (d / "data.csv").read_text().splitlines(keepends=True)
+    lines[0] = lines[0].rstrip("\r\n") + ",Ivy Quillfeather,ivy.doe\n"
+    lines[1:] = [ln.rstrip("\r\n") + ",x,y\n" if ln.strip() else ln for ln in lines[1:]]
+    (d / "data.csv").write_text("".join(lines))
+    (tmp_path / "cb.toml").write_text(_checkbox_mapping('{ a = "nausea" }'))
+    _, res = read_export(ws, "redcap", d, mapping=str(tmp_path / "cb.toml"), registry_id="checkboxes")
+    dropped = res["adverse_events"].dropped_columns
+    assert dropped[-2:] == ["column 14 (its name is not shown)", "column 15 (its name is not shown)"]
+    assert "desired_result" in dropped and not [c for c in dropped if "ivy" in c]

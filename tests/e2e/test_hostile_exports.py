@@ -272,8 +272,26 @@ def test_identifier_patterns_found_by_the_session_10_review_reach_nothing(tmp_pa
     assert r["status"] == "loaded"
     assert query(wh, "SELECT DISTINCT source_file FROM core.labs") == [("labs from [redacted]",)]
     assert "labs.unit.identifier" in query(wh, "SELECT flatten(list(warnings)) FROM core.labs")[0][0]
-    assert r["dropped_columns"]["labs"] == ["(1 more, not named: not column names)"]
+    assert r["dropped_columns"]["labs"] == ["column 8 (its name is not shown)"]
     assert nowhere(wh, capfd, r, [*plants, "plantsrc@example.org", "hdrurl-leak"]) == []
+
+
+def test_a_persons_name_as_a_header_is_repeated_nowhere(tmp_path, wh, capfd):
+    """A name typed as a header passed as a column name (spaces were allowed): it was listed as a
+    dropped column and quoted in a duplicate-header rejection (privacy review, session 16)."""
+    def labs(rows):
+        rows[0]["Ophelia Marchbanks"] = "x"
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(labs=labs))), warehouse=wh)
+    assert r["status"] == "loaded" and r["dropped_columns"] == {"labs": ["column 8 (its name is not shown)"]}
+    header = list(BASE["sessions"][1]) + ["Ivy Quillfeather", "IVY QUILLFEATHER "]
+    folder = write_export(tmp_path / "y", raw_files={"sessions": csv_bytes(BASE["sessions"], header)},
+                          rows_override={"sessions": 2}, export_id="2025-02-28T23-00-00Z")
+    r2 = ingest_export(str(folder), warehouse=wh)
+    assert r2["status"] == "rejected" and "columns 12 and 13 have the same name (not shown)" in r2["reason"]
+    assert query(wh, "SELECT dropped_columns FROM ops.loads ORDER BY load_id") == [
+        ('{"labs": ["column 8 (its name is not shown)"]}',), ("{}",)]
+    needles = ["Ophelia Marchbanks", "ophelia marchbanks", "Ivy Quillfeather", "ivy quillfeather", "IVY QUILLFEATHER"]
+    assert nowhere(wh, capfd, {"loaded": r, "rejected": r2}, needles) == []
 
 
 def test_a_file_or_export_id_holding_an_identifier_is_not_repeated_when_rejected(tmp_path, wh, capfd):

@@ -15,7 +15,7 @@ from transforms.adapters.redcap_raw import write_raw
 from transforms.adapters.redcap_rows import LINE_STRIDE, RowBuilder, read_csv
 from transforms.bundle import Bundle
 from transforms.pseudonymise import load_key, patient_key
-from transforms.read import ReadResult
+from transforms.read import ReadResult, column_label, shown_name
 from transforms.tables import is_identifier_column
 
 
@@ -82,10 +82,13 @@ def read(con, bundle: Bundle) -> dict[str, ReadResult]:
         if r.file in reported:  # a file's unused columns are said once, under its first table
             continue
         reported.add(r.file)
-        unused = sorted(c for c in data.header if c not in used.get(r.file, set()) and c not in structural)
-        r.dropped_columns = unused
-        r.identifier_columns = [c for c in unused if c in IDENTIFYING_STRUCTURAL or is_identifier_column(c) or (
-            dictionary is not None and (f := column_owner(c, dictionary)) is not None and f.identifying)]
+        unused = [c for c in data.header if c not in used.get(r.file, set()) and c not in structural]
+        # a header cell may be a value (a person's name): told by its position unless a plain name
+        unused = sorted(c for c in unused if shown_name(c)) + [c for c in unused if not shown_name(c)]
+        r.dropped_columns = [column_label(c, data.index[c] + 1) for c in unused]
+        r.identifier_columns = [column_label(c, data.index[c] + 1) for c in unused if c in IDENTIFYING_STRUCTURAL
+                                or is_identifier_column(c) or (dictionary is not None and (
+                                    f := column_owner(c, dictionary)) is not None and f.identifying)]
     return results
 
 
