@@ -78,7 +78,7 @@ def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | No
     return ExportMeta(
         registry_id=bundle.registry_id, export_id=bundle.export_id, exported_at=bundle.exported_at,
         mode=bundle.mode, adapter=adapter, contract=bundle.contract, content_sha256=bundle.manifest_sha256,
-        source=bundle.source, started_at=started, flow_run_id=flow_run_id,
+        source=redact_text(bundle.source), started_at=started, flow_run_id=flow_run_id,
         source_files={f.table: redact_text(f.relpath) for f in bundle.files}, notify=notify, timezone=timezone_name,
     )
 
@@ -211,6 +211,9 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
 
     adapter = adapter or adapters.detect(Path(source))
     options = options or {}
+    # A folder or zip is named by the registry or whoever copied it in, perhaps after a person:
+    # the path is read as it is, but stored (ops.loads.source) and returned redacted like file names.
+    shown = redact_text(str(source))
     ws = open_workspace(timezone_name)
     bundle = None
     held = ExitStack()  # the registry's ingest lock, once the registry is known
@@ -225,14 +228,14 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
                 raise
             logger.error("export rejected: %s", e)
             registry = options.get("registry_id") or getattr(e, "registry", None) or "unknown"
-            export = getattr(e, "export", None) or Path(source).name
-            meta = ExportMeta(registry, export, None, "unknown", adapter, None, None, str(source), started,
+            export = getattr(e, "export", None) or redact_text(Path(source).name)
+            meta = ExportMeta(registry, export, None, "unknown", adapter, None, None, shown, started,
                               _flow_run_id(), notify=notify, timezone=timezone_name)
             out = reject(ws, wh, meta, str(e), with_findings=False)
-            return IngestResult(registry, export, "rejected", out.load_id, str(e), str(source)).as_dict()
+            return IngestResult(registry, export, "rejected", out.load_id, str(e), shown).as_dict()
         lap("verify")
         meta = _meta(bundle, adapter, started, _flow_run_id(), notify, timezone_name)
-        result = IngestResult(bundle.registry_id, bundle.export_id, "", source=str(source),
+        result = IngestResult(bundle.registry_id, bundle.export_id, "", source=shown,
                               exported_at=bundle.exported_at.isoformat(), mode=bundle.mode)
         # from the duplicate check to the commit, no other ingest of this registry may commit
         held.enter_context(registry_lock(wh, bundle.registry_id, on_wait=lambda: logger.info(
@@ -330,7 +333,7 @@ def discover(paths: list[str]) -> list[tuple[str, str]]:
         if p.is_file() and p.name == "manifest.json":
             p = p.parent
         if not p.exists():
-            raise FileNotFoundError(str(p))
+            raise FileNotFoundError(f"{p} does not exist")
         visit(p, True)
     return out
 

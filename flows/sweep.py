@@ -21,6 +21,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from transforms.redaction import redact_text
+
 log = logging.getLogger(__name__)
 
 
@@ -170,16 +172,17 @@ def ingest_landed(location: str, registry_id: str | None = None) -> list[dict]:
     cfg = load_config()
     root = Path(cfg.landing_zone).resolve()
     where = Path(location).resolve()
+    shown = redact_text(str(location))  # a folder's name may be a person's (as ops.loads.source)
     if root not in where.parents:  # what runs next ingests the landing zone's pending exports only
-        raise RuntimeError(f"{location} is not in the landing zone {root}: nothing ingested (copy the export "
+        raise RuntimeError(f"{shown} is not in the landing zone {root}: nothing ingested (copy the export "
                            f"there under a hidden name, then rename it)")
     c = check_export(Path(location))
     if c.state == INCOMPLETE and c.manifest_sha256 is None and not Path(location).exists():
-        logger.warning("%s is gone; nothing to ingest", location)
+        logger.warning("%s is gone; nothing to ingest", shown)
         return []
     registry = c.registry_id or folder_registry(where, root, tuple(cfg.registries)) or registry_id or "unknown"
     if c.state == BROKEN or c.registry_id is None:
-        logger.warning("%s: %s", location, c.reason)
+        logger.warning("%s: %s", shown, c.reason)
     return run_ingest(registry, up_to=c.exported_at)
 
 

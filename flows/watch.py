@@ -24,6 +24,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from transforms.bundle import BundleError, open_bundle, sha256_of
+from transforms.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,8 @@ def recorded(warehouse: Path, checks: list[Check], ledger: tuple | None = None) 
 
     Recorded: a ledger row has the export's registry, export id and manifest hash (a corrected
     re-send under the same export id is new), or an attempt read this very path after its files
-    last changed (covers exports rejected before their manifest could be read)."""
+    last changed (covers exports rejected before their manifest could be read). ops.loads keeps a
+    path redacted (flows/ingest.py), so a path is compared so too (and as it is, for older rows)."""
     if not checks:
         return set()
     keys, sources = ledger or read_ledger(warehouse)
@@ -306,7 +308,7 @@ def recorded(warehouse: Path, checks: list[Check], ledger: tuple | None = None) 
         newest = max((m for _, _, m in c.signature), default=0) / 1e9
         if c.manifest_sha256 and ledger_key(c) in keys:
             out.add(c.path)
-        elif str(c.path) in sources and sources[str(c.path)] >= newest:
+        elif max(sources.get(str(c.path), -1.0), sources.get(redact_text(str(c.path)), -1.0)) >= newest:
             out.add(c.path)
     return out
 
@@ -418,7 +420,8 @@ def watch_landing(run_for: float | None = None) -> int:
             emitted[c.path] = c.signature
             emit_landed(c, svc.name)
             count += 1
-            logger.info("landed: %s %s (%s) at %s", c.registry_id, c.export_id, c.state, c.path)
+            logger.info("landed: %s %s (%s) at %s", c.registry_id, c.export_id, c.state,
+                        redact_text(str(c.path)))  # a folder's name may be a person's
         for gone in set(emitted) - set(tracker.seen):
             del emitted[gone]
         time.sleep(svc.watch_poll)

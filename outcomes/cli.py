@@ -229,7 +229,8 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+# exists=False: click's own message would repeat the path unredacted; _targets says it, redacted
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @warehouse_option
 @click.option("--adapter", type=click.Choice(["kor", "redcap", "fhir"]), default=None,
               help="Export format; detected when not given. Folders holding exports are searched either way; "
@@ -255,7 +256,7 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     """
     from flows.ingest import ingest_in_process
     from transforms.pseudonymise import MissingKeyError, load_key
-    from transforms.redaction import StepFailed
+    from transforms.redaction import StepFailed, redact_text
 
     try:
         load_key()
@@ -271,13 +272,16 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     try:
         check_environment()
         config = load_config()
+        for p in paths:
+            if not Path(p).exists():
+                raise FileNotFoundError(f"{p} does not exist")
         targets = _targets(list(paths), adapter, options, registry_id)
-    except FileNotFoundError as e:
-        raise click.UsageError(str(e))
+    except FileNotFoundError as e:  # paths are shown as ops.loads.source keeps them: redacted
+        raise click.UsageError(redact_text(str(e)))
     except ConfigError as e:
         raise click.UsageError(str(e))
     if not targets:
-        raise click.UsageError("no exports found under " + ", ".join(paths))
+        raise click.UsageError("no exports found under " + ", ".join(redact_text(p) for p in paths))
     from warehouse.connect import ensure_warehouse
 
     # a busy, foreign or uncreatable warehouse fails here, in one line, not inside a flow run
@@ -294,8 +298,9 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
                                   reject_threshold=settings.reject_threshold if threshold is None else threshold,
                                   timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
         except StepFailed as e:  # transient (lock, memory, disk): nothing recorded, the others go on
-            r = {"registry_id": reg or registry_id or "unknown", "export_id": Path(target).name, "status": "failed",
-                 "load_id": None, "reason": f"{e}; nothing recorded, try again", "source": target}
+            r = {"registry_id": reg or registry_id or "unknown", "export_id": redact_text(Path(target).name),
+                 "status": "failed", "load_id": None, "reason": f"{e}; nothing recorded, try again",
+                 "source": redact_text(target)}
         results.append(r)
         if not as_json:
             click.echo(format_result(r))

@@ -51,7 +51,7 @@ class StepFailed(Exception):
     def __init__(self, step: str, error: BaseException):
         self.step, self.kind = step, type(error).__name__
         self.transient = isinstance(error, (duckdb.IOException, duckdb.OutOfMemoryException, OSError, MemoryError))
-        first = redact_message(str(error)).strip().splitlines()
+        first = redact_text(redact_message(str(error))).strip().splitlines()  # an unquoted path's email
         super().__init__(f"step {step} failed: {self.kind}: {first[0] if first else ''}")
 
 

@@ -415,3 +415,29 @@ def test_a_broken_gzip_file_rejects_the_export_naming_the_file_and_rule(tmp_path
     assert r["status"] == "rejected", r
     assert "labs.csv.gz" in r["reason"] and "[rule bundle.unreadable]" in r["reason"], r["reason"]
     assert query(wh, "SELECT status FROM ops.loads") == [("rejected",)]
+
+
+def test_an_export_path_holding_an_identifier_is_stored_and_shown_redacted(tmp_path, wh, capfd):
+    """A folder named after a person, a loaded and a rejected one: ops.loads.source and `ingest`'s
+    output (text and --json) kept the path verbatim (privacy review, session 16); the flow still
+    reads it, and the landing zone's ledger still knows the rejected one was tried."""
+    from click.testing import CliRunner
+
+    from flows.watch import identify, recorded
+    from outcomes.cli import cli
+
+    good = write_export(tmp_path / "in" / "ivy.folder@example.org 611-22-3345")
+    bad = write_export(tmp_path / "in" / "rej ivy.rej@example.org 611-22-3347", export_id="2025-02-28T23-00-00Z",
+                       exported_at="2025-02-28T23:00:00Z")
+    (bad / "labs.csv").write_bytes((bad / "labs.csv").read_bytes() + b"L9,MRN-1002,2025-02-11,ALT,31,U/L,40\n")
+    as_json = CliRunner().invoke(cli, ["ingest", str(tmp_path / "in"), "-w", wh, "--json"])
+    results = json.loads(as_json.stdout)
+    shown = [str(tmp_path / "in" / "[redacted] [redacted]" / good.name),
+             str(tmp_path / "in" / "rej [redacted] [redacted]" / bad.name)]
+    assert [(r["status"], r["source"]) for r in results] == [("loaded", shown[0]), ("rejected", shown[1])]
+    as_text = CliRunner().invoke(cli, ["ingest", str(good.parent), "-w", wh])
+    assert as_text.exit_code == 0 and "duplicate" in as_text.stdout, as_text.output
+    assert query(wh, "SELECT source FROM ops.loads ORDER BY load_id") == [(shown[0],), (shown[1],), (shown[0],)]
+    assert recorded(wh, [identify(good), identify(bad)]) == {good, bad}
+    needles = ["ivy.folder", "611-22-3345", "ivy.rej", "611-22-3347"]
+    assert nowhere(wh, capfd, {"json": as_json.output, "text": as_text.output}, needles) == []

@@ -101,6 +101,20 @@ def test_busy_warehouse_is_one_line_exit_1(wh, tmp_path):
         holder.wait()
 
 
+def test_ingest_usage_errors_redact_a_path_as_ops_loads_does(tmp_path, no_config):
+    """A folder's name may be a person's (privacy review, session 16): not repeated to the terminal."""
+    folder = tmp_path / "ivy.cli@example.org 611-22-3348"
+    folder.mkdir()
+    for path, adapter, said in [
+            (folder / "missing", [], "[redacted] [redacted]/missing does not exist"),
+            (folder / "missing", ["--adapter", "redcap"], "[redacted] [redacted]/missing does not exist"),
+            (folder, ["--adapter", "kor"], "no exports found under " + str(tmp_path / "[redacted] [redacted]"))]:
+        res = invoke("ingest", str(path), *adapter, "-w", str(tmp_path / "w.duckdb"))
+        assert res.exit_code == 2 and said in res.output, res.output
+        assert "ivy.cli" not in res.output and "611-22-3348" not in res.output
+        assert not (tmp_path / "w.duckdb").exists()
+
+
 # 4. files that are not warehouses --------------------------------------------------------------
 
 def test_junk_file_is_one_line_exit_1(tmp_path):
