@@ -441,3 +441,18 @@ def test_an_export_path_holding_an_identifier_is_stored_and_shown_redacted(tmp_p
     assert recorded(wh, [identify(good), identify(bad)]) == {good, bad}
     needles = ["ivy.folder", "611-22-3345", "ivy.rej", "611-22-3347"]
     assert nowhere(wh, capfd, {"json": as_json.output, "text": as_text.output}, needles) == []
+
+
+def test_identifier_forms_found_by_the_session_16_review_reach_nothing(tmp_path, wh, capfd):
+    """International phone numbers, SSNs with dots, MR# numbers, IPv6 addresses and obfuscated
+    emails in an AE term were stored as sent (privacy review, session 16)."""
+    plants = ["+47 412 34 567", "611.22.3399", "7788123", "2001:db8::7334", "leakmail"]
+
+    def ae(rows):
+        rows[0]["term"] = ("dizzy; call +47 412 34 567; ssn 611.22.3399; MR# 7788123; ip 2001:db8::7334; "
+                           "ivy(at)leakmail(dot)org; 0.5 mg/kg at 09:40")
+    r = ingest_export(str(write_export(tmp_path / "x", tables_with(adverse_events=ae))), warehouse=wh)
+    assert r["status"] == "loaded"
+    assert query(wh, "SELECT term FROM core.adverse_events") == [
+        ("dizzy; call [redacted]; ssn [redacted]; [redacted]; ip [redacted]; [redacted]; 0.5 mg/kg at 09:40",)]
+    assert nowhere(wh, capfd, r, plants) == []

@@ -92,9 +92,13 @@ IDENTIFYING = st.sampled_from(["987-65-4329", "(555) 013-7789", "555.013.7789", 
                                "J_D+1@mail.example.co.uk", "https://example.org/p?id=7", "www.example.org",
                                # the privacy review's (session 10)
                                "987 65 4329", "987654329", "6025550188", "10.44.55.66", "MRN-4455667",
-                               "mrn 5566778", "ftp://files.example/x", "leak-site.example.com"])
+                               "mrn 5566778", "ftp://files.example/x", "leak-site.example.com",
+                               # the privacy review's (session 16)
+                               "+47 412 34 567", "+44 20 7946 0958", "611.22.3399", "MR# 7788123", "Med Rec 7788123",
+                               "MRN AB12345", "2001:db8::7334", "ivy(at)leakmail(dot)org", "ivy [at] x [dot] org"])
 ALWAYS = ("987-65-4329", "(555) 013-7789", "555.013.7789", "jane.doe@example.org", "987 65 4329", "10.44.55.66",
-          "MRN-4455667", "ftp://files.example/x")
+          "MRN-4455667", "ftp://files.example/x", "+47 412 34 567", "611.22.3399", "MR# 7788123",
+          "ivy(at)leakmail(dot)org")  # an IPv6 address, as a 9-digit number, only where it stands alone
 AROUND = st.sampled_from(["", " ", "nausea ", "call ", "x", "1", "-", "(", ")", "@", ".", "Dr Jones, ", ";"])
 
 
@@ -119,8 +123,27 @@ def test_redact_keeps_clinical_text(con: duckdb.DuckDBPyConnection):
     for text in ["Dissociation", "2025-01-31T09:00:00Z", "3;3;2;2;2;2;2;2;2", "F33.2", "BP 180/110 at 40 min",
                  "12345-6789", "dose 0.5 mg/kg x 80 kg", "COVID-19", "Troponin I increased", "Vitamin B12 deficiency",
                  "A0111253458637", "KOR-000002-s3", "x10^9/L", "mg/dL", "U/L", "e.g. headache", "ALT 3.2x ULN",
-                 "28.5 kg/m2", "Nausea (10028813)", "Blood pressure increased", "site-07", "north.clinic"]:
+                 "28.5 kg/m2", "Nausea (10028813)", "Blood pressure increased", "site-07", "north.clinic",
+                 # near the forms added after the session 16 review: doses, times, dates, scores, ratios
+                 "+0.25 mg/kg", "+2 edema", "K+ 4.1 mmol/L", "09:40", "09:40:00", "10:15-10:45", "ratio 3:1",
+                 "2025-01-03T09:40:00+01:00", "12.05.2025", "12/27", "MADRS -12 (-40%)", "Z79.899", "ab:cd",
+                 "INR 1.2, PT 13.5 s", "MR 2+", "Mr. Smith", "MR# 12", "med rec: 3 drugs reconciled",
+                 "med rec 2025-01-03 done", "medical record reviewed", "taken (at) 0.5 mg", "given (at) home",
+                 "seen at clinic"]:
         assert con.execute("SELECT redact($1)", [text]).fetchone()[0] == text
+
+
+@pytest.mark.parametrize("text", [
+    "call +47 412 34 567", "+44 20 7946 0958", "+4741234567", "+1 (555) 013-7789", "ssn 611.22.3399",
+    "MR# 7788123", "MR #7788123", "Med Rec #: 7788123", "med. rec. no. 55667", "Medical Record Number 12345",
+    "MRN AB12345", "MRN: KOR-7788", "ip 2001:db8::7334", "fe80::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    "ivy(at)leakmail(dot)org", "ivy [at] x [dot] org", "ivy (at) leakmail.org", "ivy@leakmail(dot)org"])
+def test_redact_finds_the_forms_the_session_16_review_found(con: duckdb.DuckDBPyConnection, text):
+    from transforms.redaction import redact_text
+
+    redacted = con.execute("SELECT redact($1)", [text]).fetchone()[0]
+    assert redacted == redact_text(text) and "[redacted]" in redacted
+    assert not any(ch.isdigit() for ch in redacted) and "leakmail" not in redacted and " x " not in redacted
 
 
 def test_quarantine_reductions(con: duckdb.DuckDBPyConnection):

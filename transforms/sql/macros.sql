@@ -70,18 +70,29 @@ CREATE OR REPLACE TEMP MACRO q_shape(x) AS
          WHEN regexp_full_match(txt(x), '[0-9]{5}(-[0-9]{4})?') THEN q_zip(x)
          ELSE x END;
 -- Free text (an adverse event's term, a site name, a lab unit, a quarantined value) may hold what
--- identifies a person. What a pattern can tell is replaced before anything is stored: an email; a
--- US SSN with dashes or spaces (no word boundaries: one run into other text is still one), or a
--- number of 9+ digits standing alone (an undashed SSN or phone number, an account number; a
--- record id such as A0111253458637, digits run into letters, is not one); a phone number with
--- separators; an IPv4 address; an MRN ('MRN' and a number); a URL of any scheme or 'www.'; a bare
--- host name under a common top-level domain. Names cannot be told by a pattern (README: free
--- text). The report and the CLI use this same pattern (transforms/redaction.py reads it from
--- here); RE2 and Python's re read it alike (tests/unit/test_macros.py).
+-- identifies a person. What a pattern can tell is replaced before anything is stored: an email,
+-- also written 'ivy(at)host(dot)org' or 'ivy [at] host [dot] org'; a US SSN with dashes, dots or
+-- spaces (no word boundaries: one run into other text is still one), or a number of 9+ digits
+-- standing alone (an undashed SSN or phone number, an account number; a record id such as
+-- A0111253458637, digits run into letters, is not one); a phone number with separators, or
+-- international ('+' and a country code: '+47 412 34 567'); an IPv4 address; an IPv6 address
+-- (eight groups, or shortened with '::'; times such as 09:40:00 are neither); an MRN ('MRN' and
+-- an id holding a digit: 'MRN AB12345'), and 'MR#' or 'Med Rec' and a number of 5+ digits (a
+-- shorter one may be a count: 'med rec: 3 drugs'); a URL of any scheme or 'www.'; a bare host
+-- name under a common top-level domain. Names and street addresses cannot be told by a pattern
+-- (README: free text). The report and the CLI use this same pattern (transforms/redaction.py
+-- reads it from here); RE2 and Python's re read it alike (tests/unit/test_macros.py).
 CREATE OR REPLACE TEMP MACRO identifier_re() AS
-    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}|\b[0-9]{9,}\b'
+    '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}'
+    || '|[A-Za-z0-9._%+-]+(?: *[\[({] *(?i:at) *[\])}] *|@)[A-Za-z0-9-]+'
+    || '(?:(?: *[\[({] *(?i:dot) *[\])}] *|\.)[A-Za-z0-9-]+)*(?: *[\[({] *(?i:dot) *[\])}] *|\.)[A-Za-z]{2,}'
+    || '|[0-9]{3}[-. ][0-9]{2}[-. ][0-9]{4}|\b[0-9]{9,}\b'
+    || '|\+[0-9]{1,3}[ .-]?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){2,4}'
     || '|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}'
-    || '|(?i:mrn)[ #:.-]*[0-9]+|(?i:[a-z][a-z0-9+.-]*://|www\.)[^ ]+'
+    || '|(?i:\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|\b(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5}\b)'
+    || '|(?i:mrn)[ #:.-]*[A-Za-z0-9-]*[0-9][A-Za-z0-9-]*'
+    || '|(?i:mr *#|\bmed(?:ical|\.)? *rec(?:ord)?s?\.?(?: *(?:no|nr|num|number)\b\.?)?)[ #:.-]*[A-Za-z-]*[0-9]{5,}[A-Za-z0-9-]*'
+    || '|(?i:[a-z][a-z0-9+.-]*://|www\.)[^ ]+'
     || '|(?i:[a-z0-9-]+\.)+(?i:com|org|net|edu|gov|mil|info|biz|io|us|uk|ca|au|de|fr|nl|no|se|dk|ch|example)\b';
 CREATE OR REPLACE TEMP MACRO has_identifier(t) AS regexp_matches(t, identifier_re());
 -- Twice: a replacement can leave a number standing alone that was run into the one replaced
