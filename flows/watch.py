@@ -412,7 +412,8 @@ def watch_landing(run_for: float | None = None) -> int:
         try:
             landed = tracker.scan(root, is_recorded=is_recorded)
         except Exception as e:  # noqa: BLE001 - the next scan tries again; the sweep is the backstop
-            logger.warning("scanning %s failed (%s: %s)", root, type(e).__name__, e)
+            logger.warning("scanning %s failed (%s: %s)", root, type(e).__name__,
+                           redact_text(str(e)))  # an OSError names the folder, perhaps a person's
             landed = []
         for c in landed:
             if emitted.get(c.path) == c.signature:
