@@ -60,11 +60,27 @@ def _json_value(v):
         return v
 
 
+def unique_keys(columns: list[str]) -> list[str]:
+    """Column names as JSON object keys: a name's second and later columns become name_2, name_3, ...
+    (skipping names other columns have), so that `SELECT *` over a join keeps both sides' columns."""
+    taken, keys = set(columns), []
+    for c in columns:
+        if c in keys:
+            n = 2
+            while f"{c}_{n}" in taken:
+                n += 1
+            c = f"{c}_{n}"
+            taken.add(c)
+        keys.append(c)
+    return keys
+
+
 def emit_rows(columns: list[str], rows: list[tuple], fmt: str, json_columns: frozenset[int] = frozenset()) -> None:
     """json_columns: indexes of columns of SQL type JSON, nested as JSON in --format json."""
     if fmt == "json":
         conv = [_json_value if i in json_columns else _jsonable for i in range(len(columns))]
-        click.echo(json.dumps([{c: f(v) for c, f, v in zip(columns, conv, r)} for r in rows], indent=2, default=str))
+        keys = unique_keys(columns)
+        click.echo(json.dumps([{c: f(v) for c, f, v in zip(keys, conv, r)} for r in rows], indent=2, default=str))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

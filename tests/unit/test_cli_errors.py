@@ -405,3 +405,20 @@ def test_another_program_s_duckdb_file_is_refused_and_left_as_it_was(tmp_path):
     con = duckdb.connect(str(other), read_only=True)
     assert con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall() == [("main", "t")]
     con.close()
+
+
+# sql --format json: values as DuckDB holds them ------------------------------------------------
+
+def test_sql_json_keeps_every_column_of_one_name(wh):
+    """Keys of one name overwrote each other: `SELECT 1 AS a, 2 AS a` gave [{"a": 2}], and a
+    `SELECT *` join lost one side's lineage columns (the other side's values under their names)."""
+    res = invoke("sql", "SELECT 1 AS a, 2 AS a, 3 AS a_2, 4 AS a, 5 AS b", "-w", wh, "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.stdout)[0].items()) == [("a", 1), ("a_3", 2), ("a_2", 3), ("a_4", 4), ("b", 5)]
+    join = ("SELECT * FROM (SELECT 'S1' AS session_id, 'P1' AS patient_key, 4 AS load_id) s "
+            "JOIN (SELECT 'P1' AS patient_key, 1 AS load_id) p ON s.patient_key = p.patient_key")
+    assert json.loads(invoke("sql", join, "-w", wh, "--format", "json").stdout) == [
+        {"session_id": "S1", "patient_key": "P1", "load_id": 4, "patient_key_2": "P1", "load_id_2": 1}]
+    # table and CSV keep the names as DuckDB gives them
+    assert invoke("sql", join, "-w", wh, "--format", "csv").stdout.splitlines()[0] == \
+        "session_id,patient_key,load_id,patient_key,load_id"
