@@ -10,6 +10,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import sys
 from datetime import date, datetime
@@ -20,10 +21,14 @@ import click
 
 
 def _jsonable(v):
+    """A value as JSON types: NaN and infinities as None, since JSON has no such numbers (DuckDB's
+    DOUBLE division by zero gives them) and bare NaN makes strict parsers reject the whole output."""
     if isinstance(v, (datetime, date)):
         return v.isoformat()
     if isinstance(v, Decimal):
-        return float(v)
+        v = float(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
     if isinstance(v, dict):
@@ -33,11 +38,18 @@ def _jsonable(v):
     return v
 
 
+def _text(v) -> str:
+    """A non-NULL value as table and CSV cells show it (nan, inf and -inf as DuckDB prints them)."""
+    if isinstance(v, float):
+        return str(v)
+    return json.dumps(_jsonable(v), default=str) if isinstance(v, (dict, list)) else str(_jsonable(v))
+
+
 def render_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> str:
     def cell(v) -> str:
         if v is None:
             return "NULL"
-        s = json.dumps(_jsonable(v)) if isinstance(v, (dict, list)) else str(_jsonable(v))
+        s = _text(v)
         s = s.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")  # one row, one line
         return s if len(s) <= max_width else s[: max_width - 1] + "…"
 
@@ -55,7 +67,7 @@ def _json_value(v):
     if not isinstance(v, str):
         return _jsonable(v)
     try:
-        return json.loads(v)
+        return _jsonable(json.loads(v))  # DuckDB's JSON may hold NaN or Infinity
     except ValueError:
         return v
 
@@ -86,8 +98,7 @@ def emit_rows(columns: list[str], rows: list[tuple], fmt: str, json_columns: fro
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
-            w.writerow([json.dumps(_jsonable(v)) if isinstance(v, (dict, list)) else ("" if v is None else _jsonable(v))
-                        for v in r])
+            w.writerow(["" if v is None else _text(v) for v in r])
         click.echo(buf.getvalue(), nl=False)
     else:
         click.echo(render_table(columns, rows))

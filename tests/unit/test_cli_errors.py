@@ -422,3 +422,26 @@ def test_sql_json_keeps_every_column_of_one_name(wh):
     # table and CSV keep the names as DuckDB gives them
     assert invoke("sql", join, "-w", wh, "--format", "csv").stdout.splitlines()[0] == \
         "session_id,patient_key,load_id,patient_key,load_id"
+
+
+def _strict_json(text: str):
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_sql_json_is_valid_json_with_nan_and_infinities(wh):
+    """DOUBLE division by zero gives NaN and infinities: --format json printed bare NaN/Infinity,
+    which strict parsers (jq, JSON.parse) refuse. Now null; table and CSV show DuckDB's text."""
+    q = ("SELECT 0.0::DOUBLE / 0 AS r, 1.0::DOUBLE / 0 AS r2, -1.0::DOUBLE / 0 AS r3, [1.0::DOUBLE / 0, 2.5] AS l, "
+         "json_object('a', 'inf'::DOUBLE) AS j, 1.5::DOUBLE AS x")
+    res = invoke("sql", q, "-w", wh, "--format", "json")
+    assert _strict_json(res.stdout) == [{"r": None, "r2": None, "r3": None, "l": [None, 2.5], "j": {"a": None},
+                                         "x": 1.5}]
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines()[1].startswith("nan,inf,-inf,")
+    assert invoke("sql", q, "-w", wh).stdout.splitlines()[2].startswith("nan | inf | -inf |")
+    # the other --json outputs convert alike (ingest, status)
+    from outcomes.cli import _jsonable
+
+    assert _strict_json(json.dumps(_jsonable({"t": {"s": float("nan")}, "u": [float("-inf")]}))) == {
+        "t": {"s": None}, "u": [None]}
