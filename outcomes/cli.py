@@ -12,8 +12,10 @@ import io
 import json
 import math
 import os
+import re
+import secrets
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +31,8 @@ def _jsonable(v):
         v = float(v)
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if isinstance(v, timedelta):
+        return interval_text(v)
     if isinstance(v, (bytes, bytearray)):
         return v.hex()
     if isinstance(v, dict):
@@ -38,11 +42,53 @@ def _jsonable(v):
     return v
 
 
+def interval_text(v: timedelta) -> str:
+    """A timedelta as DuckDB prints an INTERVAL ('1 day 01:30:00', '-01:30:00'). DuckDB hands
+    a month to Python as 30 days, so `sql` fetches INTERVAL columns as DuckDB's text; this is for
+    intervals inside lists and structs, and for Python's own values."""
+    micros = v // timedelta(microseconds=1)
+    sign = "-" if micros < 0 else ""
+    days, rest = divmod(abs(micros), 86_400_000_000)
+    parts = [f"{sign}{days} day{'s' if days != 1 else ''}"] if days else []
+    if rest or not days:
+        seconds, fraction = divmod(rest, 1_000_000)
+        clock = f"{sign if rest else ''}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        parts.append(clock + (f".{fraction:06d}".rstrip("0") if fraction else ""))
+    return " ".join(parts)
+
+
+def _json_text(value, indent: int | None = 2) -> str:
+    """json.dumps, each Decimal written as its exact digits: a JSON number, as DuckDB's
+    to_json writes a DECIMAL, where a float would lose the digits past the 17th."""
+    digits: list[str] = []
+    mark = f"decimal-{secrets.token_hex(8)}-"
+
+    def prepare(v):
+        if isinstance(v, Decimal) and v.is_finite():
+            digits.append(format(v, "f"))
+            return f"{mark}{len(digits) - 1}"
+        if isinstance(v, dict):
+            return {str(k): prepare(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [prepare(x) for x in v]
+        return _jsonable(v)
+
+    text = json.dumps(prepare(value), indent=indent, default=str)
+    return re.sub(f'"{mark}(\\d+)"', lambda m: digits[int(m.group(1))], text) if digits else text
+
+
 def _text(v) -> str:
-    """A non-NULL value as table and CSV cells show it (nan, inf and -inf as DuckDB prints them)."""
+    """A non-NULL value as table and CSV cells show it: DuckDB's text for nan, inf, -inf, DECIMAL
+    (all its digits) and INTERVAL."""
     if isinstance(v, float):
         return str(v)
-    return json.dumps(_jsonable(v), default=str) if isinstance(v, (dict, list)) else str(_jsonable(v))
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, timedelta):
+        return interval_text(v)
+    if isinstance(v, (dict, list, tuple)):
+        return _json_text(v, indent=None)
+    return str(_jsonable(v))
 
 
 def render_table(columns: list[str], rows: list[tuple], max_width: int = 60) -> str:
@@ -90,9 +136,9 @@ def unique_keys(columns: list[str]) -> list[str]:
 def emit_rows(columns: list[str], rows: list[tuple], fmt: str, json_columns: frozenset[int] = frozenset()) -> None:
     """json_columns: indexes of columns of SQL type JSON, nested as JSON in --format json."""
     if fmt == "json":
-        conv = [_json_value if i in json_columns else _jsonable for i in range(len(columns))]
         keys = unique_keys(columns)
-        click.echo(json.dumps([{c: f(v) for c, f, v in zip(keys, conv, r)} for r in rows], indent=2, default=str))
+        click.echo(_json_text([{c: _json_value(v) if i in json_columns else v for i, (c, v) in enumerate(zip(keys, r))}
+                               for r in rows]))
     elif fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -455,7 +501,8 @@ def sql(query, warehouse, fmt):
     """Run a read-only SQL query against the warehouse.
 
     One statement; external access is off: a query can neither write nor read files. With --format json, columns
-    of SQL type JSON are nested as JSON. Exit 0 ok; 1 on a SQL error, a missing, busy
+    of SQL type JSON are nested as JSON, DECIMALs are exact numbers, INTERVALs DuckDB's text, NaN and
+    infinities null, and a repeated column name gets _2, _3, ... Exit 0 ok; 1 on a SQL error, a missing, busy
     (OUTCOMES_LOCK_TIMEOUT) or unreadable warehouse; 2 on a usage error.
     """
     import duckdb
@@ -472,8 +519,12 @@ def sql(query, warehouse, fmt):
             con.close()
             raise click.UsageError("one SQL statement at a time" if n else "QUERY holds no SQL statement")
         cur = con.execute(query)
-        columns = [d[0] for d in cur.description] if cur.description else []
-        json_columns = frozenset(i for i, d in enumerate(cur.description or []) if str(d[1]) == "JSON")
+        description = cur.description or []
+        columns = [d[0] for d in description]
+        json_columns = frozenset(i for i, d in enumerate(description) if str(d[1]) == "JSON")
+        if any(str(d[1]) == "INTERVAL" for d in description):
+            as_text = _intervals_as_text(con, query, description)
+            cur = con.execute(query) if as_text is None else as_text
         rows = cur.fetchall() if columns else []
     except duckdb.Error as e:
         click.echo(f"Error: {e}", err=True)
@@ -481,6 +532,21 @@ def sql(query, warehouse, fmt):
     finally:
         con.close()
     emit_rows(columns, rows, fmt, json_columns)
+
+
+def _intervals_as_text(con, query: str, description: list):
+    """The query's rows, its INTERVAL columns cast to DuckDB's text: DuckDB hands an INTERVAL to
+    Python as a timedelta, in which a month is 30 days. None when the statement is no relation
+    (the caller then shows the timedelta)."""
+    import duckdb
+
+    select = ", ".join(f"CAST(#{i} AS VARCHAR)" if str(d[1]) == "INTERVAL" else f"#{i}"
+                       for i, d in enumerate(description, 1))
+    try:
+        rel = con.sql(query)
+        return None if rel is None else rel.project(select)
+    except duckdb.Error:
+        return None
 
 
 STATUS_RULES_SHOWN = 30  # rules of the quarantine the text lists (--json: all)

@@ -445,3 +445,42 @@ def test_sql_json_is_valid_json_with_nan_and_infinities(wh):
 
     assert _strict_json(json.dumps(_jsonable({"t": {"s": float("nan")}, "u": [float("-inf")]}))) == {
         "t": {"s": None}, "u": [None]}
+
+
+def test_sql_shows_decimals_with_all_their_digits(wh):
+    """DECIMAL went through float: 12345678901234567.89 showed as 1.2345678901234568e+16 in every
+    format. Table and CSV show its digits; JSON writes them as an exact number (as DuckDB's to_json)."""
+    from decimal import Decimal
+
+    q = "SELECT 12345678901234567.89::DECIMAL(19,2) AS big, 0.0000001::DECIMAL(18,7) AS small, [1.10] AS l"
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines() == [
+        "big,small,l", "12345678901234567.89,0.0000001,[1.10]"]
+    assert "12345678901234567.89 | 0.0000001 | [1.10]" in invoke("sql", q, "-w", wh).stdout
+    text = invoke("sql", q, "-w", wh, "--format", "json").stdout
+    assert '"big": 12345678901234567.89,' in text
+    assert json.loads(text, parse_float=Decimal) == [
+        {"big": Decimal("12345678901234567.89"), "small": Decimal("0.0000001"), "l": [Decimal("1.10")]}]
+
+
+def test_sql_shows_intervals_as_duckdb_does(wh):
+    """INTERVALs printed as Python timedelta reprs, a month as '30 days, 0:00:00'."""
+    q = ("SELECT INTERVAL 1 MONTH AS m, INTERVAL 90 MINUTE AS n, -INTERVAL '1 day 2 hours' AS k, "
+         "INTERVAL '1 year 2 months 3 days 04:05:06.789' AS i, 1 AS m")
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines() == [
+        "m,n,k,i,m", "1 month,01:30:00,-1 day -02:00:00,1 year 2 months 3 days 04:05:06.789,1"]
+    assert json.loads(invoke("sql", q, "-w", wh, "--format", "json").stdout) == [
+        {"m": "1 month", "n": "01:30:00", "k": "-1 day -02:00:00", "i": "1 year 2 months 3 days 04:05:06.789",
+         "m_2": 1}]
+    # the order, a trailing semicolon or comment, a CTE: the query's own rows
+    q = "WITH t AS (SELECT i FROM range(3) r(i)) SELECT INTERVAL (i) MONTH AS m FROM t ORDER BY i DESC; -- newest"
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines() == ["m", "2 months", "1 month", "00:00:00"]
+    assert invoke("sql", "SELECT INTERVAL 1 DAY AS d WHERE false", "-w", wh, "--format", "csv").stdout == "d\n"
+    # inside a list or struct DuckDB's values are timedeltas: days and time, as DuckDB prints them
+    res = invoke("sql", "SELECT [INTERVAL 2 DAY, INTERVAL 90 MINUTE, -INTERVAL 90 MINUTE] AS l", "-w", wh)
+    assert '["2 days", "01:30:00", "-01:30:00"]' in res.stdout
+    from datetime import timedelta
+
+    from outcomes.cli import interval_text
+
+    assert interval_text(timedelta(days=1, microseconds=500)) == "1 day 00:00:00.0005"
+    assert interval_text(timedelta(0)) == "00:00:00"
