@@ -14,6 +14,7 @@ import math
 import os
 import re
 import secrets
+import shlex
 import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -666,8 +667,8 @@ def key_init(path, print_env):
         click.echo(f"created {p} (mode 0600)", err=True)
     else:
         click.echo(f"key file exists: {p}", err=True)
-    if print_env:
-        click.echo(f"export OUTCOMES_PSEUDONYM_KEY_FILE={p}")
+    if print_env:  # quoted: the line is for eval, and a path may hold spaces, $ or quotes
+        click.echo(f"export OUTCOMES_PSEUDONYM_KEY_FILE={shlex.quote(str(p))}")
 
 
 def _exit_on_sigterm() -> None:

@@ -484,3 +484,17 @@ def test_sql_shows_intervals_as_duckdb_does(wh):
 
     assert interval_text(timedelta(days=1, microseconds=500)) == "1 day 00:00:00.0005"
     assert interval_text(timedelta(0)) == "00:00:00"
+
+
+# key init --------------------------------------------------------------------------------------
+
+def test_key_init_print_env_survives_eval(tmp_path):
+    """`eval "$(outcomes key init --print-env)"` broke on a path with a space, $, ; or a quote."""
+    key = tmp_path / "my keys $HOME; it's" / "pseudonym.key"
+    script = ('eval "$("$0" -m outcomes.cli key init --path "$1" --print-env)" && '
+              'printf %s "$OUTCOMES_PSEUDONYM_KEY_FILE"')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(2):  # created, then already there
+        r = subprocess.run(["bash", "-c", script, sys.executable, str(key)], capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and r.stdout == str(key), (r.stdout, r.stderr)
+    assert key.stat().st_mode & 0o777 == 0o600
