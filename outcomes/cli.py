@@ -329,13 +329,16 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     unreadable), 2 on a usage or configuration error.
     """
     from flows.ingest import ingest_in_process
-    from transforms.pseudonymise import MissingKeyError, load_key
+    from transforms.pseudonymise import MissingKeyError, key_file, key_file_warning, load_key
     from transforms.redaction import StepFailed, redact_text
 
     try:
         load_key()
     except MissingKeyError as e:
         raise click.UsageError(str(e))
+    warning = key_file_warning(key_file()) if key_file() else None
+    if warning:
+        click.echo(warning, err=True)
     options = {}
     if registry_id:
         options["registry_id"] = registry_id
@@ -650,10 +653,12 @@ def key():
               help="Where to write it [default ~/.config/ketamine-outcomes/pseudonym.key].")
 @click.option("--print-env", is_flag=True, help="Print the export line for your shell.")
 def key_init(path, print_env):
-    """Create a random key file (mode 0600) unless one exists; never prints the key.
+    """Create a random key file (mode 0600) unless one exists; never prints the key. An existing
+    file is checked as `ingest` reads it; a warning when group or others may read it.
 
-    Exit 0 ok (created or already there); 1 when the file cannot be written; 2 on a usage error."""
-    import secrets
+    Exit 0 ok (created, or already there and usable); 1 when the file cannot be written, or
+    exists but is empty, too short or unreadable; 2 on a usage error."""
+    from transforms.pseudonymise import MissingKeyError, key_file_warning, read_key_file
 
     p = Path(path or Path.home() / ".config" / "ketamine-outcomes" / "pseudonym.key").expanduser()
     if not p.exists():
@@ -666,7 +671,15 @@ def key_init(path, print_env):
             fh.write(secrets.token_hex(32) + "\n")
         click.echo(f"created {p} (mode 0600)", err=True)
     else:
+        try:
+            read_key_file(p)
+        except MissingKeyError as e:  # ingest would refuse it: say so now, not at the first load
+            raise click.ClickException(f"{e}: restore it, or remove it for a new key (patient keys made with "
+                                       "a new key do not match earlier loads')") from None
         click.echo(f"key file exists: {p}", err=True)
+        warning = key_file_warning(p)
+        if warning:
+            click.echo(warning, err=True)
     if print_env:  # quoted: the line is for eval, and a path may hold spaces, $ or quotes
         click.echo(f"export OUTCOMES_PSEUDONYM_KEY_FILE={shlex.quote(str(p))}")
 

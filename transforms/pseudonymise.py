@@ -24,26 +24,58 @@ class MissingKeyError(RuntimeError):
     """No usable pseudonymisation key: refusing to run."""
 
 
+def key_file(env: dict | None = None) -> Path | None:
+    """The key file load_key reads: OUTCOMES_PSEUDONYM_KEY_FILE, unless OUTCOMES_PSEUDONYM_KEY is set."""
+    env = os.environ if env is None else env
+    if env.get("OUTCOMES_PSEUDONYM_KEY") or not env.get("OUTCOMES_PSEUDONYM_KEY_FILE"):
+        return None
+    return Path(env["OUTCOMES_PSEUDONYM_KEY_FILE"]).expanduser()
+
+
 def load_key(env: dict | None = None) -> bytes:
     env = os.environ if env is None else env
+    path = key_file(env)
+    if path is not None:
+        return read_key_file(path)
     value = env.get("OUTCOMES_PSEUDONYM_KEY")
-    source = "OUTCOMES_PSEUDONYM_KEY"
-    if not value and env.get("OUTCOMES_PSEUDONYM_KEY_FILE"):
-        path = Path(env["OUTCOMES_PSEUDONYM_KEY_FILE"]).expanduser()
-        source = f"OUTCOMES_PSEUDONYM_KEY_FILE ({path})"
-        try:
-            value = path.read_text().strip()
-        except OSError as e:
-            raise MissingKeyError(f"cannot read the pseudonymisation key file {path}: {e.strerror}") from None
     if not value:
         raise MissingKeyError(
-            "no pseudonymisation key: set OUTCOMES_PSEUDONYM_KEY or OUTCOMES_PSEUDONYM_KEY_FILE "
-            "(`make key` creates a key file outside the warehouse)"
+            "no pseudonymisation key: set OUTCOMES_PSEUDONYM_KEY, or OUTCOMES_PSEUDONYM_KEY_FILE to a key file "
+            "(`outcomes key init --print-env` creates one and prints the line that sets it)"
         )
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
-        raise MissingKeyError(f"the pseudonymisation key from {source} is shorter than {MIN_KEY_BYTES} bytes")
+        raise MissingKeyError(f"the pseudonymisation key from OUTCOMES_PSEUDONYM_KEY is shorter than {MIN_KEY_BYTES} bytes")
     return key
+
+
+def read_key_file(path: Path) -> bytes:
+    """The key a key file holds. The error names the file: the variable naming it is set, so
+    saying "set it" would not help."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise MissingKeyError(f"cannot read the pseudonymisation key file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise MissingKeyError(f"the pseudonymisation key file {path} is not UTF-8 text") from None
+    if not value:
+        raise MissingKeyError(f"the pseudonymisation key file {path} is empty")
+    key = value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise MissingKeyError(f"the pseudonymisation key file {path} is shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def key_file_warning(path: Path) -> str | None:
+    """One line when group or others have access to the key file (whoever can read it can link
+    patient keys back to ids), else None. A warning, not a refusal: the mode is the operator's call."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return f"warning: the pseudonymisation key file {path} is open to group or others (mode {mode:04o}): chmod 600 it"
 
 
 # The fields inside one value of a malformed line: an unclosed quote swallows the lines after it,

@@ -498,3 +498,55 @@ def test_key_init_print_env_survives_eval(tmp_path):
         r = subprocess.run(["bash", "-c", script, sys.executable, str(key)], capture_output=True, text=True, env=env)
         assert r.returncode == 0 and r.stdout == str(key), (r.stdout, r.stderr)
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def _key_file(folder: Path, name: str, text: str, mode: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    p = folder / name
+    p.write_text(text)
+    p.chmod(mode)
+    return p
+
+
+def test_key_init_checks_an_existing_file_as_ingest_reads_it(tmp_path, no_config):
+    """`key init` said an empty or short key file was fine (exit 0), which ingest then refused."""
+    keys = tmp_path / "keys"
+    for name, text, reason in (("empty.key", "", "is empty"), ("short.key", "short\n", "is shorter than 16 bytes")):
+        p = _key_file(keys, name, text, 0o600)
+        res = invoke("key", "init", "--path", str(p), "--print-env")
+        assert res.exit_code == 1 and res.stdout == "", res.output  # no export line for a key that cannot be used
+        assert res.stderr.count("\n") == 1 and f"Error: the pseudonymisation key file {p} {reason}" in res.stderr
+        assert p.read_text() == text  # left as it was: it may be a damaged copy of the real key
+    good = _key_file(keys, "good.key", "k" * 64 + "\n", 0o600)
+    res = invoke("key", "init", "--path", str(good))
+    assert res.exit_code == 0 and res.stderr == f"key file exists: {good}\n"
+
+
+def test_a_key_file_open_to_others_is_used_with_a_warning(tmp_path, no_config, monkeypatch):
+    """README and privacy.md say mode 0600; nothing said so when a key file was world-readable."""
+    p = _key_file(tmp_path / "keys", "open.key", "k" * 64 + "\n", 0o644)
+    warning = f"warning: the pseudonymisation key file {p} is open to group or others (mode 0644): chmod 600 it\n"
+    res = invoke("key", "init", "--path", str(p))
+    assert res.exit_code == 0 and res.stderr == f"key file exists: {p}\n{warning}"
+    monkeypatch.delenv("OUTCOMES_PSEUDONYM_KEY")
+    monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY_FILE", str(p))
+    (tmp_path / "none").mkdir()
+    res = invoke("ingest", str(tmp_path / "none"), "-w", str(tmp_path / "w.duckdb"))
+    assert res.exit_code == 2 and res.stderr.startswith(warning) and "no exports found" in res.stderr  # key taken
+    p.chmod(0o600)
+    assert "warning" not in invoke("ingest", str(tmp_path / "none"), "-w", str(tmp_path / "w.duckdb")).stderr
+
+
+def test_key_errors_say_what_is_wrong_and_how_to_fix_it(tmp_path):
+    """An empty key file was reported as "no key: set OUTCOMES_PSEUDONYM_KEY_FILE" (it was set), and
+    the hint named `make key`, which works only in a checkout of the repository."""
+    from transforms.pseudonymise import MissingKeyError, load_key
+
+    empty = _key_file(tmp_path / "keys", "empty.key", "\n", 0o600)
+    with pytest.raises(MissingKeyError, match=f"^the pseudonymisation key file {empty} is empty$"):
+        load_key({"OUTCOMES_PSEUDONYM_KEY_FILE": str(empty)})
+    with pytest.raises(MissingKeyError) as missing:
+        load_key({})
+    assert "`outcomes key init --print-env`" in str(missing.value) and "make key" not in str(missing.value)
+    assert load_key({"OUTCOMES_PSEUDONYM_KEY": "", "OUTCOMES_PSEUDONYM_KEY_FILE": str(
+        _key_file(tmp_path / "keys", "good.key", " " + "k" * 20 + "\n", 0o600))}) == b"k" * 20
