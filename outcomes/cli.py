@@ -310,7 +310,8 @@ def cli():
               help="Export format; detected when not given. Folders holding exports are searched either way; "
                    "exports found there in another format are skipped.")
 @click.option("--registry", "registry_id", default=None, callback=_validate_registry,
-              help="Registry id, [a-z0-9][a-z0-9-]{0,63} (REDCap and FHIR exports do not carry one).")
+              help="Registry id, [a-z0-9][a-z0-9-]{0,63} (REDCap and FHIR exports do not carry one; a kor "
+                   "export's manifest does, and --registry must then be the same).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="REDCap mapping file (TOML).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
@@ -399,7 +400,7 @@ def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: 
     from transforms import adapters
 
     if adapter is None:
-        return [(p, a, reg) for reg, _, p, a in plan(paths, options)]
+        return _checked([(p, a, reg) for reg, _, p, a in plan(paths, options)], registry_id)
     detect = adapters.get(adapter).detect
     ordered, broken, skipped = [], [], {}
     for arg in paths:
@@ -423,7 +424,17 @@ def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: 
             (ordered if reg else broken).append((reg, at, path, name))
     for name, n in sorted(skipped.items()):
         click.echo(f"skipped {n} {name} export{'s' if n != 1 else ''} (--adapter {adapter})", err=True)
-    return [(p, a, reg) for reg, _, p, a in sorted(ordered) + broken]
+    return _checked([(p, a, reg) for reg, _, p, a in sorted(ordered) + broken], registry_id)
+
+
+def _checked(targets: list[tuple], registry_id: str | None) -> list[tuple]:
+    """Usage errors an export shows before anything is recorded: --registry naming another
+    registry than a kor export's manifest (which wins: the option would be ignored)."""
+    for path, name, reg in targets:
+        if name == "kor" and registry_id and reg and reg != registry_id:
+            raise click.UsageError(f"--registry {registry_id}: {path} is an export of registry {reg} (its "
+                                   "manifest.json says so, and a kor export's registry comes from there)")
+    return targets
 
 
 def _order_key(path: Path, adapter: str, options: dict) -> tuple[str, str]:

@@ -550,3 +550,22 @@ def test_key_errors_say_what_is_wrong_and_how_to_fix_it(tmp_path):
     assert "`outcomes key init --print-env`" in str(missing.value) and "make key" not in str(missing.value)
     assert load_key({"OUTCOMES_PSEUDONYM_KEY": "", "OUTCOMES_PSEUDONYM_KEY_FILE": str(
         _key_file(tmp_path / "keys", "good.key", " " + "k" * 20 + "\n", 0o600))}) == b"k" * 20
+
+
+# arguments an export contradicts: usage errors before anything is recorded ------------------------
+
+@pytest.mark.parametrize("adapter", [[], ["--adapter", "kor"]])
+def test_ingest_registry_other_than_a_kor_manifest_s_is_a_usage_error(tmp_path, no_config, adapter):
+    """A kor export's registry comes from its manifest: --registry naming another was silently ignored."""
+    from exports import write_export
+
+    from outcomes.cli import _targets
+
+    export = write_export(tmp_path / "exports" / "e1")  # registry test-registry
+    for arg in (export, tmp_path / "exports"):
+        res = invoke("ingest", str(arg), "--registry", "other-clinic", *adapter, "-w", str(tmp_path / "w.duckdb"))
+        assert res.exit_code == 2, res.output
+        assert f"--registry other-clinic: {export} is an export of registry test-registry" in res.stderr
+        assert not (tmp_path / "w.duckdb").exists()
+    assert _targets([str(export)], (adapter or [None, None])[1], {"registry_id": "test-registry"},
+                    "test-registry") == [(str(export), "kor", "test-registry")]
