@@ -29,7 +29,7 @@ def _registry(ctx, param, value: str) -> str:
               help="registry_id written to every manifest.")
 @click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), required=True, help="Cohort size.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder that receives one sub-folder per export.")
+              help="Folder that receives one sub-folder per export: new or empty.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Same seed and arguments = byte-identical output.")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default="2025-01-01", show_default=True,
@@ -53,7 +53,11 @@ def synth_command(registry_id, patients, out_dir, seed, start, months, file_form
     REDCap export leaves out the GAD7, QIDS_SR16 and CSSRS_IDEATION assessments (the reference
     REDCap project has no form for them). The row counts printed are the rows each written export holds.
 
-    Exit 0 ok; 1 when the output cannot be written; 2 on a usage error."""
+    Exit 0 ok; 1 when the output cannot be written; 2 on a usage error (such as an --out folder
+    that is not empty)."""
+    if out_dir.is_dir() and any(out_dir.iterdir()):  # another series' exports would be ingested with these
+        raise click.BadParameter(f"{out_dir} is not empty: give a new or empty folder (its exports would mix "
+                                 "with these)", param_hint="'--out'")
     if export_format == "kor":
         summary = _write(out_dir, out_dir, registry_id, patients, seed, start, months, file_format, bad_rows,
                          export_format)

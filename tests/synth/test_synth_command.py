@@ -51,3 +51,19 @@ def test_help_names_the_instruments_a_redcap_export_leaves_out():
     text = " ".join(CliRunner().invoke(synth_command, ["--help"]).output.split())
     for code in left_out:
         assert code in text, (code, text)
+
+
+def test_out_must_be_new_or_empty(tmp_path):
+    """A second series written into the same folder mixed two cohorts, which `ingest DIR` loads together."""
+    out = tmp_path / "syn"
+    args = ["--registry", "x", "--patients", "5", "--out", str(out)]
+    assert CliRunner().invoke(synth_command, [*args, "--months", "2"]).exit_code == 0
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    r = CliRunner().invoke(synth_command, [*args, "--months", "3", "--seed", "3", "--start", "2024-11-01"])
+    assert r.exit_code == 2 and f"Invalid value for '--out': {out} is not empty" in r.output, r.output
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    for fmt in ("redcap", "fhir"):  # these wrote a scratch folder into it first
+        assert CliRunner().invoke(synth_command, [*args, "--format", fmt]).exit_code == 2
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    (tmp_path / "empty").mkdir()
+    assert CliRunner().invoke(synth_command, [*args[:-1], str(tmp_path / "empty"), "--months", "1"]).exit_code == 0
