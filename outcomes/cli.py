@@ -158,6 +158,7 @@ def resolve_warehouse_option(ctx, param, value) -> str:
     from outcomes.config import ConfigError, resolve_warehouse
     from warehouse.connect import WarehouseError, check_warehouse_name
 
+    ctx.meta["outcomes.warehouse_given"] = bool(value)
     try:
         path = resolve_warehouse(value)
     except ConfigError as e:
@@ -527,6 +528,8 @@ def sql(query, warehouse, fmt):
     try:
         con = open_readonly(warehouse)
     except FileNotFoundError as e:
+        if click.get_current_context().meta.get("outcomes.warehouse_given"):  # -w wins over OUTCOMES_WAREHOUSE
+            raise click.ClickException(f"no warehouse at {warehouse}: run `outcomes ingest` first") from None
         raise click.ClickException(str(e))
     try:
         n = len(con.extract_statements(query))

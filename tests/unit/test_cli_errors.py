@@ -569,3 +569,12 @@ def test_ingest_registry_other_than_a_kor_manifest_s_is_a_usage_error(tmp_path, 
         assert not (tmp_path / "w.duckdb").exists()
     assert _targets([str(export)], (adapter or [None, None])[1], {"registry_id": "test-registry"},
                     "test-registry") == [(str(export), "kor", "test-registry")]
+
+
+def test_sql_on_a_missing_warehouse_given_with_w_does_not_suggest_the_variable(tmp_path, no_config):
+    """"(or set OUTCOMES_WAREHOUSE)" after -w: the option wins over the variable, so it cannot help."""
+    missing = tmp_path / "missing.duckdb"
+    res = invoke("sql", "select 1", "-w", str(missing))
+    assert res.exit_code == 1 and res.stderr == f"Error: no warehouse at {missing}: run `outcomes ingest` first\n"
+    res = invoke("sql", "select 1")  # the default: the hint still says how to point elsewhere
+    assert res.exit_code == 1 and "(or set OUTCOMES_WAREHOUSE)" in res.stderr
