@@ -401,7 +401,7 @@ def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: 
     from transforms import adapters
 
     if adapter is None:
-        return _checked([(p, a, reg) for reg, _, p, a in plan(paths, options)], registry_id)
+        return _checked([(p, a, reg) for reg, _, p, a in plan(paths, options)], options, registry_id)
     detect = adapters.get(adapter).detect
     ordered, broken, skipped = [], [], {}
     for arg in paths:
@@ -425,16 +425,23 @@ def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: 
             (ordered if reg else broken).append((reg, at, path, name))
     for name, n in sorted(skipped.items()):
         click.echo(f"skipped {n} {name} export{'s' if n != 1 else ''} (--adapter {adapter})", err=True)
-    return _checked([(p, a, reg) for reg, _, p, a in sorted(ordered) + broken], registry_id)
+    return _checked([(p, a, reg) for reg, _, p, a in sorted(ordered) + broken], options, registry_id)
 
 
-def _checked(targets: list[tuple], registry_id: str | None) -> list[tuple]:
+def _checked(targets: list[tuple], options: dict, registry_id: str | None) -> list[tuple]:
     """Usage errors an export shows before anything is recorded: --registry naming another
-    registry than a kor export's manifest (which wins: the option would be ignored)."""
+    registry than a kor export's manifest (which wins: the option would be ignored), and a REDCap
+    export with no mapping (a missing option, not a fault of the export to record as a rejection)."""
+    from transforms.adapters.redcap_export import MAPPING, is_redcap_folder
+
     for path, name, reg in targets:
         if name == "kor" and registry_id and reg and reg != registry_id:
             raise click.UsageError(f"--registry {registry_id}: {path} is an export of registry {reg} (its "
                                    "manifest.json says so, and a kor export's registry comes from there)")
+        if (name == "redcap" and not options.get("mapping") and is_redcap_folder(Path(path))
+                and not (Path(path) / MAPPING).is_file()):
+            raise click.UsageError(f"{path}: a REDCap export needs a mapping: pass --mapping FILE or put "
+                                   f"{MAPPING} in the export")
     return targets
 
 

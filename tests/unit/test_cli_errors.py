@@ -578,3 +578,24 @@ def test_sql_on_a_missing_warehouse_given_with_w_does_not_suggest_the_variable(t
     assert res.exit_code == 1 and res.stderr == f"Error: no warehouse at {missing}: run `outcomes ingest` first\n"
     res = invoke("sql", "select 1")  # the default: the hint still says how to point elsewhere
     assert res.exit_code == 1 and "(or set OUTCOMES_WAREHOUSE)" in res.stderr
+
+
+@pytest.mark.parametrize("adapter", [[], ["--adapter", "redcap"]])
+def test_ingest_redcap_export_without_a_mapping_is_a_usage_error(tmp_path, no_config, adapter):
+    """It started Prefect and recorded a rejection (rule redcap.mapping) for a missing option."""
+    from outcomes.cli import _checked
+
+    export = tmp_path / "exports" / "rc"
+    export.mkdir(parents=True)
+    (export / "data.csv").write_text("record_id,age\n1,40\n")
+    (export / "dictionary.csv").write_text("Variable / Field Name,Form Name,Field Type\nrecord_id,f,text\nage,f,text\n")
+    for arg in (export, tmp_path / "exports"):
+        res = invoke("ingest", str(arg), "--registry", "rc", *adapter, "-w", str(tmp_path / "w.duckdb"))
+        assert res.exit_code == 2, res.output
+        assert res.stderr.splitlines()[-1] == (f"Error: {export}: a REDCap export needs a mapping: pass --mapping FILE "
+                                               "or put mapping.toml in the export")
+        assert not (tmp_path / "w.duckdb").exists()
+    targets = [(str(export), "redcap", "")]
+    assert _checked(targets, {"mapping": str(tmp_path / "m.toml")}, "rc") == targets
+    (export / "mapping.toml").write_text("")  # read (and judged) by the ingest
+    assert _checked(targets, {}, "rc") == targets
