@@ -19,6 +19,8 @@ LOCAL_ITEMS = {"MADRS": 10, "QIDS_SR16": 16, "HAMD17": 17, "CADSS": 23}
 
 INSTRUMENTS = {"44261-6": "PHQ9", "70274-6": "GAD7", **{n: n for n in ("MADRS", "QIDS_SR16", "HAMD17", "CADSS", "MOAAS", "CSSRS_IDEATION")}}
 
+# Not in clinical-reference.md: the common LOINC serum/plasma codes of these tests, unverified here
+# (docs/adapters.md says so); a registry coding them otherwise gets no labs, not wrong ones.
 LABS = {"1742-6": "ALT", "1920-8": "AST", "6768-6": "ALP", "2324-2": "GGT", "1975-2": "BILIRUBIN",
         "2160-0": "CREATININE"}
 

@@ -1,6 +1,7 @@
 -- Vital-sign observations -> fhir_out_vitals: one row per vitals key (session, time point, minutes
 -- after the dose), BP from the panel's components (or standalone 8480-6 / 8462-4), heart rate 8867-4,
--- SpO2 59408-5 / 2708-6. The time point is the timepoint extension when present, else derived from
+-- SpO2 59408-5 / 2708-6 (clinical-reference 3.4 marks 8867-4, 59408-5 and 2708-6 UNVERIFIED: see
+-- docs/adapters.md for what backs them). The time point is the timepoint extension when present, else derived from
 -- the minutes after the dose: <= 0 pre, 30-50 post40, otherwise other; minutes before the dose are 0.
 -- Readings charted apart within one key (a heart rate seconds after the blood pressure, or a
 -- pre-dose re-check) make one row, each measure the latest reading's: two rows with one key would
