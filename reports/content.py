@@ -17,7 +17,7 @@ from reports.ledger import derivable
 from transforms import sqlfiles
 from transforms.redaction import has_identifier
 
-INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16"}
+INSTRUMENTS = {"PHQ9": "PHQ-9", "MADRS": "MADRS", "QIDS_SR16": "QIDS-SR16", "HAMD17": "HAM-D17"}
 WEEKS = (1, 2, 4, 8, 12, 26, 52)
 
 

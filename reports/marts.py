@@ -37,7 +37,6 @@ MODELS = [
     "marts_response_rates", "marts_time_to_response", "int_ae", "marts_ae_rates", "marts_sae_listing",
     "int_flags", "marts_exposure", "marts_session_safety", "marts_long_term", "marts_data_quality",
 ]
-RESPONSE_INSTRUMENTS = ("PHQ9", "MADRS", "QIDS_SR16")
 REFERENCE_ROUTE = ("esketamine", "intranasal")
 
 

@@ -32,8 +32,9 @@ METHODS = [
                      "window ended before the data cut-off (a rebuild: the day after the registry's latest session), numerator = those with a "
                      "responding week-w score; Wilson CI. Route-by-week tables are unadjusted."),
     ("Response", "Week-w score at most 50 % of baseline (>= 50 % reduction)."),
-    ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately labelled, MADRS <= 12 "
-                  "(esketamine phase 3)."),
+    ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; HAM-D17 <= 7 (STAR*D); MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately "
+                  "labelled, MADRS <= 12 (esketamine phase 3). GAD-7 (anxiety) has no response definition in the "
+                  "reference and is not reported as an efficacy outcome."),
     ("Time to first response", "Time from the first dose to the first post-dose assessment meeting the response "
                                "definition, in days to the minute (4 hours = 0.17 days; 'by 24 h' counts them); censored at the last assessment of the instrument; Kaplan-Meier (lifelines), "
                                "Greenwood-exponential 95 % CI; curves are drawn only while more than 10 patients are at risk, and "

@@ -328,3 +328,32 @@ def test_a_lagging_registry_s_patients_are_not_followed_past_its_data(tmp_path):
                                 "AND drug = 'all' AND instrument = 'PHQ9'").fetchall())
     con.close()
     assert {w: n for w, n in followed.items() if n} == {1: 1}  # day 14 of data: week 1's window (to day 10) only
+
+
+def test_ham_d17_is_reported_with_its_remission_threshold(tmp_path):
+    """HAM-D17 loaded but no mart read it, so its verified remission threshold (<= 7, STAR*D;
+    clinical-reference 1.3) was never applied. 20 esketamine patients: baseline 24, week 4 at 7
+    (remitted), 8 (responded, not remitted) or 13 (neither), in turns."""
+    from reports.report import generate_report
+    from tests.reports.cohort import cohort_frames
+
+    f = cohort_frames("reg-a", 20, 0)
+    scores = [7, 8, 13]
+    n = 0
+    for s in f["sessions"]:
+        if s["session_id"].endswith("-s0"):
+            week4 = scores[n % 3]
+            n += 1
+            for d, sc in ((-1, 24), (28, week4)):
+                f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['patient_key']}-hamd{d}",
+                                         "patient_key": s["patient_key"], "session_id": None,
+                                         "assessed_at": s["session_start"] + timedelta(days=d, hours=-1),
+                                         "instrument": "HAMD17", "total_score": sc, "minutes_after_dose": None})
+    path = _warehouse(tmp_path / "w.duckdb", f, exported_at=datetime(2025, 5, 1, 23, tzinfo=UTC))
+    con = _report(path, "2025-03")
+    got = con.execute("SELECT patients_evaluable, responders, remitters, remission_definition FROM marts.response_rates "
+                      "WHERE registry_id = 'reg-a' AND drug = 'all' AND instrument = 'HAMD17' AND week = 4").fetchall()
+    con.close()
+    assert got == [(20, 14, 7, "HAM-D17 <= 7")]  # 7 at 7, 7 at 8 (<= 12 = half of 24), 6 at 13
+    out = generate_report("2025-03", tmp_path / "r", warehouse_path=path, pdf=False)
+    assert "HAM-D17: response and remission by group and week" in open(out["html"]).read()

@@ -1,4 +1,4 @@
--- int_efficacy: baseline and week-w scores per patient and instrument (PHQ9, MADRS, QIDS_SR16).
+-- int_efficacy: baseline and week-w scores per patient and instrument (PHQ9, MADRS, QIDS_SR16, HAMD17).
 -- Observed cases: a patient without a week-w score is not in week w's denominator (no LOCF, no
 -- imputation); int_followup gives the sensitivity denominator counting them as non-responders.
 -- Baseline = the last score at or before the first session and at most 14 days before it.
@@ -17,7 +17,7 @@ SELECT p.pid, a.instrument, a.total_score, a.assessed_at,
            AND epoch_us(a.assessed_at_instant) >= epoch_us(p.first_instant) - 14 * 86400000000 AS in_baseline_window
 FROM src_assessments a
 JOIN int_patients p USING (registry_id, patient_key)
-WHERE a.instrument IN ('PHQ9', 'MADRS', 'QIDS_SR16') AND a.total_score IS NOT NULL AND a.assessed_at IS NOT NULL;
+WHERE a.instrument IN ('PHQ9', 'MADRS', 'QIDS_SR16', 'HAMD17') AND a.total_score IS NOT NULL AND a.assessed_at IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE int_baseline AS
 SELECT pid, instrument, arg_max(total_score, assessed_at) AS baseline
