@@ -51,11 +51,12 @@ demo: $(STAMP) key system-deps
 	@echo "Report:    $(DEMO)/report/report.html (and report.pdf, figures.csv)"
 	@echo "Try:       $(BIN)/outcomes sql \"SELECT drug, route, count(*) AS sessions FROM core.sessions GROUP BY ALL ORDER BY sessions DESC\""
 
+# worksteal: the slowest tests (services, ~1 min each) would otherwise leave one worker idle at the end
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n 2 $(TEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(TEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not e2e" $(TEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not e2e" $(TEST_ARGS)
 
 # Stops at the first seed whose two orders differ; `--show SEED` prints its exports.
 fuzz: $(STAMP)
