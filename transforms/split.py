@@ -165,7 +165,8 @@ def collect_malformed(con: duckdb.DuckDBPyConnection, table: str, malformed_tabl
 def table_counts(con: duckdb.DuckDBPyConnection, table: str, read_rows: int, malformed: int) -> dict:
     quarantined = con.execute(f"SELECT count(*) FROM errors_{table}").fetchone()[0] + malformed
     loaded = con.execute(f"SELECT count(*) FROM out_{table}").fetchone()[0]
-    warned = con.execute(f"SELECT count(*) FROM warn_{table}").fetchone()[0]
+    # rows that loaded with a flag: a quarantined row's warnings and alerts are not a loaded row's
+    warned = con.execute(f"SELECT count(*) FROM warn_{table} ANTI JOIN errors_{table} USING (_line)").fetchone()[0]
     out = {"read": read_rows, "loaded": loaded, "quarantined": quarantined, "malformed": malformed,
            "warned": warned}
     if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [f"unkeyed_{table}"]).fetchone()[0]:

@@ -26,6 +26,8 @@ def test_critical_vitals_outside_the_range_are_quarantined_and_still_raise_alert
     assert query(wh, "SELECT record_id, rule, quarantined, patient_key IS NOT NULL FROM ops.alerts "
                      "WHERE table_name = 'vitals'") == [("S1", "vitals.spo2.low", True, True)]
     assert r["alerts"]["vitals.spo2.low"] == 1
+    # `warned` (flagged) counts loaded rows only: the quarantined reading's alert is not a loaded flag
+    assert r["tables"]["vitals"]["warned"] == query(wh, "SELECT count(*) FROM core.vitals WHERE warnings IS NOT NULL")[0][0]
 
 
 def test_a_phq9_item_9_raises_its_alert_whether_the_row_loads_or_not(tmp_path, wh):
