@@ -51,6 +51,15 @@ def _patients_with(sessions: dict[str, list[date]], **kw):
     return pats, sess
 
 
+def _add_scores(frames, session, instrument, day_scores):
+    """Scores of the session's patient, (day after the session, total) each, an hour before that time of day."""
+    for d, sc in day_scores:
+        frames["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{session['patient_key']}-{instrument}{d}",
+                                      "patient_key": session["patient_key"], "session_id": None,
+                                      "assessed_at": session["session_start"] + timedelta(days=d, hours=-1),
+                                      "instrument": instrument, "total_score": sc, "minutes_after_dose": None})
+
+
 def _warehouse(path, frames, exported_at=datetime(2025, 7, 31, 23, tzinfo=UTC)):
     return frames_warehouse(path, frames, exported_at)
 
@@ -118,11 +127,7 @@ def test_followed_row_kept_without_observed_scores(tmp_path):
     for s in f["sessions"]:
         i = int(s["patient_key"].rsplit("-", 1)[1])
         if s["session_id"].endswith("-s0") and (s["drug"] == "esketamine" or i < 5):
-            for d, sc in ((-1, 30), (28, 14)) if s["drug"] == "esketamine" else ((-1, 30),):
-                f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['patient_key']}-madrs{d}",
-                                         "patient_key": s["patient_key"], "session_id": None,
-                                         "assessed_at": s["session_start"] + timedelta(days=d, hours=-1),
-                                         "instrument": "MADRS", "total_score": sc, "minutes_after_dose": None})
+            _add_scores(f, s, "MADRS", ((-1, 30), (28, 14)) if s["drug"] == "esketamine" else ((-1, 30),))
     path = _warehouse(tmp_path / "w.duckdb", f, exported_at=datetime(2025, 5, 1, 23, tzinfo=UTC))
     con = _report(path, "2025-03")
     got = {(i, d): v for i, d, *v in con.execute(
@@ -344,11 +349,7 @@ def test_ham_d17_is_reported_with_its_remission_threshold(tmp_path):
         if s["session_id"].endswith("-s0"):
             week4 = scores[n % 3]
             n += 1
-            for d, sc in ((-1, 24), (28, week4)):
-                f["assessments"].append({"registry_id": "reg-a", "assessment_id": f"{s['patient_key']}-hamd{d}",
-                                         "patient_key": s["patient_key"], "session_id": None,
-                                         "assessed_at": s["session_start"] + timedelta(days=d, hours=-1),
-                                         "instrument": "HAMD17", "total_score": sc, "minutes_after_dose": None})
+            _add_scores(f, s, "HAMD17", ((-1, 24), (28, week4)))
     path = _warehouse(tmp_path / "w.duckdb", f, exported_at=datetime(2025, 5, 1, 23, tzinfo=UTC))
     con = _report(path, "2025-03")
     got = con.execute("SELECT patients_evaluable, responders, remitters, remission_definition FROM marts.response_rates "
