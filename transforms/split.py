@@ -26,14 +26,23 @@ _SESSION_PATIENT = ("LEFT JOIN (SELECT session_id, any_value(patient_key) AS pat
 
 
 # Values the quarantine keeps only reduced (macros.sql): a full ZIP and a birth date identify. Every
-# other value is kept as it arrived but for what redact() finds in it (an email, SSN, phone, URL)
-# and, after the split, the patient ids inside it (transforms/free_text.py scrub_quarantine).
+# other value is kept as it arrived but for what redact() finds in it (an email, SSN, phone, URL),
+# words in a coded, number or date column (q_code) and, after the split, the patient ids inside it
+# (transforms/free_text.py scrub_quarantine).
 REDUCED = {"patients": {"zip": "q_zip", "birth_date": "q_birth", "birth_year": "q_birth"}}
 
 
 def _value_sql(table: str, col: str, value: str) -> str:
-    """A quarantined value as kept: REDUCED, or with what identifies redacted (macros.sql)."""
-    return f"{REDUCED.get(table, {}).get(col, 'redact')}({value})"
+    """A quarantined value as kept: REDUCED; redacted (macros.sql) in free text and ids; in any
+    other column also withheld when it holds words (q_code: a name typed where a code belongs)."""
+    from transforms.free_text import FREE_TEXT
+
+    reduced = REDUCED.get(table, {}).get(col)
+    if reduced:
+        return f"{reduced}({value})"
+    if col in FREE_TEXT.get(table, ()) or col.endswith("_id"):
+        return f"redact({value})"
+    return f"q_code({value})"
 
 
 def protect_values(con: duckdb.DuckDBPyConnection, table: str, raw: dict) -> dict:

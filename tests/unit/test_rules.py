@@ -345,11 +345,12 @@ def test_birth_year_is_withheld_from_90_at_the_export(tmp_path):
     """Contract: age at first dose >= 90 stored as 90; Safe Harbor aggregates every age over 89.
     Top-coding by age at enrolment kept the birth year of a patient 90 at first dose (enrolled at 89)
     or 90 by now. The birth year is withheld when the patient is 90 or older at the export (as the
-    quarantine withholds it); age_at_enrolment stays, top-coded at 90. The export is dated 2025-01-31."""
+    quarantine withholds it); age_at_enrolment is top-coded at 90, and withheld with the birth year
+    when under 90 (enrolled_on less it gave the year back). The export is dated 2025-01-31."""
     tables = base_tables()
     # (birth_date, birth_year, enrolled_on, birth_year kept, age_at_enrolment)
-    cases = [("1935-01-02", "", "2024-12-20", None, 89),   # 90 at its first dose (S1, 2025-01-10)
-             ("", "1935", "2020-03-01", None, 85),          # 90 at the export, 85 at enrolment
+    cases = [("1935-01-02", "", "2024-12-20", None, None),  # 90 at its first dose (S1, 2025-01-10)
+             ("", "1935", "2020-03-01", None, None),        # 90 at the export, 85 at enrolment
              ("", "1936", "2025-01-05", 1936, 89),          # 89 at the export
              ("1934-06-01", "", "2025-01-05", None, 90),     # 91 at enrolment: top-coded
              ("1970-04-02", "", "2025-01-05", 1970, 55)]
@@ -360,6 +361,29 @@ def test_birth_year_is_withheld_from_90_at_the_export(tmp_path):
     ws, _, _ = run_validation(tmp_path, tables)
     assert ws.execute("SELECT table_name, source_row, rule FROM q_rows").fetchall() == []
     out = dict(ws.execute("SELECT _line, (birth_year, age_at_enrolment) FROM out_patients").fetchall())
-    assert out[2] == (None, 89)
+    assert out[2] == (None, None)
     for n, (_, _, _, year, age) in enumerate(cases):
         assert out[n + 4] == (year, age), (cases[n], out[n + 4])
+
+
+def test_words_in_a_coded_column_are_not_kept_in_the_quarantine(tmp_path):
+    """A name typed where a code or number belongs failed its rule and was kept verbatim in
+    ops.quarantine (privacy review): no valid value of those columns holds two words, so such a
+    value is withheld; one word ('female') is kept for the registry to see what it sent."""
+    tables = base_tables()
+    tables["patients"].append(dict(tables["patients"][0], patient_id="MRN-4001", sex="Horatio Quimbleton"))
+    tables["patients"].append(dict(tables["patients"][0], patient_id="MRN-4002", sex="female"))
+    tables["sessions"].append(dict(tables["sessions"][0], session_id="S41", dose_mg="Tabitha Crumplehorn"))
+    tables["adverse_events"].append(dict(tables["adverse_events"][0], ae_id="E41",
+                                         outcome="called Horatio Quimbleton at home"))
+    ws, _, _ = run_validation(tmp_path, tables)
+    kept = ws.execute("SELECT rule, raw_values FROM q_rows").fetchall()
+    text = " ".join(v for _, v in kept)
+    for planted in ("Horatio", "Quimbleton", "Tabitha", "Crumplehorn"):
+        assert planted not in text, planted
+    by_rule = {}
+    for rule, v in kept:
+        by_rule.setdefault(rule, []).append(json.loads(v))
+    assert [r["dose_mg"] for r in by_rule["sessions.dose_mg.type"]] == ["(withheld: words in a coded column)"]
+    assert sorted(r["sex"] for r in by_rule["patients.sex.code"]) == ["(withheld: words in a coded column)", "female"]
+    assert [r["outcome"] for r in by_rule["adverse_events.outcome.code"]] == ["(withheld: words in a coded column)"]

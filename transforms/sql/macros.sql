@@ -101,6 +101,13 @@ CREATE OR REPLACE TEMP MACRO redact(t) AS
     CASE WHEN regexp_matches(t, identifier_re())
          THEN regexp_replace(regexp_replace(t, identifier_re(), '[redacted]', 'g'), identifier_re(), '[redacted]', 'g')
          ELSE t END;
+-- A value of a coded, number or date column that failed its rule: no valid one holds two words,
+-- so one that does (a name typed into `sex`, 'called Ann Smith at home' as an outcome) is text a
+-- pattern cannot vouch for and is withheld; a single word ('female', 'forty') is kept, as
+-- redact() keeps it, so the registry can see what it sent.
+CREATE OR REPLACE TEMP MACRO q_code(x) AS
+    CASE WHEN regexp_matches(x, '[A-Za-z]{2,}[^A-Za-z0-9]+[A-Za-z]{2,}') THEN '(withheld: words in a coded column)'
+         ELSE redact(x) END;
 -- Free text holding a patient's id (an AE term 'KOR-000123 fell'): the table id_text maps each
 -- such value (as txt() gives it) to the value with the ids replaced (transforms/free_text.py, per
 -- export; created empty here, as the macros bind to it). A lookup per row: DuckDB joins it (a
