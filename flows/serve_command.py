@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 DEFAULT_PREFECT_HOME = "./data/prefect"
 
@@ -174,6 +175,11 @@ def serve_command(with_server, host, port, prefect_home, limit, no_automations, 
         raise click.UsageError("--automations-only runs against a Prefect server that is already up "
                                "(PREFECT_API_URL); it cannot be combined with "
                                + ("--with-server" if with_server else "--no-automations") + ".")
+    given = [f"--{name.replace('_', '-')}" for name in ("host", "port", "prefect_home")
+             if click.get_current_context().get_parameter_source(name) is not ParameterSource.DEFAULT]
+    if given and not with_server:  # they would be dropped without a word: the service uses PREFECT_API_URL
+        raise click.UsageError(f"{', '.join(given)} apply only with --with-server (the Prefect server it "
+                               "starts); a server already running is named by PREFECT_API_URL.")
     if with_server:
         args = ["--limit", str(limit)] + (["--no-automations"] if no_automations else [])
         sys.exit(run_with_server(host, port, prefect_home, args))

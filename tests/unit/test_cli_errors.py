@@ -304,6 +304,15 @@ def test_serve_automations_only_with_a_contradicting_flag_is_a_usage_error(other
     assert res.exit_code == 2 and "--automations-only" in res.output and other in res.output, res.output
 
 
+@pytest.mark.parametrize("flags", [["--port", "4300"], ["--host", "0.0.0.0", "--prefect-home", "/tmp/x"]])
+def test_serve_server_options_without_with_server_are_a_usage_error(flags, no_config, monkeypatch):
+    """They only configure the server --with-server starts; without it they were dropped without a
+    word and the service ran against PREFECT_API_URL (review, session 16)."""
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    res = invoke("serve", *flags)
+    assert res.exit_code == 2 and "apply only with --with-server" in res.output and flags[0] in res.output, res.output
+
+
 def test_migrate_json_says_what_it_applied(tmp_path):
     p = str(tmp_path / "m.duckdb")
     first = json.loads(invoke("migrate", "-w", p, "--json").output)
