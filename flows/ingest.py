@@ -21,7 +21,7 @@ from transforms import adapters, free_text, split
 from transforms.bundle import Bundle, BundleError
 from transforms.pseudonymise import build_key_map, load_key
 from transforms.read import ReadResult
-from transforms.redaction import StepFailed, contained, redact_text
+from transforms.redaction import StepFailed, contained, file_label, redact_text
 from transforms.tables import TABLE_ORDER
 from transforms.workspace import open_workspace
 from warehouse.connect import attach, detach, ensure_warehouse, warehouse_path
@@ -79,7 +79,7 @@ def _meta(bundle: Bundle, adapter: str, started: datetime, flow_run_id: str | No
         registry_id=bundle.registry_id, export_id=bundle.export_id, exported_at=bundle.exported_at,
         mode=bundle.mode, adapter=adapter, contract=bundle.contract, content_sha256=bundle.manifest_sha256,
         source=redact_text(bundle.source), started_at=started, flow_run_id=flow_run_id,
-        source_files={f.table: redact_text(f.relpath) for f in bundle.files}, notify=notify, timezone=timezone_name,
+        source_files={f.table: file_label(f.relpath) for f in bundle.files}, notify=notify, timezone=timezone_name,
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from outcomes import scratch
 from transforms.tables import TABLES
-from transforms.redaction import has_identifier, redact_text
+from transforms.redaction import file_label, has_identifier, redact_text
 
 CONTRACT = "ketamine-outcomes-export/1"
 REGISTRY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -34,7 +34,7 @@ class BundleError(Exception):
                  registry: str | None = None):
         # a name given by the registry (a folder, a file in the manifest) is shown, and recorded,
         # with what looks like an identifier redacted
-        export, file = redact_text(export), redact_text(file)
+        export, file = redact_text(export), file_label(file)
         self.rule, self.export, self.file, self.registry = rule, export, file, registry
         where = f"export {export}" + (f", file {file}" if file else "")
         super().__init__(f"{where}: {message} [rule {rule}]")

@@ -27,7 +27,7 @@ import duckdb
 from transforms import sqlfiles
 from transforms.bundle import BundleError, ExportFile
 from transforms.tables import TABLES, is_identifier_column, normalise_column_name
-from transforms.redaction import has_identifier, redact_text
+from transforms.redaction import file_label, has_identifier, redact_text
 
 
 @dataclass
@@ -132,7 +132,7 @@ def _read_table(con: duckdb.DuckDBPyConnection, f: ExportFile, export: str) -> R
 
     result = ReadResult(
         table=f.table,
-        file=redact_text(f.relpath),  # lineage (source_file) and messages
+        file=file_label(f.relpath),  # lineage (source_file) and messages
         rows=0,
         malformed=0,
         dropped_columns=[column_label(n, position[n]) for n in dropped],

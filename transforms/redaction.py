@@ -39,6 +39,21 @@ def redact_text(text: str | None) -> str | None:
     return p.sub("[redacted]", p.sub("[redacted]", text))
 
 
+_PLAIN_FILE = re.compile(r"[A-Za-z0-9._/-]{1,255}")
+
+
+def file_label(name: str | None) -> str | None:
+    """A file name given by the registry (the manifest's path, a zip's name) as it may be stored
+    (source_file) and shown: as it is when it is plain (letters, digits and . _ - /), with what
+    identifier_pattern() finds redacted; otherwise not at all, since a name with spaces can be a
+    person's ('labs Penelope Wigglesworth.csv') and no pattern finds names."""
+    if not name:
+        return name
+    if not _PLAIN_FILE.fullmatch(name):
+        return "(file name not shown: not letters, digits and . _ - /)"
+    return redact_text(name)
+
+
 def redact_message(text: str) -> str:
     """The message with quoted text and numbers of 3+ characters (ids, dates, SSNs) blanked."""
     return _NUMBER.sub("#", _QUOTED.sub("'…'", text))

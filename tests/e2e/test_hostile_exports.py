@@ -270,7 +270,8 @@ def test_identifier_patterns_found_by_the_session_10_review_reach_nothing(tmp_pa
     (folder / "manifest.json").write_text(json.dumps(m))
     r = ingest_export(str(folder), warehouse=wh, reject_threshold=1.0)
     assert r["status"] == "loaded"
-    assert query(wh, "SELECT DISTINCT source_file FROM core.labs") == [("labs from [redacted]",)]
+    assert query(wh, "SELECT DISTINCT source_file FROM core.labs") == [
+        ("(file name not shown: not letters, digits and . _ - /)",)]
     assert "labs.unit.identifier" in query(wh, "SELECT flatten(list(warnings)) FROM core.labs")[0][0]
     assert r["dropped_columns"]["labs"] == ["column 8 (its name is not shown)"]
     assert nowhere(wh, capfd, r, [*plants, "plantsrc@example.org", "hdrurl-leak"]) == []
@@ -304,7 +305,7 @@ def test_a_file_or_export_id_holding_an_identifier_is_not_repeated_when_rejected
                        "sha256": "0" * 64, "rows": 1})
     (folder / "manifest.json").write_text(json.dumps(m))
     r = ingest_export(str(folder), warehouse=wh)
-    assert r["status"] == "rejected" and "bundle.table" in r["reason"] and "notes/[redacted]" in r["reason"]
+    assert r["status"] == "rejected" and "bundle.table" in r["reason"] and "file name not shown" in r["reason"]
     assert nowhere(wh, capfd, r, ["jane.roe", "nina.plantfile", "622-33-4455"]) == []
 
 
@@ -456,3 +457,20 @@ def test_identifier_forms_found_by_the_session_16_review_reach_nothing(tmp_path,
     assert query(wh, "SELECT term FROM core.adverse_events") == [
         ("dizzy; call [redacted]; ssn [redacted]; [redacted]; ip [redacted]; [redacted]; 0.5 mg/kg at 09:40",)]
     assert nowhere(wh, capfd, r, plants) == []
+
+
+def test_a_persons_name_in_a_file_name_is_stored_nowhere(tmp_path, wh, capfd):
+    """The manifest's path became every row's source_file with only identifier patterns redacted,
+    so 'labs Wigglesworth Penelope.csv' was stamped on each lab (privacy review, session 16). A
+    plain name (letters, digits and . _ - /) stays as it is."""
+    folder = write_export(tmp_path / "x")
+    (folder / "labs.csv").rename(folder / "labs Wigglesworth Penelope.csv")
+    m = json.loads((folder / "manifest.json").read_text())
+    next(f for f in m["files"] if f["table"] == "labs")["path"] = "labs Wigglesworth Penelope.csv"
+    (folder / "manifest.json").write_text(json.dumps(m))
+    r = ingest_export(str(folder), warehouse=wh)
+    assert r["status"] == "loaded"
+    assert query(wh, "SELECT DISTINCT source_file FROM core.labs") == [
+        ("(file name not shown: not letters, digits and . _ - /)",)]
+    assert query(wh, "SELECT DISTINCT source_file FROM core.sessions") == [("sessions.csv",)]
+    assert nowhere(wh, capfd, r, ["Wigglesworth", "Penelope"]) == []
