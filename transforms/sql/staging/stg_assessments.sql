@@ -24,8 +24,10 @@ items AS (
            CASE WHEN t.item_scores IS NULL THEN NULL
                 WHEN regexp_matches(t.item_scores, '[^0-9; +-]') THEN [NULL::INTEGER]
                 ELSE list_transform(string_split(t.item_scores, ';'), x -> TRY_CAST(trim(x) AS INTEGER)) END AS _items,
-           CASE WHEN t.item_scores IS NOT NULL
-                THEN len(list_filter(string_split(t.item_scores, ';'), x -> trim(x) = '')) END AS _blank_items
+           -- blank items, counted only where an item did not parse (rare: no second split otherwise)
+           CASE WHEN t.item_scores IS NOT NULL AND (t.item_scores LIKE '%;;%' OR t.item_scores LIKE ';%'
+                                                    OR t.item_scores LIKE '%;' OR t.item_scores LIKE '% %')
+                THEN len(list_filter(string_split(t.item_scores, ';'), x -> trim(x) = '')) ELSE 0 END AS _blank_items
     FROM typed t
 )
 SELECT i.* EXCLUDE (_items, _blank_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
