@@ -27,10 +27,13 @@ items AS (
            -- blank items, counted only where an item did not parse (rare: no second split otherwise)
            CASE WHEN t.item_scores IS NOT NULL AND (t.item_scores LIKE '%;;%' OR t.item_scores LIKE ';%'
                                                     OR t.item_scores LIKE '%;' OR t.item_scores LIKE '% %')
-                THEN len(list_filter(string_split(t.item_scores, ';'), x -> trim(x) = '')) ELSE 0 END AS _blank_items
+                THEN len(list_filter(string_split(t.item_scores, ';'), x -> trim(x) = '')) ELSE 0 END AS _blank_items,
+           -- items the instrument has (clinical-reference 1.1); NULL: any number
+           CASE t.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10 WHEN 'QIDS_SR16' THEN 16
+                             WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23 END AS _n_items
     FROM typed t
 )
-SELECT i.* EXCLUDE (_items, _blank_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
+SELECT i.* EXCLUDE (_items, _blank_items, _n_items, assessed_at__raw, total_score__raw, minutes_after_dose__raw),
        unparsed(i.assessed_at__raw, i.assessed_at) AS assessed_at__unparsed,
        unparsed(i.total_score__raw, i.total_score) AS total_score__unparsed,
        unparsed(i.minutes_after_dose__raw, i.minutes_after_dose) AS minutes_after_dose__unparsed,
@@ -39,9 +42,7 @@ SELECT i.* EXCLUDE (_items, _blank_items, assessed_at__raw, total_score__raw, mi
        -- complete"); quarantining it would also hide a positive PHQ-9 item 9 (clinical-reference 9 S4)
        CASE WHEN i._items IS NULL THEN NULL
             WHEN list_count(i._items) + i._blank_items <> len(i._items) THEN false   -- a non-integer item
-            ELSE len(i._items) <= CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
-                                      WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
-                                      ELSE len(i._items) END
+            ELSE len(i._items) <= coalesce(i._n_items, len(i._items))
                  AND coalesce(list_min(i._items) >= 0, true)
                  AND CASE WHEN i.instrument = 'HAMD17'  -- items 4-6, 12-14, 16, 17 are 0-2 (clinical-reference 1.2)
                           THEN list_bool_and(list_transform(list_zip(i._items, [4, 4, 4, 2, 2, 2, 4, 4, 4, 4, 4, 2, 2, 2, 4, 2, 2]),
@@ -51,9 +52,7 @@ SELECT i.* EXCLUDE (_items, _blank_items, assessed_at__raw, total_score__raw, mi
                      END
        END                                                              AS _items_valid,
        CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) OR NOT _items_valid THEN false
-            ELSE len(i._items) = CASE i.instrument WHEN 'PHQ9' THEN 9 WHEN 'GAD7' THEN 7 WHEN 'MADRS' THEN 10
-                                     WHEN 'QIDS_SR16' THEN 16 WHEN 'HAMD17' THEN 17 WHEN 'CADSS' THEN 23
-                                     ELSE len(i._items) END
+            ELSE len(i._items) = coalesce(i._n_items, len(i._items))
        END                                                              AS _items_complete,
        CASE WHEN i._items IS NULL OR list_count(i._items) <> len(i._items) THEN NULL
             WHEN i.instrument = 'QIDS_SR16' AND len(i._items) = 16 THEN
