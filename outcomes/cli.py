@@ -81,6 +81,8 @@ def _json_text(value, indent: int | None = 2) -> str:
 def _text(v) -> str:
     """A non-NULL value as table and CSV cells show it: DuckDB's text for nan, inf, -inf, DECIMAL
     (all its digits) and INTERVAL."""
+    if isinstance(v, bool):  # DuckDB's text, not Python's True/False
+        return "true" if v else "false"
     if isinstance(v, float):
         return str(v)
     if isinstance(v, Decimal):
@@ -543,14 +545,13 @@ def sql(query, warehouse, fmt):
         if n != 1:  # DuckDB would print only the last one's rows, or fail on none
             con.close()
             raise click.UsageError("one SQL statement at a time" if n else "QUERY holds no SQL statement")
-        cur = con.execute(query)
-        description = cur.description or []
+        rel = con.sql(query)  # bound, not run: the columns' types decide how to fetch it
+        description = rel.description if rel is not None else []
         columns = [d[0] for d in description]
         json_columns = frozenset(i for i, d in enumerate(description) if str(d[1]) == "JSON")
         if any(str(d[1]) == "INTERVAL" for d in description):
-            as_text = _intervals_as_text(con, query, description)
-            cur = con.execute(query) if as_text is None else as_text
-        rows = cur.fetchall() if columns else []
+            rel = rel.project(_intervals_as_text(description))
+        rows = rel.fetchall() if columns else []
     except duckdb.Error as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -559,19 +560,12 @@ def sql(query, warehouse, fmt):
     emit_rows(columns, rows, fmt, json_columns)
 
 
-def _intervals_as_text(con, query: str, description: list):
-    """The query's rows, its INTERVAL columns cast to DuckDB's text: DuckDB hands an INTERVAL to
-    Python as a timedelta, in which a month is 30 days. None when the statement is no relation
-    (the caller then shows the timedelta)."""
-    import duckdb
-
-    select = ", ".join(f"CAST(#{i} AS VARCHAR)" if str(d[1]) == "INTERVAL" else f"#{i}"
-                       for i, d in enumerate(description, 1))
-    try:
-        rel = con.sql(query)
-        return None if rel is None else rel.project(select)
-    except duckdb.Error:
-        return None
+def _intervals_as_text(description: list) -> str:
+    """A projection of the query's columns, its INTERVALs cast to DuckDB's text: DuckDB hands an
+    INTERVAL to Python as a timedelta, in which a month is 30 days. A projection of the bound
+    relation, so the query runs once."""
+    return ", ".join(f"CAST(#{i} AS VARCHAR)" if str(d[1]) == "INTERVAL" else f"#{i}"
+                     for i, d in enumerate(description, 1))
 
 
 STATUS_RULES_SHOWN = 30  # rules of the quarantine the text lists (--json: all)

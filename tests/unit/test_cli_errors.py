@@ -495,6 +495,37 @@ def test_sql_shows_intervals_as_duckdb_does(wh):
     assert interval_text(timedelta(0)) == "00:00:00"
 
 
+def test_sql_runs_a_query_once_and_shows_booleans_as_duckdb_does(wh, monkeypatch):
+    """A query with an INTERVAL column ran twice (once for its columns' types, once projected to
+    text); booleans showed as Python's True/False in table and CSV."""
+    import warehouse.connect
+
+    seen = []
+    real = warehouse.connect.open_readonly
+
+    class Counting:
+        def __init__(self, con):
+            self._con = con
+
+        def __getattr__(self, name):
+            attr = getattr(self._con, name)
+            if name in ("execute", "sql", "query"):
+                def counted(q, *a, **kw):
+                    seen.append(q)
+                    return attr(q, *a, **kw)
+                return counted
+            return attr
+
+    monkeypatch.setattr(warehouse.connect, "open_readonly", lambda *a, **kw: Counting(real(*a, **kw)))
+    q = "SELECT INTERVAL 1 MONTH AS m, true AS t, false AS f, NULL::BOOLEAN AS n, [true] AS l"
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines() == [
+        "m,t,f,n,l", "1 month,true,false,,[true]"]
+    assert seen == [q]
+    assert "1 month | true | false | NULL | [true]" in invoke("sql", q, "-w", wh).stdout
+    assert json.loads(invoke("sql", q, "-w", wh, "--format", "json").stdout) == [
+        {"m": "1 month", "t": True, "f": False, "n": None, "l": [True]}]
+
+
 # key init --------------------------------------------------------------------------------------
 
 def test_key_init_print_env_survives_eval(tmp_path):
