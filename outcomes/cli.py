@@ -157,14 +157,21 @@ def resolve_warehouse_option(ctx, param, value) -> str:
     """--warehouse, else `warehouse` in outcomes.toml, else $OUTCOMES_WAREHOUSE, else
     ./data/warehouse.duckdb: the same for every command (outcomes.config.resolve_warehouse).
     A name that reads as a data file (x.csv, x.parquet, ...) is a usage error."""
-    from outcomes.config import ConfigError, resolve_warehouse
+    import os
+
+    from outcomes.config import ConfigError, load_config, resolve_warehouse
     from warehouse.connect import WarehouseError, check_warehouse_name
 
-    ctx.meta["outcomes.warehouse_given"] = bool(value)
     try:
-        path = resolve_warehouse(value)
+        config = None if value else load_config()
+        path = resolve_warehouse(value, config)
     except ConfigError as e:
         raise click.UsageError(str(e), ctx)
+    # where the path came from, for the hint of a missing warehouse (no_warehouse)
+    ctx.meta["outcomes.warehouse_from"] = (
+        "" if value else f" (set by `warehouse` in {config.path})" if config.warehouse
+        else " (set by OUTCOMES_WAREHOUSE)" if os.environ.get("OUTCOMES_WAREHOUSE")
+        else " (or set OUTCOMES_WAREHOUSE, or give -w)")
     try:
         check_warehouse_name(path)
     except WarehouseError as e:
@@ -172,6 +179,17 @@ def resolve_warehouse_option(ctx, param, value) -> str:
             raise click.BadParameter(str(e), ctx, param)
         raise click.UsageError(f"{e} (set in outcomes.toml or OUTCOMES_WAREHOUSE)", ctx)
     return str(path)
+
+
+def no_warehouse(e: FileNotFoundError) -> str:
+    """A missing warehouse's error, its hint saying where the path came from: the variable's hint
+    after -w, or under an outcomes.toml that names the file, sent the user the wrong way."""
+    from warehouse.connect import MissingWarehouse
+
+    ctx = click.get_current_context(silent=True)
+    if isinstance(e, MissingWarehouse) and ctx is not None and "outcomes.warehouse_from" in ctx.meta:
+        return f"no warehouse at {e.path}: run `outcomes ingest` first{ctx.meta['outcomes.warehouse_from']}"
+    return str(e)
 
 
 warehouse_option = click.option(
@@ -537,9 +555,7 @@ def sql(query, warehouse, fmt):
     try:
         con = open_readonly(warehouse)
     except FileNotFoundError as e:
-        if click.get_current_context().meta.get("outcomes.warehouse_given"):  # -w wins over OUTCOMES_WAREHOUSE
-            raise click.ClickException(f"no warehouse at {warehouse}: run `outcomes ingest` first") from None
-        raise click.ClickException(str(e))
+        raise click.ClickException(no_warehouse(e)) from None
     try:
         n = len(con.extract_statements(query))
         if n != 1:  # DuckDB would print only the last one's rows, or fail on none
@@ -588,7 +604,7 @@ def status(warehouse, limit, as_json):
     try:
         con = open_readonly(warehouse)
     except FileNotFoundError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(no_warehouse(e)) from None
     try:
         require_warehouse(con, warehouse)
         report = status_report(con, limit or None)

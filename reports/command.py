@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from outcomes.cli import _validate_registry, warehouse_option
+from outcomes.cli import _validate_registry, no_warehouse, warehouse_option
 
 
 @click.command("report")
@@ -53,7 +53,10 @@ def report_command(month, registry, out_dir, as_of, draft, as_json, warehouse):
         sys.exit(1)
     except PdfFailed as e:  # the HTML and CSV are out (and recorded): say which, then fail
         res, failed = e.result, e
-    except (FileNotFoundError, RuntimeError) as e:
+    except FileNotFoundError as e:
+        click.echo(f"Error: {no_warehouse(e)}", err=True)
+        sys.exit(1)
+    except RuntimeError as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     if as_json:
@@ -76,7 +79,7 @@ def _check_load_exists(warehouse: str, load_id: int) -> None:
     try:
         con = open_readonly(warehouse)
     except FileNotFoundError as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(no_warehouse(e)) from None
     try:
         found = sqlfiles.run(con, "warehouse", "report/as_of_load_exists.sql", [load_id]).fetchone()[0]
     finally:
@@ -98,7 +101,7 @@ def marts_command(warehouse, as_json):
     try:
         info = rebuild_marts(warehouse)
     except FileNotFoundError as e:
-        click.echo(f"Error: {e}", err=True)
+        click.echo(f"Error: {no_warehouse(e)}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(info, default=str, indent=2))

@@ -185,12 +185,12 @@ def rebuild_marts(warehouse_path: str | Path | None = None, as_of_load: int | No
     Holds the file read-write only for this rebuild, in one transaction, so readers see the old
     marts or the new ones, never half.
     """
-    from warehouse.connect import require_warehouse, retry_locked
+    from warehouse.connect import MissingWarehouse, require_warehouse, retry_locked
     from warehouse.connect import warehouse_path as resolve
 
     p = resolve(warehouse_path)
     if not p.exists():
-        raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+        raise MissingWarehouse(p)
     con = retry_locked(lambda: duckdb.connect(str(p)), path=p)
     try:
         require_warehouse(con, p)
@@ -217,12 +217,12 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
     fresh directory removed with the connection). ledger: also copy the publication ledger (what a report of
     this registry is compared with, whatever as_of_load says: reports.ledger.copy_published) while
     the warehouse is attached."""
-    from warehouse.connect import attach, detach, require_warehouse
+    from warehouse.connect import MissingWarehouse, attach, detach, require_warehouse
     from warehouse.connect import warehouse_path as resolve
 
     p = resolve(warehouse_path)
     if not p.exists():
-        raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+        raise MissingWarehouse(p)
     con = duckdb.connect()
     if temp_directory is None:
         # removed with the connection: at exit only, a running service kept one per report

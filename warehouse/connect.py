@@ -32,6 +32,15 @@ class NotAWarehouse(WarehouseError, duckdb.IOException):
     """The file exists but is not a DuckDB database."""
 
 
+class MissingWarehouse(FileNotFoundError):
+    """No warehouse file at `path`. The text suggests OUTCOMES_WAREHOUSE; the CLI, which knows
+    where the path came from (-w, outcomes.toml, the variable), words its own hint."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(f"no warehouse at {path}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+
+
 def warehouse_path(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("OUTCOMES_WAREHOUSE") or DEFAULT_WAREHOUSE)
 
@@ -84,7 +93,7 @@ def open_readonly(path: str | Path | None = None, external_access: bool = False,
     """A read-only connection; with external_access=False a query can neither read nor write files."""
     p = warehouse_path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no warehouse at {p}: run `outcomes ingest` first (or set OUTCOMES_WAREHOUSE)")
+        raise MissingWarehouse(p)
     config = {"access_mode": "READ_ONLY"}
     if not external_access:
         config["enable_external_access"] = False

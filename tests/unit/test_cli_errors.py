@@ -611,13 +611,25 @@ def test_ingest_registry_other_than_a_kor_manifest_s_is_a_usage_error(tmp_path, 
                     "test-registry") == [(str(export), "kor", "test-registry")]
 
 
-def test_sql_on_a_missing_warehouse_given_with_w_does_not_suggest_the_variable(tmp_path, no_config):
-    """"(or set OUTCOMES_WAREHOUSE)" after -w: the option wins over the variable, so it cannot help."""
+@pytest.mark.parametrize("command", [["sql", "select 1"], ["status"], ["marts"], ["report", "--month", "2025-01"],
+                                     ["report", "--month", "2025-01", "--as-of", "1"]], ids=" ".join)
+def test_a_missing_warehouse_error_says_where_its_path_came_from(tmp_path, no_config, monkeypatch, command):
+    """"(or set OUTCOMES_WAREHOUSE)" after -w, or under an outcomes.toml naming the file: both win
+    over the variable, so the hint sent the user the wrong way (status, marts and report kept it)."""
     missing = tmp_path / "missing.duckdb"
-    res = invoke("sql", "select 1", "-w", str(missing))
+    res = invoke(*command, "-w", str(missing))
     assert res.exit_code == 1 and res.stderr == f"Error: no warehouse at {missing}: run `outcomes ingest` first\n"
-    res = invoke("sql", "select 1")  # the default: the hint still says how to point elsewhere
-    assert res.exit_code == 1 and "(or set OUTCOMES_WAREHOUSE)" in res.stderr
+    (tmp_path / "outcomes.toml").write_text(f'warehouse = "{missing}"\n')
+    monkeypatch.setenv("OUTCOMES_WAREHOUSE", str(tmp_path / "other.duckdb"))
+    res = invoke(*command)
+    assert res.exit_code == 1 and res.stderr.endswith(
+        f"no warehouse at {missing}: run `outcomes ingest` first (set by `warehouse` in outcomes.toml)\n")
+    (tmp_path / "outcomes.toml").unlink()
+    res = invoke(*command)
+    assert res.exit_code == 1 and res.stderr.endswith("other.duckdb: run `outcomes ingest` first (set by OUTCOMES_WAREHOUSE)\n")
+    monkeypatch.delenv("OUTCOMES_WAREHOUSE")
+    res = invoke(*command)  # the default: how to point elsewhere
+    assert res.exit_code == 1 and res.stderr.endswith("(or set OUTCOMES_WAREHOUSE, or give -w)\n"), res.stderr
 
 
 @pytest.mark.parametrize("adapter", [[], ["--adapter", "redcap"]])
