@@ -161,8 +161,6 @@ def serve_command(with_server, host, port, prefect_home, limit, no_automations, 
     PREFECT_API_URL, an invalid outcomes.toml, no pseudonymisation key)."""
     import logging
 
-    from transforms.pseudonymise import MissingKeyError, load_key
-
     from outcomes.config import ConfigError, load_config
 
     try:
@@ -195,10 +193,9 @@ def serve_command(with_server, host, port, prefect_home, limit, no_automations, 
         for line in ensure_automations(load_config()):
             click.echo(line)
         return
-    try:
-        load_key()
-    except MissingKeyError as e:
-        raise click.UsageError(str(e))
+    from outcomes.cli import require_key
+
+    require_key()
     from flows.serve import run_service
 
     run_service(limit=limit or None, automations=False if no_automations else None)

@@ -199,6 +199,20 @@ warehouse_option = click.option(
 )
 
 
+def require_key() -> None:
+    """A usage error without a usable pseudonymisation key; a warning on stderr when its file is
+    open to group or others (ingest and serve: the commands that read it)."""
+    from transforms.pseudonymise import MissingKeyError, key_file, key_file_warning, load_key
+
+    try:
+        load_key()
+    except MissingKeyError as e:
+        raise click.UsageError(str(e))
+    warning = key_file_warning(key_file()) if key_file() else None
+    if warning:
+        click.echo(warning, err=True)
+
+
 def _validate_registry(ctx, param, value):
     from outcomes.config import REGISTRY_RE
 
@@ -351,16 +365,9 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     unreadable), 2 on a usage or configuration error.
     """
     from flows.ingest import ingest_in_process
-    from transforms.pseudonymise import MissingKeyError, key_file, key_file_warning, load_key
     from transforms.redaction import StepFailed, redact_text
 
-    try:
-        load_key()
-    except MissingKeyError as e:
-        raise click.UsageError(str(e))
-    warning = key_file_warning(key_file()) if key_file() else None
-    if warning:
-        click.echo(warning, err=True)
+    require_key()
     options = {}
     if registry_id:
         options["registry_id"] = registry_id

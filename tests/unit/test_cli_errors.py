@@ -256,6 +256,30 @@ def test_unreachable_prefect_api_is_one_line_exit_1(tmp_path):
     one_line_error(r, 1, f"cannot reach the Prefect API at {api}")
 
 
+def test_serve_warns_of_a_key_file_open_to_others_as_ingest_does(tmp_path, no_config, monkeypatch):
+    """ingest warned of a key file group or others can read (whoever reads it links keys back to
+    ids); serve, which runs for months on that key, said nothing."""
+    import logging
+
+    import flows.serve
+
+    started = []
+    monkeypatch.setattr(flows.serve, "run_service", lambda **kw: started.append(kw))
+    monkeypatch.setattr(logging, "basicConfig", lambda **kw: None)  # the service's, on this test's stderr
+    key = tmp_path / "pseudonym.key"
+    key.write_text("k" * 40 + "\n")
+    key.chmod(0o644)
+    monkeypatch.delenv("OUTCOMES_PSEUDONYM_KEY")
+    monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY_FILE", str(key))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    res = invoke("serve")
+    assert res.exit_code == 0 and len(started) == 1, res.output
+    assert res.stderr == f"warning: the pseudonymisation key file {key} is open to group or others (mode 0644): chmod 600 it\n"
+    key.chmod(0o600)
+    res = invoke("serve")
+    assert res.exit_code == 0 and len(started) == 2 and res.stderr == ""
+
+
 def test_only_transport_errors_count_as_an_unreachable_api():
     import httpx
 
