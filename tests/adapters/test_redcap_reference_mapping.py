@@ -68,3 +68,23 @@ def test_zip_of_another_shape_is_flagged_and_stored_empty(ws, tmp_path):
                      "ORDER BY 1 NULLS LAST").fetchall()
     assert got == [("021", []), ("941", []), (None, ["patients.zip.format"])]
     assert ws.execute("SELECT count(*) FROM q_rows WHERE table_name = 'patients'").fetchone()[0] == 0
+
+
+def test_every_mdd_code_and_a_pre_dose_cadss_load_from_the_reference_project(ws, tmp_path):
+    """The dictionary offered ten MDD codes: a patient in remission (F32.4/5, F33.4x), F32.8x or
+    F33.8 could not be recorded, and the converter's code had no choice to go to. Its CADSS and
+    MOAA/S minutes started at 0, so a pre-dose rating 5 minutes before the dose was out of range
+    there, where the contract sets no lower bound for an assessment's minutes."""
+    codes = ["F32.4", "F32.5", "F32.81", "F32.89", "F33.40", "F33.41", "F33.42", "F33.8"]
+    tables = copy.deepcopy(BASE)
+    tables["patients"] += [dict(tables["patients"][1], patient_id=f"MRN-20{i:02d}", diagnosis_icd10=c)
+                           for i, c in enumerate(codes)]
+    tables["assessments"].append(dict(tables["assessments"][1], assessment_id="A9", total_score="2",
+                                      assessed_at="2025-01-10T08:55:00Z", minutes_after_dose="-5"))
+    validate_redcap(ws, tmp_path, tables)
+    got = ws.execute("SELECT o.diagnosis_icd10, coalesce(list(v.rule) FILTER (WHERE v.rule IS NOT NULL), []) "
+                     "FROM out_patients o LEFT JOIN viol_patients v USING (_line) GROUP BY ALL ORDER BY 1").fetchall()
+    assert got == [(c, []) for c in sorted(codes + ["F32.2", "F33.2"])]
+    assert ws.execute("SELECT list(minutes_after_dose ORDER BY minutes_after_dose) FROM out_assessments "
+                      "WHERE instrument = 'CADSS'").fetchone()[0] == [-5, 40]
+    assert ws.execute("SELECT count(*) FROM q_rows").fetchone()[0] == 0
