@@ -823,3 +823,19 @@ def test_postal_code_of_another_shape_is_no_zip3(tmp_path, ws):
     got = dict(rows(ws, "patients", "patient_id, zip"))
     assert got == {"p1": "021", "p2": "021", "p3": "021", "p4": "not a ZIP", "p5": "not a ZIP", "p6": "not a ZIP",
                    "p7": "not a ZIP", "p8": None, "p9": None}
+
+
+def test_cssrs_most_severe_ideation_of_the_month_is_the_ideation_level(tmp_path, ws):
+    # LOINC 93293-9 "Most severe suicidal ideation 1 month", answered from LL5434-7 (LA30370-3 = 1 ...
+    # LA30374-5 = 5), is CSSRS_IDEATION; it was not read, so a FHIR registry's C-SSRS never loaded and
+    # its ideation >= 4 never raised the safety alert. The lifetime term 93294-7 is no current level.
+    def cssrs(oid: str, code: str, answer: str) -> dict:
+        return {"resourceType": "Observation", "id": oid, "status": "final", "code": _coding("http://loinc.org", code),
+                "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2026-01-10T10:00:00Z",
+                "valueCodeableConcept": _codings((LOCAL, "x"), ("http://loinc.org", answer))}
+    export = ndjson_export(tmp_path / "e", [
+        PATIENT, cssrs("wish", "93293-9", "LA30370-3"), cssrs("intent", "93293-9", "LA30373-7"),
+        cssrs("plan", "93293-9", "LA30374-5"), cssrs("lifetime", "93294-7", "LA30374-5")])
+    read_export(ws, "fhir", export, registry_id="r")
+    assert sorted(rows(ws, "assessments", "assessment_id, instrument, total_score")) == [
+        ("intent", "CSSRS_IDEATION", "4"), ("plan", "CSSRS_IDEATION", "5"), ("wish", "CSSRS_IDEATION", "1")]

@@ -1,7 +1,7 @@
 """Codes the FHIR adapter understands, as data: instruments, their items in scoring order, labs.
 
 LOINC codes are from clinical-reference.md section 1 (PHQ-9 44261-6 and items, GAD-7 70274-6).
-MADRS, QIDS-SR16, HAM-D17, CADSS, MOAA/S (and the C-SSRS ideation level) have no LOINC codes, so they travel in a local code
+MADRS, QIDS-SR16, HAM-D17, CADSS and MOAA/S have no LOINC codes, so they travel in a local code
 system, LOCAL_SYSTEM (documented in docs/adapters.md): the total's code is the instrument's
 canonical name (MADRS, CADSS, ...) and item n of it is "<NAME>.<n>". GAD-7 item codes, in order,
 are the LOINC panel 69737-5's items as HL7's Personal Health Record IG GAD-7 example and an
@@ -18,6 +18,13 @@ GAD7_ITEMS = ["69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", 
 LOCAL_ITEMS = {"MADRS": 10, "QIDS_SR16": 16, "HAMD17": 17, "CADSS": 23}
 
 INSTRUMENTS = {"44261-6": "PHQ9", "70274-6": "GAD7", **{n: n for n in ("MADRS", "QIDS_SR16", "HAMD17", "CADSS", "MOAAS", "CSSRS_IDEATION")}}
+# C-SSRS: LOINC 93293-9 "Most severe suicidal ideation 1 month" is the ideation level itself, answered
+# from LOINC's list LL5434-7 "C-SSRS Ideation Types" (LA30370-3 wish to be dead = 1 ... LA30374-5
+# active ideation with specific plan and intent = 5; the SQL macro fhir_answer reads them). Not in
+# clinical-reference.md (its C-SSRS codes are the screener items and the risk level 93374-7): taken
+# from LOINC's own pages, so UNVERIFIED there (docs/adapters.md). The lifetime term 93294-7 is not a
+# current level and is not read; neither are the screener items, whose code-to-item order is unchecked.
+INSTRUMENTS["93293-9"] = "CSSRS_IDEATION"
 
 # Not in clinical-reference.md: the common LOINC serum/plasma codes of these tests, unverified here
 # (docs/adapters.md says so); a registry coding them otherwise gets no labs, not wrong ones.

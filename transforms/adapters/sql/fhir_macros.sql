@@ -10,9 +10,13 @@ CREATE OR REPLACE TEMP MACRO fhir_whole(v) AS
     CASE WHEN TRY_CAST(v AS DOUBLE) IS NOT NULL AND TRY_CAST(v AS DOUBLE) = round(TRY_CAST(v AS DOUBLE))
               AND abs(TRY_CAST(v AS DOUBLE)) < 1e15
          THEN CAST(CAST(TRY_CAST(v AS DOUBLE) AS BIGINT) AS VARCHAR) ELSE v END;
--- LOINC answer list LL358-3 (PHQ-9, GAD-7): LA6568-5 = 0 ... LA6571-9 = 3.
+-- LOINC answer lists LL358-3 (PHQ-9, GAD-7 items): LA6568-5 = 0 ... LA6571-9 = 3; LL5434-7 (C-SSRS
+-- ideation types, 93293-9: fhir_codes.INSTRUMENTS): LA30370-3 = 1 ... LA30374-5 = 5. Answer codes
+-- are unique across LOINC, so one list serves every item.
 CREATE OR REPLACE TEMP MACRO fhir_answer(code) AS
-    CASE code WHEN 'LA6568-5' THEN '0' WHEN 'LA6569-3' THEN '1' WHEN 'LA6570-1' THEN '2' WHEN 'LA6571-9' THEN '3' END;
+    CASE code WHEN 'LA6568-5' THEN '0' WHEN 'LA6569-3' THEN '1' WHEN 'LA6570-1' THEN '2' WHEN 'LA6571-9' THEN '3'
+              WHEN 'LA30370-3' THEN '1' WHEN 'LA30371-1' THEN '2' WHEN 'LA30372-9' THEN '3' WHEN 'LA30373-7' THEN '4'
+              WHEN 'LA30374-5' THEN '5' END;
 -- The code of CodeableConcept cc that a mapping understands. A concept may carry several codings
 -- (EHRs put a local code first and the standard one after, or add translations), so coding[0]
 -- alone can miss it: the first coding of system sys, else the first whose code is in known
@@ -36,7 +40,8 @@ CREATE OR REPLACE TEMP MACRO fhir_value(x) AS
         fhir_whole(coalesce(json_extract_string(x, '$.valueQuantity.value'), json_extract_string(x, '$.valueInteger'),
                             json_extract_string(x, '$.valueDecimal'),
                             fhir_answer(fhir_code(json_extract(x, '$.valueCodeableConcept'), 'http://loinc.org',
-                                                  ['LA6568-5', 'LA6569-3', 'LA6570-1', 'LA6571-9']))))
+                                                  ['LA6568-5', 'LA6569-3', 'LA6570-1', 'LA6571-9', 'LA30370-3',
+                                                   'LA30371-1', 'LA30372-9', 'LA30373-7', 'LA30374-5']))))
     END;
 -- The LOINC answer code of x's valueCodeableConcept (NULL with dataAbsentReason), for answers that
 -- hold only for some items: LA18938-3 "More days than not" = 2 is GAD-7 item 2's alone
