@@ -68,3 +68,27 @@ def test_0010_marks_alerts_raised_before_as_raised_by_loaded_rows(tmp_path):
     assert migrate(con) == [v for v, _ in migrations() if v > 9]
     assert con.execute("SELECT record_id, quarantined FROM ops.alerts").fetchall() == [("S1", False)]
     con.close()
+
+
+def test_0011_withholds_birth_years_of_patients_90_or_older_at_the_export(tmp_path):
+    """Loaded before the rule: P1 was 90 at the export (89 at enrolment) and kept 1935 and age 89.
+    The export's year is the load's time zone's: 2025-01-01 03:00 UTC is still 2024 in New York,
+    where P3 (born 1935) was 89."""
+    con = _warehouse_at(tmp_path / "w.duckdb", 10)
+    con.execute("INSERT INTO ops.loads (load_id, registry_id, adapter, status, started_at, finished_at, timezone) "
+                "VALUES (1, 'r', 'kor', 'loaded', now(), now(), NULL), (2, 'r', 'kor', 'loaded', now(), now(), "
+                "'America/New_York')")
+    cols = "registry_id, patient_key, birth_year, age_at_enrolment, load_id, export_id, loaded_at, exported_at"
+    for schema, op in (("core", ""), ("history", ", 'upsert'")):
+        c = cols + (", op" if op else "")
+        con.execute(f"INSERT INTO {schema}.patients ({c}) VALUES "
+                    f"('r', 'P1', 1935, 89, 1, 'e1', now(), TIMESTAMPTZ '2025-06-30 23:00:00+00'{op}), "
+                    f"('r', 'P2', 1936, 88, 1, 'e1', now(), TIMESTAMPTZ '2025-06-30 23:00:00+00'{op}), "
+                    f"('r', 'P3', 1935, 88, 2, 'e2', now(), TIMESTAMPTZ '2025-01-01 03:00:00+00'{op}), "
+                    f"('r', 'P4', NULL, 90, 1, 'e1', now(), TIMESTAMPTZ '2025-06-30 23:00:00+00'{op})")
+    assert migrate(con) == [v for v, _ in migrations() if v > 10]
+    for schema in ("core", "history"):
+        assert con.execute(f"SELECT patient_key, birth_year, age_at_enrolment FROM {schema}.patients "
+                           "ORDER BY 1").fetchall() == [
+            ("P1", None, None), ("P2", 1936, 88), ("P3", 1935, 88), ("P4", None, 90)], schema
+    con.close()
