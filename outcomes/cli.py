@@ -45,8 +45,8 @@ def _jsonable(v):
 
 def interval_text(v: timedelta) -> str:
     """A timedelta as DuckDB prints an INTERVAL ('1 day 01:30:00', '-01:30:00'). DuckDB hands
-    a month to Python as 30 days, so `sql` fetches INTERVAL columns as DuckDB's text; this is for
-    intervals inside lists and structs, and for Python's own values."""
+    a month to Python as 30 days, so `sql` fetches INTERVALs, nested ones too, as DuckDB's text;
+    this is for Python's own values."""
     micros = v // timedelta(microseconds=1)
     sign = "-" if micros < 0 else ""
     days, rest = divmod(abs(micros), 86_400_000_000)
@@ -572,9 +572,12 @@ def sql(query, warehouse, fmt):
         description = rel.description if rel is not None else []
         columns = [d[0] for d in description]
         json_columns = frozenset(i for i, d in enumerate(description) if str(d[1]) == "JSON")
-        if any(str(d[1]) == "INTERVAL" for d in description):
+        nested = [i for i, d in enumerate(description) if "INTERVAL" in str(d[1]) and str(d[1]) != "INTERVAL"]
+        if any("INTERVAL" in str(d[1]) for d in description):
             rel = rel.project(_intervals_as_text(description))
         rows = rel.fetchall() if columns else []
+        if nested:  # lists, structs and maps holding INTERVALs came as DuckDB's JSON of them
+            rows = [tuple(json.loads(v) if i in nested and v is not None else v for i, v in enumerate(r)) for r in rows]
     except duckdb.Error as e:
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
@@ -584,11 +587,16 @@ def sql(query, warehouse, fmt):
 
 
 def _intervals_as_text(description: list) -> str:
-    """A projection of the query's columns, its INTERVALs cast to DuckDB's text: DuckDB hands an
-    INTERVAL to Python as a timedelta, in which a month is 30 days. A projection of the bound
-    relation, so the query runs once."""
-    return ", ".join(f"CAST(#{i} AS VARCHAR)" if str(d[1]) == "INTERVAL" else f"#{i}"
-                     for i, d in enumerate(description, 1))
+    """A projection of the query's columns, its INTERVALs as DuckDB's text: DuckDB hands an INTERVAL
+    to Python as a timedelta, in which a month is 30 days. An INTERVAL column is cast to text; a
+    list, struct or map holding one goes through to_json, which writes DuckDB's text for each. A
+    projection of the bound relation, so the query runs once."""
+    def column(i: int, t: str) -> str:
+        if t == "INTERVAL":
+            return f"CAST(#{i} AS VARCHAR)"
+        return f"to_json(#{i})" if "INTERVAL" in t else f"#{i}"
+
+    return ", ".join(column(i, str(d[1])) for i, d in enumerate(description, 1))
 
 
 STATUS_RULES_SHOWN = 30  # rules of the quarantine the text lists (--json: all)

@@ -508,9 +508,15 @@ def test_sql_shows_intervals_as_duckdb_does(wh):
     q = "WITH t AS (SELECT i FROM range(3) r(i)) SELECT INTERVAL (i) MONTH AS m FROM t ORDER BY i DESC; -- newest"
     assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines() == ["m", "2 months", "1 month", "00:00:00"]
     assert invoke("sql", "SELECT INTERVAL 1 DAY AS d WHERE false", "-w", wh, "--format", "csv").stdout == "d\n"
-    # inside a list or struct DuckDB's values are timedeltas: days and time, as DuckDB prints them
+    # inside a list, struct or map too (a month there came out as 30 days)
     res = invoke("sql", "SELECT [INTERVAL 2 DAY, INTERVAL 90 MINUTE, -INTERVAL 90 MINUTE] AS l", "-w", wh)
     assert '["2 days", "01:30:00", "-01:30:00"]' in res.stdout
+    q = ("SELECT [INTERVAL 1 MONTH, NULL] AS l, {'d': INTERVAL 14 MONTH, 'n': 'nan'::DOUBLE} AS s, "
+         "MAP {'k': INTERVAL 1 YEAR} AS m, NULL::INTERVAL[] AS e")
+    assert json.loads(invoke("sql", q, "-w", wh, "--format", "json").stdout) == [
+        {"l": ["1 month", None], "s": {"d": "1 year 2 months", "n": None}, "m": {"k": "1 year"}, "e": None}]
+    assert invoke("sql", q, "-w", wh, "--format", "csv").stdout.splitlines()[1] == (
+        '"[""1 month"", null]","{""d"": ""1 year 2 months"", ""n"": null}","{""k"": ""1 year""}",')
     from datetime import timedelta
 
     from outcomes.cli import interval_text
