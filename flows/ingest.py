@@ -7,7 +7,9 @@ transforms/, expectations/ and warehouse/, where tests call it without Prefect.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +44,24 @@ def without_heartbeats():
     that process watching it, and the deployment runs that call it keep their own heartbeats."""
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+# The steps an ingest reports as it finishes each (ingest_progress), in order; one that ends early
+# (a duplicate, a rejection) reports no more.
+STEPS = ("verify", "read", "pseudonymise", "validate", "split", "load")
+_on_step: ContextVar[Callable[[str], None] | None] = ContextVar("outcomes_ingest_on_step", default=None)
+
+
+@contextmanager
+def ingest_progress(on_step: Callable[[str], None]):
+    """Ingests run inside it call on_step(name) as each of STEPS ends: the CLI's progress bar, for
+    which one large export is minutes of work. A callable is no flow parameter (Prefect stores
+    those), hence a context variable."""
+    token = _on_step.set(on_step)
+    try:
+        yield
+    finally:
+        _on_step.reset(token)
 
 
 def ingest_in_process(source: str, **kwargs) -> dict:
@@ -208,6 +228,8 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
         now = time.perf_counter()
         timings[name] = round(now - clock, 3)
         clock = now
+        if (on_step := _on_step.get()) is not None:
+            on_step(name)
 
     adapter = adapter or adapters.detect(Path(source))
     options = options or {}

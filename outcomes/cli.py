@@ -16,6 +16,7 @@ import re
 import secrets
 import shlex
 import sys
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -393,26 +394,73 @@ def ingest(paths, warehouse, adapter, registry_id, mapping, threshold, timezone_
     # a busy, foreign or uncreatable warehouse fails here, in one line, not inside a flow run
     ensure_warehouse(warehouse)
     results = []
-    show_bar = not as_json and sys.stderr.isatty() and len(targets) > 1
-    from tqdm import tqdm
-
-    for target, name, reg in tqdm(targets, desc="exports", unit="export", disable=not show_bar, file=sys.stderr):
+    progress = IngestProgress(len(targets), enabled=not as_json and sys.stderr.isatty())
+    for target, name, reg in targets:
         # flags win; otherwise the registry's settings in outcomes.toml (defaults: 5 %, UTC)
         settings = registry_settings(reg or registry_id or "*", config)
         try:
-            r = ingest_in_process(target, warehouse=warehouse,
-                                  reject_threshold=settings.reject_threshold if threshold is None else threshold,
-                                  timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
+            with progress.export():
+                r = ingest_in_process(target, warehouse=warehouse,
+                                      reject_threshold=settings.reject_threshold if threshold is None else threshold,
+                                      timezone_name=timezone_name or settings.timezone, adapter=name, options=options)
         except StepFailed as e:  # transient (lock, memory, disk): nothing recorded, the others go on
             r = {"registry_id": reg or registry_id or "unknown", "export_id": redact_text(Path(target).name),
                  "status": "failed", "load_id": None, "reason": f"{e}; nothing recorded, try again",
                  "source": redact_text(target)}
         results.append(r)
         if not as_json:
-            click.echo(format_result(r))
+            progress.echo(format_result(r))
+    progress.close()
     if as_json:
         click.echo(json.dumps(_jsonable(results), indent=2))
     sys.exit(1 if any(r["status"] in ("rejected", "failed") for r in results) else 0)
+
+
+class IngestProgress:
+    """`ingest`'s progress bar on stderr (a terminal only): a step per ingest step of each export
+    (flows.ingest.STEPS), so that one large export, minutes of work, shows where it is."""
+
+    def __init__(self, exports: int, enabled: bool, file=None):
+        from tqdm import tqdm
+
+        from flows.ingest import STEPS
+
+        self.steps, self.exports, self.done = STEPS, exports, 0
+        self.bar = tqdm(total=exports * len(STEPS), desc="ingest", unit="step", disable=not enabled,
+                        file=file or sys.stderr, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}")
+
+    @contextmanager
+    def export(self):
+        from flows.ingest import ingest_progress
+
+        self.done += 1
+        start = self.bar.n
+        self.bar.set_description_str(f"export {self.done}/{self.exports}")
+        self.bar.set_postfix_str(self.steps[0])
+
+        def on_step(name: str) -> None:
+            self.bar.update(1)
+            later = self.steps[self.steps.index(name) + 1:] if name in self.steps else ()
+            self.bar.set_postfix_str(later[0] if later else "")
+
+        try:
+            with ingest_progress(on_step):
+                yield
+        finally:  # an export that ended early (duplicate, rejected, failed) skips its other steps
+            self.bar.set_postfix_str("", refresh=False)
+            self.bar.update(start + len(self.steps) - self.bar.n)
+
+    def echo(self, text: str) -> None:
+        """A line of output on stdout, the bar redrawn below it."""
+        if self.bar.disable:
+            click.echo(text)
+        else:
+            self.bar.clear()
+            click.echo(text)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _targets(paths: list[str], adapter: str | None, options: dict, registry_id: str | None) -> list[tuple]:

@@ -57,9 +57,15 @@ def test_clean_load_is_queryable(tmp_path, wh):
 
 
 def test_redelivery_same_id_or_same_bytes_is_a_duplicate(tmp_path, wh):
+    from flows.ingest import STEPS, ingest_progress
+
     folder = write_export(tmp_path / "x")
-    assert ingest_export(str(folder), warehouse=wh)["status"] == "loaded"
-    assert ingest_export(str(folder), warehouse=wh)["status"] == "duplicate"
+    steps = []
+    with ingest_progress(steps.append):  # what the CLI's progress bar hears
+        assert ingest_export(str(folder), warehouse=wh)["status"] == "loaded"
+        assert steps == list(STEPS)
+        assert ingest_export(str(folder), warehouse=wh)["status"] == "duplicate"
+        assert steps == list(STEPS) + ["verify"]
     copy_dir = tmp_path / "elsewhere" / "same-bytes"
     shutil.copytree(folder, copy_dir)
     zipped = tmp_path / "again.zip"

@@ -556,6 +556,35 @@ def test_sql_runs_a_query_once_and_shows_booleans_as_duckdb_does(wh, monkeypatch
         {"m": "1 month", "t": True, "f": False, "n": None, "l": [True]}]
 
 
+def test_ingest_progress_bar_moves_with_each_step_of_each_export():
+    """The bar counted exports only, and only when there were two or more: one large export, the
+    longest work there is, showed nothing for minutes. It now moves with each ingest step."""
+    import io
+
+    from flows.ingest import STEPS, _on_step
+    from outcomes.cli import IngestProgress
+
+    out = io.StringIO()
+    bar = IngestProgress(2, enabled=True, file=out)
+    with bar.export():
+        _on_step.get()("verify")
+        _on_step.get()("read")
+        assert bar.bar.n == 2 and "export 1/2" in out.getvalue() and out.getvalue().endswith("pseudonymise")
+    assert bar.bar.n == len(STEPS)  # ended early (a duplicate): its other steps are skipped
+    with bar.export():
+        for step in STEPS:
+            _on_step.get()(step)
+    assert bar.bar.n == bar.bar.total == 2 * len(STEPS) and "export 2/2" in out.getvalue()
+    assert _on_step.get() is None
+    bar.close()
+    quiet = IngestProgress(1, enabled=False, file=out)
+    before = out.getvalue()
+    with quiet.export():
+        _on_step.get()("verify")
+    quiet.close()
+    assert out.getvalue() == before
+
+
 # key init --------------------------------------------------------------------------------------
 
 def test_key_init_print_env_survives_eval(tmp_path):
