@@ -33,6 +33,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def prefect_server():
+    if os.environ.get("OUTCOMES_TEST_PREFECT_API"):  # a pytest run inside a test: its parent's server
+        os.environ["PREFECT_API_URL"] = os.environ["OUTCOMES_TEST_PREFECT_API"]
+        yield os.environ["OUTCOMES_TEST_PREFECT_API"]
+        return
     from flows.serve_command import start_server, stop
 
     home = Path(_HOME) / "server"

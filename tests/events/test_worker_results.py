@@ -11,9 +11,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_worker_results_are_deleted_once_read(tmp_path):
+def test_worker_results_are_deleted_once_read(tmp_path, prefect_server):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PYTEST_"))}
-    env.update(PYTHONPATH=str(ROOT), OUTCOMES_PSEUDONYM_KEY=os.environ.get("OUTCOMES_PSEUDONYM_KEY", "k" * 32))
+    # this session's server (starting one of its own took ~10 s), a Prefect home of its own
+    env.update(PYTHONPATH=str(ROOT), OUTCOMES_PSEUDONYM_KEY=os.environ.get("OUTCOMES_PSEUDONYM_KEY", "k" * 32),
+               OUTCOMES_TEST_PREFECT_API=prefect_server)
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                         str(Path(__file__).with_name("worker_results_inner.py"))],
                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
