@@ -54,9 +54,10 @@ FLAG_NESTED = ("flagged", "units_not_flagged", "patients_flagged")
 # A flag measure's cell counts the units and patients not flagged itself (as AE term cells count
 # patients without the event): the units and patients evaluable are a cell per (domain, evaluable_on,
 # group, period), shared by the measures evaluated on the same units (_flag_table). NESTED: per
-# domain, (outer, inner) evaluable_on whose units are some of the outer's (a post-dose BP reading is
-# taken only with a pre-dose one), so that their difference is protected as a count (_nest).
-NESTED = {"blood_pressure": [("pre-dose BP", "post-dose BP")]}
+# domain, (outer, inner) evaluable_on whose units are some of the outer's (sessions with a pre- and
+# a post-dose BP are some of those with a pre-dose one and some of those with a post-dose one), so
+# that their difference is protected as a count (_nest).
+NESTED = {"blood_pressure": [("pre-dose BP", "pre- and post-dose BP"), ("post-dose BP", "pre- and post-dose BP")]}
 
 # A site id is printed only if it looks like a code (no spaces, '@' or free text) and holds nothing
 # the ingest's identifier pattern finds (an IP address, an MRN, a 9-digit number); else 'site N'.
@@ -636,7 +637,7 @@ class Content:
             st = f"measure={r.measure}; group={grp}; period={r.period}"
             role = "total" if r.drug == "all" else "part"
             # The units and patients evaluable are the same numbers for every measure evaluated on the
-            # same units (the five post-dose BP measures): one cell, in an additive group of the
+            # same units (the three BP rise measures): one cell, in an additive group of the
             # treatment groups, and every figure whose n they are hides with it (as the AE denominators).
             den = self.book.cell(("flag-evaluable", domain, r.evaluable_on, r.drug, r.route, r.period),
                                  {unit: r.units_evaluable, "patients": r.patients_evaluable},

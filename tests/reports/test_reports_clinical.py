@@ -243,6 +243,29 @@ def test_respiratory_and_home_use_are_reported(tmp_path):
     assert got["Esketamine at home (REMS violation)"] == (sessions, 12, 12)
 
 
+def test_a_post_dose_bp_over_the_absolute_limits_counts_without_a_pre_dose_reading(tmp_path):
+    """SBP >= 180 and DBP >= 110 after dose needed a pre-dose reading too: a session of 190/115 with
+    no pre-dose reading was neither evaluable nor flagged, though the load raised its alerts. The rises
+    still need both readings."""
+    f = cohort_frames("reg-a", 40, 0, plant=False)
+    gone = {f"reg-a-intranasal-{i:03d}-s0" for i in range(12)}  # 12 first sessions: no pre-dose reading,
+    f["vitals"] = [v for v in f["vitals"] if not (v["session_id"] in gone and v["timepoint"] == "pre")]
+    for v in f["vitals"]:  # ... and 190/115 after the dose
+        if v["session_id"] in gone and v["timepoint"] == "post40":
+            v.update(sbp=190, dbp=115)
+    con = _rebuilt(tmp_path / "w.duckdb", f)
+    got = {m: (e, u, fl, pf) for m, e, u, fl, pf in con.execute(
+        "SELECT measure, evaluable_on, units_evaluable, units_flagged, patients_flagged FROM marts.session_safety "
+        "WHERE registry_id = 'reg-a' AND drug = 'esketamine' AND period = 'cumulative' "
+        "AND domain = 'blood_pressure'").fetchall()}
+    with_post = con.execute("SELECT count(DISTINCT session_id) FROM core.vitals WHERE timepoint = 'post40'").fetchone()[0]
+    con.close()
+    assert got["SBP >= 180 after dose"] == ("post-dose BP", with_post, 12, 12)
+    assert got["DBP >= 110 after dose"] == ("post-dose BP", with_post, 12, 12)
+    assert got["SBP rise >= 40"] == ("pre- and post-dose BP", with_post - 12, 0, 0)
+    assert got["Any notable BP rise"] == ("pre- and post-dose BP", with_post - 12, 0, 0)
+
+
 def test_oral_ketamine_has_its_own_dose_bands(tmp_path):
     """Oral ketamine is ~20-25 % bioavailable: 1.0 mg/kg orally is not the IV band '>0.5-1.0 mg/kg'."""
     f = cohort_frames("reg-a", 0, 20)

@@ -106,8 +106,8 @@ def _stratum(s: str) -> dict:
 
 FLAG = re.compile(r"(?P<domain>[a-z_]+?)_(?P<what>(sessions|assessments)_(evaluable|flagged|rate)|patients_flagged|patient_rate)")
 # measures evaluated on the same units (marts.session_safety's evaluable_on)
-EVALUATED_ON = {**{m: "post-dose BP" for m in ("SBP >= 180 after dose", "DBP >= 110 after dose", "SBP rise >= 40",
-                                              "DBP rise >= 25", "Any notable BP rise")},
+EVALUATED_ON = {**{m: "post-dose BP" for m in ("SBP >= 180 after dose", "DBP >= 110 after dose")},
+                **{m: "pre- and post-dose BP" for m in ("SBP rise >= 40", "DBP rise >= 25", "Any notable BP rise")},
                 **{m: "MOAA/S" for m in ("MOAA/S <= 3 after dose (moderate or greater)", "MOAA/S = 0 (loss of consciousness)",
                                          "MOAA/S below pre-dose after dose (any decrease; 5 if none recorded)")}}
 
@@ -146,9 +146,10 @@ def quantities(path) -> tuple[dict, dict]:
 
 
 # (outer, inner): the inner quantity counts some of what the outer one counts, so outer - inner is a count
-NESTS = [("sessions", ("flag-units", "blood_pressure", "pre-dose BP")), ("sessions", ("flag-units", "blood_pressure", "post-dose BP")),
-         (("flag-units", "blood_pressure", "pre-dose BP"), ("flag-units", "blood_pressure", "post-dose BP")),
-         ("patients", ("flag-patients", "blood_pressure", "post-dose BP"))]
+BP = ("pre-dose BP", "post-dose BP", "pre- and post-dose BP")
+NESTS = ([("sessions", ("flag-units", "blood_pressure", b)) for b in BP]
+         + [(("flag-units", "blood_pressure", b), ("flag-units", "blood_pressure", "pre- and post-dose BP")) for b in BP[:2]]
+         + [("patients", ("flag-patients", "blood_pressure", b)) for b in BP[1:]])
 
 
 def within_report_leaks(path) -> list:

@@ -1,8 +1,9 @@
 -- int_flags: one row per patient (pid) and month, with, for every measure below, how many units
 -- (sessions, or assessments for suicidality) were evaluable (*_n) and how many were flagged. Thresholds (clinical-reference
 -- 3.3, 1.2, contract):
---   blood_pressure: pre and a post-dose reading needed; post SBP >= 180, post DBP >= 110,
---     rise over pre >= 40 systolic, >= 25 diastolic; any of these; pre-dose > 140/90 (warning).
+--   blood_pressure: post SBP >= 180, post DBP >= 110 need a post-dose reading only (absolute
+--     values, as the load's alerts); rise over pre >= 40 systolic, >= 25 diastolic, and any of
+--     the four, need a pre-dose and a post-dose reading; pre-dose > 140/90 (warning).
 --   dissociation: CADSS after dosing (minutes_after_dose > 0, or no minutes and not before the
 --     session); present = max post total > 4 and above the pre-dose total when one exists.
 --   sedation: MOAA/S after dosing; two definitions (clinical-reference 10.2, derive both):
@@ -67,6 +68,7 @@ WITH per_session AS (
 ), ses AS (
     SELECT s.pid, CASE WHEN getvariable('report_month') IS NULL OR s.month = getvariable('report_month') THEN s.month ELSE 'other' END AS month,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AS pre_ok,
+           v.post_sbp IS NOT NULL AND v.post_dbp IS NOT NULL AS post_ok,
            v.pre_sbp IS NOT NULL AND v.pre_dbp IS NOT NULL AND v.post_sbp IS NOT NULL AND v.post_dbp IS NOT NULL AS bp_ok,
            v.pre_sbp, v.pre_dbp, v.post_sbp, v.post_dbp,
            -- greatest/least skip NULLs; a NULL assessed_at is neither before nor after the start
@@ -86,9 +88,10 @@ WITH per_session AS (
 ), pm AS (
     -- per pid and month; registry and group are the patient's (int_patients, joined below)
     SELECT pid, month,
+           count(*) FILTER (WHERE post_ok) AS post_n,
+           count(*) FILTER (WHERE post_ok AND post_sbp >= 180) AS bp_sbp180,
+           count(*) FILTER (WHERE post_ok AND post_dbp >= 110) AS bp_dbp110,
            count(*) FILTER (WHERE bp_ok) AS bp_n,
-           count(*) FILTER (WHERE bp_ok AND post_sbp >= 180) AS bp_sbp180,
-           count(*) FILTER (WHERE bp_ok AND post_dbp >= 110) AS bp_dbp110,
            count(*) FILTER (WHERE bp_ok AND post_sbp - pre_sbp >= 40) AS bp_sbp_rise,
            count(*) FILTER (WHERE bp_ok AND post_dbp - pre_dbp >= 25) AS bp_dbp_rise,
            count(*) FILTER (WHERE bp_ok AND (post_sbp >= 180 OR post_dbp >= 110 OR post_sbp - pre_sbp >= 40 OR post_dbp - pre_dbp >= 25)) AS bp_any,

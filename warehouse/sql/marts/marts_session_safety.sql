@@ -1,8 +1,9 @@
 -- marts.session_safety: per registry x drug x route (treatment group) x domain x measure x period:
 -- units_evaluable (sessions, or assessments for suicidality), units_flagged, patients_evaluable,
 -- patients_flagged. evaluable_on names what makes a unit evaluable for the measure (the units column
--- below): measures with the same evaluable_on have the same units and patients evaluable (the five
--- post-dose BP measures, the three MOAA/S ones), which the report shows as one number. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
+-- below): measures with the same evaluable_on have the same units and patients evaluable (the two
+-- absolute post-dose BP measures, the three rise measures, the three MOAA/S ones), which the report
+-- shows as one number. marts.bp_excursions, marts.peri_dose, marts.rems_monitoring and
 -- marts.suicidality are its slices. Intervals: reports.stats (Wilson; Clopper-Pearson for rare).
 -- int_flags holds one wide row per patient (pid) and month; with a cumulative row per patient it is
 -- turned into one row per measure (where the patient had evaluable units), so each row below is
@@ -15,14 +16,14 @@ WITH wide AS (
     -- over ~1.5 rows instead of a group by patient and measure over ~2M unnested rows. The sums equal
     -- those over the months where the measure had units: a unit flagged is a unit evaluable.
     SELECT pid, registry_id, grp_drug, grp_route, month AS period,
-           bp_n, bp_sbp180, bp_dbp110, bp_sbp_rise, bp_dbp_rise, bp_any, pre_n, pre_high,
+           post_n, bp_n, bp_sbp180, bp_dbp110, bp_sbp_rise, bp_dbp_rise, bp_any, pre_n, pre_high,
            cadss_n, cadss_flag, moaas_n, moaas_le3, moaas_decr, moaas_0, rems_n, rems_short, phq9_n,
            phq9_item9, cssrs_n, cssrs_ge4, home_n, home_flag, spo2_n, spo2_low
     FROM int_flags
     WHERE getvariable('report_month') IS NULL OR month = getvariable('report_month')
     UNION ALL
     SELECT pid, any_value(registry_id), any_value(grp_drug), any_value(grp_route), 'cumulative',
-           sum(bp_n), sum(bp_sbp180), sum(bp_dbp110), sum(bp_sbp_rise), sum(bp_dbp_rise), sum(bp_any),
+           sum(post_n), sum(bp_n), sum(bp_sbp180), sum(bp_dbp110), sum(bp_sbp_rise), sum(bp_dbp_rise), sum(bp_any),
            sum(pre_n), sum(pre_high), sum(cadss_n), sum(cadss_flag), sum(moaas_n), sum(moaas_le3), sum(moaas_decr),
            sum(moaas_0), sum(rems_n), sum(rems_short), sum(phq9_n), sum(phq9_item9), sum(cssrs_n),
            sum(cssrs_ge4), sum(home_n), sum(home_flag), sum(spo2_n), sum(spo2_low)
@@ -32,11 +33,11 @@ WITH wide AS (
     GROUP BY pid, registry_id
 ), long AS (
     SELECT pid, registry_id, grp_drug, grp_route, period, unnest([
-        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_sbp180},
-        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_dbp110},
-        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_sbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_dbp_rise},
-        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_any},
+        {'domain': 'blood_pressure', 'measure': 'SBP >= 180 after dose', 'units': post_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_sbp180},
+        {'domain': 'blood_pressure', 'measure': 'DBP >= 110 after dose', 'units': post_n, 'evaluable_on': 'post-dose BP', 'flagged': bp_dbp110},
+        {'domain': 'blood_pressure', 'measure': 'SBP rise >= 40', 'units': bp_n, 'evaluable_on': 'pre- and post-dose BP', 'flagged': bp_sbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'DBP rise >= 25', 'units': bp_n, 'evaluable_on': 'pre- and post-dose BP', 'flagged': bp_dbp_rise},
+        {'domain': 'blood_pressure', 'measure': 'Any notable BP rise', 'units': bp_n, 'evaluable_on': 'pre- and post-dose BP', 'flagged': bp_any},
         {'domain': 'blood_pressure', 'measure': 'Pre-dose BP > 140/90', 'units': pre_n, 'evaluable_on': 'pre-dose BP', 'flagged': pre_high},
         {'domain': 'dissociation', 'measure': 'CADSS > 4 after dose', 'units': cadss_n, 'evaluable_on': 'CADSS', 'flagged': cadss_flag},
         {'domain': 'sedation', 'measure': 'MOAA/S <= 3 after dose (moderate or greater)', 'units': moaas_n, 'evaluable_on': 'MOAA/S', 'flagged': moaas_le3},
