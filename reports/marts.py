@@ -398,8 +398,9 @@ def _survival(ttr) -> dict:
 
 def _comparisons(rr, rg, ae):
     """Risk differences vs a reference group (esketamine intranasal when present, else the
-    largest group), with Newcombe CIs: response by route and week, response by regimen, and
-    patient incidence of each label group by route (cumulative)."""
+    largest group: a regimen's name is never that, so regimens compare with the largest one), with
+    Newcombe CIs: response by route and week, response by regimen, and patient incidence of each
+    label group by route (cumulative)."""
     import numpy as np
     import pandas as pd
 

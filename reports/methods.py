@@ -97,8 +97,9 @@ METHODS = [
     ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and ALT or AST >= 3 x ULN on or after the first dose from labs, "
                           "counted as an event), misuse and abuse, cognitive and suicidality terms (clinical-reference 4.4), "
                           "with the AE-rate denominators above."),
-    ("Comparisons", "Risk difference of each group against the reference (esketamine intranasal when present, else the largest "
-                    "group), Newcombe hybrid-score 95 % CI (statsmodels). Observational, unadjusted."),
+    ("Comparisons", "Risk difference of each group against the reference, Newcombe hybrid-score 95 % CI (statsmodels): "
+                    "for routes esketamine intranasal when present, else the largest group; for regimens the largest "
+                    "regimen (by patients evaluable). Observational, unadjusted."),
     ("Intervals", "Proportions: Wilson score (default) or Clopper-Pearson (patients with rare events) via statsmodels; rates: "
                   "exact Poisson (Garwood) via statsmodels; mean scores: t interval via scipy."),
     ("Small cells", "No count from 1 to 10 is shown (CMS); where a hidden count could be derived from a total and the other "
