@@ -9,7 +9,8 @@ METHODS = [
              "enrolment, is kept with its site). "
              "What a month includes is decided by data time only: records by their own date, loads and quarantined rows by "
              "their export's exported_at (the month's closing export, loaded on the 1st of the next month, is that month's), "
-             "suicidality alerts by the assessment they were raised on; never by when a load ran."),
+             "suicidality alerts by the assessment they were raised on (by their export when that assessment was "
+             "quarantined); never by when a load ran."),
     ("Treatment group", "Drug and route of the patient's first session. Efficacy and safety are stratified by it; "
                         "exposure tables use each session's own drug and route."),
     ("Phase", "Induction = sessions in days 0-27 after the first session (esketamine label weeks 1-4); maintenance after."),
@@ -93,7 +94,9 @@ METHODS = [
     ("Suicidality", "PHQ-9 item 9 >= 1 (from item scores) and C-SSRS ideation >= 4 among on-treatment assessments that record "
                     "them (assessed at or after the patient's first session; pre-treatment screens are not counted under the "
                     "treatment group); alerts raised by the loads, dated by the assessment they were raised on (pre-treatment "
-                    "ones included); suicidality AE terms in long-term signals."),
+                    "ones included), and those raised by assessments quarantined at load (escalated all the same), dated "
+                    "by their export; alerts on records since withdrawn are not counted; suicidality AE terms in "
+                    "long-term signals."),
     ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and ALT or AST >= 3 x ULN on or after the first dose from labs, "
                           "counted as an event), misuse and abuse, cognitive and suicidality terms (clinical-reference 4.4), "
                           "with the AE-rate denominators above."),

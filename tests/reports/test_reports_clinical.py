@@ -26,10 +26,10 @@ def _ledger(con, load_id, registry, exported_at, started_at):
                  started_at, started_at + timedelta(minutes=1)])
 
 
-def _alert(con, load_id, assessment_id, raised_at, rule="assessments.phq9_item9.positive"):
+def _alert(con, load_id, assessment_id, raised_at, rule="assessments.phq9_item9.positive", quarantined=False):
     con.execute("INSERT INTO ops.alerts (load_id, registry_id, export_id, table_name, record_id, patient_key, rule, "
-                "description, raised_at) VALUES (?, 'reg-a', ?, 'assessments', ?, NULL, ?, 'x', ?)",
-                [load_id, f"e{load_id}", assessment_id, rule, raised_at])
+                "description, raised_at, quarantined) VALUES (?, 'reg-a', ?, 'assessments', ?, NULL, ?, 'x', ?, ?)",
+                [load_id, f"e{load_id}", assessment_id, rule, raised_at, quarantined])
 
 
 def _warehouse(path, frames, exported_at, started_at):
@@ -70,6 +70,31 @@ def closing_export(tmp_path_factory):
     refresh_core(con)
     con.close()
     return p
+
+
+def test_alerts_of_quarantined_rows_count_dated_by_their_export(tmp_path):
+    """An item-9 alert raised by a PHQ-9 that went to quarantine (its items did not add up) was
+    escalated at load, but the report counted alerts only through loaded rows: it was missing. Now
+    counted, in the month of the export that carried it, also when a loaded version of the record
+    exists (not twice)."""
+    p = tmp_path / "w.duckdb"
+    con = _warehouse(p, cohort_frames("reg-a", 12, 0), datetime(2025, 2, 28, 23, tzinfo=UTC),
+                     datetime(2025, 3, 1, 2, tzinfo=UTC))
+    _alert(con, 1, "reg-a-intranasal-000-phq7", datetime(2025, 3, 1, 2, tzinfo=UTC))  # January, loaded
+    _alert(con, 1, "Q1", datetime(2025, 3, 1, 2, tzinfo=UTC), quarantined=True)  # no loaded version
+    _alert(con, 1, "reg-a-intranasal-000-phq7", datetime(2025, 3, 1, 2, tzinfo=UTC), "assessments.cssrs.ideation_high",
+           quarantined=True)  # a quarantined version of a loaded record
+    _alert(con, 1, "Q2", datetime(2025, 3, 1, 2, tzinfo=UTC), "vitals.spo2.low", quarantined=True)  # no suicidality rule
+    _ledger(con, 2, "reg-a", datetime(2025, 3, 31, 23, tzinfo=UTC), datetime(2025, 4, 1, 2, tzinfo=UTC))
+    _alert(con, 2, "Q3", datetime(2025, 4, 1, 2, tzinfo=UTC), quarantined=True)  # March's export
+    refresh_core(con)
+    con.close()
+    con = _report_marts(p, "2025-02")
+    got = {(r, p_): n for r, p_, n in con.execute(
+        "SELECT rule, period, alerts FROM marts.suicidality_alerts WHERE registry_id = 'all'").fetchall()}
+    con.close()
+    assert got == {("assessments.phq9_item9.positive", "2025-02"): 1, ("assessments.phq9_item9.positive", "cumulative"): 2,
+                   ("assessments.cssrs.ideation_high", "2025-02"): 1, ("assessments.cssrs.ideation_high", "cumulative"): 1}
 
 
 def _report_marts(path, month, as_of=None):

@@ -18,8 +18,8 @@
 --   suicidality: PHQ-9 item 9 >= 1 (item_scores 9th value), C-SSRS ideation >= 4, on-treatment
 --     assessments only (assessed at or after the patient's first session: a pre-dose baseline
 --     screen is not a safety event of the treatment group).
---   alert_rules: the suicidality alerts raised at load (ops.alerts, rule naming suicide, item 9 or
---     C-SSRS) on the patient's PHQ-9 / C-SSRS assessments, one list entry per alert, in the month
+--   alert_rules: the suicidality alerts raised at load by loaded rows (ops.alerts, suicidality_rule)
+--     on the patient's PHQ-9 / C-SSRS assessments, one list entry per alert, in the month
 --     of the assessment's own assessed_at (data time, not raised_at); pre-treatment assessments
 --     and patients without a session included (pid NULL: one row per registry and month).
 -- Why per patient-month and wide, not per unit and measure: marts.session_safety needs only counts
@@ -112,11 +112,11 @@ WITH per_session AS (
     FROM ses
     GROUP BY pid, month
  ), sal AS (
-    -- suicidality alerts raised at load (few): one row per assessment, one list entry per alert
+    -- suicidality alerts raised at load by loaded rows (few): one row per assessment, one list
+    -- entry per alert (those of quarantined rows: marts.suicidality_alerts, dated by their export)
     SELECT registry_id, record_id AS assessment_id, list(rule) AS rules
     FROM src_alerts
-    WHERE table_name = 'assessments' AND (lower(rule) LIKE '%suicid%' OR lower(rule) LIKE '%item9%'
-                                          OR lower(rule) LIKE '%item_9%' OR lower(rule) LIKE '%cssrs%')
+    WHERE table_name = 'assessments' AND suicidality_rule(rule) AND NOT coalesce(quarantined, false)
     GROUP BY registry_id, record_id
 ), sui AS (
     -- one scan of the PHQ-9 / C-SSRS assessments, joined to the patient's first session (on

@@ -75,11 +75,20 @@ CREATE OR REPLACE TABLE marts.suicidality AS SELECT * FROM marts.session_safety 
 -- Suicidality alerts raised at load (ops.alerts), by registry, rule and data month: the month of the
 -- assessment each alert was raised on (int_flags.alert_rules), not the wall-clock month it was raised,
 -- so the month's closing export (loaded after the month ended) counts in its month and the cutoff
--- is the same as for every record. Alerts on a record since withdrawn (or dated after the cutoff)
--- are not counted.
+-- is the same as for every record. An alert raised by a row that went to quarantine (a PHQ-9 whose
+-- items do not add up, item 9 >= 1) was escalated all the same and counts, dated by the export that
+-- carried it (no loaded row dates it; its raw assessed_at may be what was wrong). Alerts on a record
+-- since withdrawn (or dated after the cutoff) are not counted.
 CREATE OR REPLACE TABLE marts.suicidality_alerts AS
 WITH a AS (
     SELECT registry_id, month, unnest(alert_rules) AS rule FROM int_flags WHERE len(alert_rules) > 0
+    UNION ALL
+    SELECT a.registry_id,
+           CASE WHEN getvariable('report_month') IS NULL OR utc_month(l.data_at) = getvariable('report_month')
+                THEN utc_month(l.data_at) ELSE 'other' END,
+           a.rule
+    FROM src_alerts a JOIN src_loads l ON l.load_id = a.load_id  -- src_loads: up to the cutoff
+    WHERE a.quarantined AND a.table_name = 'assessments' AND suicidality_rule(a.rule)
 )
 SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS registry_id, rule, period, count(*) AS alerts
 FROM (SELECT registry_id, rule, unnest([month, 'cumulative']) AS period FROM a)

@@ -5,3 +5,7 @@
 -- every session and assessment of the 10M-row benchmark warehouse.
 CREATE OR REPLACE TEMP MACRO utc_date(ts) AS make_timestamp(epoch_us(ts))::DATE;
 CREATE OR REPLACE TEMP MACRO utc_month(ts) AS strftime(make_timestamp(epoch_us(ts)), '%Y-%m');
+-- The load alerts that are suicidality escalations (PHQ-9 item 9, C-SSRS ideation): int_flags
+-- counts those of loaded rows, marts.suicidality_alerts those of quarantined rows too.
+CREATE OR REPLACE TEMP MACRO suicidality_rule(r) AS
+    lower(r) LIKE '%suicid%' OR lower(r) LIKE '%item9%' OR lower(r) LIKE '%item_9%' OR lower(r) LIKE '%cssrs%';
