@@ -43,8 +43,9 @@ METHODS = [
                                "still at risk and someone's follow-up has reached that day. Censoring is likely informative: "
                                "patients who do not respond stop treatment (and assessments), so the curves probably overstate "
                                "response."),
-    ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline (PROPOSED: the SUSTAIN-1 "
-                "rule is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
+    ("Relapse", "Among responders, two consecutive later assessments each above 50 % of baseline, the second at least "
+                "5 days after the first and dating the relapse (PROPOSED: the SUSTAIN-1 rule, two assessments 5-15 days "
+                "apart, is UNVERIFIED in the reference); time from first response; Kaplan-Meier."),
     ("Adverse-event rates", "Treatment-emergent events only: onset on or after the date of the patient's first session; "
                             "events with an earlier onset are left out of the rates, long-term signals and SAE counts and "
                             "counted in the data-quality section. "

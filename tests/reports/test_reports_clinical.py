@@ -306,6 +306,26 @@ def test_oral_ketamine_has_its_own_dose_bands(tmp_path):
     assert bands == {"oral 1.0-2.5 mg/kg": 6, "oral >2.5 mg/kg": 6}
 
 
+def test_relapse_needs_two_non_responses_at_least_5_days_apart(tmp_path):
+    """Two PHQ-9 scores of one day above half the baseline made a 'relapse' of a patient who
+    responded again a week later (relapse was untested). The second of the two must come >= 5 days
+    after the first, and dates the relapse."""
+    f = cohort_frames("reg-a", 2, 0, plant=False)
+    f["assessments"] = [a for a in f["assessments"] if a["instrument"] != "PHQ9"]
+    for i, series in enumerate([[(-1, 0, 20), (7, 0, 8), (14, 0, 12), (14, 10, 12), (21, 0, 6)],   # same day: no relapse
+                                [(-1, 0, 20), (7, 0, 8), (14, 0, 12), (21, 0, 13), (28, 0, 6)]]):  # 7 days apart
+        pk = f"reg-a-intranasal-{i:03d}"
+        first = min(s["session_start"] for s in f["sessions"] if s["patient_key"] == pk)
+        f["assessments"] += [{"registry_id": "reg-a", "assessment_id": f"{pk}-r{n}", "patient_key": pk, "session_id": None,
+                              "assessed_at": first + timedelta(days=d, hours=h), "instrument": "PHQ9", "total_score": sc,
+                              "minutes_after_dose": None} for n, (d, h, sc) in enumerate(series)]
+    con = _rebuilt(tmp_path / "w.duckdb", f)
+    got = sorted(con.execute("SELECT relapsed, round(days_to_relapse, 2) FROM marts.time_to_response "
+                             "WHERE instrument = 'PHQ9'").fetchall())
+    con.close()
+    assert got == [(False, 14.0), (True, 14.0)]  # censored at day 21 after response on day 7; relapse on day 21
+
+
 def test_time_to_response_counts_hours(tmp_path):
     """Relief within hours of the first dose: a PHQ-9 4 hours after it was 'day 0' and left out."""
     f = cohort_frames("reg-a", 100, 0)

@@ -4,7 +4,9 @@
 -- in between does not count; relief comes in hours: a MADRS 4 hours after the
 -- first infusion is day 0.17, not left out as "day 0"); censored at the last assessment. Relapse (loss of response, PROPOSED
 -- rule since SUSTAIN-1's is UNVERIFIED) = after the first response, two consecutive assessments
--- each above 50 % of baseline; time counted from the response, censored at the last assessment.
+-- each above 50 % of baseline, the second at least 5 days after the first (SUSTAIN-1's spacing is
+-- 5-15 days: two scores of one day, or of one week's sessions, are no loss of response), dated at
+-- the second; time counted from the response, censored at the last assessment.
 -- first_assessed_day: the first assessment after the first dose: a Kaplan-Meier
 -- estimate by day t is shown only once someone has been assessed by then (reports.stats.estimable).
 -- Per patient by pid (int_scores); registry and group are joined from int_patients at the end.
@@ -19,10 +21,10 @@ WITH post AS (
     FROM post GROUP BY ALL
 ), after AS (
     SELECT p.pid, p.instrument, p.day,
-           NOT p.is_resp AND NOT lag(p.is_resp, 1, true) OVER (PARTITION BY p.pid, p.instrument
-                                                              ORDER BY p.day, p.assessed_at) AS relapse_here
+           NOT p.is_resp AND NOT lag(p.is_resp, 1, true) OVER w AND p.day - lag(p.day) OVER w >= 5 AS relapse_here
     FROM post p JOIN first_resp f USING (pid, instrument)
     WHERE f.resp_day IS NOT NULL AND p.day > f.resp_day
+    WINDOW w AS (PARTITION BY p.pid, p.instrument ORDER BY p.day, p.assessed_at)
 ), relapse AS (
     SELECT pid, instrument, min(day) FILTER (WHERE relapse_here) AS relapse_day
     FROM after GROUP BY ALL
