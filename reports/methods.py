@@ -23,7 +23,10 @@ METHODS = [
                       "last session (proposed; clinical-reference 7.1) (never past the cut-off); "
                       "patient-years = days / 365.25 (proposed; 7.1); a month's patient-years are those of the sessions starting in it."),
     ("Baseline", "The last score of the instrument at or before the first session and at most 14 days before it (window "
-                 "-14..0 days proposed; clinical-reference 9, rule S6); patients with no baseline, or a baseline of 0, are not evaluable."),
+                 "-14..0 days proposed; clinical-reference 9, rule S6); patients with no baseline, or a baseline already at or "
+                 "below the instrument's remission cut-off (PHQ-9 < 5, QIDS-SR16 <= 5, HAM-D17 <= 7, MADRS <= 12: a patient "
+                 "in remission at baseline would count as a remitter, one barely depressed as a responder, without "
+                 "change), are not evaluable for response, remission or relapse."),
     ("Week-w score", "The assessment nearest to day 7w (day = calendar days since the first session; ties: the earlier) within "
                      "the window: week 1 days 4-10, 2: 11-17, 4: 21-35, 8: 46-66, 12: 70-98, 26: 154-210, 52: 322-406. "
                      "Denominator: patients evaluable = baseline and a week-w score. These are observed cases, not "

@@ -326,6 +326,24 @@ def test_relapse_needs_two_non_responses_at_least_5_days_apart(tmp_path):
     assert got == [(False, 14.0), (True, 14.0)]  # censored at day 21 after response on day 7; relapse on day 21
 
 
+def test_a_baseline_already_in_remission_is_not_evaluable(tmp_path):
+    """A baseline PHQ-9 of 4 then 3 counted as a remitter, 2 then 1 as a responder and a remitter:
+    no change made either. A baseline at or below the remission cut-off is not evaluable."""
+    f = cohort_frames("reg-a", 20, 0, plant=False)  # PHQ-9 baseline 20, 15 at week 4: evaluable non-responders
+    for a in f["assessments"]:
+        i = int(a["assessment_id"].split("-")[3])
+        if a["instrument"] == "PHQ9" and i < 2:  # 000: 4 -> 3; 001: 2 -> 1
+            a["total_score"] = (4 if i == 0 else 2) if a["assessment_id"].endswith("phq-1") else (3 if i == 0 else 1)
+    con = _rebuilt(tmp_path / "w.duckdb", f)
+    got = con.execute("SELECT patients_evaluable, responders, remitters FROM marts.response_rates WHERE registry_id = 'all' "
+                      "AND drug = 'all' AND instrument = 'PHQ9' AND week = 4").fetchone()
+    ttr = con.execute("SELECT count(*), count(*) FILTER (WHERE responded) FROM marts.time_to_response "
+                      "WHERE instrument = 'PHQ9'").fetchone()
+    con.close()
+    assert got == (18, 0, 0)
+    assert ttr == (18, 0)
+
+
 def test_time_to_response_counts_hours(tmp_path):
     """Relief within hours of the first dose: a PHQ-9 4 hours after it was 'day 0' and left out."""
     f = cohort_frames("reg-a", 100, 0)

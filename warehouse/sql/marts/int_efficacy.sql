@@ -37,13 +37,14 @@ CREATE OR REPLACE TEMP TABLE int_data_end AS
 SELECT registry_id, coalesce(getvariable('cutoff')::DATE, max(utc_date(last_start)) + 1) AS data_end
 FROM int_patients GROUP BY registry_id;
 
--- int_followup: per group, instrument and week, the patients with a baseline (> 0) followed to
+-- int_followup: per group, instrument and week, the patients with an evaluable baseline
+-- (baseline_evaluable: above the remission cut-off) followed to
 -- that week, whether or not they had a week-w score (the denominator counting missing as
 -- non-response). Counted per patient's follow-up days against the 7 windows (~7 rows per patient
 -- with a baseline; no scan of assessments).
 CREATE OR REPLACE TEMP TABLE int_followup AS
 SELECT p.registry_id, p.grp_drug, p.grp_route, b.instrument, w.week, count(*) AS patients_followed
-FROM (SELECT pid, instrument FROM int_baseline WHERE baseline > 0) b
+FROM (SELECT pid, instrument FROM int_baseline WHERE baseline_evaluable(instrument, baseline)) b
 JOIN (SELECT pid, registry_id, grp_drug, grp_route, date_diff('day', utc_date(first_start), e.data_end) AS fu
       FROM int_patients JOIN int_data_end e USING (registry_id)) p USING (pid)
 JOIN seed_week_windows w ON w.day_to < p.fu
@@ -65,7 +66,7 @@ WITH s AS (
            arg_min(s.total_score, (abs(s.day - 7 * s.week), s.day, s.assessed_at)) AS score
     FROM s
     JOIN int_baseline b USING (pid, instrument)
-    WHERE b.baseline > 0 AND s.week IS NOT NULL
+    WHERE baseline_evaluable(b.instrument, b.baseline) AND s.week IS NOT NULL
     GROUP BY s.pid, s.instrument, s.week
 )
 SELECT p.registry_id, p.grp_drug, p.grp_route, p.regimen, w.instrument, w.week, w.baseline, w.score,

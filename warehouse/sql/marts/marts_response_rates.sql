@@ -1,5 +1,6 @@
 -- marts.response_rates: registry x drug x route x instrument x week (registry/route 'all' = pooled).
--- Evaluable = baseline > 0 and a week-w score. Response = score <= 50 % of baseline.
+-- Evaluable = a baseline above the remission cut-off (baseline_evaluable) and a week-w score.
+-- Response = score <= 50 % of baseline.
 -- Remission: PHQ9 < 5, QIDS_SR16 <= 5, HAMD17 <= 7, MADRS <= 10 (remitters) and MADRS <= 12
 -- (remitters_alt); clinical-reference 1.3.
 -- Observed cases, not intention-to-treat: patients who stopped (mostly non-responders after
@@ -30,8 +31,7 @@ SELECT CASE WHEN grouping(registry_id) = 1 THEN 'all' ELSE registry_id END AS re
        instrument, week,
        count(score) AS patients_evaluable,
        count(*) FILTER (WHERE score <= 0.5 * baseline) AS responders,
-       count(*) FILTER (WHERE CASE instrument WHEN 'PHQ9' THEN score < 5 WHEN 'QIDS_SR16' THEN score <= 5
-                                              WHEN 'MADRS' THEN score <= 10 WHEN 'HAMD17' THEN score <= 7 END) AS remitters,
+       count(*) FILTER (WHERE in_remission(instrument, score)) AS remitters,
        CASE instrument WHEN 'PHQ9' THEN 'PHQ-9 < 5' WHEN 'QIDS_SR16' THEN 'QIDS-SR16 <= 5'
                        WHEN 'MADRS' THEN 'MADRS <= 10' WHEN 'HAMD17' THEN 'HAM-D17 <= 7' END AS remission_definition,
        CASE WHEN instrument = 'MADRS' THEN count(*) FILTER (WHERE score <= 12) END AS remitters_alt,

@@ -1,4 +1,5 @@
--- marts.time_to_response: one row per patient and instrument with a baseline (no patient key).
+-- marts.time_to_response: one row per patient and instrument with an evaluable baseline
+-- (baseline_evaluable, seed_macros.sql; no patient key).
 -- Time to first response = time from the first dose to the first post-dose assessment with score
 -- <= 50 % of baseline, in days to the minute, elapsed (int_scores.hours: a daylight-saving change
 -- in between does not count; relief comes in hours: a MADRS 4 hours after the
@@ -15,7 +16,7 @@ WITH post AS (
     SELECT s.pid, s.instrument, s.hours / 24 AS day, s.assessed_at,
            s.total_score <= 0.5 * b.baseline AS is_resp
     FROM int_scores s JOIN int_baseline b USING (pid, instrument) JOIN int_patients pt USING (pid)
-    WHERE b.baseline > 0 AND s.assessed_at > pt.first_start
+    WHERE baseline_evaluable(b.instrument, b.baseline) AND s.assessed_at > pt.first_start
 ), first_resp AS (
     SELECT pid, instrument, min(day) FILTER (WHERE is_resp) AS resp_day, max(day) AS last_day, min(day) AS first_day
     FROM post GROUP BY ALL

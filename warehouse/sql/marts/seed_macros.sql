@@ -9,3 +9,13 @@ CREATE OR REPLACE TEMP MACRO utc_month(ts) AS strftime(make_timestamp(epoch_us(t
 -- counts those of loaded rows, marts.suicidality_alerts those of quarantined rows too.
 CREATE OR REPLACE TEMP MACRO suicidality_rule(r) AS
     lower(r) LIKE '%suicid%' OR lower(r) LIKE '%item9%' OR lower(r) LIKE '%item_9%' OR lower(r) LIKE '%cssrs%';
+-- Remission by the instrument's own cut-off (clinical-reference 1.3): PHQ-9 < 5, QIDS-SR16 <= 5,
+-- HAM-D17 <= 7, MADRS <= 10 (remitters; MADRS <= 12 is the alternative definition).
+CREATE OR REPLACE TEMP MACRO in_remission(instrument, score) AS
+    CASE instrument WHEN 'PHQ9' THEN score < 5 WHEN 'QIDS_SR16' THEN score <= 5
+                    WHEN 'MADRS' THEN score <= 10 WHEN 'HAMD17' THEN score <= 7 END;
+-- A baseline from which response and remission mean something: above the remission cut-off, under
+-- both MADRS definitions (> 12). A patient already in remission at baseline (PHQ-9 4 -> 3) would
+-- count as a remitter, and one barely depressed (PHQ-9 2 -> 1) as a responder, without change.
+CREATE OR REPLACE TEMP MACRO baseline_evaluable(instrument, baseline) AS
+    NOT in_remission(instrument, baseline) AND (instrument <> 'MADRS' OR baseline > 12);
