@@ -239,7 +239,7 @@ def build_in_memory(warehouse_path: str | Path | None = None, as_of_load: int | 
             copy_published(con, "wh", registry or "all")
     finally:
         for v in ("src_patients", "src_sessions", "src_vitals", "src_assessments", "src_adverse_events",
-                  "src_labs", "src_loads", "src_quarantine", "src_alerts"):
+                  "src_labs", "src_loads", "src_data_ends", "src_quarantine", "src_alerts"):
             con.execute(f"DROP VIEW IF EXISTS {v}")
         detach(con)
     return con, info

@@ -33,7 +33,8 @@ METHODS = [
                      "intention-to-treat: there is no last-observation-carried-forward or imputation, and patients who stopped "
                      "(mostly non-responders after induction) are not counted as non-responders, so rates at later weeks are "
                      "biased upwards. Sensitivity 'missing = non-response': denominator = patients with a baseline whose week-w "
-                     "window ended before the data cut-off (a rebuild: the day after the registry's latest session), numerator = those with a "
+                     "window ended before the registry's data end (the day after its latest loaded export, never later than "
+                     "the cut-off: a registry whose exports lag counts no patient as followed past its data), numerator = those with a "
                      "responding week-w score; Wilson CI. Route-by-week tables are unadjusted."),
     ("Response", "Week-w score at most 50 % of baseline (>= 50 % reduction)."),
     ("Remission", "PHQ-9 < 5; QIDS-SR16 <= 5; HAM-D17 <= 7 (STAR*D); MADRS <= 10 (ESCAPE-TRD, KetECT) and, separately "

@@ -92,7 +92,7 @@ def _zones(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
 
 def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load: int | None = None,
                    cutoff: datetime | None = None, registry: str | None = None) -> None:
-    """Create TEMP views src_<table>, src_loads, src_quarantine, src_alerts on `con`, each layered
+    """Create TEMP views src_<table>, src_loads, src_data_ends, src_quarantine, src_alerts on `con`, each layered
     from warehouse/sql/sources/.
 
     catalog: '' when con is the warehouse itself, else the alias it is attached under. Values go in
@@ -131,6 +131,7 @@ def create_sources(con: duckdb.DuckDBPyConnection, catalog: str = "", as_of_load
         con.execute(layer("view", body, view=f"src_{table}"))
     loads = _table(catalog, "ops.loads")
     sqlfiles.run(con, "warehouse", "sources/src_loads.sql", loads_table=loads)
+    sqlfiles.run(con, "warehouse", "sources/src_data_ends.sql", loads_table=loads)
     sqlfiles.run(con, "warehouse", "sources/src_quarantine.sql", quarantine_table=_table(catalog, "ops.quarantine"))
     sqlfiles.run(con, "warehouse", "sources/src_alerts.sql", alerts_table=_table(catalog, "ops.alerts"),
                  loads_table=loads)

@@ -335,6 +335,62 @@ def test_a_lagging_registry_s_patients_are_not_followed_past_its_data(tmp_path):
     assert {w: n for w, n in followed.items() if n} == {1: 1}  # day 14 of data: week 1's window (to day 10) only
 
 
+def test_a_lagging_registry_s_data_end_is_its_latest_export_in_a_report_too(tmp_path):
+    """Pooled June report; reg-b's export of 31 January is its latest loaded one up to load 2 (load 3,
+    exported 30 April, comes later). B1 (first session 6 January) has data to 1 February: followed to
+    weeks 1 and 2 only. The report used to take the cut-off (1 July) as every registry's data end:
+    B1 counted as followed, and as a non-responder, to weeks 1-12. A rebuild and a report now agree,
+    and --as-of decides which exports count."""
+    from tests.reports.cohort import _insert, _ledger, refresh_core
+    from warehouse.migrate import migrate
+
+    days_a = [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(26)]
+    days_b = [date(2025, 1, 6), date(2025, 1, 13), date(2025, 1, 20)]
+
+    def base(registry, pk):
+        return {"registry_id": registry, "assessment_id": f"{pk}-b", "patient_key": pk, "session_id": None,
+                "assessed_at": datetime(2025, 1, 5, 9, tzinfo=UTC), "instrument": "PHQ9", "total_score": 20,
+                "minutes_after_dose": None}
+
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    ea, eb, eb2 = (datetime(2025, 6, 30, 23, tzinfo=UTC), datetime(2025, 1, 31, 23, tzinfo=UTC),
+                   datetime(2025, 4, 30, 23, tzinfo=UTC))
+    _insert(con, "patients", [_patient("A1")], 1, ea)
+    _insert(con, "sessions", [_session("A1", d, n) for n, d in enumerate(days_a)], 1, ea)
+    _insert(con, "assessments", [base("reg-a", "A1")], 1, ea)
+    _ledger(con, 1, "reg-a", ea)
+    _insert(con, "patients", [_patient("B1", registry="reg-b")], 2, eb)
+    _insert(con, "sessions", [_session("B1", d, n, registry="reg-b") for n, d in enumerate(days_b)], 2, eb)
+    _insert(con, "assessments", [base("reg-b", "B1")], 2, eb)
+    _ledger(con, 2, "reg-b", eb)
+    _ledger(con, 3, "reg-b", eb2)  # an incremental export with no changes: data to 30 April
+    refresh_core(con)
+    con.close()
+
+    def followed(con, registry):
+        got = con.execute("SELECT week, patients_followed FROM marts.response_rates WHERE registry_id = ? "
+                          "AND drug = 'all' AND instrument = 'PHQ9'", [registry]).fetchall()
+        con.close()
+        return {w: n for w, n in got if n}
+
+    from reports.report import month_bounds
+
+    june = month_bounds("2025-06")
+    con, _ = build_in_memory(path, as_of_load=2, cutoff=june, report_month="2025-06")
+    assert followed(con, "reg-b") == {1: 1, 2: 1}  # data end 1 February: day 26 of B1's follow-up
+    con, _ = build_in_memory(path, as_of_load=2, cutoff=june, report_month="2025-06")
+    assert followed(con, "all") == {1: 2, 2: 2, 4: 1, 8: 1, 12: 1}  # A1 (data to 1 July) to week 12
+    con, _ = build_in_memory(path, as_of_load=2)
+    assert followed(con, "reg-b") == {1: 1, 2: 1}  # a rebuild: the same data end
+    con, _ = build_in_memory(path, cutoff=june, report_month="2025-06")
+    assert followed(con, "reg-b") == {1: 1, 2: 1, 4: 1, 8: 1, 12: 1}  # load 3: data to 1 May, day 115
+    con, _ = build_in_memory(path, cutoff=month_bounds("2025-03"), report_month="2025-03")
+    assert followed(con, "reg-b") == {1: 1, 2: 1, 4: 1, 8: 1}  # the cut-off (1 April) first: day 85
+
+
 def test_ham_d17_is_reported_with_its_remission_threshold(tmp_path):
     """HAM-D17 loaded but no mart read it, so its verified remission threshold (<= 7, STAR*D;
     clinical-reference 1.3) was never applied. 20 esketamine patients: baseline 24, week 4 at 7

@@ -31,11 +31,16 @@ SELECT * FROM (VALUES (1, 4, 10), (2, 11, 17), (4, 21, 35), (8, 46, 66), (12, 70
 
 -- Follow-up for the "missing = non-response" sensitivity: a patient is followed to week w when the
 -- week's window has ended before the data do: first-session date + day_to < data_end, the first
--- day without data (the report's cut-off; in a rebuild, the day after the registry's own latest
--- session: a registry whose exports lag must not count patients as followed past its data).
+-- day without data. Per registry, in a report and a rebuild alike: the day after its latest
+-- loaded export (src_data_ends), never later than the cut-off. A registry whose exports lag has
+-- its own, earlier data end: its patients are not counted as followed (and as non-responders) past
+-- the data it sent. A registry without an export in ops.loads (a warehouse written by hand): the
+-- day after its latest session.
 CREATE OR REPLACE TEMP TABLE int_data_end AS
-SELECT registry_id, coalesce(getvariable('cutoff')::DATE, max(utc_date(last_start)) + 1) AS data_end
-FROM int_patients GROUP BY registry_id;
+SELECT p.registry_id,
+       least(getvariable('cutoff')::DATE, coalesce(any_value(d.data_end), max(utc_date(p.last_start)) + 1)) AS data_end
+FROM int_patients p LEFT JOIN src_data_ends d USING (registry_id)
+GROUP BY p.registry_id;
 
 -- int_followup: per group, instrument and week, the patients with an evaluable baseline
 -- (baseline_evaluable: above the remission cut-off) followed to
