@@ -102,9 +102,11 @@ METHODS = [
                     "ones included), and those raised by assessments quarantined at load (escalated all the same), dated "
                     "by their export; alerts on records since withdrawn are not counted; suicidality AE terms in "
                     "long-term signals."),
-    ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and ALT or AST >= 3 x ULN on or after the first dose from labs, "
-                          "counted as an event), misuse and abuse, cognitive and suicidality terms (clinical-reference 4.4), "
-                          "with the AE-rate denominators above."),
+    ("Long-term signals", "Urinary symptoms, hepatic (AE terms, and from labs one event per blood draw, i.e. per patient "
+                          "and collection date, with ALT or AST >= 3 x ULN, collected on or after the first session day: "
+                          "an ALT and an AST of the same draw are one event (our rule; the reference does not say how to "
+                          "count them); earlier draws are not counted), misuse and abuse, cognitive and suicidality terms "
+                          "(clinical-reference 4.4), with the AE-rate denominators above."),
     ("Comparisons", "Risk difference of each group against the reference, Newcombe hybrid-score 95 % CI (statsmodels): "
                     "for routes esketamine intranasal when present, else the largest group; for regimens the largest "
                     "regimen (by patients evaluable). Observational, unadjusted."),

@@ -194,6 +194,30 @@ def test_pretreatment_aes_left_out_of_rates_and_counted_in_data_quality(tmp_path
     assert all(r["suppressed"] == "true" for r in rows)  # 2 and 1: small counts
 
 
+def test_hepatic_lab_signal_counts_one_event_per_blood_draw(tmp_path):
+    """H: sessions from June 2. June 1 (before the first dose): ALT 200 / ULN 40. June 16: ALT 154 /
+    ULN 40 and AST 149 / ULN 35 from the same draw, June 30: AST 120 / ULN 35 only (ALT 50 normal).
+    The June 16 draw used to count as two events (one per lab row): 3 events, not 2."""
+    pats, sess = _patients_with({"H": [date(2025, 6, 2), date(2025, 6, 9), date(2025, 6, 16)]})
+
+    def lab(n, day, test, value, uln):
+        return {"registry_id": "reg-a", "lab_id": f"H-l{n}", "patient_key": "H", "collected_on": day,
+                "test": test, "value": value, "unit": "U/L", "uln": uln}
+
+    labs = [lab(0, date(2025, 6, 1), "ALT", 200.0, 40.0),
+            lab(1, date(2025, 6, 16), "ALT", 154.0, 40.0), lab(2, date(2025, 6, 16), "AST", 149.0, 35.0),
+            lab(3, date(2025, 6, 30), "ALT", 50.0, 40.0), lab(4, date(2025, 6, 30), "AST", 120.0, 35.0)]
+    path = _warehouse(tmp_path / "w.duckdb", {"patients": pats, "sessions": sess, "labs": labs})
+    con = _report(path, "2025-06")
+    cols = "patients_with_event, events, new_patients_with_event"
+    term = "ALT/AST >= 3x ULN (labs)"
+    assert _ae_row(con, "cumulative", cols, level="signal", term=term) == (1, 2, 1)
+    assert _ae_row(con, "2025-06", cols, level="signal", term=term) == (1, 2, 1)
+    assert con.execute("SELECT events FROM marts.long_term WHERE registry_id = 'all' AND drug = 'all' "
+                       "AND term = ? AND period = 'cumulative'", [term]).fetchone() == (2,)
+    con.close()
+
+
 # -- 4: one preferred term whatever its letter case ----------------------------------------------
 
 def test_preferred_term_case_insensitive(tmp_path):

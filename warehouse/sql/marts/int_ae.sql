@@ -46,10 +46,12 @@ UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'labe
 UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'signal', signal FROM te WHERE signal IS NOT NULL
 UNION ALL SELECT pid, registry_id, grp_drug, grp_route, onset_date, month, 'any', 'Any adverse event' FROM te;
 
--- Hepatic signal from labs: ALT or AST >= 3 x ULN collected on or after the first session day
--- counts as one event of signal 'ALT/AST >= 3x ULN (labs)' (clinical-reference 4.4, contract labs).
+-- Hepatic signal from labs: one event of signal 'ALT/AST >= 3x ULN (labs)' per blood draw (registry,
+-- patient, collection date) with ALT or AST >= 3 x ULN, collected on or after the first session
+-- day (clinical-reference 4.4, contract labs): ALT and AST of the same draw both elevated are one
+-- event, not two. Draws before the first session are not treatment-emergent and are not counted.
 INSERT INTO int_ae_terms
-SELECT p.pid, l.registry_id, p.grp_drug, p.grp_route, l.collected_on, strftime(l.collected_on, '%Y-%m'),
+SELECT DISTINCT p.pid, l.registry_id, p.grp_drug, p.grp_route, l.collected_on, strftime(l.collected_on, '%Y-%m'),
        'signal', 'ALT/AST >= 3x ULN (labs)'
 FROM src_labs l JOIN int_patients p USING (registry_id, patient_key)
 WHERE upper(l.test) IN ('ALT', 'AST') AND l.uln > 0 AND l.value >= 3 * l.uln
