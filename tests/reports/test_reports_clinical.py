@@ -184,11 +184,12 @@ def test_week8_missing_as_nonresponse(adjusted, drug, n_obs, resp, n_followed):
 
 
 def test_followed_only_once_window_closed(adjusted):
-    # rebuild: data end = the day after the latest session (2025-01-25 + 84 days = 2025-04-19);
-    # the week-12 window (to day 98) has closed only for first sessions before 2025-01-12: i % 20 < 6
+    # rebuild: data end = the day after the registry's latest export (exported 2025-05-01: 2025-05-02),
+    # not its latest session (2025-04-19); the week-12 window (to day 98) has closed only for first
+    # sessions before 2025-01-24: i % 20 < 18
     r = adjusted.execute("SELECT patients_followed FROM marts.response_rates WHERE registry_id = 'reg-a' "
                          "AND drug = 'esketamine' AND instrument = 'PHQ9' AND week = 12").fetchone()
-    assert r[0] == 30
+    assert r[0] == 90
 
 
 def test_suicidality_on_treatment_only(adjusted):
