@@ -415,6 +415,35 @@ def test_a_lagging_registry_s_data_end_is_its_latest_export_in_a_report_too(tmp_
     assert followed(con, "reg-b") == {1: 1, 2: 1, 4: 1, 8: 1}  # the cut-off (1 April) first: day 85
 
 
+def test_a_registry_s_data_end_is_its_export_s_date_in_its_own_zone(tmp_path):
+    """reg-b exports at 2025-02-01 01:00 UTC, 31 January 20:00 in New York, its zone: its data end is
+    1 February (its sessions' dates are New York's too), not 2 February. B1's first session is on
+    15 January: day 17, the end of week 2's window, is not over by 1 February."""
+    from tests.reports.cohort import _insert, _ledger, refresh_core
+    from warehouse.migrate import migrate
+
+    e = datetime(2025, 2, 1, 1, tzinfo=UTC)
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    migrate(con)
+    _insert(con, "patients", [_patient("B1", registry="reg-b")], 1, e)
+    _insert(con, "sessions", [_session("B1", d, n, registry="reg-b")
+                              for n, d in enumerate([date(2025, 1, 15), date(2025, 1, 22)])], 1, e)
+    _insert(con, "assessments", [{"registry_id": "reg-b", "assessment_id": "B1-b", "patient_key": "B1",
+                                  "session_id": None, "assessed_at": datetime(2025, 1, 14, 20, tzinfo=UTC),
+                                  "instrument": "PHQ9", "total_score": 20, "minutes_after_dose": None}], 1, e)
+    _ledger(con, 1, "reg-b", e)
+    con.execute("UPDATE ops.loads SET timezone = 'America/New_York'")
+    refresh_core(con)
+    con.close()
+    con, _ = build_in_memory(path)
+    got = con.execute("SELECT week, patients_followed FROM marts.response_rates WHERE registry_id = 'reg-b' "
+                      "AND drug = 'all' AND instrument = 'PHQ9'").fetchall()
+    con.close()
+    assert {w: n for w, n in got if n} == {1: 1}
+
+
 def test_ham_d17_is_reported_with_its_remission_threshold(tmp_path):
     """HAM-D17 loaded but no mart read it, so its verified remission threshold (<= 7, STAR*D;
     clinical-reference 1.3) was never applied. 20 esketamine patients: baseline 24, week 4 at 7
