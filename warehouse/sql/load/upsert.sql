@@ -32,9 +32,12 @@ WHERE n.exported_at < getvariable('last_full_at')::TIMESTAMPTZ  -- (none newer: 
   AND NOT {held_by_f_n}
 QUALIFY row_number() OVER (PARTITION BY {key_cols_n} ORDER BY f.exported_at DESC, f.load_id DESC) = 1;
 
+-- (new_{table} holds one version per record, but for parked rows loaded now (unpark.sql), which
+-- may hold several: the newest wins, the others are history.)
 CREATE OR REPLACE TEMP TABLE wins_{table} AS
 SELECT n.* FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
+  AND NOT EXISTS (SELECT 1 FROM new_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
   AND (NOT EXISTS (SELECT 1 FROM left_out_{table} k WHERE {key_match_n})
        OR EXISTS (SELECT 1 FROM core.{table} k WHERE k.registry_id = getvariable('registry_id') AND {key_match_n}));
 
