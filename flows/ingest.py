@@ -25,7 +25,7 @@ from transforms.pseudonymise import build_key_map, load_key
 from transforms.read import ReadResult
 from transforms.redaction import StepFailed, contained, file_label, redact_text
 from transforms.tables import TABLE_ORDER
-from transforms.workspace import open_workspace
+from transforms.workspace import close_workspace, open_workspace
 from warehouse.connect import attach, detach, ensure_warehouse, warehouse_path
 from warehouse.load import ExportMeta, LoadOutcome, find_loaded, load_export, record_duplicate, record_rejection
 from warehouse.locks import registry_lock
@@ -328,7 +328,7 @@ def ingest_export(source: str, warehouse: str | None = None, reject_threshold: f
             result.status, result.load_id, result.reason = "rejected", out.load_id, reason
             return result.as_dict()
     finally:
-        ws.close()
+        close_workspace(ws)
         held.close()
         if bundle is not None:
             bundle.close()

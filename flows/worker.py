@@ -170,7 +170,7 @@ def warm_up() -> float:
     from transforms.adapters import kor
     from transforms.bundle import open_bundle
     from transforms.pseudonymise import build_key_map
-    from transforms.workspace import open_workspace
+    from transforms.workspace import close_workspace, open_workspace
     from warehouse.connect import attach, detach, ensure_warehouse
 
     t = time.perf_counter()
@@ -191,7 +191,7 @@ def warm_up() -> float:
             finally:
                 detach(ws)
         finally:
-            ws.close()
+            close_workspace(ws)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return time.perf_counter() - t

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import weakref
+from pathlib import Path
 
 import duckdb
 
@@ -34,3 +35,16 @@ def open_workspace(timezone_name: str = "UTC", memory_limit: str | None = None, 
     con.execute("SET TimeZone = ?", [timezone_name])
     stage.install_macros(con)
     return con
+
+
+def close_workspace(con) -> None:
+    """Close a workspace and remove its spill folder now. The folder also goes with the connection
+    object, but only once nothing refers to it: an object held in a reference cycle (a relation a
+    cache keeps) lives until the garbage collector runs, and the warm-up's test saw its folder left."""
+    try:
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    except duckdb.Error:  # closed already, or broken (out of memory): the finalizer stays the fallback
+        spill = None
+    con.close()
+    if spill and Path(spill).name.startswith(SPILL_PREFIX):
+        shutil.rmtree(spill, ignore_errors=True)
