@@ -61,11 +61,7 @@ def _fragments(table: str) -> dict[str, str]:
         "key_first": key[0],
         "key_match_c": match("k", "c"),
         "key_match_n": match("k", "n"),
-        "key_match_hc": match("h", "c"),
-        "key_match_hk": match("h", "k"),
         "version_dated": "false",  # retire.sql: withdrawals dated as this export (or a newer version)
-        # retire.sql: the export a withdrawal names and its date, when not this export's (NULL)
-        "withdrawal_export": "NULL", "withdrawal_at": "NULL",
         "key_cols_n": ", ".join(f"n.{c}" for c in key),
         # upsert.sql: whether full export f held record n only as a parked row (parked.<t>_held;
         # patients are never parked)
@@ -169,55 +165,27 @@ def _restore_vitals(con, counts: dict) -> None:
         c["restored_with_session"] = c.get("restored_with_session", 0) + n
 
 
-def _parent_current_at(parent: str, col: str) -> str:
-    """SQL: whether row k's {parent} was current at k's exported_at, by its history (supersede_orphans.sql):
-    its latest entry then is a version; or, for a session, a withdrawal dated as a version of it (the
-    cascade's, or a late orphan's: dated as the version, which stayed current until its patient left)
-    whose patient was current then."""
-    def latest(table: str, alias: str, column: str, of: str) -> str:
-        return (f"FROM history.{table}_versions {alias} WHERE {alias}.registry_id = k.registry_id "
-                f"AND {alias}.{column} = {of} AND {alias}.exported_at <= k.exported_at "
-                f"ORDER BY {alias}.exported_at DESC, {alias}.load_id DESC, {alias}.op = 'withdraw' DESC LIMIT 1")
-    if parent != "sessions":
-        return f"(SELECT p.op = 'upsert' {latest(parent, 'p', col, f'k.{col}')})"
-    return (f"(SELECT p.op = 'upsert' OR EXISTS (SELECT 1 FROM history.sessions_versions u "
-            f"WHERE u.registry_id = p.registry_id AND u.session_id = p.session_id AND u.op = 'upsert' "
-            f"AND u.exported_at = p.exported_at "
-            f"AND (SELECT g.op = 'upsert' {latest('patients', 'g', 'patient_key', 'u.patient_key')})) "
-            f"{latest(parent, 'p', col, f'k.{col}')})")
-
-
 def _supersede_orphans(con, tables: list[str], counts: dict) -> bool:
-    """Rows waiting for a parent that was current at their exported_at and withdrawn later, this
-    export's and those parked.<t> holds (an earlier export's, which this one can show to be such
-    rows): in exported_at order they loaded and went with the parent, so they are not parked, or no
-    longer, and the newest of a record's withdraws it, dated as itself (supersede_orphans.sql).
-    Whether a session left core (the cascade then takes its vital signs)."""
+    """This export's rows waiting for a parent that was current at their exported_at and withdrawn
+    later: in exported_at order they loaded and went with the parent, so each withdraws its record,
+    dated as itself, and is not parked (supersede_orphans.sql). Whether a session left core (the
+    cascade then takes its vital signs)."""
     sessions_gone = False
     for table, parent, col in CASCADE:
-        own = table in tables and counts.get(table, {}).get("parked")  # (split's rows to park)
-        if not own and not con.execute(f"SELECT count(*) FROM parked.{table} "
-                                       "WHERE registry_id = getvariable('registry_id')").fetchone()[0]:
+        if table not in tables or not counts.get(table, {}).get("parked"):  # (split's rows to park)
             continue
         frag = _fragments(table) | {"parent": parent, "parent_col": col}
-        if own:
-            sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
-                         rows=f"park_{table}")
-        frag |= {"parent_current_at": _parent_current_at(parent, col),
-                 "own": f"SELECT * FROM parking_{table}" if own else f"SELECT * FROM parked.{table} WHERE false",
-                 "delete_own": f"DELETE FROM park_{table} c WHERE EXISTS (SELECT 1 FROM late_orphans_{table} k "
-                               f"WHERE NOT k._parked AND {frag['key_match_c']});" if own else ""}
+        sqlfiles.run(con, "warehouse", "load/new_versions.sql", table=table, view=f"parking_{table}",
+                     rows=f"park_{table}")
         sqlfiles.run(con, "warehouse", "load/supersede_orphans.sql", fragments=frag, table=table)
         if not con.execute(f"SELECT count(*) FROM superseded_{table}").fetchone()[0]:
             continue
         n = con.execute(f"SELECT n FROM superseded_current_{table}").fetchone()[0]
-        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag | {
-            "withdrawal_export": "k._export_id", "withdrawal_at": "k._exported_at"}, table=table,
-            gone=f"superseded_{table}")
+        sqlfiles.run(con, "warehouse", "load/retire.sql", fragments=frag, table=table, gone=f"superseded_{table}")
         if n:
             c = counts.setdefault(table, {})
             c["withdrawn"] = c.get("withdrawn", 0) + n
-            c["withdrawn_by_late_orphans"] = c.get("withdrawn_by_late_orphans", 0) + n
+            c["withdrawn_by_late_orphans"] = n
             sessions_gone = sessions_gone or table == "sessions"
     return sessions_gone
 
@@ -242,9 +210,9 @@ def _cascade(con, counts: dict) -> None:
                      table=table, gone=f"cascade_{table}")
         c = counts.setdefault(table, {})
         c["withdrawn"] = c.get("withdrawn", 0) + n
-        c["withdrawn_with_parent"] = c.get("withdrawn_with_parent", 0) + n
-        if parked:  # of those withdrawn: newer than this export, parked
-            c["parked_with_parent"] = c.get("parked_with_parent", 0) + parked
+        c["withdrawn_with_parent"] = n
+        if parked:
+            c["parked_with_parent"] = parked  # of those withdrawn: newer than this export, parked
 
 
 def _kept_parents(con, table: str, frag: dict, sql: str) -> bool:
@@ -422,16 +390,10 @@ def load_export(con: duckdb.DuckDBPyConnection, warehouse: str, meta: ExportMeta
             # load withdraws (it would go with it, lost, where exported_at order keeps it parked until
             # the parent is current again). Loading parked rows takes no parent out of core, so the
             # cascade has nothing left to do after them (review, session 11).
-            parking = has_table(con, "parked", "sessions", "wh")
-            if parking and _supersede_orphans(con, tables, counts):
+            if has_table(con, "parked", "sessions", "wh") and _supersede_orphans(con, tables, counts):
                 lost_parents = True
             if lost_parents or kept_parents or any(counts.get(t, {}).get("withdrawn") for t in ("patients", "sessions")):
                 _cascade(con, counts)
-                # The parents the cascade took out can show waiting rows to be late orphans too (a
-                # vital sign parked before the export showing its session current arrived); a
-                # session they withdraw takes its vital signs with it.
-                while parking and _supersede_orphans(con, tables, counts):
-                    _cascade(con, counts)
             unparked, unparked_alerts = {}, {}
             if has_table(con, "parked", "sessions", "wh"):
                 unparked = _parking(con, meta, load_id, tables, counts)

@@ -13,16 +13,14 @@ keeps them runnable:
     .venv/bin/python tests/e2e/arrival_fuzz.py --seeds 0-200               # stops at the first difference
     .venv/bin/python tests/e2e/arrival_fuzz.py --seeds 0-200 --keep-going  # lists every seed that differs
 
-The test suite runs one seed (test_arrival_order.py). Of seeds 0-249, 52, 137, 152, 214 and 232
-differed after session 15 (14 of 0-147 before it). 52 and 152 differed because parked.<table>
-held one version per record, 214 and 232 because a parked row was not looked at again when an
-export showing its parent current at its exported_at (and withdrawn since) arrived; session 17
-fixed both (parked.<table> keeps every waiting version, and such rows leave it: README, arrival
-order), and those four agree. 137 still differs, the limitation README's arrival-order section
-states: a version the cascade parked keeps an older one out of core, where exported_at order has
-the older one current until the parked one's parent is current again. After session 17's last
-change, seeds 0-41, 47, 52, 60, 78, 81, 87, 96, 97, 103, 107, 137, 152, 210, 214 and 232 were run:
-all but 137 agree; the rest of 0-249 was not run again.
+The test suite runs one seed (test_arrival_order.py). Of seeds 0-249, all but 52, 137, 152, 214
+and 232 give the same state in both orders (session 15; 14 of 0-147 differed before). They show
+the limitations README's arrival-order section states: a record's newer version waiting in
+parked.<table> for its parent keeps an older one out of core, where exported_at order has the
+older one current until the newer one's parent arrives (52 and 152: the older one was parked too
+and dropped; 137: it arrived after the newer one was parked); and a row whose parent no export
+loaded so far shows current at its exported_at waits or is dropped, not looked at again when the
+export showing it arrives (214, 232).
 """
 from __future__ import annotations
 
@@ -103,7 +101,8 @@ def scenario(seed: int) -> tuple[dict, list[str]]:
             chosen = [_variant(rng, table, row) for row in rows.values() if rng.random() < keep]
             if chosen:
                 tables[table] = chosen
-        if i == 0:  # the first export holds every patient: a parent some version waits for arrives at last
+        if i == 0:  # the first export holds every patient: a parent some version waits for arrives at
+            # last (one that never does is a limitation README states: parked rows, one per record)
             tables["patients"] = [_variant(rng, "patients", row)
                                   for row in universe["patients"].values()]
         elif mode == "full":  # a full export carries every table, the patients at least

@@ -624,30 +624,3 @@ def test_a_late_correction_to_a_current_parent_wins_over_a_cascade_of_its_older_
 
     assert "current again with the session this export brought back (the cascade had taken them): vitals 1" in \
         format_result(feb)
-
-
-def test_every_parked_version_waits_and_a_parked_row_s_parent_history_is_looked_at_again(tmp_path):
-    """Found by arrival_fuzz.py (seeds 52, 152; 214). February corrected S2 (under MRN-1002) and L1
-    (moved to MRN-1001); a March full export withdrew MRN-1001 and held S2 only as a parked row
-    (moved to MRN-1001). In exported_at order February's S2 stays current beside March's parked
-    one, and February's L1 went with MRN-1001. Arriving first, February's rows waited for their
-    patients; March replaced the parked S2 (one version per record), so January's S2 became current
-    when January arrived, and L1 kept waiting, though January showed MRN-1001 current at February's
-    exported_at and withdrawn since."""
-    p1, p2 = BASE["patients"]
-    l1 = {**BASE["labs"][0], "patient_id": p1["patient_id"]}
-    r_arrival, _ = _run_both(tmp_path, lambda: ({
-        "jan": ({"patients": [p1, p2], "sessions": [S2], "labs": [l1]}, "2025-01-31T23:00:00Z", "full"),
-        "feb": ({"sessions": [{**S2, "monitoring_minutes": "150"}], "labs": [{**l1, "value": "55"}]},
-                "2025-02-15T23:00:00Z", "incremental"),
-        "mar": ({"patients": [p2], "sessions": [{**S2, "patient_id": p1["patient_id"]}]}, "2025-02-27T23:00:00Z",
-                "full"),
-    }, ["feb", "mar", "jan"]))
-    wh = r_arrival["_wh"]
-    assert query(wh, "SELECT export_id FROM core.sessions WHERE session_id = 'S2'") == [("feb",)]
-    assert query(wh, "SELECT session_id, export_id FROM parked.sessions") == [("S2", "mar")]
-    assert query(wh, "SELECT count(*) FROM core.labs") == [(0,)]
-    assert query(wh, "SELECT count(*) FROM parked.labs") == [(0,)]
-    # (dated as February's L1, which in exported_at order loaded and went with the patient)
-    assert query(wh, "SELECT export_id, exported_at = '2025-02-15T23:00:00Z'::TIMESTAMPTZ FROM history.labs "
-                     "WHERE op = 'withdraw'") == [("feb", True)]

@@ -6,8 +6,7 @@
 -- withdrawn by a February full export arriving later), and dated as the export it lost to that
 -- version in as_of while core had it gone (review, session 10). Full-export and listed withdrawals
 -- only ever take out older versions, so theirs are dated as this export. {version_dated}: the
--- ones dated as the version they take out (cascade.sql: a child whose parent is gone). A late
--- orphan's (supersede_orphans.sql) is dated as that row and named after its export instead.
+-- ones dated as the version they take out (cascade.sql: a child whose parent is gone).
 CREATE OR REPLACE TEMP TABLE retired_{table} AS
 SELECT {key_cols}, exported_at FROM core.{table} c
 WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM {gone} k WHERE {key_match_c});
@@ -22,11 +21,10 @@ WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM {gone
 INSERT INTO history.{table} BY NAME
 SELECT {key_cols_k},
        getvariable('registry_id') AS registry_id, 'withdraw' AS op, getvariable('load_id')::BIGINT AS load_id,
-       coalesce({withdrawal_export}, getvariable('export_id')) AS export_id,
-       coalesce({withdrawal_at},
-                CASE WHEN {version_dated} THEN c.exported_at
-                     ELSE greatest(getvariable('exported_at')::TIMESTAMPTZ,
-                                   coalesce(c.exported_at, getvariable('exported_at')::TIMESTAMPTZ)) END) AS exported_at,
+       getvariable('export_id') AS export_id,
+       CASE WHEN {version_dated} THEN c.exported_at
+            ELSE greatest(getvariable('exported_at')::TIMESTAMPTZ,
+                          coalesce(c.exported_at, getvariable('exported_at')::TIMESTAMPTZ)) END AS exported_at,
        getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at
 FROM {gone} k LEFT JOIN retired_{table} c ON {key_match_c};
 DROP TABLE retired_{table};

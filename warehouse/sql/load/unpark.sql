@@ -1,8 +1,6 @@
 -- Parked rows of {table} whose {parent} is now current (after this load's own {parent} rows):
 -- this load's new versions of them, which upsert.sql then loads as it loads any version (the
--- latest exported_at wins; none older than the newest full export becomes current): of a record's
--- versions loaded now the newest, the others go to history, and its versions still waiting for
--- another parent stay parked (rows are told apart by record and exported_at). Their
+-- latest exported_at wins; none older than the newest full export becomes current). Their
 -- load_id and loaded_at are this load's, so as_of a load before this one does not show them.
 -- Ties go to the later load everywhere, and a parked row arrived with the load that parked it
 -- (its load_id until now): one exported at the same time as a version or withdrawal loaded after
@@ -19,7 +17,7 @@ WHERE k.registry_id = getvariable('registry_id')
   AND EXISTS (SELECT 1 FROM core.{parent} c WHERE c.registry_id = k.registry_id AND c.{parent_col} = k.{parent_col});
 
 CREATE OR REPLACE TEMP TABLE tie_lost_{table} AS
-SELECT {key_cols}, exported_at FROM unpark_{table} k
+SELECT {key_cols} FROM unpark_{table} k
 WHERE (k.exported_at = getvariable('last_full_at')::TIMESTAMPTZ AND k.load_id < getvariable('last_full_load')::BIGINT)
    OR EXISTS (SELECT 1 FROM (SELECT {key_cols}, exported_at, load_id FROM core.{table} WHERE registry_id = getvariable('registry_id')
                              UNION ALL
@@ -38,8 +36,7 @@ DROP VIEW IF EXISTS temp.new_{table};
 CREATE OR REPLACE TEMP TABLE new_{table} AS
 SELECT k.* REPLACE (getvariable('load_id')::BIGINT AS load_id, getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at)
 FROM unpark_{table} k
-WHERE NOT EXISTS (SELECT 1 FROM tie_lost_{table} c WHERE {key_match_c} AND c.exported_at = k.exported_at);
+WHERE NOT EXISTS (SELECT 1 FROM tie_lost_{table} c WHERE {key_match_c});
 
 DELETE FROM parked.{table} c
-WHERE c.registry_id = getvariable('registry_id')
-  AND EXISTS (SELECT 1 FROM tie_lost_{table} k WHERE {key_match_c} AND k.exported_at = c.exported_at);
+WHERE c.registry_id = getvariable('registry_id') AND EXISTS (SELECT 1 FROM tie_lost_{table} k WHERE {key_match_c});

@@ -13,14 +13,14 @@ SELECT {key_cols}, max(exported_at) AS exported_at FROM (
 -- A full export exported later than a version says the record was gone by then if it did not
 -- hold it (if it did, its own version is later still), unless it held it only as a parked row,
 -- its version waiting for a parent (parked.<t>_held): then the version it found current stayed
--- current. left_out_{table}: for each version, every full export of {table} exported after it
--- that left its record out (the registry's loaded full exports whose withdrawals were not
+-- current. left_out_{table}: for each version, the newest full export of {table} exported after
+-- it that left its record out (the registry's loaded full exports whose withdrawals were not
 -- skipped, and this one if it is one: variable this_full). A version with one never becomes
 -- current, even for a record that export never saw: an old export arriving late cannot bring back
 -- what a newer full export left out. A record core still holds with a version older than such an
 -- export is one no newer full export left out: a newer version of it wins as in exported_at order.
 CREATE OR REPLACE TEMP TABLE left_out_{table} AS
-SELECT DISTINCT {key_cols_n}, n.exported_at AS version_at, f.exported_at AS full_at, f.export_id AS full_export
+SELECT {key_cols_n}, f.exported_at AS full_at, f.export_id AS full_export
 FROM new_{table} n
 JOIN (SELECT exported_at, export_id, load_id FROM ops.loads
       WHERE registry_id = getvariable('registry_id') AND status = 'loaded' AND mode = 'full'
@@ -29,15 +29,13 @@ JOIN (SELECT exported_at, export_id, load_id FROM ops.loads
       SELECT getvariable('exported_at')::TIMESTAMPTZ, getvariable('export_id'), getvariable('load_id')::BIGINT
       WHERE coalesce(getvariable('this_full'), false)) f ON f.exported_at > n.exported_at
 WHERE n.exported_at < getvariable('last_full_at')::TIMESTAMPTZ  -- (none newer: an export in order reads nothing here)
-  AND NOT {held_by_f_n};
+  AND NOT {held_by_f_n}
+QUALIFY row_number() OVER (PARTITION BY {key_cols_n} ORDER BY f.exported_at DESC, f.load_id DESC) = 1;
 
--- (new_{table} holds one version per record, but for parked rows loaded now (unpark.sql), which
--- may hold several: the newest wins, the others are history.)
 CREATE OR REPLACE TEMP TABLE wins_{table} AS
 SELECT n.* FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM latest_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
-  AND NOT EXISTS (SELECT 1 FROM new_{table} k WHERE {key_match_n} AND k.exported_at > n.exported_at)
-  AND (NOT EXISTS (SELECT 1 FROM left_out_{table} k WHERE {key_match_n} AND k.version_at = n.exported_at)
+  AND (NOT EXISTS (SELECT 1 FROM left_out_{table} k WHERE {key_match_n})
        OR EXISTS (SELECT 1 FROM core.{table} k WHERE k.registry_id = getvariable('registry_id') AND {key_match_n}));
 
 -- displaced current versions become history
@@ -55,20 +53,15 @@ INSERT INTO history.{table} BY NAME
 SELECT n.*, 'upsert' AS op FROM new_{table} n
 WHERE NOT EXISTS (SELECT 1 FROM wins_{table} k WHERE {key_match_n});
 
--- ... and each full export that left the record out and found it in the warehouse in exported_at
--- order (a version older than itself): a withdrawal dated as that export, as it would have
--- written one, unless history has it. history.<t>_as_of agrees with core from this load on, and
--- the record's history says from when it was gone, which the late-orphan rule reads of a parent
--- (supersede_orphans.sql: a row waiting for a patient withdrawn by the first of two full exports
--- arriving before the patient's version was kept waiting as if the patient were current until the
--- second). Not for a record core holds (no newer full export left it out), which dated after the
--- current version would hide it from as_of.
+-- ... and where no later version exists, only the newer full export that left the record out:
+-- a withdrawal dated as that export, so history.<t>_as_of agrees with core from this load on.
+-- Not for a record core holds (no newer full export left it out), which dated after the current
+-- version would hide it from as_of.
 INSERT INTO history.{table} BY NAME
 SELECT {key_cols_k}, getvariable('registry_id') AS registry_id, 'withdraw' AS op,
        getvariable('load_id')::BIGINT AS load_id, k.full_export AS export_id,
        k.full_at AS exported_at, getvariable('loaded_at')::TIMESTAMPTZ AS loaded_at
-FROM (SELECT DISTINCT {key_cols}, full_at, full_export FROM left_out_{table}) k
+FROM left_out_{table} k
 WHERE NOT EXISTS (SELECT 1 FROM wins_{table} n WHERE {key_match_n})
-  AND NOT EXISTS (SELECT 1 FROM history.{table} n WHERE n.registry_id = getvariable('registry_id') AND {key_match_n}
-                  AND n.op = 'withdraw' AND n.exported_at = k.full_at)
+  AND NOT EXISTS (SELECT 1 FROM latest_{table} n WHERE {key_match_n} AND n.exported_at >= k.full_at)
   AND NOT EXISTS (SELECT 1 FROM core.{table} n WHERE n.registry_id = getvariable('registry_id') AND {key_match_n});
